@@ -1,0 +1,48 @@
+"""Service settings, read once per process through :func:`get_settings`.
+
+Tests build their own :class:`Settings` and hand it to ``create_app`` or ``Registry.open``;
+nothing reads settings at import time.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATA_DIR = Path("rights-data")
+
+# 25 MB covers any real artwork upload; bigger bodies are refused with 413 before decoding.
+DEFAULT_MAX_UPLOAD_BYTES = 25 * 1024 * 1024
+
+
+class Settings(BaseSettings):
+    """Every tunable of the service. Environment variables use the ``RIGHTS_`` prefix."""
+
+    model_config = SettingsConfigDict(env_prefix="RIGHTS_", extra="ignore")
+
+    data: Path = Field(default=DEFAULT_DATA_DIR, description="data directory (database, index, keys, originals)")
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
+    # URL fetching (API `{"url": ...}` and scan feeds).
+    fetch_timeout_s: float = 10.0
+    fetch_max_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
+    fetch_max_redirects: int = 3
+    # Hosts or CIDRs that may be fetched although private/loopback (e.g. "127.0.0.1/32" in tests).
+    fetch_allow: list[str] = Field(default_factory=list)
+    log_origin: str = "rights-registry"
+
+
+def resolve_data_dir(cli_value: str | Path | None) -> Path:
+    """``--data DIR``, else ``$RIGHTS_DATA``, else ``./rights-data`` (the contract's order)."""
+    if cli_value:
+        return Path(cli_value)
+    env = os.environ.get("RIGHTS_DATA")
+    return Path(env) if env else DEFAULT_DATA_DIR
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

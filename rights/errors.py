@@ -1,0 +1,72 @@
+"""The domain error tree. HTTP and CLI faces translate it in one place each.
+
+    RightsError                  base; carries an HTTP-ish ``status`` and a stable ``code``
+    ├── BadInput                 400  malformed request or feed data
+    │   └── InvalidImage         400  wraps an ``indexes.ImageError`` (not an image, truncated, bomb ...)
+    ├── LowInformation           422  image too plain to fingerprint reliably
+    ├── PayloadTooLarge          413
+    ├── Unauthorized             401
+    ├── Forbidden                403
+    ├── NotFound                 404
+    ├── Conflict                 409
+    └── FetchRefused             400  URL refused (private address, too big, bad scheme ...)
+
+Domain code raises these and never ``HTTPException``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class RightsError(Exception):
+    status = 500
+    code = "internal"
+
+    def __init__(self, message: str, **context: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.context = context
+
+
+class BadInput(RightsError):
+    status = 400
+    code = "bad_input"
+
+
+class InvalidImage(BadInput):
+    code = "invalid_image"
+
+
+class LowInformation(RightsError):
+    status = 422
+    code = "low_information"
+
+
+class PayloadTooLarge(RightsError):
+    status = 413
+    code = "payload_too_large"
+
+
+class Unauthorized(RightsError):
+    status = 401
+    code = "unauthorized"
+
+
+class Forbidden(RightsError):
+    status = 403
+    code = "forbidden"
+
+
+class NotFound(RightsError):
+    status = 404
+    code = "not_found"
+
+
+class Conflict(RightsError):
+    status = 409
+    code = "conflict"
+
+
+class FetchRefused(BadInput):
+    code = "fetch_refused"
