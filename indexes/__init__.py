@@ -1,0 +1,33 @@
+"""Pixels in, fingerprints and nearest registered works out. Knows nothing of creators or HTTP."""
+
+from indexes.decode import DecodedImage, decode_image
+from indexes.engine import Engine, Match
+from indexes.errors import (
+    DecompressionBombError,
+    ImageError,
+    ImageTooLargeError,
+    LowInformationError,
+    NotAnImageError,
+    TruncatedImageError,
+    UnsupportedImageError,
+)
+from indexes.fingerprinting import Fingerprint, fingerprint
+from indexes.scoring import MATCH_THRESHOLD, REVIEW_THRESHOLD
+
+__all__ = [
+    "MATCH_THRESHOLD",
+    "REVIEW_THRESHOLD",
+    "DecodedImage",
+    "DecompressionBombError",
+    "Engine",
+    "Fingerprint",
+    "ImageError",
+    "ImageTooLargeError",
+    "LowInformationError",
+    "Match",
+    "NotAnImageError",
+    "TruncatedImageError",
+    "UnsupportedImageError",
+    "decode_image",
+    "fingerprint",
+]

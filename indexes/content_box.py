@@ -1,0 +1,39 @@
+"""Find the artwork inside padding or a solid frame.
+
+Framed and padded copies defeat whole-image hashes; cropping the uniform border away first
+brings the content back to the same framing as the registered work.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+# How far (per channel) a pixel may differ from the border colour and still count as frame.
+_BORDER_TOLERANCE = 24
+# Ignore boxes that remove less than this share of either side: nothing to gain.
+_MIN_TRIM = 0.04
+
+
+def content_box(rgb: np.ndarray, alpha: np.ndarray | None = None) -> tuple[int, int, int, int] | None:
+    """(x, y, w, h) of the non-frame content, or None when there is no frame worth removing."""
+    h, w = rgb.shape[:2]
+    if alpha is not None:
+        mask = alpha > 16
+    else:
+        ring = np.concatenate([rgb[0], rgb[-1], rgb[:, 0], rgb[:, -1]]).astype(np.int16)
+        colour = np.median(ring, axis=0)
+        # A frame is uniform: if the ring itself varies a lot there is no frame.
+        if np.mean(np.abs(ring - colour).max(axis=1) > _BORDER_TOLERANCE) > 0.2:
+            return None
+        mask = np.abs(rgb.astype(np.int16) - colour).max(axis=2) > _BORDER_TOLERANCE
+    rows = np.flatnonzero(mask.mean(axis=1) > 0.01)
+    cols = np.flatnonzero(mask.mean(axis=0) > 0.01)
+    if rows.size == 0 or cols.size == 0:
+        return None
+    y0, y1, x0, x1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+    bw, bh = x1 - x0, y1 - y0
+    if bw < 16 or bh < 16:
+        return None
+    if bw > w * (1 - _MIN_TRIM) and bh > h * (1 - _MIN_TRIM):
+        return None
+    return int(x0), int(y0), int(bw), int(bh)

@@ -1,0 +1,313 @@
+"""The copy-detection engine: add and remove works, search for copies, persist.
+
+Search is a cascade, cheapest evidence first:
+1. exact bytes (SHA-256 lookup);
+2. whole-image PDQ over every dihedral variant of the query and of its content box, which
+   catches re-encodes, recolours, mirrors, 90-degree turns and frames at hash-lookup cost;
+3. ORB descriptors of the query in one batched FAISS search, votes per work, then affine
+   RANSAC on the best-voted works: crops, small rotations, stretches, overlays, screenshots;
+4. only when nothing reached `match`: the same on the mirrored query (mirrored crops).
+Evidence for the same work is combined into one calibrated score (``scoring``).
+
+Works are identified by caller-chosen non-negative int keys (< 2**52).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from indexes import geometry, scoring
+from indexes.binary_index import BinaryIndex
+from indexes.fingerprinting import REFERENCE_FEATURES, Fingerprint
+from indexes.global_hashes import PDQ_BYTES
+from indexes.local_features import DESCRIPTOR_BYTES, LocalFeatures
+
+# Widest PDQ distance considered as whole-image evidence (beyond it PDQ is noise).
+PDQ_CANDIDATE_DISTANCE = 63
+# ORB Hamming distance for a putative correspondence (of 256 bits).
+DESCRIPTOR_DISTANCE = 64
+RATIO = 0.85
+# Neighbours fetched per query descriptor, works verified per query, votes needed to verify.
+_NEIGHBOURS = 3
+_CANDIDATES = 8
+_MIN_VOTES = 5
+_FEATURE_BITS = 10  # local id = key << 10 | feature number
+_VIEW_BITS = 2  # pdq id = key << 2 | view
+_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class Match:
+    """One registered work found in a query."""
+
+    key: int
+    score: float
+    verdict: str  # "match" | "review"
+    kind: str  # "exact" | "near" | "partial"
+    region: tuple[int, int, int, int] | None  # x, y, w, h in query pixels
+
+
+@dataclass(frozen=True, eq=False)
+class _Work:
+    sha256: str
+    working_size: tuple[int, int]
+    points: np.ndarray  # (n, 2) float32 working pixels
+    low_information: bool
+
+
+@dataclass
+class _Evidence:
+    near: int | None = None  # best PDQ distance
+    near_view: int = 0
+    placement: geometry.Placement | None = None
+    mirrored: bool = False
+
+
+class Engine:
+    """Copy detection over registered works; thread-safe; optionally persisted in ``directory``."""
+
+    def __init__(self, directory: Path | str | None = None, *, threads: int = 1) -> None:
+        self.directory = Path(directory) if directory is not None else None
+        faiss.omp_set_num_threads(max(1, threads))
+        self._lock = threading.RLock()
+        self._works: dict[int, _Work] = {}
+        self._by_sha: dict[str, set[int]] = {}
+        self._pdq = BinaryIndex(PDQ_BYTES)
+        self._local = BinaryIndex(DESCRIPTOR_BYTES)
+        if self.directory is not None and (self.directory / "manifest.json").exists():
+            self._load()
+
+    # ---- membership -------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self._works)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._works
+
+    def keys(self) -> set[int]:
+        return set(self._works)
+
+    def add(self, key: int, fp: Fingerprint) -> None:
+        """Index ``fp`` under ``key`` (replacing an earlier entry with that key)."""
+        if not 0 <= key < 1 << 52:
+            raise ValueError(f"work key must be in [0, 2**52), got {key}")
+        local = fp.local.head(REFERENCE_FEATURES)
+        with self._lock:
+            if key in self._works:
+                self.remove(key)
+            views = fp.pdq[:, 0, :]
+            self._pdq.add(views, (key << _VIEW_BITS) + np.arange(len(views), dtype=np.int64))
+            self._local.add(local.descriptors, (key << _FEATURE_BITS) + np.arange(len(local), dtype=np.int64))
+            self._works[key] = _Work(fp.sha256, fp.working_size, np.array(local.points), fp.low_information)
+            self._by_sha.setdefault(fp.sha256, set()).add(key)
+
+    def remove(self, key: int) -> bool:
+        """Stop ``key`` from matching. Returns False if it was not indexed."""
+        with self._lock:
+            work = self._works.pop(key, None)
+            if work is None:
+                return False
+            self._pdq.remove((key << _VIEW_BITS) + np.arange(1 << _VIEW_BITS, dtype=np.int64))
+            self._local.remove((key << _FEATURE_BITS) + np.arange(len(work.points), dtype=np.int64))
+            owners = self._by_sha.get(work.sha256, set())
+            owners.discard(key)
+            if not owners:
+                self._by_sha.pop(work.sha256, None)
+            return True
+
+    def rebuild(self, items: Iterable[tuple[int, Fingerprint]]) -> None:
+        """Replace the whole index with ``items`` (e.g. fingerprints stored in a database)."""
+        with self._lock:
+            self._works.clear()
+            self._by_sha.clear()
+            self._pdq = BinaryIndex(PDQ_BYTES)
+            self._local = BinaryIndex(DESCRIPTOR_BYTES)
+            for key, fp in items:
+                self.add(key, fp)
+
+    # ---- search -----------------------------------------------------------------------
+    def search(self, fp: Fingerprint, limit: int = 10) -> list[Match]:
+        """Registered works found in ``fp``, best first, at most ``limit``."""
+        with self._lock:
+            evidence: dict[int, _Evidence] = {}
+            exact = set(self._by_sha.get(fp.sha256, ()))
+            self._near(fp, evidence)
+            self._partial(fp.local, fp, evidence, mirrored=False)
+            matches = self._score(fp, evidence, exact)
+            if not any(m.verdict == "match" for m in matches) and len(fp.mirrored):
+                self._partial(fp.mirrored, fp, evidence, mirrored=True)
+                matches = self._score(fp, evidence, exact)
+        return matches[:limit]
+
+    def search_batch(self, fps: Iterable[Fingerprint], limit: int = 10) -> list[list[Match]]:
+        return [self.search(fp, limit) for fp in fps]
+
+    def _near(self, fp: Fingerprint, evidence: dict[int, _Evidence]) -> None:
+        queries = fp.pdq.reshape(-1, PDQ_BYTES)
+        distances, ids = self._pdq.search(queries, 4)
+        views = fp.pdq.shape[1]
+        for row, (drow, irow) in enumerate(zip(distances, ids, strict=True)):
+            for d, i in zip(drow, irow, strict=True):
+                if i < 0 or d > PDQ_CANDIDATE_DISTANCE:
+                    continue
+                key = int(i) >> _VIEW_BITS
+                ev = evidence.setdefault(key, _Evidence())
+                if ev.near is None or d < ev.near:
+                    ev.near, ev.near_view = int(d), row // views
+
+    def _partial(
+        self, local: LocalFeatures, fp: Fingerprint, evidence: dict[int, _Evidence], *, mirrored: bool
+    ) -> None:
+        if len(local) < 4 or len(self._local) == 0:
+            return
+        distances, ids = self._local.search(local.descriptors, _NEIGHBOURS)
+        keys = np.where(ids >= 0, ids >> _FEATURE_BITS, -1)
+        # Lowe's ratio test across works: a descriptor that is about as close to another
+        # work's feature is generic (text, outlines) and votes for nobody.
+        other = keys[:, :, None] != keys[:, None, :]
+        d_other = np.where(other, distances[:, None, :], 256).min(axis=2)
+        ok = (ids >= 0) & (distances <= DESCRIPTOR_DISTANCE) & (distances < RATIO * d_other)
+        q_idx = np.nonzero(ok)[0]
+        hit_ids = ids[ok]
+        keys = hit_ids >> _FEATURE_BITS
+        feats = hit_ids & ((1 << _FEATURE_BITS) - 1)
+        if keys.size == 0:
+            return
+        # Votes = distinct query features per work; verify the best-voted works only.
+        pairs = np.unique(np.stack([keys, q_idx]), axis=1)
+        cand, votes = np.unique(pairs[0], return_counts=True)
+        order = np.argsort(-votes)[:_CANDIDATES]
+        for key, n in zip(cand[order], votes[order], strict=True):
+            if n < _MIN_VOTES:
+                break
+            key = int(key)
+            work = self._works.get(key)
+            if work is None:
+                continue
+            sel = keys == key
+            placement = geometry.verify(work.points[feats[sel]], local.points[q_idx[sel]], work.working_size)
+            if placement is None:
+                continue
+            ev = evidence.setdefault(key, _Evidence())
+            if ev.placement is None or placement.inliers > ev.placement.inliers:
+                ev.placement, ev.mirrored = placement, mirrored
+
+    def _score(self, fp: Fingerprint, evidence: dict[int, _Evidence], exact: set[int]) -> list[Match]:
+        out: list[Match] = []
+        full = (0, 0, fp.size[0], fp.size[1])
+        for key in exact:
+            out.append(Match(key, 1.0, "match", "exact", full))
+        for key, ev in evidence.items():
+            if key in exact or key not in self._works:
+                continue
+            parts, kind, region = [], "near", None
+            if ev.near is not None:
+                parts.append(scoring.near_score(ev.near))
+                region = full
+            if ev.placement is not None:
+                parts.append(scoring.local_score(ev.placement.inliers))
+                region = self._region(fp, key, ev)
+                if ev.near is None or scoring.local_score(ev.placement.inliers) > scoring.near_score(ev.near):
+                    kind = "partial"
+            score = scoring.combine(*parts)
+            if fp.low_information or self._works[key].low_information:
+                score = scoring.cap_below_match(score)
+            verdict = scoring.verdict(score)
+            if verdict is not None:
+                out.append(Match(key, round(score, 4), verdict, kind, region))
+        out.sort(key=lambda m: (-m.score, m.key))
+        return out
+
+    def _region(self, fp: Fingerprint, key: int, ev: _Evidence) -> tuple[int, int, int, int]:
+        assert ev.placement is not None
+        ww, wh = fp.working_size
+        x, y, w, h = geometry.project_box(ev.placement.matrix, self._works[key].working_size, (ww, wh))
+        if ev.mirrored:
+            x = ww - (x + w)
+        s = fp.scale
+        return round(x * s), round(y * s), max(1, round(w * s)), max(1, round(h * s))
+
+    # ---- persistence ------------------------------------------------------------------
+    def save(self) -> None:
+        """Persist atomically: new files under a fresh generation, then the manifest switch."""
+        if self.directory is None:
+            raise ValueError("this engine has no directory to save to")
+        with self._lock:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            gen = uuid.uuid4().hex[:12]
+            names = {"pdq": f"pdq.{gen}.faissb", "local": f"local.{gen}.faissb", "works": f"works.{gen}.npz"}
+            self._pdq.save(self.directory / names["pdq"])
+            self._local.save(self.directory / names["local"])
+            self._save_works(self.directory / names["works"])
+            for name in names.values():
+                _fsync(self.directory / name)
+            manifest = {"format": _FORMAT, "files": names, "works": len(self._works)}
+            tmp = self.directory / f"manifest.{gen}.tmp"
+            tmp.write_text(json.dumps(manifest))
+            _fsync(tmp)
+            os.replace(tmp, self.directory / "manifest.json")
+            _fsync_dir(self.directory)
+            for stale in self.directory.iterdir():
+                if stale.name != "manifest.json" and stale.name not in names.values():
+                    stale.unlink(missing_ok=True)
+
+    def _save_works(self, path: Path) -> None:
+        keys = np.fromiter(self._works, dtype=np.int64, count=len(self._works))
+        works = [self._works[int(k)] for k in keys]
+        counts = np.array([len(w.points) for w in works], dtype=np.int64)
+        points = np.concatenate([w.points for w in works]) if works else np.zeros((0, 2), np.float32)
+        with open(path, "wb") as fh:
+            np.savez(
+                fh,
+                keys=keys,
+                sha256=np.array([w.sha256 for w in works], dtype="U64"),
+                working_size=np.array([w.working_size for w in works], dtype=np.int32).reshape(-1, 2),
+                low=np.array([w.low_information for w in works], dtype=bool),
+                counts=counts,
+                points=points.astype(np.float32),
+            )
+
+    def _load(self) -> None:
+        assert self.directory is not None
+        manifest = json.loads((self.directory / "manifest.json").read_text())
+        if manifest.get("format") != _FORMAT:
+            raise ValueError(f"index format {manifest.get('format')} is not supported; rebuild it")
+        files = manifest["files"]
+        self._pdq = BinaryIndex.load(self.directory / files["pdq"], PDQ_BYTES)
+        self._local = BinaryIndex.load(self.directory / files["local"], DESCRIPTOR_BYTES)
+        with np.load(self.directory / files["works"]) as z:
+            offsets = np.concatenate([[0], np.cumsum(z["counts"])])
+            for i, key in enumerate(z["keys"]):
+                work = _Work(
+                    str(z["sha256"][i]),
+                    (int(z["working_size"][i][0]), int(z["working_size"][i][1])),
+                    z["points"][offsets[i] : offsets[i + 1]],
+                    bool(z["low"][i]),
+                )
+                self._works[int(key)] = work
+                self._by_sha.setdefault(work.sha256, set()).add(int(key))
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,209 @@
+"""One decode -> every signal the engine needs, in one immutable value.
+
+A fingerprint is what the registry stores (the FAISS indexes are rebuilt from it), so it
+serialises to compact bytes and has a stable digest for the transparency log.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import struct
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from indexes import global_hashes, local_features, quality
+from indexes.content_box import content_box
+from indexes.decode import DecodedImage, decode_image
+from indexes.local_features import LocalFeatures
+
+# Working resolution. Works are indexed at 640 px; queries are read at up to 1024 px because
+# a copy often shows the work smaller than the whole query (a listing page, a frame): ORB's
+# pyramid only goes *down* from the input, so the query must start at the larger scale.
+# Smaller images are upscaled to 640 px so both sides meet within the pyramid's range.
+# Measured on the dev set: screenshot inliers roughly doubled going from 640 to 1024 px.
+REFERENCE_SIDE = 640
+QUERY_SIDE = 1024
+MIN_SIDE = 640
+# Descriptor budgets. Queries scale theirs with area (~1000 at 1024x1024).
+REFERENCE_FEATURES = 256
+QUERY_FEATURES_PER_MPX = 1000
+MIRROR_SHARE = 0.4
+_MAGIC = b"RFP1"
+
+
+@dataclass(frozen=True, eq=False)
+class Fingerprint:
+    """All signals of one image. Arrays are read-only; equality compares content."""
+
+    sha256: str
+    size: tuple[int, int]  # original (width, height) after EXIF orientation
+    working_size: tuple[int, int]  # (width, height) of the pixels the features were taken from
+    pdq: np.ndarray  # (views, 8, 32) uint8: dihedral PDQ of each view (full, [dark bg], [content box])
+    pdq_quality: int
+    phash: np.ndarray  # (8,) uint8
+    local: LocalFeatures
+    mirrored: LocalFeatures  # features of the horizontally flipped image, in flipped coordinates
+    edge_density: float
+    low_information_reason: str | None = None
+    _digest: list[str] = field(default_factory=list, repr=False, compare=False)
+
+    @property
+    def low_information(self) -> bool:
+        return self.low_information_reason is not None
+
+    @property
+    def information(self) -> float:
+        return quality.information_score(self.edge_density, len(self.local), self.pdq_quality)
+
+    @property
+    def scale(self) -> float:
+        """Original pixels per working pixel."""
+        return self.size[0] / max(1, self.working_size[0])
+
+    def digest(self) -> str:
+        """SHA-256 of the serialised fingerprint (goes into the transparency log)."""
+        if not self._digest:
+            self._digest.append(hashlib.sha256(self.to_bytes()).hexdigest())
+        return self._digest[0]
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Fingerprint):
+            return NotImplemented
+        return self.to_bytes() == other.to_bytes()
+
+    def __hash__(self) -> int:
+        return hash(self.digest())
+
+    def to_bytes(self) -> bytes:
+        header = {
+            "sha256": self.sha256,
+            "size": list(self.size),
+            "working_size": list(self.working_size),
+            "pdq_quality": self.pdq_quality,
+            "edge_density": round(self.edge_density, 6),
+            "low": self.low_information_reason,
+            "pdq_views": int(self.pdq.shape[0]),
+            "local": len(self.local),
+            "mirrored": len(self.mirrored),
+        }
+        head = json.dumps(header, sort_keys=True, separators=(",", ":")).encode()
+        buf = io.BytesIO()
+        buf.write(_MAGIC + struct.pack("<I", len(head)) + head)
+        for arr in (
+            self.pdq,
+            self.phash,
+            self.local.points,
+            self.local.descriptors,
+            self.mirrored.points,
+            self.mirrored.descriptors,
+        ):
+            buf.write(np.ascontiguousarray(arr).tobytes())
+        return buf.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Fingerprint:
+        if data[:4] != _MAGIC:
+            raise ValueError("not a serialised fingerprint (bad magic)")
+        (n,) = struct.unpack("<I", data[4:8])
+        h = json.loads(data[8 : 8 + n])
+        reader = _Reader(data, 8 + n)
+        pdq = reader.take(np.uint8, (h["pdq_views"], 8, global_hashes.PDQ_BYTES))
+        ph = reader.take(np.uint8, (global_hashes.PHASH_BYTES,))
+        lp = reader.take(np.float32, (h["local"], 2))
+        ld = reader.take(np.uint8, (h["local"], local_features.DESCRIPTOR_BYTES))
+        mp = reader.take(np.float32, (h["mirrored"], 2))
+        md = reader.take(np.uint8, (h["mirrored"], local_features.DESCRIPTOR_BYTES))
+        if reader.offset != len(data):
+            raise ValueError("serialised fingerprint has trailing bytes")
+        return cls(
+            sha256=h["sha256"],
+            size=(int(h["size"][0]), int(h["size"][1])),
+            working_size=(int(h["working_size"][0]), int(h["working_size"][1])),
+            pdq=pdq,
+            pdq_quality=int(h["pdq_quality"]),
+            phash=ph,
+            local=LocalFeatures(lp, ld),
+            mirrored=LocalFeatures(mp, md),
+            edge_density=float(h["edge_density"]),
+            low_information_reason=h["low"],
+        )
+
+
+def _at_working_size(decoded: DecodedImage) -> DecodedImage:
+    """Upscale small images so every query and work meets ORB's pyramid in the same range."""
+    h, w = decoded.rgb.shape[:2]
+    if max(h, w) >= MIN_SIDE:
+        return decoded
+    f = MIN_SIDE / max(h, w)
+    size = (max(1, round(w * f)), max(1, round(h * f)))
+    rgb = cv2.resize(decoded.rgb, size, interpolation=cv2.INTER_LINEAR)
+    alpha = None if decoded.alpha is None else cv2.resize(decoded.alpha, size, interpolation=cv2.INTER_LINEAR)
+    return DecodedImage(rgb, alpha, decoded.original_size, decoded.format)
+
+
+class _Reader:
+    def __init__(self, data: bytes, offset: int) -> None:
+        self.data, self.offset = data, offset
+
+    def take(self, dtype: type, shape: tuple[int, ...]) -> np.ndarray:
+        count = int(np.prod(shape))
+        arr = np.frombuffer(self.data, dtype=dtype, count=count, offset=self.offset).reshape(shape)
+        self.offset += arr.nbytes
+        return arr
+
+
+def fingerprint(source: bytes | str | Path, *, role: str = "query") -> Fingerprint:
+    """Decode once and compute every signal. Raises ``indexes.ImageError`` on bad input.
+
+    ``role="reference"`` is for registering a work: 640 px, 256 features, no mirrored set
+    (smaller to store and index). ``role="query"`` is for looking up an upload: up to 1024 px,
+    ~1000 features plus features of the mirrored image. Either kind can be searched.
+    """
+    if role not in ("query", "reference"):
+        raise ValueError(f"role must be 'query' or 'reference', not {role!r}")
+    data = Path(source).read_bytes() if isinstance(source, (str, Path)) else bytes(source)
+    side = QUERY_SIDE if role == "query" else REFERENCE_SIDE
+    decoded = decode_image(data, max_side=side)
+    return fingerprint_decoded(decoded, hashlib.sha256(data).hexdigest(), role=role)
+
+
+def fingerprint_decoded(decoded: DecodedImage, sha256: str, *, role: str = "query") -> Fingerprint:
+    decoded = _at_working_size(decoded)
+    rgb = decoded.rgb
+    gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    views = [rgb]
+    if decoded.alpha is not None:
+        # Transparent art is often re-uploaded flattened onto black rather than white.
+        views.append(decoded.flattened_on((0, 0, 0)))
+    box = content_box(rgb, decoded.alpha)
+    if box is not None:
+        x, y, w, h = box
+        views.append(rgb[y : y + h, x : x + w])
+    pdq = np.stack([global_hashes.pdq_dihedral(v) for v in views])
+    _, pdq_quality = global_hashes.pdq(rgb)
+    if role == "reference":
+        local = local_features.extract(gray, REFERENCE_FEATURES)
+        mirrored = local_features.extract(gray[:0, :0], 0)
+    else:
+        budget = max(REFERENCE_FEATURES, round(QUERY_FEATURES_PER_MPX * gray.size / 1e6 * 1.0))
+        local = local_features.extract(gray, budget)
+        mirrored = local_features.extract(np.ascontiguousarray(gray[:, ::-1]), round(budget * MIRROR_SHARE))
+    edges = quality.edge_density(gray)
+    reason = quality.is_low_information(decoded.original_size, edges, len(local), pdq_quality)
+    return Fingerprint(
+        sha256=sha256,
+        size=decoded.original_size,
+        working_size=(rgb.shape[1], rgb.shape[0]),
+        pdq=pdq,
+        pdq_quality=pdq_quality,
+        phash=global_hashes.phash(rgb),
+        local=local,
+        mirrored=mirrored,
+        edge_density=edges,
+        low_information_reason=reason,
+    )

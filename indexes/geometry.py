@@ -1,0 +1,90 @@
+"""Geometric verification: do the matched keypoints agree on one plausible placement?
+
+Descriptor votes alone confuse clip art that shares fonts or outlines; requiring the
+correspondences to fit a single affine map (RANSAC, Fischler & Bolles 1981) is what keeps
+false matches near zero while accepting crops, rotations, stretches and screenshots.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+# Reprojection tolerance in working pixels (~1.2 % of a 640 px side): loose enough for mild
+# perspective and JPEG jitter, tight enough that random correspondences rarely agree.
+REPROJECTION_PX = 8.0
+# Plausible scale between registered work and its copy (area ratio 1/100 .. 100).
+MIN_SCALE, MAX_SCALE = 0.1, 10.0
+# Aspect stretch beyond 3:1 is not a copy anyone would list.
+MAX_ANISOTROPY = 3.0
+# Inliers must span a real part of the work, not one letter repeated.
+MIN_SPAN_FRACTION = 0.04
+
+
+@dataclass(frozen=True)
+class Placement:
+    """How a registered work sits inside a query image."""
+
+    inliers: int
+    matrix: np.ndarray  # 2x3 affine: work working-pixels -> query working-pixels
+    span: float  # share of the work's area covered by the inliers' bounding box
+
+
+def verify(work_pts: np.ndarray, query_pts: np.ndarray, work_size: tuple[int, int]) -> Placement | None:
+    """Best affine placement with its one-to-one inlier count, or None if implausible."""
+    if len(work_pts) < 4:
+        return None
+    matrix, mask = cv2.estimateAffine2D(
+        work_pts,
+        query_pts,
+        method=cv2.RANSAC,
+        ransacReprojThreshold=REPROJECTION_PX,
+        maxIters=1000,
+        confidence=0.995,
+        refineIters=5,
+    )
+    if matrix is None or mask is None:
+        return None
+    inl = mask.ravel().astype(bool)
+    if not _plausible(matrix):
+        return None
+    w_in, q_in = work_pts[inl], query_pts[inl]
+    # Count one-to-one: many query points on one work point (or vice versa) are one match.
+    unique = min(len(np.unique(np.round(w_in), axis=0)), len(np.unique(np.round(q_in), axis=0)))
+    if unique < 3:
+        return None
+    span = _span(w_in, work_size)
+    if span < MIN_SPAN_FRACTION:
+        return None
+    return Placement(unique, matrix, span)
+
+
+def _plausible(matrix: np.ndarray) -> bool:
+    a = matrix[:, :2]
+    det = float(np.linalg.det(a))
+    if det <= 0:  # a mirror cannot come from ORB matches of an unmirrored copy
+        return False
+    scale = det**0.5
+    if not MIN_SCALE <= scale <= MAX_SCALE:
+        return False
+    s = np.linalg.svd(a, compute_uv=False)
+    return bool(s[0] / max(s[1], 1e-9) <= MAX_ANISOTROPY)
+
+
+def _span(points: np.ndarray, size: tuple[int, int]) -> float:
+    lo, hi = points.min(axis=0), points.max(axis=0)
+    return float((hi[0] - lo[0]) * (hi[1] - lo[1]) / max(1.0, size[0] * size[1]))
+
+
+def project_box(
+    matrix: np.ndarray, size: tuple[int, int], bounds: tuple[int, int]
+) -> tuple[float, float, float, float]:
+    """Bounding box (x, y, w, h) of the work's outline mapped into the query, clipped to it."""
+    w, h = size
+    corners = np.array([[0, 0], [w, 0], [w, h], [0, h]], dtype=np.float64)
+    mapped = corners @ matrix[:, :2].T + matrix[:, 2]
+    x0, y0 = np.clip(mapped.min(axis=0), 0, bounds)
+    x1, y1 = np.clip(mapped.max(axis=0), 0, bounds)
+    return float(x0), float(y0), float(x1 - x0), float(y1 - y0)

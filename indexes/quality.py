@@ -1,0 +1,42 @@
+"""Quality gate: is there enough visual information to identify this image?
+
+Plain fills, soft gradients and tiny icons hash to near-constant PDQ/pHash values and give
+ORB almost nothing, so they "match" unrelated uploads. They are refused at registration and
+can never produce a ``match`` verdict as queries.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+# Images smaller than this on their short side carry too little detail to be distinctive.
+MIN_SIDE_PX = 32
+# Share of pixels on a visible edge (Sobel magnitude > _EDGE_LEVEL); solid fills are ~0.
+MIN_EDGE_DENSITY = 0.004
+_EDGE_LEVEL = 40.0
+# Below this many keypoints AND a weak PDQ, an image is a blob or a gradient.
+MIN_KEYPOINTS = 24
+MIN_PDQ_QUALITY_WITH_FEW_KEYPOINTS = 40
+
+
+def edge_density(gray: np.ndarray) -> float:
+    gx = cv2.Sobel(gray, cv2.CV_32F, 1, 0, ksize=3)
+    gy = cv2.Sobel(gray, cv2.CV_32F, 0, 1, ksize=3)
+    return float(np.mean(np.hypot(gx, gy) > _EDGE_LEVEL))
+
+
+def information_score(edges: float, keypoints: int, pdq_quality: int) -> float:
+    """0..1 summary for humans and the API; the gate itself uses :func:`is_low_information`."""
+    return float(min(1.0, edges / 0.05) * 0.5 + min(1.0, keypoints / 200) * 0.3 + pdq_quality / 100 * 0.2)
+
+
+def is_low_information(size: tuple[int, int], edges: float, keypoints: int, pdq_quality: int) -> str | None:
+    """A human-readable reason when the image is too plain, else None."""
+    if min(size) < MIN_SIDE_PX:
+        return f"image is {size[0]}x{size[1]} px; at least {MIN_SIDE_PX} px on each side is needed"
+    if edges < MIN_EDGE_DENSITY:
+        return "image is nearly blank (almost no edges): a plain fill or soft gradient cannot be identified"
+    if keypoints < MIN_KEYPOINTS and pdq_quality < MIN_PDQ_QUALITY_WITH_FEW_KEYPOINTS:
+        return f"image has too little detail ({keypoints} distinctive points, PDQ quality {pdq_quality})"
+    return None

@@ -1,0 +1,51 @@
+"""Calibrated scores and verdicts.
+
+Scores are monotone in confidence and comparable across kinds. Each evidence type maps to a
+score with a logistic-free closed form whose constants were fitted on the detection benchmark
+(``python -m benchmarks detection``; see BENCHMARKS.md for the run and the precision reached).
+"""
+
+from __future__ import annotations
+
+import math
+
+# `match` is the operating point reaching >= 99 % precision on the benchmark; `review` below it.
+MATCH_THRESHOLD = 0.80
+REVIEW_THRESHOLD = 0.50
+
+# PDQ distance at which a near-duplicate alone reaches MATCH_THRESHOLD, and the widest
+# distance still reported for review (Meta's confident threshold is 31).
+_PDQ_SCALE = 100.0
+# Inliers at which local evidence alone reaches MATCH_THRESHOLD.
+_INLIER_HALF = 4.0
+
+
+def near_score(pdq_distance: int) -> float:
+    """Score of a whole-image PDQ match at ``pdq_distance`` bits (0..256)."""
+    return max(0.0, 1.0 - pdq_distance / _PDQ_SCALE)
+
+
+def local_score(inliers: int) -> float:
+    """Score of a geometrically verified partial match with ``inliers`` one-to-one inliers."""
+    return inliers / (inliers + _INLIER_HALF) if inliers > 0 else 0.0
+
+
+def combine(*scores: float) -> float:
+    """Independent evidence for the same work: noisy-OR."""
+    miss = 1.0
+    for s in scores:
+        miss *= 1.0 - s
+    return 1.0 - miss
+
+
+def verdict(score: float) -> str | None:
+    if score >= MATCH_THRESHOLD:
+        return "match"
+    if score >= REVIEW_THRESHOLD:
+        return "review"
+    return None
+
+
+def cap_below_match(score: float) -> float:
+    """Largest score that is still `review`: used when either side is low-information."""
+    return min(score, math.nextafter(MATCH_THRESHOLD, 0.0))
