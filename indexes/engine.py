@@ -41,8 +41,8 @@ _NEIGHBOURS = 3
 _CANDIDATES = 8
 _MIN_VOTES = 5
 _FEATURE_BITS = 10  # local id = key << 10 | feature number
-_VIEW_BITS = 2  # pdq id = key << 2 | view
-_FORMAT = 1
+_VIEW_BITS = 5  # pdq id = key << 5 | view (whole-image views first, then sub-regions)
+_FORMAT = 2
 
 
 @dataclass(frozen=True)
@@ -62,12 +62,13 @@ class _Work:
     working_size: tuple[int, int]
     points: np.ndarray  # (n, 2) float32 working pixels
     low_information: bool
+    whole_views: int  # pdq ids below this are whole-image views, the rest sub-regions
 
 
 @dataclass
 class _Evidence:
-    near: int | None = None  # best PDQ distance
-    near_view: int = 0
+    near: int | None = None  # best whole-image PDQ distance
+    region: int | None = None  # best sub-region PDQ distance (the query is a crop)
     placement: geometry.Placement | None = None
     mirrored: bool = False
 
@@ -104,10 +105,12 @@ class Engine:
         with self._lock:
             if key in self._works:
                 self.remove(key)
-            views = fp.pdq[:, 0, :]
+            views = np.concatenate([fp.pdq[:, 0, :], fp.regions])[: 1 << _VIEW_BITS]
             self._pdq.add(views, (key << _VIEW_BITS) + np.arange(len(views), dtype=np.int64))
             self._local.add(local.descriptors, (key << _FEATURE_BITS) + np.arange(len(local), dtype=np.int64))
-            self._works[key] = _Work(fp.sha256, fp.working_size, np.array(local.points), fp.low_information)
+            self._works[key] = _Work(
+                fp.sha256, fp.working_size, np.array(local.points), fp.low_information, int(fp.pdq.shape[0])
+            )
             self._by_sha.setdefault(fp.sha256, set()).add(key)
 
     def remove(self, key: int) -> bool:
@@ -154,15 +157,18 @@ class Engine:
     def _near(self, fp: Fingerprint, evidence: dict[int, _Evidence]) -> None:
         queries = fp.pdq.reshape(-1, PDQ_BYTES)
         distances, ids = self._pdq.search(queries, 4)
-        views = fp.pdq.shape[1]
-        for row, (drow, irow) in enumerate(zip(distances, ids, strict=True)):
-            for d, i in zip(drow, irow, strict=True):
-                if i < 0 or d > PDQ_CANDIDATE_DISTANCE:
-                    continue
-                key = int(i) >> _VIEW_BITS
-                ev = evidence.setdefault(key, _Evidence())
-                if ev.near is None or d < ev.near:
-                    ev.near, ev.near_view = int(d), row // views
+        for d, i in zip(distances.ravel(), ids.ravel(), strict=True):
+            if i < 0 or d > PDQ_CANDIDATE_DISTANCE:
+                continue
+            key, view = int(i) >> _VIEW_BITS, int(i) & ((1 << _VIEW_BITS) - 1)
+            work = self._works.get(key)
+            if work is None:
+                continue
+            ev = evidence.setdefault(key, _Evidence())
+            if view < work.whole_views:
+                ev.near = int(d) if ev.near is None else min(ev.near, int(d))
+            else:
+                ev.region = int(d) if ev.region is None else min(ev.region, int(d))
 
     def _partial(
         self, local: LocalFeatures, fp: Fingerprint, evidence: dict[int, _Evidence], *, mirrored: bool
@@ -213,6 +219,9 @@ class Engine:
             if ev.near is not None:
                 parts.append(scoring.near_score(ev.near))
                 region = full
+            elif ev.region is not None:
+                parts.append(scoring.region_score(ev.region))
+                kind, region = "partial", full
             if ev.placement is not None:
                 parts.append(scoring.local_score(ev.placement.inliers))
                 region = self._region(fp, key, ev)
@@ -272,6 +281,7 @@ class Engine:
                 sha256=np.array([w.sha256 for w in works], dtype="U64"),
                 working_size=np.array([w.working_size for w in works], dtype=np.int32).reshape(-1, 2),
                 low=np.array([w.low_information for w in works], dtype=bool),
+                whole_views=np.array([w.whole_views for w in works], dtype=np.int8),
                 counts=counts,
                 points=points.astype(np.float32),
             )
@@ -292,6 +302,7 @@ class Engine:
                     (int(z["working_size"][i][0]), int(z["working_size"][i][1])),
                     z["points"][offsets[i] : offsets[i + 1]],
                     bool(z["low"][i]),
+                    int(z["whole_views"][i]),
                 )
                 self._works[int(key)] = work
                 self._by_sha.setdefault(work.sha256, set()).add(int(key))

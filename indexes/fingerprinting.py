@@ -34,6 +34,7 @@ REFERENCE_FEATURES = 256
 QUERY_FEATURES_PER_MPX = 1000
 MIRROR_SHARE = 0.4
 _MAGIC = b"RFP1"
+_NO_REGIONS = np.zeros((0, global_hashes.PDQ_BYTES), np.uint8)
 
 
 @dataclass(frozen=True, eq=False)
@@ -45,6 +46,7 @@ class Fingerprint:
     working_size: tuple[int, int]  # (width, height) of the pixels the features were taken from
     pdq: np.ndarray  # (views, 8, 32) uint8: dihedral PDQ of each view (full, [dark bg], [content box])
     pdq_quality: int
+    regions: np.ndarray  # (r, 32) uint8: PDQ of sub-regions of a work (crops); empty for queries
     phash: np.ndarray  # (8,) uint8
     local: LocalFeatures
     mirrored: LocalFeatures  # features of the horizontally flipped image, in flipped coordinates
@@ -88,6 +90,7 @@ class Fingerprint:
             "edge_density": round(self.edge_density, 6),
             "low": self.low_information_reason,
             "pdq_views": int(self.pdq.shape[0]),
+            "regions": int(self.regions.shape[0]),
             "local": len(self.local),
             "mirrored": len(self.mirrored),
         }
@@ -96,6 +99,7 @@ class Fingerprint:
         buf.write(_MAGIC + struct.pack("<I", len(head)) + head)
         for arr in (
             self.pdq,
+            self.regions,
             self.phash,
             self.local.points,
             self.local.descriptors,
@@ -113,6 +117,7 @@ class Fingerprint:
         h = json.loads(data[8 : 8 + n])
         reader = _Reader(data, 8 + n)
         pdq = reader.take(np.uint8, (h["pdq_views"], 8, global_hashes.PDQ_BYTES))
+        regions = reader.take(np.uint8, (h["regions"], global_hashes.PDQ_BYTES))
         ph = reader.take(np.uint8, (global_hashes.PHASH_BYTES,))
         lp = reader.take(np.float32, (h["local"], 2))
         ld = reader.take(np.uint8, (h["local"], local_features.DESCRIPTOR_BYTES))
@@ -126,6 +131,7 @@ class Fingerprint:
             working_size=(int(h["working_size"][0]), int(h["working_size"][1])),
             pdq=pdq,
             pdq_quality=int(h["pdq_quality"]),
+            regions=regions,
             phash=ph,
             local=LocalFeatures(lp, ld),
             mirrored=LocalFeatures(mp, md),
@@ -201,6 +207,7 @@ def fingerprint_decoded(decoded: DecodedImage, sha256: str, *, role: str = "quer
         working_size=(rgb.shape[1], rgb.shape[0]),
         pdq=pdq,
         pdq_quality=pdq_quality,
+        regions=global_hashes.region_hashes(rgb) if role == "reference" else _NO_REGIONS,
         phash=global_hashes.phash(rgb),
         local=local,
         mirrored=mirrored,

@@ -16,6 +16,7 @@ REVIEW_THRESHOLD = 0.50
 # PDQ distance at which a near-duplicate alone reaches MATCH_THRESHOLD, and the widest
 # distance still reported for review (Meta's confident threshold is 31).
 _PDQ_SCALE = 100.0
+_REGION_PENALTY = 8
 # Inliers at which local evidence alone reaches MATCH_THRESHOLD.
 _INLIER_HALF = 4.0
 
@@ -23,6 +24,14 @@ _INLIER_HALF = 4.0
 def near_score(pdq_distance: int) -> float:
     """Score of a whole-image PDQ match at ``pdq_distance`` bits (0..256)."""
     return max(0.0, 1.0 - pdq_distance / _PDQ_SCALE)
+
+
+def region_score(pdq_distance: int) -> float:
+    """Score of a query matching one of a work's sub-region hashes (the query is a crop).
+
+    Discounted against ``near_score``: 15 extra hashes per work are 15 more chances of a
+    chance collision."""
+    return near_score(pdq_distance + _REGION_PENALTY)
 
 
 def local_score(inliers: int) -> float:
