@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -63,7 +64,7 @@ def decode_image(data: bytes, *, max_side: int = 1024) -> DecodedImage:
     if len(data) > MAX_FILE_BYTES:
         raise ImageTooLargeError(f"file is {len(data)} bytes; the limit is {MAX_FILE_BYTES}")
     try:
-        im = Image.open(io.BytesIO(data))
+        im: Image.Image = Image.open(io.BytesIO(data))
     except UnidentifiedImageError as exc:
         raise NotAnImageError("not a recognised image format (PNG, JPEG, GIF, WebP, BMP, TIFF ...)") from exc
     except Image.DecompressionBombError as exc:  # pragma: no cover - our limit fires first
@@ -142,8 +143,12 @@ def _shrink(im: Image.Image, max_side: int) -> Image.Image:
         return im
     factor = longest / max_side
     size = (max(1, round(w / factor)), max(1, round(h / factor)))
-    # reducing_gap: box-reduce first, then a proper filter: fast and alias-free.
-    return im.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
+    if factor >= 2:
+        # Integer box-reduce first (cheap, alias-free), then a small exact resize.
+        im = im.reduce(int(factor))
+    # After the box-reduce the remaining factor is < 2, where bilinear barely aliases; OpenCV
+    # does it several times faster than Pillow.
+    return Image.fromarray(cv2.resize(np.asarray(im), size, interpolation=cv2.INTER_LINEAR), im.mode)
 
 
 def _split_alpha(im: Image.Image, original: tuple[int, int], fmt: str) -> DecodedImage:

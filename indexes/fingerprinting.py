@@ -140,6 +140,12 @@ class Fingerprint:
         )
 
 
+def _on_black(rgb_on_white: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    a = alpha[..., None].astype(np.float32) / 255.0
+    fg = rgb_on_white.astype(np.float32) - (1.0 - a) * 255.0
+    return np.clip(fg + 0.5, 0, 255).astype(np.uint8)
+
+
 def _at_working_size(decoded: DecodedImage) -> DecodedImage:
     """Upscale small images so every query and work meets ORB's pyramid in the same range."""
     h, w = decoded.rgb.shape[:2]
@@ -158,7 +164,9 @@ class _Reader:
 
     def take(self, dtype: type, shape: tuple[int, ...]) -> np.ndarray:
         count = int(np.prod(shape))
-        arr = np.frombuffer(self.data, dtype=dtype, count=count, offset=self.offset).reshape(shape)
+        arr: np.ndarray = np.frombuffer(self.data, dtype=dtype, count=count, offset=self.offset).reshape(
+            shape
+        )
         self.offset += arr.nbytes
         return arr
 
@@ -182,24 +190,29 @@ def fingerprint_decoded(decoded: DecodedImage, sha256: str, *, role: str = "quer
     decoded = _at_working_size(decoded)
     rgb = decoded.rgb
     gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-    views = [rgb]
+    # Whole-image hashes, frame detection and the quality gate all work on a <= 256 px copy.
+    small = global_hashes.hash_input(rgb)
+    small_alpha = None
     if decoded.alpha is not None:
+        small_alpha = cv2.resize(
+            decoded.alpha, (small.shape[1], small.shape[0]), interpolation=cv2.INTER_AREA
+        )
+    views = [small]
+    if small_alpha is not None:
         # Transparent art is often re-uploaded flattened onto black rather than white.
-        views.append(decoded.flattened_on((0, 0, 0)))
-    box = content_box(rgb, decoded.alpha)
+        views.append(_on_black(small, small_alpha))
+    box = content_box(small, small_alpha)
     if box is not None:
         x, y, w, h = box
-        views.append(rgb[y : y + h, x : x + w])
+        views.append(small[y : y + h, x : x + w])
     pdq = np.stack([global_hashes.pdq_dihedral(v) for v in views])
-    _, pdq_quality = global_hashes.pdq(rgb)
+    _, pdq_quality = global_hashes.pdq(small)
     if role == "reference":
-        local = local_features.extract(gray, REFERENCE_FEATURES)
-        mirrored = local_features.extract(gray[:0, :0], 0)
+        local, mirrored = local_features.extract(gray, REFERENCE_FEATURES)
     else:
-        budget = max(REFERENCE_FEATURES, round(QUERY_FEATURES_PER_MPX * gray.size / 1e6 * 1.0))
-        local = local_features.extract(gray, budget)
-        mirrored = local_features.extract(np.ascontiguousarray(gray[:, ::-1]), round(budget * MIRROR_SHARE))
-    edges = quality.edge_density(gray)
+        budget = max(REFERENCE_FEATURES, round(QUERY_FEATURES_PER_MPX * gray.size / 1e6))
+        local, mirrored = local_features.extract(gray, budget, mirror_budget=round(budget * MIRROR_SHARE))
+    edges = quality.edge_density(cv2.cvtColor(small, cv2.COLOR_RGB2GRAY))
     reason = quality.is_low_information(decoded.original_size, edges, len(local), pdq_quality)
     return Fingerprint(
         sha256=sha256,
@@ -207,8 +220,8 @@ def fingerprint_decoded(decoded: DecodedImage, sha256: str, *, role: str = "quer
         working_size=(rgb.shape[1], rgb.shape[0]),
         pdq=pdq,
         pdq_quality=pdq_quality,
-        regions=global_hashes.region_hashes(rgb) if role == "reference" else _NO_REGIONS,
-        phash=global_hashes.phash(rgb),
+        regions=global_hashes.region_hashes(small) if role == "reference" else _NO_REGIONS,
+        phash=global_hashes.phash(small),
         local=local,
         mirrored=mirrored,
         edge_density=edges,

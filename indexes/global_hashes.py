@@ -22,7 +22,8 @@ PDQ_MIN_QUALITY = 50
 _HASH_SIDE = 256
 
 
-def _hash_input(rgb: np.ndarray) -> np.ndarray:
+def hash_input(rgb: np.ndarray) -> np.ndarray:
+    """A copy of at most 256 px on the long side (or ``rgb`` itself when already small)."""
     h, w = rgb.shape[:2]
     longest = max(h, w)
     if longest <= _HASH_SIDE:
@@ -33,19 +34,19 @@ def _hash_input(rgb: np.ndarray) -> np.ndarray:
 
 def pdq(rgb: np.ndarray) -> tuple[np.ndarray, int]:
     """PDQ hash as 32 packed bytes, and its quality (0-100)."""
-    bits, quality = pdqhash.compute(np.ascontiguousarray(_hash_input(rgb)))
+    bits, quality = pdqhash.compute(np.ascontiguousarray(hash_input(rgb)))
     return np.packbits(bits.astype(np.uint8)), int(quality)
 
 
 def pdq_dihedral(rgb: np.ndarray) -> np.ndarray:
     """The 8 dihedral PDQ hashes, shape (8, 32) uint8."""
-    hashes, _ = pdqhash.compute_dihedral(np.ascontiguousarray(_hash_input(rgb)))
+    hashes, _ = pdqhash.compute_dihedral(np.ascontiguousarray(hash_input(rgb)))
     return np.stack([np.packbits(h.astype(np.uint8)) for h in hashes])
 
 
 def phash(rgb: np.ndarray) -> np.ndarray:
     """64-bit imagehash pHash, packed as 8 bytes."""
-    small = Image.fromarray(_hash_input(rgb))
+    small = Image.fromarray(hash_input(rgb))
     return np.packbits(imagehash.phash(small).hash.flatten().astype(np.uint8))
 
 
@@ -62,7 +63,7 @@ REGION_FRACTIONS = (0.63, 0.7, 0.77)
 
 def region_hashes(rgb: np.ndarray) -> np.ndarray:
     """PDQ of 15 sub-regions; regions too plain to hash reliably are left out."""
-    small = _hash_input(rgb)
+    small = hash_input(rgb)
     h, w = small.shape[:2]
     out = []
     for f in REGION_FRACTIONS:

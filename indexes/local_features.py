@@ -35,23 +35,49 @@ class LocalFeatures:
 
 
 def _detector(n: int) -> cv2.ORB:
-    return cv2.ORB_create(
+    return cv2.ORB.create(
         nfeatures=n, scaleFactor=1.2, nlevels=8, edgeThreshold=19, patchSize=31, fastThreshold=_FAST_THRESHOLD
     )
 
 
-def extract(gray: np.ndarray, budget: int) -> LocalFeatures:
-    """Up to ``budget`` descriptors; the order is round-robin over grid cells by response."""
+def _empty() -> LocalFeatures:
+    return LocalFeatures(np.zeros((0, 2), np.float32), np.zeros((0, DESCRIPTOR_BYTES), np.uint8))
+
+
+def extract(gray: np.ndarray, budget: int, *, mirror_budget: int = 0) -> tuple[LocalFeatures, LocalFeatures]:
+    """Up to ``budget`` descriptors, ordered round-robin over grid cells by response, and
+    up to ``mirror_budget`` descriptors of the horizontally mirrored image.
+
+    Detection runs once: FAST corners and Harris scores are mirror-symmetric, so the mirrored
+    set reuses the keypoints (x and angle reflected) and only recomputes descriptors.
+    """
     if budget <= 0 or gray.size == 0:
-        return LocalFeatures(np.zeros((0, 2), np.float32), np.zeros((0, DESCRIPTOR_BYTES), np.uint8))
+        return _empty(), _empty()
     detector = _detector(budget * 4)
-    keypoints, descriptors = detector.detectAndCompute(gray, None)
-    if descriptors is None or not keypoints:
-        return LocalFeatures(np.zeros((0, 2), np.float32), np.zeros((0, DESCRIPTOR_BYTES), np.uint8))
+    keypoints = detector.detect(gray, None)
+    if not keypoints:
+        return _empty(), _empty()
     pts = np.array([k.pt for k in keypoints], dtype=np.float32)
     response = np.array([k.response for k in keypoints], dtype=np.float32)
     order = _spread_order(pts, response, gray.shape)[:budget]
-    return LocalFeatures(np.ascontiguousarray(pts[order]), np.ascontiguousarray(descriptors[order]))
+    chosen = [keypoints[i] for i in order]
+    local = _describe(detector, gray, chosen)
+    if mirror_budget <= 0:
+        return local, _empty()
+    width = gray.shape[1]
+    flipped = [
+        cv2.KeyPoint(width - 1 - k.pt[0], k.pt[1], k.size, (180.0 - k.angle) % 360.0, k.response, k.octave)
+        for k in chosen[:mirror_budget]
+    ]
+    return local, _describe(detector, np.ascontiguousarray(gray[:, ::-1]), flipped)
+
+
+def _describe(detector: cv2.ORB, gray: np.ndarray, keypoints: list[cv2.KeyPoint]) -> LocalFeatures:
+    kept, descriptors = detector.compute(gray, keypoints)
+    if descriptors is None or not kept:
+        return _empty()
+    pts = np.array([k.pt for k in kept], dtype=np.float32)
+    return LocalFeatures(np.ascontiguousarray(pts), np.ascontiguousarray(descriptors))
 
 
 def _spread_order(pts: np.ndarray, response: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
