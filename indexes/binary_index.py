@@ -6,10 +6,10 @@ FAISS itself only knows positions; callers here encode their own meaning into th
 Index type by size, measured in ``benchmarks/`` (see BENCHMARKS.md):
 - below ``FLAT_LIMIT`` vectors an exact ``IndexBinaryFlat`` (behind an id map) is fastest to
   build and search;
-- above it an ``IndexBinaryIVF`` trained by k-means on a small sample (nlist ~ 4 sqrt(n),
-  nprobe 16: ~92 % of exact neighbours at 1/20 of the flat cost on 120k ORB descriptors).
-  Once there are many lists the coarse quantizer becomes an HNSW graph over the trained
-  centroids, so assigning a query costs O(log nlist).
+- above it an ``IndexBinaryIVF`` with ~512 vectors per list and nprobe 16 (~92 % of exact
+  neighbours at 1/20 of the flat cost on 120k ORB descriptors), trained by k-means on a small
+  sample while there are at most 4096 lists. Larger indexes take sampled descriptors as
+  centroids behind an HNSW coarse quantizer, so building and assigning stay fast.
 The index is rebuilt with more lists when it grows ``_REGROW``x past the size it was built for.
 """
 
@@ -25,12 +25,20 @@ import numpy as np
 FLAT_LIMIT = 60_000
 # Lists probed per query vector: 8 keeps >= 90 % of true ORB neighbours in the benchmark.
 DEFAULT_NPROBE = 16
-_HNSW_QUANTIZER_ABOVE = 8192
 _REGROW = 4
 # k-means on a sample of ~40 points per list, few iterations: seconds, and +5-8 points of
 # neighbour recall over sampled centroids at the same nprobe (measured on ORB descriptors).
 _TRAIN_PER_LIST = 40
 _TRAIN_ITERATIONS = 10
+_KMEANS_MAX_LISTS = 4096
+# About this many vectors per list: a query vector then scans nprobe x 512 codes.
+_VECTORS_PER_LIST = 512
+
+
+def _nlist(n: int) -> int:
+    return min(n, 1 << max(8, round(math.log2(max(1, n // _VECTORS_PER_LIST)))))
+
+
 _SEED = 20261125
 
 
@@ -101,26 +109,36 @@ class BinaryIndex:
 
     def _ivf(self, sample_from: np.ndarray) -> faiss.IndexBinary:
         n = len(sample_from)
-        nlist = 1 << max(8, round(math.log2(4 * math.sqrt(n))))
-        nlist = min(nlist, n)
+        nlist = _nlist(n)
         rng = np.random.default_rng(_SEED)
-        sample = sample_from[rng.choice(n, min(n, nlist * _TRAIN_PER_LIST), replace=False)]
-        index = faiss.IndexBinaryIVF(faiss.IndexBinaryFlat(self.nbytes * 8), self.nbytes * 8, nlist)
-        index.cp.niter = _TRAIN_ITERATIONS
-        index.cp.seed = _SEED
-        index.train(sample)
-        if nlist > _HNSW_QUANTIZER_ABOVE:
-            # Many lists: assign queries through an HNSW graph over the trained centroids.
-            centroids = faiss.vector_to_array(faiss.downcast_IndexBinary(index.quantizer).xb)
-            hnsw = faiss.IndexBinaryHNSW(self.nbytes * 8, 32)
-            hnsw.add(centroids.reshape(nlist, self.nbytes))
-            trained = index
-            index = faiss.IndexBinaryIVF(hnsw, self.nbytes * 8, nlist)
-            hnsw.this.disown()
+        bits = self.nbytes * 8
+        if nlist <= _KMEANS_MAX_LISTS:
+            index = faiss.IndexBinaryIVF(faiss.IndexBinaryFlat(bits), bits, nlist)
+            index.cp.niter = _TRAIN_ITERATIONS
+            index.cp.seed = _SEED
+            index.train(sample_from[rng.choice(n, min(n, nlist * _TRAIN_PER_LIST), replace=False)])
+        else:
+            # Past a few thousand lists k-means costs minutes; sampled descriptors as centroids
+            # cost nothing and an HNSW graph over them makes assignment O(log nlist).
+            quantizer = faiss.IndexBinaryHNSW(bits, 32)
+            quantizer.add(sample_from[rng.choice(n, nlist, replace=False)])
+            index = faiss.IndexBinaryIVF(quantizer, bits, nlist)
+            quantizer.this.disown()
             index.own_fields = True
-            del trained
         index.nprobe = self.nprobe
         return index
+
+    @classmethod
+    def build(cls, vectors: np.ndarray, ids: np.ndarray, *, nprobe: int = DEFAULT_NPROBE) -> BinaryIndex:
+        """A new index over all ``vectors`` at once (the fast path for rebuilds)."""
+        self = cls(vectors.shape[1], nprobe=nprobe)
+        vectors = np.ascontiguousarray(vectors, dtype=np.uint8)
+        if len(vectors) > FLAT_LIMIT:
+            self._index = self._ivf(vectors)
+            self._built_for = len(vectors)
+        if len(vectors):
+            self._index.add_with_ids(vectors, np.ascontiguousarray(ids, dtype=np.int64))
+        return self
 
     def save(self, path: Path) -> None:
         """Write to ``path`` (callers make it atomic by writing a new name and switching a manifest)."""

@@ -99,13 +99,12 @@ class Engine:
 
     def add(self, key: int, fp: Fingerprint) -> None:
         """Index ``fp`` under ``key`` (replacing an earlier entry with that key)."""
-        if not 0 <= key < 1 << 52:
-            raise ValueError(f"work key must be in [0, 2**52), got {key}")
+        _check_key(key)
         local = fp.local.head(REFERENCE_FEATURES)
         with self._lock:
             if key in self._works:
                 self.remove(key)
-            views = np.concatenate([fp.pdq[:, 0, :], fp.regions])[: 1 << _VIEW_BITS]
+            views = _pdq_views(fp)
             self._pdq.add(views, (key << _VIEW_BITS) + np.arange(len(views), dtype=np.int64))
             self._local.add(local.descriptors, (key << _FEATURE_BITS) + np.arange(len(local), dtype=np.int64))
             self._works[key] = _Work(
@@ -128,14 +127,29 @@ class Engine:
             return True
 
     def rebuild(self, items: Iterable[tuple[int, Fingerprint]]) -> None:
-        """Replace the whole index with ``items`` (e.g. fingerprints stored in a database)."""
+        """Replace the whole index with ``items`` (e.g. fingerprints stored in a database).
+
+        Builds each FAISS index in one pass, which is much faster than repeated ``add``."""
+        works: dict[int, _Work] = {}
+        pdq_vecs, pdq_ids, loc_vecs, loc_ids = [], [], [], []
+        for key, fp in items:
+            _check_key(key)
+            local = fp.local.head(REFERENCE_FEATURES)
+            views = _pdq_views(fp)
+            pdq_vecs.append(views)
+            pdq_ids.append((key << _VIEW_BITS) + np.arange(len(views), dtype=np.int64))
+            loc_vecs.append(local.descriptors)
+            loc_ids.append((key << _FEATURE_BITS) + np.arange(len(local), dtype=np.int64))
+            works[key] = _Work(
+                fp.sha256, fp.working_size, np.array(local.points), fp.low_information, len(fp.pdq)
+            )
         with self._lock:
-            self._works.clear()
-            self._by_sha.clear()
-            self._pdq = BinaryIndex(PDQ_BYTES)
-            self._local = BinaryIndex(DESCRIPTOR_BYTES)
-            for key, fp in items:
-                self.add(key, fp)
+            self._pdq = BinaryIndex.build(_stack(pdq_vecs, PDQ_BYTES), _cat(pdq_ids))
+            self._local = BinaryIndex.build(_stack(loc_vecs, DESCRIPTOR_BYTES), _cat(loc_ids))
+            self._works = works
+            self._by_sha = {}
+            for key, work in works.items():
+                self._by_sha.setdefault(work.sha256, set()).add(key)
 
     # ---- search -----------------------------------------------------------------------
     def search(self, fp: Fingerprint, limit: int = 10) -> list[Match]:
@@ -306,6 +320,24 @@ class Engine:
                 )
                 self._works[int(key)] = work
                 self._by_sha.setdefault(work.sha256, set()).add(int(key))
+
+
+def _check_key(key: int) -> None:
+    if not 0 <= key < 1 << 52:
+        raise ValueError(f"work key must be in [0, 2**52), got {key}")
+
+
+def _pdq_views(fp: Fingerprint) -> np.ndarray:
+    """Identity-orientation PDQ of each whole-image view, then the sub-region hashes."""
+    return np.concatenate([fp.pdq[:, 0, :], fp.regions])[: 1 << _VIEW_BITS]
+
+
+def _stack(parts: list[np.ndarray], width: int) -> np.ndarray:
+    return np.concatenate(parts) if parts else np.zeros((0, width), np.uint8)
+
+
+def _cat(parts: list[np.ndarray]) -> np.ndarray:
+    return np.concatenate(parts) if parts else np.zeros(0, np.int64)
 
 
 def _fsync(path: Path) -> None:

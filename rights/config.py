@@ -24,7 +24,9 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="RIGHTS_", extra="ignore")
 
-    data: Path = Field(default=DEFAULT_DATA_DIR, description="data directory (database, index, keys, originals)")
+    data: Path = Field(
+        default=DEFAULT_DATA_DIR, description="data directory (database, index, keys, originals)"
+    )
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
     # URL fetching (API `{"url": ...}` and scan feeds).
     fetch_timeout_s: float = 10.0

@@ -9,7 +9,8 @@
     ├── Forbidden                403
     ├── NotFound                 404
     ├── Conflict                 409
-    └── FetchRefused             400  URL refused (private address, too big, bad scheme ...)
+    ├── FetchRefused             400  URL refused (private address, too big, bad scheme ...)
+    └── UnsupportedMedia         415  request body in a content type the route does not take
 
 Domain code raises these and never ``HTTPException``.
 """
@@ -70,3 +71,8 @@ class Conflict(RightsError):
 
 class FetchRefused(BadInput):
     code = "fetch_refused"
+
+
+class UnsupportedMedia(RightsError):
+    status = 415
+    code = "unsupported_media_type"

@@ -1,0 +1,229 @@
+"""Select the reference works and unregistered distractors, deduplicated.
+
+Candidates are visited in a seeded order and kept greedily, so a kept image
+is never within pHash Hamming 12 or PDQ 40 of any other kept image (across
+refs and distractors and both corpora). Normalised copies (long side
+<= 1024 px, PNG, alpha kept) and per-file hashes are cached, so later runs
+with other sizes only decode new candidates. The selection is written as a
+JSON manifest.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import random
+import re
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from tqdm import tqdm
+
+from benchmarks import imaging, sources
+
+MAX_SIDE = 1024
+MIN_SIDE = 64
+PHOTO_TILE = 96  # the photo sources are few and small (<= 2048 px), so each is cut into tiles
+PHASH_DUP = 12
+PDQ_DUP = 40
+BLANK_STD = 8.0
+BATCH = 64
+
+
+@dataclass(frozen=True)
+class Work:
+    key: int  # refs: 0..n-1; distractors: -1
+    name: str  # stable id, e.g. "clipart/animals/cat_01" or "photo/coffee_r0_c2"
+    corpus: str  # "clipart" | "photo"
+    path: str  # normalised PNG in the cache
+    transparent: bool
+
+
+@dataclass(frozen=True)
+class Corpus:
+    refs: list[Work]
+    distractors: list[Work]
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
+
+
+def _norm_path(name: str) -> Path:
+    return sources.cache_root() / "norm" / f"{_safe(name)}.png"
+
+
+def _candidates(rng: random.Random) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """(name, source spec) lists for photos and clip art, each in seeded order."""
+    oc = sources.openclipart_dir()
+    clip = [(f"clipart/{p.relative_to(oc).with_suffix('')}", str(p)) for p in sorted(oc.rglob("*.png"))]
+    photo: list[tuple[str, str]] = []
+    for src in sorted(sources.photo_files()):
+        with Image.open(src) as im:
+            w, h = im.size
+        for r in range(h // PHOTO_TILE):
+            for c in range(w // PHOTO_TILE):
+                photo.append((f"photo/{src.stem}_r{r}_c{c}", f"{src}#{r},{c}"))
+    rng.shuffle(clip)
+    rng.shuffle(photo)
+    return photo, clip
+
+
+def _open_source(spec: str) -> Image.Image | None:
+    if "#" in spec:  # photo tile "path#row,col"
+        path, rc = spec.split("#")
+        r, c = (int(x) for x in rc.split(","))
+        with Image.open(path) as im:
+            box = (c * PHOTO_TILE, r * PHOTO_TILE, (c + 1) * PHOTO_TILE, (r + 1) * PHOTO_TILE)
+            return im.convert("RGB").crop(box)
+    im = Image.open(spec)
+    if im.size[0] * im.size[1] > imaging.MAX_SOURCE_PIXELS:
+        return None
+    im.draft("RGB", (MAX_SIDE, MAX_SIDE))  # only JPEG honours this; PNG decodes fully
+    im.load()
+    if im.mode not in ("RGB", "RGBA"):
+        # via RGBA: palette transparency must not be dropped (Pillow warns about it too)
+        im = im.convert("RGBA")
+    if im.mode == "RGBA" and not imaging.has_transparency(im):
+        im = im.convert("RGB")
+    im.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.LANCZOS)
+    return im
+
+
+def _describe(item: tuple[str, str]) -> dict | None:
+    """Decode one candidate, cache its normalised PNG, return its hashes (None = unusable)."""
+    name, spec = item
+    try:
+        img = _open_source(spec)
+    except Exception:
+        return None
+    if img is None or min(img.size) < MIN_SIDE:
+        return None
+    flat = imaging.flatten(img)
+    if float(np.asarray(flat.convert("L"), dtype=np.float32).std()) < BLANK_STD:
+        return None
+    out = _norm_path(name)
+    if not out.exists():
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_suffix(".tmp.png")
+        img.save(tmp, optimize=False)
+        tmp.replace(out)
+    pdq, _quality = imaging.pdq_bits(flat)
+    return {
+        "phash": imaging.pack(imaging.phash_bits(flat)),
+        "pdq": imaging.pack(pdq),
+        "transparent": img.mode == "RGBA",
+    }
+
+
+class _Dedup:
+    """Greedy near-duplicate filter over everything kept so far."""
+
+    def __init__(self) -> None:
+        self.ph = np.zeros((0, 64), dtype=bool)
+        self.pdq = np.zeros((0, 256), dtype=bool)
+
+    def try_keep(self, rec: dict) -> bool:
+        ph = imaging.unpack(rec["phash"], 64)
+        pdq = imaging.unpack(rec["pdq"], 256)
+        if len(self.ph) and (
+            (self.ph != ph).sum(1).min() <= PHASH_DUP or (self.pdq != pdq).sum(1).min() <= PDQ_DUP
+        ):
+            return False
+        self.ph = np.vstack([self.ph, ph])
+        self.pdq = np.vstack([self.pdq, pdq])
+        return True
+
+
+def _hash_cache_path() -> Path:
+    return sources.cache_root() / "norm" / "hashes.json"
+
+
+def _take(
+    items: list[tuple[str, str]],
+    need: int,
+    dedup: _Dedup,
+    cache: dict,
+    pool: mp.pool.Pool,
+    label: str,
+) -> list[tuple[str, dict]]:
+    kept: list[tuple[str, dict]] = []
+    bar = tqdm(total=need, desc=f"corpus {label}", file=sys.stderr, leave=False)
+    pos = 0
+    while len(kept) < need and pos < len(items):
+        batch = items[pos : pos + BATCH]
+        pos += BATCH
+        todo = [it for it in batch if it[0] not in cache]
+        for it, rec in zip(todo, pool.map(_describe, todo, chunksize=4), strict=True):
+            cache[it[0]] = rec
+        for name, _spec in batch:
+            rec = cache[name]
+            if rec is None or not _norm_path(name).exists() or not dedup.try_keep(rec):
+                continue
+            kept.append((name, rec))
+            bar.update(1)
+            if len(kept) >= need:
+                break
+    bar.close()
+    if len(kept) < need:
+        raise RuntimeError(f"only {len(kept)} usable {label} images, {need} needed")
+    return kept
+
+
+def split_counts(n_refs: int, n_distractors: int) -> dict[str, tuple[int, int]]:
+    """(refs, distractors) per corpus: 15 % of refs and 20 % of distractors are photos."""
+    photo_refs = max(1, round(0.15 * n_refs))
+    photo_dis = max(1, round(0.20 * n_distractors))
+    return {
+        "photo": (photo_refs, photo_dis),
+        "clipart": (n_refs - photo_refs, n_distractors - photo_dis),
+    }
+
+
+def build_corpus(n_refs: int, n_distractors: int, seed: int) -> Corpus:
+    """Select (or load the cached manifest of) refs and distractors."""
+    manifest = sources.cache_root() / "corpus" / f"manifest_s{seed}_r{n_refs}_d{n_distractors}.json"
+    if manifest.exists():
+        data = json.loads(manifest.read_text())
+        return Corpus(
+            refs=[Work(**w) for w in data["refs"]],
+            distractors=[Work(**w) for w in data["distractors"]],
+        )
+    rng = random.Random(seed)
+    photo_items, clip_items = _candidates(rng)
+    hc_path = _hash_cache_path()
+    cache: dict = json.loads(hc_path.read_text()) if hc_path.exists() else {}
+    counts = split_counts(n_refs, n_distractors)
+    dedup = _Dedup()
+    chosen: dict[str, list[tuple[str, dict]]] = {}
+    with mp.get_context("spawn").Pool(2) as pool:
+        # photos first: they are the scarce corpus, clip art must yield to them
+        chosen["photo"] = _take(photo_items, sum(counts["photo"]), dedup, cache, pool, "photo")
+        chosen["clipart"] = _take(clip_items, sum(counts["clipart"]), dedup, cache, pool, "clipart")
+    hc_path.parent.mkdir(parents=True, exist_ok=True)
+    hc_path.write_text(json.dumps(cache))
+
+    refs: list[Work] = []
+    distractors: list[Work] = []
+    for corpus in ("clipart", "photo"):
+        n_ref, _n_dis = counts[corpus]
+        for i, (name, rec) in enumerate(chosen[corpus]):
+            w = Work(-1, name, corpus, str(_norm_path(name)), bool(rec["transparent"]))
+            (refs if i < n_ref else distractors).append(w)
+    refs = [Work(k, w.name, w.corpus, w.path, w.transparent) for k, w in enumerate(refs)]
+    result = Corpus(refs=refs, distractors=distractors)
+    manifest.parent.mkdir(parents=True, exist_ok=True)
+    manifest.write_text(
+        json.dumps(
+            {
+                "seed": seed,
+                "refs": [asdict(w) for w in refs],
+                "distractors": [asdict(w) for w in distractors],
+            },
+            indent=1,
+        )
+    )
+    return result

@@ -1,0 +1,92 @@
+"""Render the query set to files: transformed refs plus transformed distractors."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing as mp
+import random
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from tqdm import tqdm
+
+from benchmarks import imaging, sources, transforms
+from benchmarks.corpus import Corpus, Work
+
+MILD = [t for t in transforms.TRANSFORMS if t.family == "mild"]
+PHOTO_QUERY_SHARE = 0.25  # photos are 15 % of refs; oversample them so per-corpus numbers are stable
+
+
+@dataclass(frozen=True)
+class Query:
+    qid: int
+    path: str
+    transform: str
+    family: str
+    corpus: str
+    truth: int | None  # ref key, None for distractors
+
+
+def pick_query_refs(refs: list[Work], per_transform: int, seed: int) -> list[Work]:
+    """The refs queried under every transform, stratified so photos get a fair share."""
+    rng = random.Random(f"{seed}:query-refs")
+    photos = [w for w in refs if w.corpus == "photo"]
+    clips = [w for w in refs if w.corpus != "photo"]
+    n_photo = min(len(photos), round(per_transform * PHOTO_QUERY_SHARE))
+    n_clip = min(len(clips), per_transform - n_photo)
+    return sorted(rng.sample(photos, n_photo) + rng.sample(clips, n_clip), key=lambda w: w.key)
+
+
+def _render(job: tuple[str, str, str, int, str]) -> None:
+    src, name, tname, seed, out = job
+    if Path(out).exists():
+        return
+    img, quality = transforms.apply(imaging.load_path(Path(src)), name, transforms.BY_NAME[tname], seed)
+    tmp = Path(out + ".tmp")
+    if quality is None:
+        img.save(tmp, format="PNG", compress_level=1)
+    else:
+        img.save(tmp, format="JPEG", quality=quality)
+    tmp.replace(out)
+
+
+def build_queries(corpus: Corpus, per_transform: int, seed: int) -> list[Query]:
+    """Render (or reuse) the query files; returns them with their ground truth."""
+    # editing transforms.py invalidates the cached queries
+    code = Path(transforms.__file__).read_bytes()
+    spec = [seed, per_transform, [w.name for w in corpus.refs], [w.name for w in corpus.distractors]]
+    tag = hashlib.sha256(json.dumps(spec).encode() + code).hexdigest()[:12]
+    root = sources.cache_root() / "queries" / tag
+    manifest = root / "queries.json"
+    if manifest.exists():
+        return [Query(**q) for q in json.loads(manifest.read_text())]
+
+    queries: list[Query] = []
+    jobs: list[tuple[str, str, str, int, str]] = []
+
+    def add(work: Work, t: transforms.Transform, truth: int | None) -> None:
+        # must agree with the transform returning a JPEG quality (see transforms.py)
+        suffix = ".jpg" if t.family == "composite" or t.name == "jpeg" else ".png"
+        out = root / t.name / f"{'ref' if truth is not None else 'dis'}_{hash_name(work.name)}{suffix}"
+        queries.append(Query(len(queries), str(out), t.name, t.family, work.corpus, truth))
+        jobs.append((work.path, work.name, t.name, seed, str(out)))
+
+    for t in transforms.TRANSFORMS:
+        (root / t.name).mkdir(parents=True, exist_ok=True)
+        for w in pick_query_refs(corpus.refs, per_transform, seed):
+            add(w, t, w.key)
+    for w in corpus.distractors:
+        add(w, random.Random(f"{seed}:{w.name}:distractor").choice(MILD), None)
+
+    with mp.get_context("spawn").Pool(2) as pool:
+        for _ in tqdm(pool.imap_unordered(_render, jobs, chunksize=8), total=len(jobs), desc="queries",
+                      file=sys.stderr, leave=False):  # fmt: skip
+            pass
+    manifest.write_text(json.dumps([asdict(q) for q in queries]))
+    return queries
+
+
+def hash_name(name: str) -> int:
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:6], "big")

@@ -1,0 +1,117 @@
+"""Render detection results (the JSON dict) as Markdown tables."""
+
+from __future__ import annotations
+
+import math
+
+BASELINES = ("phash", "pdq8")
+
+
+def _f(x: float | None, digits: int = 3) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "–"
+    return f"{x:.{digits}f}"
+
+
+def _ratio(a: float, b: float) -> str:
+    return "–" if not b or math.isnan(a) or math.isnan(b) else f"{a / b:.2f}×"
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def _summary_row(name: str, s: dict, families: list[str]) -> list[str]:
+    return [
+        name,
+        _f(s["micro_ap"]),
+        _f(s["recall_at_p90"]),
+        _f(s["distractor_fp_rate"]),
+        _f(s["precision_at_match"]),
+        _f(s["recall_at_match"]),
+        *(_f(s["family_recall"].get(f)) for f in families),
+    ]
+
+
+def markdown(res: dict) -> str:
+    methods: dict = res["methods"]
+    families: list[str] = res["families"]
+    cfg, corp = res["config"], res["corpus"]
+    out = [
+        "## Detection benchmark",
+        "",
+        f"Refs: {corp['refs']['clipart']} clip art + {corp['refs']['photo']} photo tiles "
+        f"({corp['transparent_refs']} transparent); distractors: {corp['distractors']['clipart']} clip art + "
+        f"{corp['distractors']['photo']} photo; {cfg['per_transform']} refs queried under each of "
+        f"{len(res['transforms'])} transforms; seed {cfg['seed']}.",
+        "",
+    ]
+    if not res["engine_available"]:
+        out += [f"engine: not available ({res['engine_unavailable_reason']})", ""]
+
+    header = ["method", "µAP", "R@P90", "FP distractors", "P@match", "R@match", *families]
+    base = {b: methods[b]["overall"] for b in BASELINES if b in methods}
+    rows = []
+    for name, m in methods.items():
+        s = m["overall"]
+        row = _summary_row(name, s, families)
+        row += [_ratio(s["micro_ap"], base[b]["micro_ap"]) for b in base]
+        row += [_ratio(s["recall_at_p90"], base[b]["recall_at_p90"]) for b in base]
+        rows.append(row)
+    out += ["### All queries", ""]
+    out += [_table(header + [f"µAP vs {b}" for b in base] + [f"R@P90 vs {b}" for b in base], rows), ""]
+
+    for corpus in ("clipart", "photo"):
+        rows = [_summary_row(n, m["by_corpus"][corpus], families) for n, m in methods.items()]
+        n_q = next(iter(methods.values()))["by_corpus"][corpus]["queries"] if methods else 0
+        out += [f"### {corpus} queries ({n_q})", "", _table(header, rows), ""]
+
+    out += [
+        "### Recall per transform at each method's match operating point: all (clipart/photo); "
+        "`any` = true ref anywhere in the returned list",
+        "",
+    ]
+    rows = []
+    for t in res["transforms"]:
+        row = [t]
+        for m in methods.values():
+            cells = [m["overall"]["transform_recall"].get(t)]
+            cells += [m["by_corpus"][c]["transform_recall"].get(t) for c in ("clipart", "photo")]
+            anyr = m["overall"].get("transform_recall_any", {}).get(t)
+            row.append(f"{_f(cells[0], 2)} ({_f(cells[1], 2)}/{_f(cells[2], 2)}) any {_f(anyr, 2)}")
+        rows.append(row)
+    out += [_table(["transform", *methods], rows), ""]
+
+    out += ["### Query latency (ms; index of all refs, 2 shared CPU cores)", ""]
+    rows = []
+    for name, m in methods.items():
+        ex, inc = m["latency_excl_hash"], m["latency_incl_hash"]
+        rows.append(
+            [name, _f(ex["p50_ms"], 2), _f(ex["p99_ms"], 2), _f(inc["p50_ms"], 1), _f(inc["p99_ms"], 1),
+             _f(m["hash_total_s"], 1), _f(m["search_total_s"], 1), _f(m["build_s"], 1)]
+        )  # fmt: skip
+    header = ["method", "search p50", "search p99", "hash+search p50", "hash+search p99",
+              "Σ hash s", "Σ search s", "build s"]  # fmt: skip
+    out += [_table(header, rows), ""]
+
+    tp = res.get("throughput_images_per_s", {})
+    out += [
+        f"### Hashing throughput, images/s on {cfg['throughput_images']} ~1 MP JPEGs (decode included)",
+        "",
+    ]
+    out += [_table(["what", "images/s"], [[k, _f(v, 1)] for k, v in tp.items()]), ""]
+
+    notes = []
+    for name, m in methods.items():
+        if m["query_error_count"] or m["build_error_count"] or m["fingerprint_error_count"]:
+            notes.append(
+                f"- {name}: {m['build_error_count']} ref build errors, {m['fingerprint_error_count']} query "
+                f"fingerprint errors, {m['query_error_count']} query crashes "
+                f"{(m['query_errors'] or m['build_errors'])[:3]}"
+            )
+    if notes:
+        out += ["### Errors", "", *notes, ""]
+    out.append(f"Wall time: {res.get('wall_s', 0):.0f} s")
+    return "\n".join(out)

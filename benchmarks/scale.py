@@ -1,0 +1,136 @@
+"""Query latency and memory at scale: real queries against real works plus synthetic filler.
+
+`python -m benchmarks.scale [--works 2000 100000] [--refs 300] [--per-transform 4]`
+
+Filler works are made from real ORB descriptors and PDQ hashes of the corpus with 15 % of
+their bits flipped at random: uniform random bits would leave the IVF lists unnaturally
+even and far from real queries, which flatters the index. The real refs stay in the index,
+so the table also shows whether the true work is still found at that size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import resource
+import statistics
+import sys
+import time
+from collections.abc import Iterator
+
+import numpy as np
+from tqdm import tqdm
+
+from benchmarks.corpus import build_corpus
+from benchmarks.queries import build_queries
+from indexes import Engine, Fingerprint, fingerprint
+from indexes.local_features import LocalFeatures
+
+_FLIP = 0.15
+_SEED = 7
+
+
+def _rss_mib() -> float:
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _flip(rng: np.random.Generator, arr: np.ndarray) -> np.ndarray:
+    mask = np.packbits(rng.random((arr.shape[0], arr.shape[1] * 8)) < _FLIP, axis=1)
+    return arr ^ mask
+
+
+def _filler(refs: list[Fingerprint], count: int, first_key: int) -> Iterator[tuple[int, Fingerprint]]:
+    rng = np.random.default_rng(_SEED)
+    for i in range(count):
+        base = refs[i % len(refs)]
+        local = LocalFeatures(base.local.points, _flip(rng, base.local.descriptors))
+        pdq = base.pdq.copy()
+        pdq[:, 0, :] = _flip(rng, base.pdq[:, 0, :])
+        yield (
+            first_key + i,
+            Fingerprint(
+                sha256=f"{first_key + i:064x}",
+                size=base.size,
+                working_size=base.working_size,
+                pdq=pdq,
+                pdq_quality=base.pdq_quality,
+                regions=_flip(rng, base.regions) if len(base.regions) else base.regions,
+                phash=base.phash,
+                local=local,
+                mirrored=base.mirrored,
+                edge_density=base.edge_density,
+            ),
+        )
+
+
+def run(works: list[int], n_refs: int, per_transform: int) -> list[dict]:
+    corpus = build_corpus(n_refs, 0, 0)
+    queries = [q for q in build_queries(corpus, per_transform, 0) if q.truth is not None]
+    print(f"[scale] fingerprinting {len(corpus.refs)} refs and {len(queries)} queries", file=sys.stderr)
+    refs = [fingerprint(w.path, role="reference") for w in tqdm(corpus.refs, desc="refs", file=sys.stderr)]
+    qfps = [(q, fingerprint(q.path)) for q in tqdm(queries, desc="queries", file=sys.stderr)]
+    rows = []
+    for total in works:
+        gc.collect()
+        before = _rss_mib()
+        engine = Engine()
+        t0 = time.perf_counter()
+        filler = max(0, total - len(refs))
+        items = list(enumerate(refs)) + list(_filler(refs, filler, len(refs)))
+        engine.rebuild(items)
+        del items
+        build_s = time.perf_counter() - t0
+        gc.collect()
+        lat, hits = [], 0
+        for q, fp in qfps:
+            t = time.perf_counter()
+            found = engine.search(fp, limit=10)
+            lat.append((time.perf_counter() - t) * 1000)
+            hits += bool(found) and found[0].key == q.truth and found[0].verdict == "match"
+        rows.append(
+            {
+                "works": total,
+                "descriptors": len(engine._local),
+                "index": engine._local.kind,
+                "build_s": round(build_s, 1),
+                "p50_ms": round(statistics.median(lat), 2),
+                "p99_ms": round(float(np.percentile(lat, 99)), 2),
+                "recall_at_match": round(hits / len(qfps), 3),
+                "index_rss_mib": round(_rss_mib() - before),
+                "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+            }
+        )
+        print(f"[scale] {rows[-1]}", file=sys.stderr)
+        del engine
+    return rows
+
+
+def table(rows: list[dict]) -> str:
+    head = "| works | descriptors | index | build s | search p50 ms | search p99 ms | recall@match | index MiB |"
+    lines = [head, "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(
+            f"| {r['works']:,} | {r['descriptors']:,} | {r['index']} | {r['build_s']} | {r['p50_ms']} | "
+            f"{r['p99_ms']} | {r['recall_at_match']} | {r['index_rss_mib']} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.scale")
+    parser.add_argument("--works", type=int, nargs="+", default=[2000, 100_000])
+    parser.add_argument("--refs", type=int, default=300)
+    parser.add_argument("--per-transform", type=int, default=4)
+    args = parser.parse_args(argv)
+    rows = run(args.works, args.refs, args.per_transform)
+    print("### Search latency at scale (single thread, real queries, synthetic filler works)\n")
+    print(table(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

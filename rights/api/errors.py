@@ -1,0 +1,63 @@
+"""The one place where exceptions become HTTP answers, all in the contract's shape.
+
+``{"error": {"code": "...", "message": "..."}}`` with the error's status. Domain errors carry their own
+status and code; request validation is 422 ``validation_error``; an ``indexes.ImageError`` is a 400 with
+the image's reason; anything else is a bug and answers 500 ``internal`` without details.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from indexes import ImageError
+from rights.errors import RightsError
+
+logger = logging.getLogger(__name__)
+
+_HTTP_CODES = {
+    400: "bad_input",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+}
+
+
+def error_response(status: int, code: str, message: str) -> JSONResponse:
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status, headers=headers)
+
+
+async def handle_error(request: Request, exc: Exception) -> JSONResponse:
+    if isinstance(exc, RightsError):
+        return error_response(exc.status, exc.code, exc.message)
+    if isinstance(exc, ImageError):
+        return error_response(400, exc.code, exc.message)
+    if isinstance(exc, RequestValidationError):
+        return error_response(422, "validation_error", _describe_validation(exc))
+    if isinstance(exc, StarletteHTTPException):
+        code = _HTTP_CODES.get(exc.status_code, "http_error")
+        return error_response(exc.status_code, code, str(exc.detail))
+    logger.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return error_response(500, "internal", "internal error; it has been logged")
+
+
+def install_error_handler(app: FastAPI) -> None:
+    for exc_class in (RightsError, ImageError, RequestValidationError, StarletteHTTPException, Exception):
+        app.add_exception_handler(exc_class, handle_error)
+
+
+def _describe_validation(exc: RequestValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:3]:
+        where = ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "request"
+        parts.append(f"{where}: {err.get('msg', 'invalid')}")
+    return "; ".join(parts) or "the request is invalid"

@@ -1,0 +1,129 @@
+"""Case routes: the caller's infringement cases, status changes and takedown notices.
+
+Creators see the cases of their own works; admins see all. Platforms have no cases (they receive the
+notices), so they get 403.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query
+from fastapi.responses import Response
+from pydantic import BaseModel, Field
+
+from rights import cases
+from rights.accounts import Account
+from rights.api.deps import CreatorDep, RegistryDep
+from rights.api.schemas import ErrorBody
+from rights.errors import BadInput, NotFound
+from rights.notices import MEDIA_TYPES, RightsHolder, build_notice, render_notice
+from rights.registry import Registry
+
+router = APIRouter(
+    prefix="/v1/cases",
+    tags=["cases"],
+    responses={
+        401: {"model": ErrorBody, "description": "missing or unknown API key"},
+        403: {"model": ErrorBody, "description": "platform accounts have no cases"},
+    },
+)
+
+CaseStatus = Literal["open", "notified", "taken_down", "dismissed", "licensed"]
+
+
+class CaseUpdate(BaseModel):
+    status: CaseStatus
+    note: str | None = Field(default=None, max_length=2000, description="why, kept in the case history")
+
+
+@router.get("", summary="Cases of the caller's works")
+def list_cases(
+    registry: RegistryDep,
+    account: CreatorDep,
+    status: Annotated[CaseStatus | None, Query()] = None,
+    creator: Annotated[str | None, Query(description="admins only: one creator's cases")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
+) -> dict[str, Any]:
+    owner = creator if account.is_admin else account.name
+    after = _cursor(cursor)
+    page = cases.list_cases(registry.db, creator=owner, status=status, after_id=after, limit=limit + 1)
+    more = len(page) > limit
+    page = page[:limit]
+    return {
+        "cases": [c.to_dict() for c in page],
+        "next_cursor": str(page[-1].id) if more and page else None,
+    }
+
+
+@router.get(
+    "/{case_id}",
+    summary="One case, with its evidence images and history",
+    responses={404: {"model": ErrorBody}},
+)
+def get_case(case_id: int, registry: RegistryDep, account: CreatorDep) -> dict[str, Any]:
+    case = _own_case(registry, case_id, account)
+    body = case.to_dict(with_images=True)
+    body["history"] = cases.case_events(registry.db, case_id)
+    return body
+
+
+@router.patch(
+    "/{case_id}",
+    summary="Change a case's status",
+    description=(
+        "open → notified → taken_down; open or notified → dismissed or licensed; any closed case → open. "
+        "Other moves answer 409."
+    ),
+    responses={404: {"model": ErrorBody}, 409: {"model": ErrorBody}},
+)
+def update_case(case_id: int, body: CaseUpdate, registry: RegistryDep, account: CreatorDep) -> dict[str, Any]:
+    _own_case(registry, case_id, account)
+    with registry.transaction() as conn:
+        case = cases.change_status(conn, case_id, body.status, actor=account.name, note=body.note)
+    return case.to_dict()
+
+
+@router.get(
+    "/{case_id}/notice",
+    summary="Takedown notice for a case",
+    description=(
+        "A draft notice covering 17 U.S.C. §512(c)(3) and PRC 信息网络传播权保护条例 Art. 14: "
+        "rights holder and contact, the registered work with its log index and receipt, the listing, "
+        "the evidence and the statements. Check it before sending."
+    ),
+    response_class=Response,
+    responses={
+        200: {"content": {"text/markdown": {}, "text/html": {}, "application/json": {}}},
+        404: {"model": ErrorBody},
+    },
+)
+def get_notice(
+    case_id: int,
+    registry: RegistryDep,
+    account: CreatorDep,
+    format: Annotated[Literal["md", "html", "json"], Query()] = "md",
+    lang: Annotated[Literal["en", "zh"], Query()] = "en",
+    contact: Annotated[str | None, Query(max_length=500, description="contact details to print")] = None,
+) -> Response:
+    case = _own_case(registry, case_id, account)
+    work = registry.get_work(case.work_id)
+    work["receipt"] = registry.receipt(case.work_id)
+    notice = build_notice(case, holder=RightsHolder(case.creator, contact), work=work, lang=lang)
+    return Response(render_notice(notice, format), media_type=MEDIA_TYPES[format])
+
+
+def _own_case(registry: Registry, case_id: int, account: Account) -> cases.Case:
+    case = cases.get_case(registry.db, case_id)
+    if not account.is_admin and case.creator != account.name:
+        raise NotFound(f"no case {case_id}", case_id=case_id)
+    return case
+
+
+def _cursor(cursor: str | None) -> int:
+    if not cursor:
+        return 0
+    if not cursor.isdigit():
+        raise BadInput(f"cursor {cursor!r} is not one this API returned")
+    return int(cursor)

@@ -1,0 +1,98 @@
+"""``POST /v1/match``: which registered works appear in this image (an upload, or a URL we fetch)."""
+
+from __future__ import annotations
+
+import json
+from functools import partial
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+
+from rights.api.deps import AccountDep, RegistryDep, SettingsDep
+from rights.api.limits import read_upload
+from rights.api.schemas import ErrorBody, MatchResult
+from rights.errors import BadInput, UnsupportedMedia
+from rights.fetch import fetch_image
+
+router = APIRouter(tags=["match"])
+
+_BODY = {
+    "required": True,
+    "content": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "required": ["image"],
+                "properties": {"image": {"type": "string", "format": "binary", "description": "query image"}},
+            }
+        },
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "required": ["url"],
+                "properties": {"url": {"type": "string", "description": "http(s) URL of the query image"}},
+            },
+            "example": {"url": "https://shop.example/listing/123.jpg"},
+        },
+    },
+}
+
+
+@router.post(
+    "/v1/match",
+    response_model=MatchResult,
+    summary="Find registered works in an image",
+    description=(
+        'Send the image as multipart field `image`, or JSON `{"url": ...}` to have it fetched (private and '
+        "cloud-metadata addresses are refused). `licensed` in each match tells whether `seller` (on "
+        "`platform`) holds a licence; platform callers are always their own `platform`."
+    ),
+    openapi_extra={"requestBody": _BODY},
+    responses={
+        400: {"model": ErrorBody, "description": "not an image, or the URL was refused or failed"},
+        401: {"model": ErrorBody},
+        413: {"model": ErrorBody},
+        415: {"model": ErrorBody},
+    },
+)
+async def match(
+    request: Request,
+    registry: RegistryDep,
+    settings: SettingsDep,
+    account: AccountDep,
+    limit: Annotated[int, Query(ge=1, le=100)] = 10,
+    seller: Annotated[str | None, Query(max_length=200, description="seller of the listing")] = None,
+    platform: Annotated[str | None, Query(max_length=200, description="platform of the listing")] = None,
+) -> dict[str, Any]:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type == "multipart/form-data":
+        async with request.form(max_files=1, max_fields=10) as form:
+            image = form.get("image")
+            if not isinstance(image, UploadFile):
+                raise BadInput("multipart field 'image' (a file) is required")
+            data = await run_in_threadpool(read_upload, image, settings.max_upload_bytes)
+    elif content_type == "application/json":
+        url = _url_from_json(await request.body())
+        data = await run_in_threadpool(partial(fetch_image, url, settings=settings))
+    else:
+        raise UnsupportedMedia(
+            "send multipart/form-data with an 'image' file, or application/json {\"url\": ...}"
+        )
+    if account.role == "platform":
+        platform = account.name
+    return await run_in_threadpool(
+        partial(registry.match_image, data, limit, platform=platform or None, seller=seller or None)
+    )
+
+
+def _url_from_json(body: bytes) -> str:
+    try:
+        value = json.loads(body)
+    except ValueError as exc:
+        raise BadInput(f"the JSON body is invalid: {exc}") from exc
+    url = value.get("url") if isinstance(value, dict) else None
+    if not isinstance(url, str) or not url:
+        raise BadInput('the JSON body must be {"url": "http(s)://..."}')
+    return url

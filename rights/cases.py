@@ -1,0 +1,245 @@
+"""Infringement cases: one per (registered work, marketplace listing), with a checked life cycle.
+
+A scan that finds a registered work in a listing calls :func:`record_hit`. The same listing seen again
+by a later scan updates the case, never duplicates it. A licensed use is recorded as ``licensed`` and
+never opens a case. Status changes go through :func:`change_status`, which refuses moves that make
+no sense (a dismissed case cannot be "taken down") and keeps every change in ``case_events``.
+
+    open ──> notified ──> taken_down
+      │  ╲       │  ╲         │
+      │   ╲      │   ╲        └──> open       (the listing came back)
+      v    v     v    v
+   dismissed  licensed  ──> open             (licence ended, dismissal reconsidered)
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from typing import Any
+
+from rights.db import utcnow
+from rights.errors import BadInput, Conflict, NotFound
+from rights.works import format_work_id, parse_work_id
+
+__all__ = [
+    "STATUSES",
+    "TRANSITIONS",
+    "Case",
+    "case_events",
+    "change_status",
+    "count_by_status",
+    "get_case",
+    "list_cases",
+    "record_hit",
+]
+
+STATUSES = ("open", "notified", "taken_down", "dismissed", "licensed")
+TRANSITIONS: dict[str, frozenset[str]] = {
+    "open": frozenset({"notified", "dismissed", "licensed"}),
+    "notified": frozenset({"taken_down", "dismissed", "licensed", "open"}),
+    "taken_down": frozenset({"open"}),
+    "dismissed": frozenset({"open"}),
+    "licensed": frozenset({"open"}),
+}
+
+_COLUMNS = (
+    "id, work_id, creator, work_title, platform, listing_id, listing_url, listing_title, seller, image,"
+    " status, score, kind, evidence, first_scan_id, last_scan_id, created_at, updated_at"
+)
+
+
+@dataclass(frozen=True)
+class Case:
+    id: int
+    work_id: str  # the contract's spelling, "w_12"
+    creator: str
+    work_title: str | None
+    platform: str
+    listing_id: str
+    listing_url: str | None
+    listing_title: str | None
+    seller: str | None
+    image: str | None
+    status: str
+    score: float
+    kind: str | None
+    evidence: dict[str, Any]
+    first_scan_id: str | None
+    last_scan_id: str | None
+    created_at: str
+    updated_at: str
+
+    def to_dict(self, *, with_images: bool = False) -> dict[str, Any]:
+        """JSON form for the API; thumbnails only on request (they are most of the bytes)."""
+        out = {k: v for k, v in self.__dict__.items() if k != "evidence"}
+        evidence = dict(self.evidence)
+        if not with_images:
+            evidence = {k: v for k, v in evidence.items() if not k.endswith("_thumb")}
+        out["evidence"] = evidence
+        return out
+
+
+def record_hit(
+    conn: sqlite3.Connection,
+    *,
+    match: dict[str, Any],
+    listing: dict[str, Any],
+    evidence: dict[str, Any],
+    scan_id: str | None = None,
+) -> Case:
+    """Open (or refresh) the case for one ``match``-verdict contract match found in ``listing``.
+
+    ``listing`` needs ``listing_id`` and ``platform``; ``url``, ``title``, ``seller``, ``image`` are
+    copied when present. Call it inside ``rights.db.transaction``.
+    """
+    if match.get("verdict") != "match":
+        raise BadInput("only match verdicts open cases", verdict=match.get("verdict"))
+    work_id = parse_work_id(match["work_id"])
+    platform, listing_id = str(listing["platform"]), str(listing["listing_id"])
+    now = utcnow()
+    score = float(match["score"])
+    initial = "licensed" if match.get("licensed") else "open"
+    evidence = {**evidence, "score": score, "region": match.get("region"), "kind": match.get("kind")}
+    row = conn.execute(
+        "SELECT id, score, status FROM cases WHERE work_id = ? AND platform = ? AND listing_id = ?",
+        (work_id, platform, listing_id),
+    ).fetchone()
+    if row is None:
+        cur = conn.execute(
+            "INSERT INTO cases (work_id, creator, work_title, platform, listing_id, listing_url,"
+            " listing_title, seller, image, status, score, kind, evidence, first_scan_id, last_scan_id,"
+            " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                work_id,
+                str(match.get("creator") or ""),
+                match.get("title"),
+                platform,
+                listing_id,
+                _text(listing.get("url")),
+                _text(listing.get("title")),
+                _text(listing.get("seller")),
+                _text(listing.get("image")),
+                initial,
+                score,
+                match.get("kind"),
+                json.dumps(evidence),
+                scan_id,
+                scan_id,
+                now,
+                now,
+            ),
+        )
+        case_id = int(cur.lastrowid or 0)
+        _event(conn, case_id, None, initial, actor="scan", note=scan_id)
+        return get_case(conn, case_id)
+    case_id, old_score, status = int(row[0]), float(row[1]), str(row[2])
+    if score > old_score:
+        # Keep the strongest evidence seen: it is what a notice will show.
+        conn.execute(
+            "UPDATE cases SET score = ?, kind = ?, evidence = ? WHERE id = ?",
+            (score, match.get("kind"), json.dumps(evidence), case_id),
+        )
+    if match.get("licensed") and status == "open":
+        # A licence registered since the case was opened settles it.
+        conn.execute("UPDATE cases SET status = 'licensed' WHERE id = ?", (case_id,))
+        _event(conn, case_id, status, "licensed", actor="scan", note="licence found")
+    conn.execute("UPDATE cases SET last_scan_id = ?, updated_at = ? WHERE id = ?", (scan_id, now, case_id))
+    return get_case(conn, case_id)
+
+
+def get_case(conn: sqlite3.Connection, case_id: int) -> Case:
+    row = conn.execute(f"SELECT {_COLUMNS} FROM cases WHERE id = ?", (case_id,)).fetchone()
+    if row is None:
+        raise NotFound(f"no case {case_id}", case_id=case_id)
+    return _case(row)
+
+
+def list_cases(
+    conn: sqlite3.Connection,
+    *,
+    creator: str | None = None,
+    status: str | None = None,
+    after_id: int = 0,
+    limit: int = 100,
+) -> list[Case]:
+    """Cases in id order; ``creator=None`` lists everyone's (admin)."""
+    if status is not None and status not in STATUSES:
+        raise BadInput(f"unknown case status {status!r}; one of {', '.join(STATUSES)}")
+    sql = f"SELECT {_COLUMNS} FROM cases WHERE id > ?"
+    params: list[Any] = [after_id]
+    if creator is not None:
+        sql += " AND creator = ?"
+        params.append(creator)
+    if status is not None:
+        sql += " AND status = ?"
+        params.append(status)
+    sql += " ORDER BY id LIMIT ?"
+    params.append(max(1, min(limit, 1000)))
+    return [_case(r) for r in conn.execute(sql, params)]
+
+
+def change_status(
+    conn: sqlite3.Connection,
+    case_id: int,
+    new_status: str,
+    *,
+    actor: str | None = None,
+    note: str | None = None,
+) -> Case:
+    """Move a case along its life cycle; :class:`Conflict` for a move the diagram does not allow."""
+    if new_status not in STATUSES:
+        raise BadInput(f"unknown case status {new_status!r}; one of {', '.join(STATUSES)}", case_id=case_id)
+    case = get_case(conn, case_id)
+    if new_status == case.status:
+        return case
+    if new_status not in TRANSITIONS[case.status]:
+        allowed = ", ".join(sorted(TRANSITIONS[case.status]))
+        raise Conflict(
+            f"case {case_id} is {case.status}; it can move to {allowed}, not {new_status}",
+            case_id=case_id,
+        )
+    conn.execute("UPDATE cases SET status = ?, updated_at = ? WHERE id = ?", (new_status, utcnow(), case_id))
+    _event(conn, case_id, case.status, new_status, actor=actor, note=note)
+    return get_case(conn, case_id)
+
+
+def count_by_status(conn: sqlite3.Connection, *, scan_id: str | None = None) -> dict[str, int]:
+    """Cases per status, optionally only those last seen by ``scan_id``."""
+    sql = "SELECT status, count(*) FROM cases"
+    params: tuple[Any, ...] = ()
+    if scan_id is not None:
+        sql += " WHERE last_scan_id = ?"
+        params = (scan_id,)
+    counts = dict(conn.execute(sql + " GROUP BY status", params).fetchall())
+    return {status: int(counts[status]) for status in STATUSES if status in counts}
+
+
+def case_events(conn: sqlite3.Connection, case_id: int) -> list[dict[str, Any]]:
+    rows = conn.execute(
+        "SELECT at, from_status, to_status, actor, note FROM case_events WHERE case_id = ? ORDER BY id",
+        (case_id,),
+    )
+    return [{"at": r[0], "from": r[1], "to": r[2], "actor": r[3], "note": r[4]} for r in rows]
+
+
+def _event(
+    conn: sqlite3.Connection, case_id: int, old: str | None, new: str, *, actor: str | None, note: str | None
+) -> None:
+    conn.execute(
+        "INSERT INTO case_events (case_id, at, from_status, to_status, actor, note)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        (case_id, utcnow(), old, new, actor, note),
+    )
+
+
+def _case(row: tuple[Any, ...]) -> Case:
+    values = list(row)
+    values[1] = format_work_id(int(values[1]))
+    values[13] = json.loads(values[13])
+    return Case(*values)
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None

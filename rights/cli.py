@@ -1,0 +1,322 @@
+"""The ``rights`` command line: keys, register, match, serve and log verification.
+
+``workers.cli`` is the installed console script; it takes :func:`build_parser`, adds its own commands
+(``scan``, ``demo``) with :func:`add_command`, and dispatches with :func:`run`. Every command is a function
+``handler(args) -> int`` set with ``set_defaults(handler=...)``.
+
+Exit codes: 0 success, 2 bad usage or input, 1 anything else. Errors are one line on stderr.
+
+Commands import the registry (and with it FAISS and OpenCV) only when they run, so ``rights --help`` and
+argument errors answer instantly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from rights.accounts import ROLES
+from rights.config import Settings, resolve_data_dir
+from rights.errors import RightsError
+from rights.log import VerificationError, verify_log, verify_receipt
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+# Domain errors that mean "your input is wrong" (exit 2) rather than "something failed" (exit 1).
+_INPUT_STATUSES = frozenset({400, 404, 409, 413, 415, 422})
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp", ".tif", ".tiff"})
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+class UsageError(Exception):
+    """Bad input found by the CLI itself (a missing file, an empty folder): exit 2."""
+
+
+# ------------------------------------------------------------------------------------------------ parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _common_options()
+    parser = argparse.ArgumentParser(
+        prog="rights",
+        description="Creator-rights registry and piracy detector.",
+        parents=[_common_options(top_level=True)],
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    keys = sub.add_parser("keys", help="API keys", parents=[common])
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
+    create = keys_sub.add_parser(
+        "create", help="create the account if new and print a new API key", parents=[common]
+    )
+    create.add_argument("--role", required=True, choices=ROLES)
+    create.add_argument("--name", required=True, help="account name (a creator's name, a platform's name)")
+    create.set_defaults(handler=cmd_keys_create)
+
+    register = sub.add_parser(
+        "register", help="register image files, or every image under folders", parents=[common]
+    )
+    register.add_argument("paths", nargs="+", metavar="PATH", type=Path)
+    register.add_argument("--creator", required=True, help="the creator the works belong to")
+    register.add_argument("--title", help="title for every work (default: the file name without suffix)")
+    register.set_defaults(handler=cmd_register)
+
+    match = sub.add_parser("match", help="find registered works in images", parents=[common])
+    match.add_argument("images", nargs="+", metavar="IMAGE", type=Path)
+    match.add_argument("--limit", type=_positive_int, default=10, help="matches per image (default 10)")
+    match.add_argument("--platform", help="platform of the listing (for licence checks)")
+    match.add_argument("--seller", help="seller of the listing (for licence checks)")
+    match.set_defaults(handler=cmd_match)
+
+    serve = sub.add_parser("serve", help="run the HTTP API", parents=[common])
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.set_defaults(handler=cmd_serve)
+
+    log = sub.add_parser("log", help="the transparency log", parents=[common])
+    log_sub = log.add_subparsers(dest="log_command", required=True, metavar="ACTION")
+    verify = log_sub.add_parser("verify", help="check the whole log offline", parents=[common])
+    verify.add_argument(
+        "--public-key", metavar="KEY", help="PEM file or key to trust (default: the data dir's)"
+    )
+    verify.set_defaults(handler=cmd_log_verify)
+    receipt = log_sub.add_parser(
+        "verify-receipt", help="check registration receipts offline", parents=[common]
+    )
+    receipt.add_argument(
+        "file", metavar="FILE", help="receipt JSON, registration JSON or JSON Lines; - for stdin"
+    )
+    receipt.add_argument(
+        "--public-key", metavar="KEY", required=True, help="the log's public key: PEM file or text"
+    )
+    receipt.set_defaults(handler=cmd_log_verify_receipt)
+    return parser
+
+
+def add_command(parser: argparse.ArgumentParser, name: str, **kwargs: Any) -> argparse.ArgumentParser:
+    """Add a top-level command to a parser from :func:`build_parser` (used by ``workers.cli``)."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            kwargs.setdefault("parents", [_common_options()])
+            sub: argparse.ArgumentParser = action.add_parser(name, **kwargs)
+            return sub
+    raise ValueError("this parser has no commands")
+
+
+def _common_options(*, top_level: bool = False) -> argparse.ArgumentParser:
+    # On subcommands the default is SUPPRESS, so `rights --data X register ...` is not reset by the subparser.
+    options = argparse.ArgumentParser(add_help=False)
+    options.add_argument(
+        "--data",
+        metavar="DIR",
+        default=None if top_level else argparse.SUPPRESS,
+        help="data directory (default: $RIGHTS_DATA, else ./rights-data)",
+    )
+    return options
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+# ------------------------------------------------------------------------------------------------ dispatch
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    """Settings from the environment, with the data directory resolved as the contract says."""
+    return Settings(data=resolve_data_dir(getattr(args, "data", None)))
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the chosen command; every expected failure becomes one stderr line and an exit code."""
+    handler: Handler | None = getattr(args, "handler", None)
+    if handler is None:
+        return _fail("no command given; see 'rights --help'", EXIT_USAGE)
+    try:
+        return handler(args)
+    except UsageError as exc:
+        return _fail(str(exc), EXIT_USAGE)
+    except RightsError as exc:
+        return _fail(exc.message, EXIT_USAGE if exc.status in _INPUT_STATUSES else EXIT_FAILURE)
+    except FileNotFoundError as exc:
+        return _fail(f"{exc.filename or exc}: no such file", EXIT_USAGE)
+    except OSError as exc:
+        return _fail(f"{exc.filename or ''} {exc.strerror or exc}".strip(), EXIT_FAILURE)
+    except KeyboardInterrupt:
+        return _fail("interrupted", EXIT_FAILURE)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return run(args)
+
+
+def _fail(message: str, code: int) -> int:
+    print(f"rights: error: {message}", file=sys.stderr)
+    return code
+
+
+def _emit(obj: Any, out: TextIO | None = None) -> None:
+    out = out or sys.stdout
+    out.write(json.dumps(obj, ensure_ascii=False) + "\n")
+    out.flush()  # one complete line per result, even if we are killed right after
+
+
+# ------------------------------------------------------------------------------------------------ commands
+
+
+def cmd_keys_create(args: argparse.Namespace) -> int:
+    from rights.registry import Registry
+
+    with Registry.open(settings_from_args(args)) as registry:
+        print(registry.create_key(args.role, args.name))
+    return EXIT_OK
+
+
+def cmd_register(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from rights.registry import Registry
+
+    files = list(_image_files(args.paths))
+    failures = 0
+    with Registry.open(settings_from_args(args)) as registry:
+        bar = tqdm(files, unit="image", file=sys.stderr, disable=not sys.stderr.isatty(), desc="registering")
+        for path in bar:
+            try:
+                body = registry.register(
+                    args.creator,
+                    path.read_bytes(),
+                    title=args.title or path.stem,
+                    metadata={"filename": path.name},
+                )
+            except RightsError as exc:
+                if exc.status not in _INPUT_STATUSES:
+                    raise
+                failures += 1
+                bar.write(f"rights: error: {path}: {exc.message}", file=sys.stderr)
+                continue
+            _emit(body)
+    return EXIT_USAGE if failures else EXIT_OK
+
+
+def cmd_match(args: argparse.Namespace) -> int:
+    from rights.registry import Registry
+
+    failures = 0
+    with Registry.open(settings_from_args(args)) as registry:
+        for path in args.images:
+            try:
+                result = registry.match_image(
+                    path.read_bytes(), args.limit, platform=args.platform, seller=args.seller
+                )
+            except (RightsError, OSError) as exc:
+                if isinstance(exc, RightsError) and exc.status not in _INPUT_STATUSES:
+                    raise
+                failures += 1
+                message = exc.message if isinstance(exc, RightsError) else (exc.strerror or str(exc))
+                print(f"rights: error: {path}: {message}", file=sys.stderr)
+                continue
+            _emit({"image": str(path), **result})
+    return EXIT_USAGE if failures else EXIT_OK
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    serve(settings_from_args(args), args.host, args.port)
+    return EXIT_OK
+
+
+def serve(settings: Settings, host: str, port: int, *, scan_service: object | None = None) -> None:
+    import uvicorn
+
+    from rights.api.app import create_app
+
+    uvicorn.run(create_app(settings, scan_service=scan_service), host=host, port=port)
+
+
+def cmd_log_verify(args: argparse.Namespace) -> int:
+    data_dir = resolve_data_dir(getattr(args, "data", None))
+    if not (data_dir / "rights.sqlite3").exists():
+        raise UsageError(f"no registry in {data_dir} (use --data DIR or $RIGHTS_DATA)")
+    key = _key_argument(args.public_key) if args.public_key else None
+    report = verify_log(data_dir, key)
+    _emit(report.to_json())
+    if not report.ok:
+        return _fail(f"log entry {report.first_bad_index} is bad: {report.problem}", EXIT_FAILURE)
+    return EXIT_OK
+
+
+def cmd_log_verify_receipt(args: argparse.Namespace) -> int:
+    key = _key_argument(args.public_key)
+    text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text(encoding="utf-8")
+    receipts = list(_receipts_in(text))
+    if not receipts:
+        raise UsageError(f"{args.file} holds no receipt")
+    bad = 0
+    for n, receipt in enumerate(receipts, 1):
+        try:
+            entry = verify_receipt(receipt, key)
+        except VerificationError as exc:
+            bad += 1
+            print(f"rights: error: receipt {n} is invalid: {exc}", file=sys.stderr)
+            continue
+        _emit({"valid": True, "log_index": receipt.get("log_index"), "entry": entry})
+    return EXIT_FAILURE if bad else EXIT_OK
+
+
+# ------------------------------------------------------------------------------------------------ helpers
+
+
+def _image_files(paths: list[Path]) -> Iterator[Path]:
+    """Every file named, and every image under folders named, in a stable order."""
+    missing = [p for p in paths if not p.exists()]
+    if missing:
+        raise UsageError(f"{missing[0]}: no such file or folder")
+    found = 0
+    for path in paths:
+        if path.is_dir():
+            for child in sorted(path.rglob("*")):
+                if child.is_file() and child.suffix.lower() in IMAGE_SUFFIXES:
+                    found += 1
+                    yield child
+        else:
+            found += 1
+            yield path
+    if not found:
+        raise UsageError(
+            f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) under {', '.join(map(str, paths))}"
+        )
+
+
+def _receipts_in(text: str) -> Iterator[dict[str, Any]]:
+    """A receipt, a registration body holding one, or JSON Lines of either."""
+    try:
+        docs = [json.loads(text)]
+    except ValueError:
+        try:
+            docs = [json.loads(line) for line in text.splitlines() if line.strip()]
+        except ValueError as exc:
+            raise UsageError(f"not JSON or JSON Lines: {exc}") from exc
+    for doc in docs:
+        if isinstance(doc, dict) and isinstance(doc.get("receipt"), dict):
+            yield doc["receipt"]
+        elif isinstance(doc, dict):
+            yield doc
+        else:
+            raise UsageError("a receipt must be a JSON object")
+
+
+def _key_argument(value: str) -> str | bytes:
+    path = Path(value)
+    if path.is_file():
+        return path.read_bytes()
+    if "BEGIN PUBLIC KEY" in value or len(value.strip()) in (44, 64):
+        return value
+    raise UsageError(f"public key {value!r} is neither a readable file nor a key")

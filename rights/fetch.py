@@ -1,0 +1,305 @@
+"""Fetch an image from a URL that someone else chose, without becoming their proxy.
+
+Why so careful: scan feeds and ``POST /v1/match {"url": ...}`` let outsiders make this service issue
+HTTP requests. Without checks that is server-side request forgery: a URL (or a redirect, or a DNS
+answer) pointing at ``169.254.169.254`` reads cloud credentials, one pointing at ``10.x`` probes the
+private network. So, for every hop:
+
+1. only ``http``/``https``;
+2. the host is resolved **once** here and every resolved address is checked; the request is then sent to
+   that checked address (Host header and TLS SNI carry the name), so a second, different DNS answer
+   (DNS rebinding) is never used;
+3. redirects are followed by hand, at most ``settings.fetch_max_redirects``, each target re-checked;
+4. the body is streamed and cut at ``settings.fetch_max_bytes``; it must start like an image.
+
+Addresses named in ``settings.fetch_allow`` (host names, IPs or CIDRs) skip the address check; that is
+how tests reach their loopback server. Cloud metadata addresses are only reachable if named exactly.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+from urllib.parse import urljoin
+
+import httpx
+
+from rights.config import Settings
+from rights.errors import FetchRefused
+
+__all__ = ["FetchFailed", "check_url", "fetch_image", "looks_like_image"]
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+Resolver = Callable[[str, int], list[str]]
+
+# Instance metadata endpoints (AWS/GCP/Azure/OpenStack, AWS IPv6, Alibaba, Oracle). Most are already
+# link-local or private, but they are listed so that a broad allow-list CIDR never opens them.
+METADATA_ADDRESSES = frozenset(
+    ipaddress.ip_address(a)
+    for a in ("169.254.169.254", "169.254.170.2", "fd00:ec2::254", "100.100.100.200", "192.0.0.192")
+)
+# Transient failures are retried this many times in all, backing off RETRY_BASE_S * 2**n; three tries
+# ride out a restarting CDN node without letting one dead host hold a scan worker for long.
+MAX_ATTEMPTS = 3
+RETRY_BASE_S = 0.25
+RETRY_AFTER_CAP_S = 5.0
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_TRANSIENT_STATUS = frozenset({429, 500, 502, 503, 504})
+_CHUNK = 64 * 1024
+_NOT_IMAGE = "{url} does not look like an image (PNG, JPEG, GIF, WebP, BMP or TIFF)"
+
+# Leading bytes of the formats the fingerprinter decodes.
+_MAGIC: tuple[bytes, ...] = (
+    b"\x89PNG\r\n\x1a\n",
+    b"\xff\xd8\xff",  # JPEG
+    b"GIF87a",
+    b"GIF89a",
+    b"BM",  # BMP
+    b"II*\x00",  # TIFF little-endian
+    b"MM\x00*",  # TIFF big-endian
+)
+
+
+class FetchFailed(FetchRefused):
+    """The URL was acceptable but the fetch did not produce an image (404, timeout, not an image ...)."""
+
+    code = "fetch_failed"
+
+
+def looks_like_image(head: bytes) -> bool:
+    """Content sniffing: trust the bytes, not the Content-Type header."""
+    if head.startswith(_MAGIC):
+        return True
+    return len(head) >= 12 and head[:4] == b"RIFF" and head[8:12] == b"WEBP"
+
+
+def fetch_image(
+    url: str,
+    *,
+    settings: Settings,
+    client: httpx.Client | None = None,
+    resolver: Resolver | None = None,
+) -> bytes:
+    """Download the image at ``url``; raise :class:`FetchRefused` (policy) or :class:`FetchFailed`."""
+    resolve = resolver or _system_resolver
+    own_client = client is None
+    if client is None:
+        # trust_env=False: an environment proxy would connect on our behalf and undo the address pinning.
+        client = httpx.Client(timeout=settings.fetch_timeout_s, trust_env=False, follow_redirects=False)
+    try:
+        current = url
+        for _hop in range(settings.fetch_max_redirects + 1):
+            target = check_url(current, settings=settings, resolver=resolve)
+            outcome = _get_with_retries(client, target, settings)
+            if isinstance(outcome, bytes):
+                return outcome
+            current = outcome  # a redirect Location, checked at the top of the loop
+        raise FetchRefused(
+            f"too many redirects (more than {settings.fetch_max_redirects}) starting at {url}", url=url
+        )
+    finally:
+        if own_client:
+            client.close()
+
+
+class _Target:
+    """A checked URL: the original plus the pinned address to connect to."""
+
+    def __init__(self, url: httpx.URL, address: IPAddress) -> None:
+        self.url = url
+        self.address = address
+
+    def pinned_url(self) -> httpx.URL:
+        host = f"[{self.address}]" if self.address.version == 6 else str(self.address)
+        return self.url.copy_with(host=host)
+
+
+def check_url(url: str, *, settings: Settings, resolver: Resolver | None = None) -> _Target:
+    """Validate scheme and host, resolve once, check every address; return where to connect."""
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, TypeError) as exc:
+        raise FetchRefused(f"not a valid URL: {url!r}", url=url) from exc
+    if parsed.scheme not in ("http", "https"):
+        scheme = parsed.scheme or "none"
+        raise FetchRefused(f"only http and https URLs can be fetched, not {scheme!r}", url=url)
+    host = parsed.host
+    if not host:
+        raise FetchRefused(f"URL has no host: {url!r}", url=url)
+    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    allow = _Allow(settings.fetch_allow)
+    literal = _ip_or_none(host)
+    if literal is not None:
+        addresses = [literal]
+    else:
+        try:
+            addresses = [_parse_ip(a) for a in (resolver or _system_resolver)(host, port)]
+        except OSError as exc:
+            raise FetchFailed(f"cannot resolve host {host!r}: {exc}", url=url) from exc
+        if not addresses:
+            raise FetchFailed(f"host {host!r} has no addresses", url=url)
+    host_allowed = allow.names_host(host)
+    for address in addresses:
+        if host_allowed or allow.covers(address):
+            continue
+        reason = _forbidden_reason(address)
+        if reason:
+            raise FetchRefused(
+                f"refusing to fetch {url}: host {host} resolves to {address}, a {reason} address",
+                url=url,
+                address=str(address),
+            )
+    return _Target(parsed, addresses[0])
+
+
+def _forbidden_reason(address: IPAddress) -> str | None:
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return _forbidden_reason(address.ipv4_mapped)
+    if address in METADATA_ADDRESSES:
+        return "cloud metadata"
+    checks = (
+        ("loopback", address.is_loopback),
+        ("unspecified", address.is_unspecified),
+        ("link-local", address.is_link_local),
+        ("multicast", address.is_multicast),
+        ("private", address.is_private),
+        ("reserved", address.is_reserved),
+        # Catches the rest that is not publicly routable, e.g. 100.64.0.0/10 carrier-grade NAT.
+        ("non-public", not address.is_global),
+    )
+    return next((name for name, hit in checks if hit), None)
+
+
+class _Allow:
+    """``settings.fetch_allow``: host names, IP addresses or CIDRs."""
+
+    def __init__(self, entries: list[str]) -> None:
+        self.hosts: set[str] = set()
+        self.exact: set[IPAddress] = set()
+        self.networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
+        for raw in entries:
+            entry = raw.strip().lower()
+            if not entry:
+                continue
+            try:
+                if "/" in entry:
+                    self.networks.append(ipaddress.ip_network(entry, strict=False))
+                else:
+                    self.exact.add(ipaddress.ip_address(entry))
+            except ValueError:
+                self.hosts.add(entry.rstrip("."))
+
+    def names_host(self, host: str) -> bool:
+        return host.lower().rstrip(".") in self.hosts
+
+    def covers(self, address: IPAddress) -> bool:
+        if address in self.exact:
+            return True
+        if address in METADATA_ADDRESSES:
+            return False  # a broad CIDR never opens the metadata service; name it exactly if you must
+        return any(address in net for net in self.networks)
+
+
+def _ip_or_none(host: str) -> IPAddress | None:
+    try:
+        return _parse_ip(host.strip("[]"))
+    except ValueError:
+        return None
+
+
+def _parse_ip(text: str) -> IPAddress:
+    return ipaddress.ip_address(text.split("%", 1)[0])  # drop an IPv6 zone id
+
+
+def _system_resolver(host: str, port: int) -> list[str]:
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    seen: dict[str, None] = {}
+    for info in infos:
+        seen.setdefault(str(info[4][0]), None)
+    return list(seen)
+
+
+class _Transient(Exception):
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+def _get_with_retries(client: httpx.Client, target: _Target, settings: Settings) -> bytes | str:
+    last = ""
+    for attempt in range(MAX_ATTEMPTS):
+        try:
+            return _get_once(client, target, settings)
+        except _Transient as exc:
+            last = str(exc)
+            if attempt + 1 < MAX_ATTEMPTS:
+                delay = RETRY_BASE_S * 2**attempt
+                if exc.retry_after is not None:
+                    delay = max(delay, min(exc.retry_after, RETRY_AFTER_CAP_S))
+                time.sleep(delay)
+    url = str(target.url)
+    raise FetchFailed(f"fetching {url} failed after {MAX_ATTEMPTS} attempts: {last}", url=url)
+
+
+def _get_once(client: httpx.Client, target: _Target, settings: Settings) -> bytes | str:
+    """One request to the pinned address: the body, or the absolute URL of a redirect."""
+    url = str(target.url)
+    headers = {"Host": target.url.netloc.decode("ascii"), "Accept": "image/*"}
+    extensions: dict[str, Any] = {}
+    if target.url.scheme == "https":
+        extensions["sni_hostname"] = target.url.host  # certificate is checked against the name, not the IP
+    try:
+        with client.stream(
+            "GET", target.pinned_url(), headers=headers, extensions=extensions, follow_redirects=False
+        ) as response:
+            status = response.status_code
+            if status in _REDIRECTS:
+                location = response.headers.get("location")
+                if not location:
+                    raise FetchFailed(f"redirect without Location from {url}", url=url)
+                return urljoin(url, location)
+            if status in _TRANSIENT_STATUS:
+                raise _Transient(f"HTTP {status}", _retry_after(response.headers.get("retry-after")))
+            if status != 200:
+                raise FetchFailed(f"fetching {url} gave HTTP {status}", url=url, status=status)
+            return _read_capped(response, url, settings.fetch_max_bytes)
+    except (httpx.ConnectError, httpx.ConnectTimeout, httpx.ReadTimeout, httpx.RemoteProtocolError) as exc:
+        raise _Transient(f"{type(exc).__name__}: {exc}") from exc
+    except httpx.HTTPError as exc:
+        raise FetchFailed(f"fetching {url} failed: {type(exc).__name__}: {exc}", url=url) from exc
+
+
+def _read_capped(response: httpx.Response, url: str, limit: int) -> bytes:
+    declared = _int_or_none(response.headers.get("content-length"))
+    if declared is not None and declared > limit:
+        raise FetchRefused(f"{url} is {declared} bytes, over the {limit}-byte limit", url=url)
+    body = bytearray()
+    for chunk in _chunks(response):
+        body += chunk
+        if len(body) > limit:
+            raise FetchRefused(f"{url} is over the {limit}-byte limit", url=url)
+        # Sniff as soon as the first 16 bytes are in, so a large HTML page is not read to the end.
+        if len(body) >= 16 and len(body) - len(chunk) < 16 and not looks_like_image(bytes(body[:16])):
+            raise FetchFailed(_NOT_IMAGE.format(url=url), url=url)
+    if not looks_like_image(bytes(body[:16])):
+        raise FetchFailed(_NOT_IMAGE.format(url=url), url=url)
+    return bytes(body)
+
+
+def _chunks(response: httpx.Response) -> Iterator[bytes]:
+    yield from response.iter_bytes(_CHUNK)
+
+
+def _retry_after(value: str | None) -> float | None:
+    seconds = _int_or_none(value)
+    return None if seconds is None else float(max(0, seconds))
+
+
+def _int_or_none(value: str | None) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None

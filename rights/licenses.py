@@ -1,0 +1,75 @@
+"""Licences: who may use a work, on which platform, until when; and the ``licensed`` flag of matches."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from rights.db import utcnow
+from rights.errors import BadInput
+from rights.works import format_work_id
+
+MAX_NAME_LENGTH = 200
+
+
+def normalise_expiry(value: str | datetime | None) -> str | None:
+    """Any ISO 8601 time → the store's fixed-width UTC form; naive times are taken as UTC."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError as exc:
+            raise BadInput(f"expires_at {value!r} is not an ISO 8601 time") from exc
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    text = value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    if text <= utcnow():
+        raise BadInput(f"expires_at {text} is in the past")
+    return text
+
+
+def check_party(value: str | None, field: str, *, required: bool) -> str | None:
+    if value is None or value == "":
+        if required:
+            raise BadInput(f"{field} is required")
+        return None
+    if not isinstance(value, str) or len(value) > MAX_NAME_LENGTH or not value.strip():
+        raise BadInput(f"{field} must be a non-blank string of at most {MAX_NAME_LENGTH} characters")
+    return value.strip()
+
+
+def to_json(row: sqlite3.Row) -> dict[str, Any]:
+    return {
+        "license_id": f"l_{row['id']}",
+        "work_id": format_work_id(row["work_id"]),
+        "licensee": row["licensee"],
+        "platform": row["platform"],
+        "expires_at": row["expires_at"],
+        "created_at": row["created_at"],
+        "created_by": row["created_by"],
+        "log_index": row["log_index"],
+    }
+
+
+def licensed_keys(
+    conn: sqlite3.Connection, keys: Iterable[int], *, platform: str | None, seller: str | None
+) -> set[int]:
+    """Works among ``keys`` with an unexpired licence covering this use.
+
+    A licence covers the use when it names the seller as licensee and either names no platform or the
+    listing's platform; or when its licensee is the platform itself (a platform-wide licence).
+    """
+    keys = list(keys)
+    if not keys or (platform is None and seller is None):
+        return set()
+    marks = ",".join("?" * len(keys))
+    rows = conn.execute(
+        f"SELECT DISTINCT work_id FROM licenses WHERE work_id IN ({marks})"
+        " AND (expires_at IS NULL OR expires_at > ?)"
+        " AND ((licensee = ? AND (platform IS NULL OR platform = ?)) OR licensee = ?)",
+        (*keys, utcnow(), seller, platform, platform),
+    )
+    return {r[0] for r in rows}

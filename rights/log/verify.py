@@ -1,0 +1,183 @@
+"""Offline verification: one receipt against a public key, or the whole log against its signed checkpoints."""
+
+from __future__ import annotations
+
+import binascii
+import json
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from rights.log.merkle import ProofError, leaf_hash, node_hash, root_from_inclusion
+from rights.log.signing import PUBLIC_KEY_FILE, key_id, load_public_key, verify_signature
+from rights.log.store import Checkpoint, encode_entry
+
+
+class VerificationError(ValueError):
+    """A receipt or the log failed verification; the message says what and where."""
+
+
+PublicKeyLike = str | bytes | Path | Ed25519PublicKey
+
+
+def verify_receipt(receipt: dict[str, Any], public_key: PublicKeyLike) -> dict[str, Any]:
+    """Check a receipt completely offline; returns the decoded log entry, raises ``VerificationError``."""
+    try:
+        key = load_public_key(public_key)
+    except (ValueError, binascii.Error) as exc:
+        raise VerificationError(f"unusable public key: {exc}") from exc
+    try:
+        index = int(receipt["log_index"])
+        entry_bytes = str(receipt["entry"]).encode("utf-8")
+        checkpoint = Checkpoint.from_json(receipt["checkpoint"])
+        path = [bytes.fromhex(h) for h in receipt["inclusion_proof"]]
+        entry = json.loads(entry_bytes)
+    except (KeyError, TypeError, ValueError, binascii.Error) as exc:
+        raise VerificationError(f"malformed receipt: {exc!r}") from exc
+    if not isinstance(entry, dict) or entry.get("index") != index:
+        raise VerificationError(f"the entry does not name log index {index}")
+    if not verify_signature(key, checkpoint.signature, checkpoint.body()):
+        raise VerificationError("the checkpoint signature is not valid for this public key")
+    try:
+        root = root_from_inclusion(index, checkpoint.tree_size, leaf_hash(entry_bytes), path)
+    except ProofError as exc:
+        raise VerificationError(str(exc)) from exc
+    if root != checkpoint.root_hash:
+        raise VerificationError(f"entry {index} is not in the signed tree (inclusion proof leads elsewhere)")
+    return entry
+
+
+@dataclass
+class LogReport:
+    ok: bool
+    size: int
+    checkpoints: int
+    first_bad_index: int | None = None
+    problem: str | None = None
+    key_id: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "size": self.size,
+            "checkpoints": self.checkpoints,
+            "first_bad_index": self.first_bad_index,
+            "problem": self.problem,
+            "key_id": self.key_id,
+        }
+
+
+def verify_log(db: sqlite3.Connection | Path | str, public_key: PublicKeyLike | None = None) -> LogReport:
+    """Recompute the whole log from its entries and check it against every signed checkpoint.
+
+    Reports the first entry that was altered, reordered or removed. ``public_key`` defaults to the published
+    key next to the database; pass a copy held elsewhere to catch a swapped key. O(n) time, O(log n) memory.
+    """
+    conn, owned = _open(db)
+    try:
+        key = load_public_key(public_key if public_key is not None else _default_key_path(conn))
+        return _verify(conn, key)
+    finally:
+        if owned:
+            conn.close()
+
+
+def _verify(conn: sqlite3.Connection, key: Ed25519PublicKey) -> LogReport:
+    count, largest = conn.execute("SELECT count(*), max(tree_size) FROM log_checkpoints").fetchone()
+    report = LogReport(ok=True, size=0, checkpoints=count, key_id=key_id(key))
+
+    def fail(index: int, problem: str) -> LogReport:
+        report.ok, report.first_bad_index, report.problem = False, index, problem
+        return report
+
+    # Entries and checkpoints are walked side by side in size order, so memory stays O(log n).
+    checkpoints = (
+        Checkpoint(row[1], row[0], bytes(row[2]), row[3], row[4], bytes(row[5]))
+        for row in conn.execute(
+            "SELECT tree_size, origin, root_hash, timestamp, key_id, signature FROM log_checkpoints"
+            " WHERE tree_size > 0 ORDER BY tree_size"
+        )
+    )
+    cp = next(checkpoints, None)
+    stack: list[tuple[int, bytes]] = []  # complete subtrees (level, hash), as in merkle.root_of
+    expected = 0
+    rows = conn.execute("SELECT idx, entry, leaf_hash FROM log_entries ORDER BY idx")
+    for idx, raw_entry, stored_leaf in rows:
+        entry = bytes(raw_entry)
+        if idx != expected:
+            return fail(expected, f"entry {expected} is missing (next stored entry is {idx})")
+        problem = _check_entry(idx, entry)
+        if problem:
+            return fail(idx, problem)
+        leaf = leaf_hash(entry)
+        if bytes(stored_leaf) != leaf:
+            return fail(idx, f"entry {idx}: stored leaf hash does not match its bytes")
+        level, h, pos = 0, leaf, idx
+        bad_node = None
+        while stack and stack[-1][0] == level:
+            h = node_hash(stack.pop()[1], h)
+            level, pos = level + 1, pos >> 1
+            if bad_node is None and _stored_node(conn, level, pos) != h:
+                bad_node = f"cached tree node level={level} idx={pos} is wrong or missing"
+        stack.append((level, h))
+        expected = report.size = idx + 1
+        if cp is not None and cp.tree_size == expected:
+            if not verify_signature(key, cp.signature, cp.body()):
+                return fail(idx, f"checkpoint at size {expected} has an invalid signature")
+            if cp.root_hash != _root(stack):
+                return fail(idx, f"entry {idx} was altered: the root differs from checkpoint {expected}")
+            cp = next(checkpoints, None)
+        # Entries agree with the signed roots, so a wrong cached node is damage to proofs, not to the log.
+        if bad_node:
+            return fail(idx, bad_node)
+    if largest is not None and largest > expected:
+        return fail(expected, f"entries from {expected} are missing: a checkpoint covers size {largest}")
+    return report
+
+
+def _stored_node(conn: sqlite3.Connection, level: int, idx: int) -> bytes | None:
+    row = conn.execute("SELECT hash FROM log_nodes WHERE level = ? AND idx = ?", (level, idx)).fetchone()
+    return None if row is None else bytes(row[0])
+
+
+def _check_entry(idx: int, entry: bytes) -> str | None:
+    try:
+        fields = json.loads(entry)
+    except (UnicodeDecodeError, ValueError):
+        return f"entry {idx} is not valid JSON"
+    if not isinstance(fields, dict):
+        return f"entry {idx} is not a JSON object"
+    if fields.get("index") != idx:
+        return f"entry {idx} claims index {fields.get('index')!r}: entries were reordered"
+    if encode_entry(fields) != entry:
+        return f"entry {idx} is not in canonical form"
+    return None
+
+
+def _root(stack: list[tuple[int, bytes]]) -> bytes:
+    h = stack[-1][1]
+    for _, left in reversed(stack[:-1]):
+        h = node_hash(left, h)
+    return h
+
+
+def _open(db: sqlite3.Connection | Path | str) -> tuple[sqlite3.Connection, bool]:
+    if isinstance(db, sqlite3.Connection):
+        return db, False
+    path = Path(db)
+    if path.is_dir():
+        from rights.db import DB_FILENAME
+
+        path = path / DB_FILENAME
+    if not path.exists():
+        raise FileNotFoundError(f"no log database at {path}")
+    # Read-only: verification must never create or migrate anything.
+    return sqlite3.connect(f"file:{path}?mode=ro", uri=True), True
+
+
+def _default_key_path(conn: sqlite3.Connection) -> Path:
+    row = conn.execute("PRAGMA database_list").fetchone()
+    return Path(row[2]).parent / PUBLIC_KEY_FILE

@@ -1,0 +1,537 @@
+"""The registry: the one domain façade the API, the CLI and the workers use.
+
+Where the truth lives: SQLite holds works, their fingerprints, licences and the transparency log; the FAISS
+index under ``<data>/index`` is derived data. A registration commits the work *and* its log entry in one
+transaction, then updates and saves the engine. A crash between the two is repaired when the registry next
+opens (or notices another process's writes): the engine's key set is compared with the live works in the
+database and the difference is re-added or removed from the stored fingerprints, so a work is never lost and
+a withdrawn one never ghosts.
+
+Threads: each thread gets its own SQLite connection (WAL lets them read concurrently); writes are also
+serialised by a process lock so that the duplicate check, the insert and the engine update are one step.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from indexes import Engine, Fingerprint, ImageError, LowInformationError, Match, fingerprint
+from rights import db, licenses, works
+from rights.accounts import Account, authenticate, check_name, create_key, ensure_account, get_account
+from rights.config import Settings
+from rights.errors import BadInput, Conflict, Forbidden, InvalidImage, LowInformation, NotFound
+from rights.log import LogStore, Signer, build_receipt
+from rights.works import format_work_id, parse_work_id
+
+logger = logging.getLogger(__name__)
+
+INDEX_DIRNAME = "index"
+# How many engine candidates a registration checks for prior works by other creators.
+CONFLICT_SEARCH_LIMIT = 20
+MAX_MATCH_LIMIT = 100
+MAX_PAGE_LIMIT = 100
+MAX_TITLE_LENGTH = 500
+# Metadata is for titles, tags and links, not payloads; 16 KiB of JSON is plenty.
+MAX_METADATA_BYTES = 16 * 1024
+
+
+class Registry:
+    """Open with :meth:`open`; use as a context manager or call :meth:`close`."""
+
+    def __init__(self, settings: Settings, engine: Engine, signer: Signer) -> None:
+        self.settings = settings
+        self.data_dir = Path(settings.data)
+        self.engine = engine
+        self.signer = signer
+        self._local = threading.local()
+        self._conns: list[sqlite3.Connection] = []
+        self._conns_lock = threading.Lock()
+        self._write_lock = threading.RLock()
+        self._synced_log_size = -1
+        self._closed = False
+
+    # ------------------------------------------------------------------------------------------ lifecycle
+
+    @classmethod
+    def open(cls, source: Settings | Path | str) -> Registry:
+        """Open the data directory (creating it), migrate the schema and reconcile the index with the DB."""
+        settings = source if isinstance(source, Settings) else Settings(data=Path(source))
+        data_dir = Path(settings.data)
+        db.connect(data_dir).close()  # creates and migrates once, before any thread connects
+        signer = Signer.load_or_create(data_dir)
+        engine, loaded = _load_engine(data_dir / INDEX_DIRNAME)
+        registry = cls(settings, engine, signer)
+        size = registry.log.size()
+        registry.reconcile(full=not loaded)
+        registry._synced_log_size = size
+        return registry
+
+    def close(self) -> None:
+        self._closed = True
+        with self._conns_lock:
+            for conn in self._conns:
+                conn.close()
+            self._conns.clear()
+
+    def __enter__(self) -> Registry:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        """This thread's connection to ``<data>/rights.sqlite3``."""
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            if self._closed:
+                raise RuntimeError("the registry is closed")
+            conn = db.connect(self.data_dir, migrate=False)
+            self._local.conn = conn
+            with self._conns_lock:
+                self._conns.append(conn)
+        return conn
+
+    @property
+    def log(self) -> LogStore:
+        return LogStore(self.db, self.signer, self.settings.log_origin)
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction on this thread's connection (for callers adding rows of their own)."""
+        with db.transaction(self.db) as conn:
+            yield conn
+
+    # ------------------------------------------------------------------------------------------- accounts
+
+    def create_key(self, role: str, name: str) -> str:
+        """Create the account if new and return a fresh API key for it (shown once, stored hashed)."""
+        with self.transaction() as conn:
+            return create_key(conn, ensure_account(conn, name, role))
+
+    def authenticate(self, key: str) -> Account:
+        return authenticate(self.db, key)
+
+    # -------------------------------------------------------------------------------------- registration
+
+    def register(
+        self, creator: str, data: bytes, title: str | None = None, metadata: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Register ``data`` as a work of ``creator``; the contract's ``POST /v1/works`` body.
+
+        Idempotent for the same creator and bytes. A copy (same bytes, or a near-duplicate the engine calls
+        ``match``) of another creator's live work is stored as ``contested`` with those works in
+        ``conflicts``. Raises ``InvalidImage``, ``LowInformation``, ``BadInput``, ``Forbidden``.
+        """
+        check_name(creator)
+        title = _check_title(title)
+        meta_text = _check_metadata(metadata)
+        fp = self.fingerprint(data)
+        if fp.low_information:
+            raise LowInformation(
+                f"the image is too plain to identify reliably ({fp.low_information_reason}); "
+                "register the full-resolution artwork instead",
+                sha256=fp.sha256,
+            )
+        with self._write_lock:
+            self.sync()
+            conn = self.db
+            existing = works.live_row(conn, creator, fp.sha256)
+            if existing is not None:
+                return self._registration_body(existing)
+            # Content-addressed and written before the commit: a crash leaves at most an unreferenced file.
+            db.store_original(self.data_dir, data)
+            candidates = self.engine.search(fp, limit=CONFLICT_SEARCH_LIMIT)
+            with db.transaction(conn):
+                _owner(conn, creator)
+                conflicts = self._conflicts(conn, creator, fp.sha256, candidates)
+                log = self.log
+                log_index = log.size()
+                now = db.utcnow()
+                cur = conn.execute(
+                    "INSERT INTO works (creator, title, sha256, fingerprint, fp_digest, metadata, status,"
+                    " registered_at, log_index) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        creator,
+                        title,
+                        fp.sha256,
+                        fp.to_bytes(),
+                        fp.digest(),
+                        meta_text,
+                        "contested" if conflicts else "registered",
+                        now,
+                        log_index,
+                    ),
+                )
+                key = int(cur.lastrowid or 0)
+                works.insert_conflicts(conn, key, conflicts)
+                index, _, _ = log.append(
+                    _event("register", key, fp.sha256, fp.digest(), creator, now, title=title)
+                )
+                if index != log_index:  # impossible under BEGIN IMMEDIATE; would corrupt receipts
+                    raise RuntimeError(f"log index moved from {log_index} to {index} inside a transaction")
+            self._index_changed(lambda: self.engine.add(key, fp))
+            return self._registration_body(works.fetch_row(conn, key))
+
+    def _conflicts(
+        self, conn: sqlite3.Connection, creator: str, sha256: str, candidates: list[Match]
+    ) -> list[dict[str, Any]]:
+        found: dict[int, dict[str, Any]] = {}
+        # Exact bytes first: decisive even if the engine is momentarily behind the database.
+        for row in conn.execute(
+            "SELECT * FROM works WHERE sha256 = ? AND creator != ? AND status != 'withdrawn' ORDER BY id",
+            (sha256, creator),
+        ):
+            found[row["id"]] = works.conflict_json(row, 1.0, "match", "exact", None)
+        for m in candidates:
+            if m.verdict != "match" or m.key in found:
+                continue
+            row = conn.execute("SELECT * FROM works WHERE id = ?", (m.key,)).fetchone()
+            if row is None or row["status"] == "withdrawn" or row["creator"] == creator:
+                continue
+            found[m.key] = works.conflict_json(row, m.score, m.verdict, m.kind, m.region)
+        return sorted(found.values(), key=lambda c: (-c["score"], c["log_index"]))
+
+    def _registration_body(self, row: sqlite3.Row) -> dict[str, Any]:
+        body = works.to_json(self.db, row)
+        body["receipt"] = build_receipt(self.log, row["log_index"])
+        return body
+
+    def withdraw(self, work_id: str | int, actor: Account | None = None) -> dict[str, Any]:
+        """Stop a work from matching and log the withdrawal; repeating it changes nothing."""
+        key = parse_work_id(work_id)
+        with self._write_lock:
+            self.sync()
+            conn = self.db
+            with db.transaction(conn):
+                row = works.fetch_row(conn, key)
+                _authorise_owner(actor, row["creator"], "withdraw")
+                if row["status"] == "withdrawn":
+                    return works.to_json(conn, row)
+                now = db.utcnow()
+                conn.execute(
+                    "UPDATE works SET status = 'withdrawn', withdrawn_at = ? WHERE id = ?", (now, key)
+                )
+                self.log.append(
+                    _event(
+                        "withdraw",
+                        key,
+                        row["sha256"],
+                        row["fp_digest"],
+                        row["creator"],
+                        now,
+                        actor=actor.name if actor else None,
+                    )
+                )
+            self._index_changed(lambda: self.engine.remove(key))
+            return works.to_json(conn, works.fetch_row(conn, key))
+
+    def get_work(self, work_id: str | int, actor: Account | None = None) -> dict[str, Any]:
+        row = works.fetch_row(self.db, parse_work_id(work_id))
+        if actor is not None and actor.role == "creator" and actor.name != row["creator"]:
+            raise Forbidden(f"{format_work_id(row['id'])} belongs to another creator", work_id=work_id)
+        return works.to_json(self.db, row)
+
+    def receipt(self, work_id: str | int) -> dict[str, Any]:
+        row = works.fetch_row(self.db, parse_work_id(work_id))
+        return build_receipt(self.log, row["log_index"])
+
+    def list_works(
+        self, creator: str | None = None, limit: int = 50, cursor: str | None = None
+    ) -> dict[str, Any]:
+        """A page of works in registration order; pass ``next_cursor`` back to get the next page."""
+        if not 1 <= limit <= MAX_PAGE_LIMIT:
+            raise BadInput(f"limit must be between 1 and {MAX_PAGE_LIMIT}")
+        after = parse_cursor(cursor)
+        sql = "SELECT * FROM works WHERE id > ?"
+        args: list[object] = [after]
+        if creator is not None:
+            sql += " AND creator = ?"
+            args.append(creator)
+        rows = self.db.execute(sql + " ORDER BY id LIMIT ?", (*args, limit + 1)).fetchall()
+        page = rows[:limit]
+        more = len(rows) > limit
+        return {
+            "works": [works.to_json(self.db, r) for r in page],
+            "next_cursor": format_work_id(page[-1]["id"]) if more else None,
+        }
+
+    def original_path(self, work_id: str | int) -> Path:
+        """Where the registered bytes of a work are stored."""
+        row = works.fetch_row(self.db, parse_work_id(work_id))
+        return db.original_path(self.data_dir, row["sha256"])
+
+    # -------------------------------------------------------------------------------------------- licences
+
+    def add_license(
+        self,
+        work_id: str | int,
+        licensee: str,
+        platform: str | None = None,
+        expires_at: str | None = None,
+        *,
+        actor: Account | None = None,
+    ) -> dict[str, Any]:
+        """Record and log that ``licensee`` may use the work (on ``platform``, until ``expires_at``)."""
+        key = parse_work_id(work_id)
+        licensee_ = licenses.check_party(licensee, "licensee", required=True)
+        platform_ = licenses.check_party(platform, "platform", required=False)
+        expiry = licenses.normalise_expiry(expires_at)
+        with self._write_lock, db.transaction(self.db) as conn:
+            row = works.fetch_row(conn, key)
+            _authorise_owner(actor, row["creator"], "license")
+            if row["status"] == "withdrawn":
+                raise Conflict(f"{format_work_id(key)} is withdrawn and cannot be licensed", work_id=work_id)
+            now = db.utcnow()
+            log = self.log
+            log_index = log.size()
+            cur = conn.execute(
+                "INSERT INTO licenses (work_id, licensee, platform, expires_at, created_at, created_by,"
+                " log_index) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (key, licensee_, platform_, expiry, now, actor.name if actor else None, log_index),
+            )
+            log.append(
+                _event(
+                    "license",
+                    key,
+                    row["sha256"],
+                    row["fp_digest"],
+                    row["creator"],
+                    now,
+                    license_id=f"l_{cur.lastrowid}",
+                    licensee=licensee_,
+                    platform=platform_,
+                    expires_at=expiry,
+                )
+            )
+            return licenses.to_json(
+                conn.execute("SELECT * FROM licenses WHERE id = ?", (cur.lastrowid,)).fetchone()
+            )
+
+    def list_licenses(self, work_id: str | int, actor: Account | None = None) -> list[dict[str, Any]]:
+        row = works.fetch_row(self.db, parse_work_id(work_id))
+        _authorise_owner(actor, row["creator"], "see the licences of")
+        rows = self.db.execute("SELECT * FROM licenses WHERE work_id = ? ORDER BY id", (row["id"],))
+        return [licenses.to_json(r) for r in rows]
+
+    # -------------------------------------------------------------------------------------------- matching
+
+    def fingerprint(self, data: bytes) -> Fingerprint:
+        """``indexes.fingerprint`` with its errors translated into the domain's."""
+        try:
+            return fingerprint(data)
+        except LowInformationError as exc:
+            raise LowInformation(exc.message) from exc
+        except ImageError as exc:
+            err = InvalidImage(exc.message)
+            err.code = exc.code  # keep the precise reason (not_an_image, decompression_bomb, ...)
+            raise err from exc
+
+    def match_image(
+        self, data: bytes, limit: int = 10, *, platform: str | None = None, seller: str | None = None
+    ) -> dict[str, Any]:
+        """The contract's ``POST /v1/match`` body for one query image."""
+        started = time.perf_counter()
+        if not 1 <= limit <= MAX_MATCH_LIMIT:
+            raise BadInput(f"limit must be between 1 and {MAX_MATCH_LIMIT}")
+        fp = self.fingerprint(data)
+        return self.match_fingerprint(fp, limit, platform=platform, seller=seller, started=started)
+
+    def match_fingerprint(
+        self,
+        fp: Fingerprint,
+        limit: int = 10,
+        *,
+        platform: str | None = None,
+        seller: str | None = None,
+        started: float | None = None,
+    ) -> dict[str, Any]:
+        started = time.perf_counter() if started is None else started
+        self.sync()
+        described = self.describe(self.engine.search(fp, limit), platform=platform, seller=seller)
+        return {
+            "verdict": overall_verdict(described),
+            "matches": described,
+            "took_ms": round((time.perf_counter() - started) * 1000, 2),
+        }
+
+    def describe(
+        self, matches: list[Match], *, platform: str | None = None, seller: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Engine matches → contract match objects, best first; works no longer live are dropped."""
+        if not matches:
+            return []
+        keys = [m.key for m in matches]
+        marks = ",".join("?" * len(keys))
+        rows = {
+            r["id"]: r
+            for r in self.db.execute(
+                f"SELECT id, creator, title, status FROM works WHERE id IN ({marks})", keys
+            )
+        }
+        licensed = licenses.licensed_keys(self.db, keys, platform=platform, seller=seller)
+        out = []
+        for m in sorted(matches, key=lambda m: (-m.score, m.key)):
+            row = rows.get(m.key)
+            if row is None or row["status"] == "withdrawn":
+                continue
+            out.append(
+                {
+                    "work_id": format_work_id(m.key),
+                    "creator": row["creator"],
+                    "title": row["title"],
+                    "score": float(m.score),
+                    "verdict": m.verdict,
+                    "kind": m.kind,
+                    "region": list(m.region) if m.region is not None else None,
+                    "licensed": m.key in licensed,
+                }
+            )
+        return out
+
+    # ------------------------------------------------------------------------------------ index upkeep
+
+    def sync(self) -> bool:
+        """Catch the engine up with writes made by other processes (cheap when there were none)."""
+        size = self.log.size()
+        if size == self._synced_log_size:
+            return False
+        with self._write_lock:
+            changed = self.reconcile()
+            self._synced_log_size = size
+            return changed
+
+    def reconcile(self, *, full: bool = False) -> bool:
+        """Make the engine hold exactly the live works of the database; save it if anything changed.
+
+        ``full`` rebuilds from every stored fingerprint (used when the index files were unreadable).
+        """
+        with self._write_lock:
+            live = {r[0] for r in self.db.execute("SELECT id FROM works WHERE status != 'withdrawn'")}
+            indexed = self.engine.keys()
+            if not full and live == indexed:
+                return False
+            missing, ghosts = live - indexed, indexed - live
+            if full:
+                logger.warning("rebuilding the index from %d stored fingerprints", len(live))
+                self.engine.rebuild(self._stored_fingerprints(live))
+            else:
+                logger.warning(
+                    "index out of step with the database: +%d -%d works", len(missing), len(ghosts)
+                )
+                for key in ghosts:
+                    self.engine.remove(key)
+                for key, fp in self._stored_fingerprints(missing):
+                    self.engine.add(key, fp)
+            self.engine.save()
+            return True
+
+    def _stored_fingerprints(self, keys: set[int]) -> Iterator[tuple[int, Fingerprint]]:
+        for key in sorted(keys):
+            row = self.db.execute("SELECT fingerprint FROM works WHERE id = ?", (key,)).fetchone()
+            if row is not None:
+                yield key, Fingerprint.from_bytes(bytes(row[0]))
+
+    def _index_changed(self, update: Callable[[], object]) -> None:
+        update()
+        self.engine.save()
+        # Only our own entry was appended since the last sync: no need to re-read the key set.
+        size = self.log.size()
+        if size == self._synced_log_size + 1:
+            self._synced_log_size = size
+
+
+# ------------------------------------------------------------------------------------------------ helpers
+
+
+def overall_verdict(matches: list[dict[str, Any]]) -> str:
+    """``match`` if any match is ``match``, ``review`` if the best is only ``review``, else ``clear``."""
+    if any(m["verdict"] == "match" for m in matches):
+        return "match"
+    return "review" if matches else "clear"
+
+
+def parse_cursor(cursor: str | None) -> int:
+    if cursor is None or cursor == "":
+        return 0
+    try:
+        return parse_work_id(cursor)
+    except NotFound as exc:
+        raise BadInput(f"cursor {cursor!r} is not one this API returned") from exc
+
+
+def _event(
+    kind: str, key: int, sha256: str, fp_digest: str, creator: str, time_: str, **extra: Any
+) -> dict[str, Any]:
+    return {
+        "kind": kind,
+        "work_id": format_work_id(key),
+        "work_sha256": sha256,
+        "fingerprint_digest": fp_digest,
+        "creator": creator,
+        "time": time_,
+        **extra,
+    }
+
+
+def _owner(conn: sqlite3.Connection, name: str) -> Account:
+    """The owning account, created as a creator if new; platforms cannot own works."""
+    account = get_account(conn, name)
+    if account is None:
+        return ensure_account(conn, name, "creator")
+    if account.role == "platform":
+        raise Forbidden(f"{name!r} is a platform account and cannot own works", creator=name)
+    return account
+
+
+def _authorise_owner(actor: Account | None, owner: str, action: str) -> None:
+    """``None`` is the trusted local caller (CLI, workers); admins may act on any work."""
+    if actor is None or actor.role == "admin":
+        return
+    if actor.role != "creator" or actor.name != owner:
+        raise Forbidden(f"only the work's creator or an admin may {action} this work")
+
+
+def _check_title(title: str | None) -> str | None:
+    if title is None:
+        return None
+    if not isinstance(title, str) or len(title) > MAX_TITLE_LENGTH:
+        raise BadInput(f"title must be a string of at most {MAX_TITLE_LENGTH} characters")
+    return title
+
+
+def _check_metadata(metadata: dict[str, Any] | None) -> str:
+    if metadata is None:
+        return "{}"
+    if not isinstance(metadata, dict):
+        raise BadInput("metadata must be a JSON object")
+    try:
+        text = json.dumps(metadata, sort_keys=True, ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise BadInput(f"metadata is not serialisable as JSON: {exc}") from exc
+    if len(text.encode("utf-8")) > MAX_METADATA_BYTES:
+        raise BadInput(f"metadata is larger than {MAX_METADATA_BYTES} bytes of JSON")
+    return text
+
+
+def _load_engine(directory: Path) -> tuple[Engine, bool]:
+    """The persisted engine, or an empty one when its files are unreadable (they are rebuilt from the DB)."""
+    try:
+        return Engine(directory), True
+    # The index is derived data: whatever went wrong reading it, the database can rebuild it.
+    except Exception as exc:
+        logger.warning("index files in %s are unreadable (%s); rebuilding from the database", directory, exc)
+        shutil.rmtree(directory, ignore_errors=True)
+        return Engine(directory), False

@@ -1,0 +1,154 @@
+"""The authorisation matrix of every route, through the real app (TestClient) and a real SQLite store."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from rights.api.app import create_app
+from rights.config import Settings
+from rights.registry import Registry
+from tests.rights_support import TestClient, artwork_png, near_copy
+
+
+@dataclass
+class World:
+    client: TestClient
+    keys: dict[str, str]
+    works: dict[str, str]  # name -> work_id
+
+    def headers(self, who: str) -> dict[str, str]:
+        if who == "anonymous":
+            return {}
+        if who == "forged":
+            return {"Authorization": "Bearer rk_" + "x" * 43}
+        return {"Authorization": f"Bearer {self.keys[who]}"}
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    data = tmp_path_factory.mktemp("auth")
+    with Registry.open(data) as reg:
+        keys = {
+            "admin": reg.create_key("admin", "root"),
+            "alice": reg.create_key("creator", "alice"),
+            "bob": reg.create_key("creator", "bob"),
+            "shop": reg.create_key("platform", "shop"),
+        }
+        works = {f"{owner}{i}": reg.register(owner, artwork_png(100 + 10 * n + i))["work_id"]
+                 for n, owner in enumerate(("alice", "bob")) for i in range(4)}  # fmt: skip
+    with TestClient(create_app(Settings(data=data))) as client:
+        yield World(client, keys, works)
+
+
+def _image(seed: int) -> dict[str, tuple[str, bytes, str]]:
+    return {"image": ("art.png", artwork_png(seed), "image/png")}
+
+
+# (caller, method, path template, body kind, expected status). {a}/{b} are alice's/bob's works.
+MATRIX = [
+    # registering
+    ("anonymous", "POST", "/v1/works", "upload", 401),
+    ("forged", "POST", "/v1/works", "upload", 401),
+    ("shop", "POST", "/v1/works", "upload", 403),
+    ("alice", "POST", "/v1/works", "upload", 201),
+    ("alice", "POST", "/v1/works", "upload-for-bob", 403),
+    ("admin", "POST", "/v1/works", "upload-for-bob", 201),
+    # reading
+    ("anonymous", "GET", "/v1/works/{a0}", None, 401),
+    ("alice", "GET", "/v1/works/{a0}", None, 200),
+    ("alice", "GET", "/v1/works/{b0}", None, 403),
+    ("alice", "GET", "/v1/works/{a0}/receipt", None, 200),
+    ("alice", "GET", "/v1/works/{b0}/receipt", None, 403),
+    ("shop", "GET", "/v1/works/{a0}", None, 200),
+    ("admin", "GET", "/v1/works/{b0}", None, 200),
+    ("alice", "GET", "/v1/works/w_999999", None, 404),
+    # listing
+    ("anonymous", "GET", "/v1/works", None, 401),
+    ("alice", "GET", "/v1/works", None, 200),
+    ("alice", "GET", "/v1/works?creator=bob", None, 403),
+    ("shop", "GET", "/v1/works", None, 403),
+    ("admin", "GET", "/v1/works?creator=bob", None, 200),
+    # licences
+    ("anonymous", "POST", "/v1/works/{a0}/licenses", "license", 401),
+    ("alice", "POST", "/v1/works/{a0}/licenses", "license", 201),
+    ("alice", "POST", "/v1/works/{b0}/licenses", "license", 403),
+    ("shop", "POST", "/v1/works/{a0}/licenses", "license", 403),
+    ("admin", "POST", "/v1/works/{b0}/licenses", "license", 201),
+    ("alice", "GET", "/v1/works/{a0}/licenses", None, 200),
+    ("bob", "GET", "/v1/works/{a0}/licenses", None, 403),
+    ("shop", "GET", "/v1/works/{a0}/licenses", None, 403),
+    # matching
+    ("anonymous", "POST", "/v1/match", "query", 401),
+    ("shop", "POST", "/v1/match", "query", 200),
+    ("alice", "POST", "/v1/match", "query", 200),
+    ("admin", "POST", "/v1/match", "query", 200),
+    # withdrawing
+    ("anonymous", "DELETE", "/v1/works/{a1}", None, 401),
+    ("bob", "DELETE", "/v1/works/{a1}", None, 403),
+    ("shop", "DELETE", "/v1/works/{a1}", None, 403),
+    ("alice", "DELETE", "/v1/works/{a1}", None, 204),
+    ("admin", "DELETE", "/v1/works/{b1}", None, 204),
+    # public
+    ("anonymous", "GET", "/healthz", None, 200),
+    ("anonymous", "GET", "/v1/log/checkpoint", None, 200),
+    ("anonymous", "GET", "/v1/log/entries?start=0&end=3", None, 200),
+    ("anonymous", "GET", "/v1/log/proof/inclusion?index=1", None, 200),
+    ("anonymous", "GET", "/v1/log/proof/consistency?first=2", None, 200),
+    ("anonymous", "GET", "/openapi.json", None, 200),
+    ("anonymous", "GET", "/metrics", None, 200),
+]
+
+
+@pytest.mark.parametrize(("who", "method", "path", "body", "expected"), MATRIX)
+def test_authorisation_matrix(
+    world: World, who: str, method: str, path: str, body: str | None, expected: int
+) -> None:
+    url = path.format(a0=world.works["alice0"], a1=world.works["alice1"], b0=world.works["bob0"],
+                      b1=world.works["bob1"])  # fmt: skip
+    kwargs: dict = {"headers": world.headers(who)}
+    seed = 500 + MATRIX.index((who, method, path, body, expected))
+    if body == "upload":
+        kwargs["files"] = _image(seed)
+    elif body == "upload-for-bob":
+        kwargs["files"] = _image(seed)
+        kwargs["data"] = {"creator": "bob"}
+    elif body == "license":
+        kwargs["json"] = {"licensee": "printshop", "platform": "etsy"}
+    elif body == "query":
+        kwargs["files"] = {"image": ("q.jpg", near_copy(100), "image/jpeg")}
+    response = world.client.request(method, url, **kwargs)
+    assert response.status_code == expected, response.text
+    if expected >= 400:
+        error = response.json()["error"]
+        assert error["code"] and error["message"]
+    if body == "upload-for-bob" and expected == 201:
+        assert response.json()["creator"] == "bob"
+
+
+def test_creator_listing_shows_only_own_works(world: World) -> None:
+    page = world.client.get("/v1/works?limit=100", headers=world.headers("alice")).json()
+    assert page["works"] and {w["creator"] for w in page["works"]} == {"alice"}
+
+
+def test_platform_caller_is_its_own_platform_for_licences(world: World) -> None:
+    alice, shop = world.headers("alice"), world.headers("shop")
+    work = world.works["alice2"]
+    query = {"image": ("q.jpg", near_copy(102), "image/jpeg")}
+
+    def licensed(**params: str) -> bool:
+        answer = world.client.post("/v1/match", headers=shop, files=query, params=params).json()
+        return next(m["licensed"] for m in answer["matches"] if m["work_id"] == work)
+
+    assert not licensed(seller="goodshop")
+    world.client.post(
+        f"/v1/works/{work}/licenses", headers=alice, json={"licensee": "goodshop", "platform": "shop"}
+    )
+    assert licensed(seller="goodshop")
+    # A platform cannot claim to be another platform to borrow its licences.
+    world.client.post(
+        f"/v1/works/{work}/licenses", headers=alice, json={"licensee": "other", "platform": "etsy"}
+    )
+    assert not licensed(seller="other", platform="etsy")

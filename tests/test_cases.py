@@ -1,0 +1,117 @@
+"""Cases in a real SQLite database: de-duplication across scans, licensing, the status life cycle."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from rights import cases, db
+from rights.errors import BadInput, Conflict, NotFound
+
+
+@pytest.fixture
+def conn(tmp_path: Path) -> Iterator[sqlite3.Connection]:
+    c = db.connect(tmp_path)
+    yield c
+    c.close()
+
+
+def _match(work_id: int = 1, score: float = 0.9, licensed: bool = False, verdict: str = "match") -> dict:
+    return {
+        "work_id": f"w_{work_id}",
+        "creator": "ana",
+        "title": "Fox",
+        "score": score,
+        "verdict": verdict,
+        "kind": "partial",
+        "region": [4, 5, 60, 70],
+        "licensed": licensed,
+    }
+
+
+LISTING = {"listing_id": "L1", "platform": "bazaar", "title": "Fox mug", "url": "https://bazaar.example/L1"}
+
+
+def _hit(conn: sqlite3.Connection, **kw: object) -> cases.Case:
+    listing = kw.pop("listing", LISTING)
+    scan = kw.pop("scan", "scan_a")
+    with db.transaction(conn):
+        return cases.record_hit(
+            conn, match=_match(**kw), listing=listing, evidence={"query_thumb": "x"}, scan_id=scan
+        )
+
+
+def test_one_case_per_work_and_listing_across_scans(conn: sqlite3.Connection) -> None:
+    first = _hit(conn, score=0.8, scan="scan_a")
+    again = _hit(conn, score=0.95, scan="scan_b")
+    other_work = _hit(conn, work_id=2, scan="scan_b")
+    assert again.id == first.id and other_work.id != first.id
+    assert again.status == "open" and again.score == 0.95  # strongest evidence kept
+    assert again.first_scan_id == "scan_a" and again.last_scan_id == "scan_b"
+    weaker = _hit(conn, score=0.5, scan="scan_c")
+    assert weaker.score == 0.95
+    assert [c.id for c in cases.list_cases(conn, creator="ana")] == [first.id, other_work.id]
+    assert cases.list_cases(conn, creator="bob") == []
+
+
+def test_licensed_use_never_opens(conn: sqlite3.Connection) -> None:
+    case = _hit(conn, licensed=True)
+    assert case.status == "licensed"
+    assert cases.list_cases(conn, status="open") == []
+
+
+def test_licence_found_later_settles_open_case(conn: sqlite3.Connection) -> None:
+    _hit(conn)
+    case = _hit(conn, licensed=True, scan="scan_b")
+    assert case.status == "licensed"
+    assert [e["to"] for e in cases.case_events(conn, case.id)] == ["open", "licensed"]
+
+
+def test_review_verdict_does_not_open_case(conn: sqlite3.Connection) -> None:
+    with pytest.raises(BadInput):
+        _hit(conn, verdict="review")
+
+
+def test_status_transitions(conn: sqlite3.Connection) -> None:
+    case = _hit(conn)
+    with db.transaction(conn):
+        case = cases.change_status(conn, case.id, "notified", actor="ana", note="sent")
+    with db.transaction(conn):
+        case = cases.change_status(conn, case.id, "taken_down", actor="ana")
+    assert case.status == "taken_down"
+    with pytest.raises(Conflict, match="can move to open, not dismissed"):
+        cases.change_status(conn, case.id, "dismissed")
+    with pytest.raises(BadInput, match="unknown case status"):
+        cases.change_status(conn, case.id, "closed")
+    with pytest.raises(NotFound):
+        cases.change_status(conn, 999, "open")
+    events = cases.case_events(conn, case.id)
+    assert [(e["from"], e["to"]) for e in events] == [
+        (None, "open"),
+        ("open", "notified"),
+        ("notified", "taken_down"),
+    ]
+    assert events[1]["actor"] == "ana" and events[1]["note"] == "sent"
+
+
+def test_every_listed_transition_is_allowed_and_others_refused(conn: sqlite3.Connection) -> None:
+    for n, (start, targets) in enumerate(cases.TRANSITIONS.items()):
+        for target in cases.STATUSES:
+            listing = {"listing_id": f"L{n}-{target}", "platform": "bazaar"}
+            case = _hit(conn, listing=listing)
+            conn.execute("UPDATE cases SET status = ? WHERE id = ?", (start, case.id))
+            if target == start or target in targets:
+                assert cases.change_status(conn, case.id, target).status == target
+            else:
+                with pytest.raises(Conflict):
+                    cases.change_status(conn, case.id, target)
+
+
+def test_to_dict_hides_thumbnails_unless_asked(conn: sqlite3.Connection) -> None:
+    case = _hit(conn)
+    assert "query_thumb" not in case.to_dict()["evidence"]
+    assert case.to_dict(with_images=True)["evidence"]["query_thumb"] == "x"
+    assert case.to_dict()["evidence"]["region"] == [4, 5, 60, 70]

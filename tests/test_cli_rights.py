@@ -1,0 +1,207 @@
+"""The ``rights`` commands: in-process for speed, as subprocesses for exit codes and kill -9."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from rights.cli import add_command, build_parser, main
+from rights.db import original_path
+from rights.log import verify_log
+from rights.registry import Registry
+from tests.rights_support import artwork_png, free_port, near_copy, plain_png
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _rights(*args: str, data: Path, **kwargs: object) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "rights", "--data", str(data), *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        **kwargs,  # type: ignore[call-overload]
+    )
+
+
+@pytest.fixture
+def images(tmp_path: Path) -> Path:
+    folder = tmp_path / "images"
+    (folder / "nested").mkdir(parents=True)
+    for i in range(3):
+        (folder / f"art{i}.png").write_bytes(artwork_png(600 + i))
+    (folder / "nested" / "deep.png").write_bytes(artwork_png(610))
+    (folder / "nested" / "readme.txt").write_text("not an image")
+    return folder
+
+
+def test_keys_create_prints_the_key_alone(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--data", str(tmp_path), "keys", "create", "--role", "platform", "--name", "shop"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1 and out.startswith("rk_")
+    with Registry.open(tmp_path) as reg:
+        assert reg.authenticate(out.strip()).role == "platform"
+    # The same name with another role is bad input.
+    assert main(["--data", str(tmp_path), "keys", "create", "--role", "creator", "--name", "shop"]) == 2
+    assert "already exists" in capsys.readouterr().err
+
+
+def test_register_folders_and_match(tmp_path: Path, images: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = tmp_path / "data"
+    assert main(["register", str(images), "--creator", "alice", "--data", str(data)]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [w["title"] for w in lines] == ["art0", "art1", "art2", "deep"]
+    assert all(w["status"] == "registered" and w["receipt"] for w in lines)
+
+    query = tmp_path / "query.jpg"
+    query.write_bytes(near_copy(601))
+    clear = tmp_path / "clear.png"
+    clear.write_bytes(artwork_png(700))
+    assert main(["--data", str(data), "match", str(query), str(clear), "--limit", "3"]) == 0
+    answers = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert answers[0]["verdict"] == "match" and answers[0]["matches"][0]["work_id"] == lines[1]["work_id"]
+    # An unrelated picture may at most be a weak "review" candidate, never a match.
+    assert answers[1]["verdict"] != "match" and set(answers[1]) >= {"verdict", "matches", "took_ms"}
+
+
+def test_register_reports_bad_files_and_continues(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    (folder / "a.png").write_bytes(artwork_png(620))
+    (folder / "b.png").write_bytes(plain_png())
+    (folder / "c.jpg").write_bytes(b"not a jpeg")
+    code = main(
+        ["--data", str(tmp_path / "d"), "register", str(folder), "--creator", "alice", "--title", "T"]
+    )
+    captured = capsys.readouterr()
+    assert code == 2
+    assert [json.loads(x)["title"] for x in captured.out.splitlines()] == ["T"]
+    errors = captured.err.strip().splitlines()
+    assert len(errors) == 2 and all(e.startswith("rights: error: ") for e in errors)
+
+
+def test_usage_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--data", str(tmp_path), "register", str(tmp_path / "missing"), "--creator", "a"]) == 2
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["--data", str(tmp_path), "register", str(empty), "--creator", "a"]) == 2
+    assert main(["--data", str(tmp_path / "none"), "log", "verify"]) == 2
+    with pytest.raises(SystemExit) as info:
+        main(["keys", "create", "--role", "wizard", "--name", "x"])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert "missing" in err and "no images" in err and "no registry" in err
+
+
+def test_log_verify_and_receipts_through_subprocesses(tmp_path: Path, images: Path) -> None:
+    data = tmp_path / "data"
+    registered = _rights("register", str(images / "art0.png"), "--creator", "alice", data=data)
+    assert registered.returncode == 0, registered.stderr
+    receipt_file = tmp_path / "registration.json"
+    receipt_file.write_text(registered.stdout)
+    key = data / "log-public-key.pem"
+
+    ok = _rights("log", "verify-receipt", str(receipt_file), "--public-key", str(key), data=data)
+    assert ok.returncode == 0 and json.loads(ok.stdout)["valid"] is True
+    tampered = tmp_path / "tampered.json"
+    tampered.write_text(registered.stdout.replace('\\"alice\\"', '\\"mallory\\"'))
+    bad = _rights("log", "verify-receipt", str(tampered), "--public-key", str(key), data=data)
+    assert bad.returncode == 1 and bad.stderr.count("\n") == 1 and "invalid" in bad.stderr
+
+    assert _rights("log", "verify", data=data).returncode == 0
+    with sqlite3.connect(data / "rights.sqlite3") as conn:
+        conn.execute(
+            "UPDATE log_entries SET entry = CAST(replace(CAST(entry AS TEXT), 'alice', 'eve') AS BLOB)"
+        )
+    broken = _rights("log", "verify", data=data)
+    assert broken.returncode == 1 and "log entry 0" in broken.stderr
+
+
+def test_kill_9_during_bulk_register_leaves_no_half_registered_work(tmp_path: Path) -> None:
+    folder = tmp_path / "bulk"
+    folder.mkdir()
+    for i in range(40):
+        (folder / f"w{i:02}.png").write_bytes(artwork_png(800 + i))
+    data = tmp_path / "data"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rights", "--data", str(data), "register", str(folder), "--creator", "alice"],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert proc.stdout is not None
+    printed = []
+    deadline = time.monotonic() + 90
+    while len(printed) < 5 and time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        printed.append(json.loads(line))
+    # Let it get a little further, so the kill lands at an arbitrary point of a registration.
+    time.sleep(0.15)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    proc.stdout.close()
+    assert len(printed) == 5, "the bulk register did not get going"
+
+    with Registry.open(data) as reg:
+        live = {r[0] for r in reg.db.execute("SELECT id FROM works WHERE status != 'withdrawn'")}
+        assert reg.engine.keys() == live
+        assert {int(w["work_id"][2:]) for w in printed} <= live
+        for row in reg.db.execute("SELECT id, sha256, log_index FROM works"):
+            entry = json.loads(reg.log.entry(row["log_index"]))
+            assert entry["work_id"] == f"w_{row['id']}" and entry["work_sha256"] == row["sha256"]
+            assert original_path(reg.data_dir, row["sha256"]).exists()
+        assert reg.log.size() == len(live)
+    assert verify_log(data).ok
+    # Re-running the same command finishes the job without duplicates.
+    again = _rights("register", str(folder), "--creator", "alice", data=data)
+    assert again.returncode == 0
+    ids = [json.loads(x)["work_id"] for x in again.stdout.splitlines()]
+    assert len(ids) == 40 == len(set(ids))
+    with Registry.open(data) as reg:
+        assert len(reg.engine) == 40 and reg.log.size() == 40
+
+
+def test_parser_is_extensible() -> None:
+    parser = build_parser()
+    extra = add_command(parser, "scan", help="added by workers")
+    extra.add_argument("feed")
+    extra.set_defaults(handler=lambda args: 0)
+    args = parser.parse_args(["scan", "feed.jsonl", "--data", "/tmp/x"])
+    assert args.feed == "feed.jsonl" and args.data == "/tmp/x"
+
+
+def test_serve_runs_the_api(tmp_path: Path) -> None:
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rights", "--data", str(tmp_path), "serve", "--port", str(port)],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                health = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise
+                time.sleep(0.1)
+        assert health.json() == {"status": "ok", "works_indexed": 0, "log_size": 0}
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

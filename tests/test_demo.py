@@ -1,0 +1,69 @@
+"""`rights demo` on the real samples: its findings must agree with samples/ground_truth.csv."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from workers.demo import default_samples, run_demo
+
+SAMPLES = default_samples()
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory):
+    root = tmp_path_factory.mktemp("demo")
+    stream = io.StringIO()
+    result = run_demo(data=root / "data", out=root / "out", workers=2, stream=stream)
+    result.printed = stream.getvalue()  # type: ignore[attr-defined]
+    return result
+
+
+def _truth() -> list[dict[str, str]]:
+    with open(SAMPLES / "ground_truth.csv", encoding="utf-8", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_demo_findings_match_ground_truth(demo) -> None:
+    findings = [json.loads(line) for line in demo.findings.read_text(encoding="utf-8").splitlines()]
+    truth = _truth()
+    assert len(findings) == len(truth)
+    problems = []
+    for finding, expected in zip(findings, truth, strict=True):
+        kind, top = expected["kind"], (finding["matches"] or [None])[0]
+        if kind in ("pirated", "licensed"):
+            ok = (
+                finding["verdict"] == "match"
+                and top["work_id"] == demo.works[expected["expected_work"]]
+                and top["licensed"] is (kind == "licensed")
+            )
+        elif kind == "unrelated":
+            ok = finding["verdict"] != "match"
+        else:
+            ok = finding["verdict"] == "error"
+        if not ok:
+            got = f"{finding['verdict']} {top['title']} {top['score']:.2f}" if top else finding["verdict"]
+            problems.append(
+                f"line {expected['line']} {expected['listing_id']} {kind}/{expected['transform']}: {got}"
+            )
+    assert not problems, "\n".join(problems)
+
+
+def test_demo_writes_report_notices_and_summary(demo) -> None:
+    assert demo.seconds < 60
+    assert "scanned 148 listings" in demo.printed and "cases:" in demo.printed
+    page = demo.report.read_text(encoding="utf-8")
+    assert "148 listings scanned" in page
+    assert demo.notices and all(p.stat().st_size > 1000 for p in demo.notices)
+    assert any(p.name.endswith(".zh.md") for p in demo.notices)
+
+
+def test_demo_is_idempotent(demo, tmp_path: Path) -> None:
+    again = run_demo(data=demo.findings.parent.parent / "data", out=tmp_path, workers=1, stream=io.StringIO())
+    assert again.works == demo.works
+    assert again.findings.read_bytes() == demo.findings.read_bytes()
+    assert again.outcome.skipped == again.outcome.total  # the unchanged feed resumed, nothing re-scanned

@@ -1,0 +1,191 @@
+"""The safe fetcher against a real loopback server; refusals must happen before any connection."""
+
+from __future__ import annotations
+
+import io
+import random
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from PIL import Image
+
+from rights.config import Settings
+from rights.errors import FetchRefused
+from rights.fetch import FetchFailed, check_url, fetch_image, looks_like_image
+from tests.image_server import ImageServer, Route, serve_images
+
+
+def _png(seed: int = 1) -> bytes:
+    rng = random.Random(seed)
+    img = Image.new("RGB", (48, 48))
+    img.putdata([(rng.randrange(256), rng.randrange(256), rng.randrange(256)) for _ in range(48 * 48)])
+    buf = io.BytesIO()
+    img.save(buf, "PNG")
+    return buf.getvalue()
+
+
+class RecordingTransport(httpx.BaseTransport):
+    """Real transport that records every host it is asked to connect to."""
+
+    def __init__(self) -> None:
+        self.inner = httpx.HTTPTransport()
+        self.hosts: list[str] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.hosts.append(request.url.host)
+        return self.inner.handle_request(request)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+@pytest.fixture
+def server() -> Iterator[ImageServer]:
+    with serve_images() as srv:
+        yield srv
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return Settings(fetch_allow=["127.0.0.1/32"], fetch_max_bytes=200_000, fetch_timeout_s=5)
+
+
+@pytest.fixture
+def transport() -> Iterator[RecordingTransport]:
+    t = RecordingTransport()
+    yield t
+    t.close()
+
+
+def _client(transport: RecordingTransport) -> httpx.Client:
+    return httpx.Client(transport=transport, trust_env=False, timeout=5)
+
+
+def test_fetches_image_from_allowed_loopback(server: ImageServer, settings: Settings) -> None:
+    server.routes["/a.png"] = Route(body=_png(), headers={"Content-Type": "image/png"})
+    assert fetch_image(server.url("/a.png"), settings=settings) == _png()
+
+
+def test_follows_redirects_rechecking_each_hop(server: ImageServer, settings: Settings) -> None:
+    server.routes["/start"] = Route(status=302, headers={"Location": "/middle"})
+    server.routes["/middle"] = Route(status=301, headers={"Location": server.url("/a.png")})
+    server.routes["/a.png"] = Route(body=_png())
+    assert fetch_image(server.url("/start"), settings=settings) == _png()
+    assert server.hits == ["/start", "/middle", "/a.png"]
+
+
+def test_too_many_redirects_refused(server: ImageServer, settings: Settings) -> None:
+    server.routes["/loop"] = Route(status=302, headers={"Location": "/loop"})
+    with pytest.raises(FetchRefused, match="too many redirects"):
+        fetch_image(server.url("/loop"), settings=settings)
+    assert len(server.hits) == settings.fetch_max_redirects + 1
+
+
+@pytest.mark.parametrize(
+    ("url", "words"),
+    [
+        ("http://169.254.169.254/latest/meta-data/", "cloud metadata"),
+        ("http://[fd00:ec2::254]/latest/meta-data/", "cloud metadata"),
+        ("http://10.0.0.1/x.png", "private"),
+        ("http://[::ffff:10.0.0.1]/x.png", "private"),
+        ("http://0.0.0.0/x.png", "unspecified"),
+        ("http://224.0.0.1/x.png", "multicast"),
+        ("http://100.64.0.1/x.png", "non-public"),
+        ("file:///etc/passwd", "only http and https"),
+        ("ftp://example.org/x.png", "only http and https"),
+        ("gopher://127.0.0.1/", "only http and https"),
+    ],
+)
+def test_hostile_urls_refused_before_connecting(
+    url: str, words: str, settings: Settings, transport: RecordingTransport
+) -> None:
+    with _client(transport) as client, pytest.raises(FetchRefused, match=words):
+        fetch_image(url, settings=settings, client=client)
+    assert transport.hosts == []
+
+
+def test_loopback_refused_unless_allowed(server: ImageServer, transport: RecordingTransport) -> None:
+    server.routes["/a.png"] = Route(body=_png())
+    with _client(transport) as client, pytest.raises(FetchRefused, match="loopback"):
+        fetch_image(server.url("/a.png"), settings=Settings(), client=client)
+    assert transport.hosts == [] and server.hits == []
+
+
+def test_broad_allow_never_opens_metadata() -> None:
+    wide = Settings(fetch_allow=["169.254.0.0/16"])
+    with pytest.raises(FetchRefused, match="cloud metadata"):
+        check_url("http://169.254.169.254/", settings=wide)
+    check_url("http://169.254.1.1/", settings=wide)  # the rest of the allowed CIDR is fine
+
+
+def test_redirect_to_private_address_refused(
+    server: ImageServer, settings: Settings, transport: RecordingTransport
+) -> None:
+    server.routes["/bounce"] = Route(status=302, headers={"Location": "http://10.0.0.1/secret.png"})
+    with _client(transport) as client, pytest.raises(FetchRefused, match=r"10\.0\.0\.1"):
+        fetch_image(server.url("/bounce"), settings=settings, client=client)
+    assert transport.hosts == ["127.0.0.1"]  # only the loopback hop was ever contacted
+
+
+def test_every_resolved_address_is_checked(settings: Settings, transport: RecordingTransport) -> None:
+    # A name with one public and one private answer is refused: the private one could be used.
+    def resolver(host: str, port: int) -> list[str]:
+        return ["93.184.216.34", "192.168.1.5"]
+
+    with _client(transport) as client, pytest.raises(FetchRefused, match=r"192\.168\.1\.5"):
+        fetch_image("http://images.example/x.png", settings=settings, client=client, resolver=resolver)
+    assert transport.hosts == []
+
+
+def test_named_host_connects_to_the_address_it_was_checked_with(
+    server: ImageServer, transport: RecordingTransport
+) -> None:
+    # The request goes to the resolved (pinned) address; the name only travels in the Host header.
+    server.routes["/a.png"] = Route(body=_png())
+    allowed = Settings(fetch_allow=["images.test"])
+    url = f"http://images.test:{server.port}/a.png"
+    with _client(transport) as client:
+        body = fetch_image(url, settings=allowed, client=client, resolver=lambda h, p: ["127.0.0.1"])
+    assert body == _png() and transport.hosts == ["127.0.0.1"]
+
+
+def test_size_cap_streamed(server: ImageServer) -> None:
+    server.routes["/big.png"] = Route(body=_png() + b"\0" * 5000)
+    small = Settings(fetch_allow=["127.0.0.1"], fetch_max_bytes=4000)
+    with pytest.raises(FetchRefused, match="4000-byte limit"):
+        fetch_image(server.url("/big.png"), settings=small)
+
+
+def test_non_image_body_refused(server: ImageServer, settings: Settings) -> None:
+    server.routes["/page"] = Route(body=b"<html>not an image</html>", headers={"Content-Type": "image/png"})
+    with pytest.raises(FetchFailed, match="does not look like an image"):
+        fetch_image(server.url("/page"), settings=settings)
+
+
+def test_transient_errors_retried(server: ImageServer, settings: Settings) -> None:
+    server.routes["/flaky.png"] = Route(body=_png(), fail_times=2, fail_status=503)
+    server.routes["/busy.png"] = Route(body=_png(), fail_times=1, fail_status=429)
+    assert fetch_image(server.url("/flaky.png"), settings=settings) == _png()
+    assert fetch_image(server.url("/busy.png"), settings=settings) == _png()
+    assert server.hits.count("/flaky.png") == 3
+
+
+def test_retries_are_bounded(server: ImageServer, settings: Settings) -> None:
+    server.routes["/down.png"] = Route(body=_png(), fail_times=99, fail_status=502)
+    with pytest.raises(FetchFailed, match="after 3 attempts"):
+        fetch_image(server.url("/down.png"), settings=settings)
+    assert server.hits.count("/down.png") == 3
+
+
+def test_not_found_is_not_retried(server: ImageServer, settings: Settings) -> None:
+    with pytest.raises(FetchFailed, match="HTTP 404"):
+        fetch_image(server.url("/missing.png"), settings=settings)
+    assert server.hits == ["/missing.png"]
+
+
+def test_image_sniffing() -> None:
+    assert looks_like_image(_png())
+    assert looks_like_image(b"RIFF\0\0\0\0WEBPVP8 ")
+    assert looks_like_image(b"\xff\xd8\xff\xe0")
+    assert not looks_like_image(b"<svg xmlns=")

@@ -1,0 +1,236 @@
+"""verify_log and verify_receipt catch edits made straight to the SQLite file and name the first bad entry."""
+
+from __future__ import annotations
+
+import copy
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from rights import db
+from rights.log import LogStore, Signer, VerificationError, build_receipt, verify_log, verify_receipt
+from rights.log.merkle import leaf_hash
+from rights.log.signing import PUBLIC_KEY_FILE
+
+SIZE = 12
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    conn = db.connect(tmp_path)
+    store = LogStore(conn, Signer.load_or_create(tmp_path), "tamper-test")
+    for i in range(SIZE):
+        with db.transaction(conn):
+            store.append({"kind": "register", "work_id": f"w_{i + 1}", "creator": f"c{i % 3}"})
+    conn.close()
+    return tmp_path
+
+
+def _edit(data_dir: Path, *statements: tuple[str, tuple[object, ...]]) -> None:
+    """Tamper the way an attacker with file access would: plain sqlite3, no application code."""
+    conn = sqlite3.connect(data_dir / "rights.sqlite3")
+    with conn:
+        for sql, args in statements:
+            conn.execute(sql, args)
+    conn.close()
+
+
+def _entry(data_dir: Path, idx: int) -> bytes:
+    with sqlite3.connect(data_dir / "rights.sqlite3") as conn:
+        return bytes(conn.execute("SELECT entry FROM log_entries WHERE idx = ?", (idx,)).fetchone()[0])
+
+
+def _forged(data_dir: Path, idx: int, **changes: object) -> bytes:
+    fields = json.loads(_entry(data_dir, idx))
+    fields.update(changes)
+    return json.dumps(fields, sort_keys=True, separators=(",", ":")).encode()
+
+
+def test_intact_log_verifies(data_dir: Path) -> None:
+    report = verify_log(data_dir)
+    assert report.ok and report.size == SIZE and report.checkpoints == SIZE and report.first_bad_index is None
+
+
+def test_altered_entry_is_named(data_dir: Path) -> None:
+    _edit(
+        data_dir, ("UPDATE log_entries SET entry = ? WHERE idx = 5", (_forged(data_dir, 5, creator="thief"),))
+    )
+    report = verify_log(data_dir)
+    assert not report.ok and report.first_bad_index == 5
+
+
+def test_altered_entry_with_recomputed_leaf_hash_is_named(data_dir: Path) -> None:
+    forged = _forged(data_dir, 7, creator="thief")
+    _edit(
+        data_dir,
+        ("UPDATE log_entries SET entry = ?, leaf_hash = ? WHERE idx = 7", (forged, leaf_hash(forged))),
+    )
+    report = verify_log(data_dir)
+    assert not report.ok and report.first_bad_index == 7 and "7" in (report.problem or "")
+
+
+def test_reordered_entries_are_named(data_dir: Path) -> None:
+    e2, e4 = _entry(data_dir, 2), _entry(data_dir, 4)
+    _edit(
+        data_dir,
+        ("UPDATE log_entries SET entry = ?, leaf_hash = ? WHERE idx = 2", (e4, leaf_hash(e4))),
+        ("UPDATE log_entries SET entry = ?, leaf_hash = ? WHERE idx = 4", (e2, leaf_hash(e2))),
+    )
+    assert verify_log(data_dir).first_bad_index == 2
+
+
+def test_reordered_entries_with_rewritten_indexes_are_named(data_dir: Path) -> None:
+    e2, e4 = _forged(data_dir, 4, index=2), _forged(data_dir, 2, index=4)
+    _edit(
+        data_dir,
+        ("UPDATE log_entries SET entry = ?, leaf_hash = ? WHERE idx = 2", (e2, leaf_hash(e2))),
+        ("UPDATE log_entries SET entry = ?, leaf_hash = ? WHERE idx = 4", (e4, leaf_hash(e4))),
+    )
+    assert verify_log(data_dir).first_bad_index == 2
+
+
+@pytest.mark.parametrize("removed", [0, 6, SIZE - 1])
+def test_removed_entry_is_named(data_dir: Path, removed: int) -> None:
+    _edit(data_dir, ("DELETE FROM log_entries WHERE idx = ?", (removed,)))
+    report = verify_log(data_dir)
+    assert not report.ok and report.first_bad_index == removed
+
+
+def test_truncated_log_with_checkpoints_removed_is_still_caught_by_receipts(data_dir: Path) -> None:
+    """Cutting entries *and* their checkpoints leaves a consistent shorter log; held receipts expose it."""
+    conn = db.connect(data_dir)
+    receipt = build_receipt(LogStore(conn, Signer.load_or_create(data_dir), "tamper-test"), SIZE - 1)
+    conn.close()
+    _edit(
+        data_dir,
+        ("DELETE FROM log_entries WHERE idx = ?", (SIZE - 1,)),
+        ("DELETE FROM log_checkpoints WHERE tree_size = ?", (SIZE,)),
+    )
+    assert verify_log(data_dir).size == SIZE - 1
+    verify_receipt(receipt, data_dir / PUBLIC_KEY_FILE)  # the receipt still proves entry SIZE-1 existed
+
+
+def test_forged_checkpoint_is_caught(data_dir: Path) -> None:
+    _edit(data_dir, ("UPDATE log_checkpoints SET root_hash = ? WHERE tree_size = 4", (b"\x11" * 32,)))
+    report = verify_log(data_dir)
+    assert not report.ok and report.first_bad_index == 3 and "signature" in (report.problem or "")
+
+
+def test_tampered_cached_node_is_caught(data_dir: Path) -> None:
+    _edit(data_dir, ("UPDATE log_nodes SET hash = ? WHERE level = 2 AND idx = 1", (b"\x22" * 32,)))
+    report = verify_log(data_dir)
+    assert not report.ok and report.first_bad_index == 7
+
+
+def test_another_public_key_fails(data_dir: Path) -> None:
+    other = Ed25519PrivateKey.generate().public_key()
+    report = verify_log(data_dir, other)
+    assert not report.ok and report.first_bad_index == 0
+
+
+# ------------------------------------------------------------------------------------------------ receipts
+
+
+@pytest.fixture
+def receipt(data_dir: Path) -> dict:
+    conn = db.connect(data_dir)
+    r = build_receipt(LogStore(conn, Signer.load_or_create(data_dir), "tamper-test"), 5)
+    conn.close()
+    return r
+
+
+def test_receipt_verifies_offline_from_json(data_dir: Path, receipt: dict) -> None:
+    reloaded = json.loads(json.dumps(receipt))
+    pem = (data_dir / PUBLIC_KEY_FILE).read_text()
+    assert verify_receipt(reloaded, pem)["work_id"] == "w_6"
+
+
+def _mutations(receipt: dict) -> list[dict]:
+    out = []
+    r = copy.deepcopy(receipt)
+    r["entry"] = r["entry"].replace('"c2"', '"thief"')
+    out.append(r)
+    r = copy.deepcopy(receipt)
+    r["log_index"] = 4
+    out.append(r)
+    r = copy.deepcopy(receipt)
+    r["inclusion_proof"][0] = "00" * 32
+    out.append(r)
+    r = copy.deepcopy(receipt)
+    r["inclusion_proof"] = r["inclusion_proof"][:-1]
+    out.append(r)
+    r = copy.deepcopy(receipt)
+    r["checkpoint"]["tree_size"] += 1
+    out.append(r)
+    r = copy.deepcopy(receipt)
+    r["checkpoint"]["root_hash"] = "ab" * 32
+    out.append(r)
+    r = copy.deepcopy(receipt)
+    r["checkpoint"]["timestamp"] = "2000-01-01T00:00:00.000Z"
+    out.append(r)
+    r = copy.deepcopy(receipt)
+    del r["checkpoint"]
+    out.append(r)
+    return out
+
+
+def test_tampered_receipts_fail(data_dir: Path, receipt: dict) -> None:
+    key = data_dir / PUBLIC_KEY_FILE
+    for bad in _mutations(receipt):
+        with pytest.raises(VerificationError):
+            verify_receipt(bad, key)
+    with pytest.raises(VerificationError):
+        verify_receipt(receipt, Ed25519PrivateKey.generate().public_key())
+    with pytest.raises(VerificationError):
+        verify_receipt(receipt, "not a key")
+
+
+def _readme_verifier(receipt: dict, pem: bytes) -> bool:
+    """The receipt algorithm of rights/README-api.md, re-implemented from the text with no rights.log code."""
+    import base64
+    import hashlib
+
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+    entry = receipt["entry"].encode("utf-8")
+    if json.loads(entry)["index"] != receipt["log_index"]:
+        return False
+    cp = receipt["checkpoint"]
+    root = bytes.fromhex(cp["root_hash"])
+    body = f"{cp['origin']}\n{cp['tree_size']}\n{base64.b64encode(root).decode()}\n{cp['timestamp']}\n"
+    try:
+        load_pem_public_key(pem).verify(base64.b64decode(cp["signature"]), body.encode())  # type: ignore[union-attr]
+    except InvalidSignature:
+        return False
+    fn, sn = receipt["log_index"], cp["tree_size"] - 1
+    if not 0 <= fn <= sn:
+        return False
+    r = hashlib.sha256(b"\x00" + entry).digest()
+    for p in map(bytes.fromhex, receipt["inclusion_proof"]):
+        if sn == 0:
+            return False
+        if fn % 2 == 1 or fn == sn:
+            r = hashlib.sha256(b"\x01" + p + r).digest()
+            while fn % 2 == 0 and fn != 0:
+                fn, sn = fn >> 1, sn >> 1
+        else:
+            r = hashlib.sha256(b"\x01" + r + p).digest()
+        fn, sn = fn >> 1, sn >> 1
+    return sn == 0 and r == root
+
+
+def test_the_documented_algorithm_agrees_with_verify_receipt(data_dir: Path) -> None:
+    pem = (data_dir / PUBLIC_KEY_FILE).read_bytes()
+    conn = db.connect(data_dir)
+    store = LogStore(conn, Signer.load_or_create(data_dir), "tamper-test")
+    receipts = [build_receipt(store, i) for i in range(SIZE)]
+    conn.close()
+    for receipt in receipts:
+        assert _readme_verifier(receipt, pem)
+        verify_receipt(receipt, pem)
+    for bad in _mutations(receipts[5])[:-1]:  # the last mutation drops the checkpoint altogether
+        assert not _readme_verifier(bad, pem)

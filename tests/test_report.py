@@ -1,0 +1,131 @@
+"""The HTML report, opened in a real headless Chromium: what a person sees on the page."""
+
+from __future__ import annotations
+
+import io
+import random
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from rights.evidence import thumbnail_b64
+from tests.chromium import CHROMIUM, SKIP_REASON, dump_dom
+from workers.report import Summary, write_report
+
+
+def _image(seed: int, size: tuple[int, int] = (160, 120)) -> bytes:
+    rng = random.Random(seed)
+    img = Image.new("RGB", size)
+    img.putdata([(rng.randrange(256), rng.randrange(256), 40) for _ in range(size[0] * size[1])])
+    buf = io.BytesIO()
+    img.save(buf, "PNG")
+    return buf.getvalue()
+
+
+def _findings() -> list[dict]:
+    fox = {
+        "work_id": 3,
+        "creator": "ana",
+        "title": "Red Fox",
+        "score": 0.93,
+        "verdict": "match",
+        "kind": "partial",
+        "region": [20, 10, 80, 60],
+        "licensed": False,
+    }
+    owl = {**fox, "work_id": 4, "title": "Night Owl", "score": 0.55, "verdict": "review", "region": None}
+    return [
+        {
+            "listing_id": "a1",
+            "platform": "bazaar",
+            "verdict": "match",
+            "matches": [fox],
+            "error": None,
+            "title": "Fox <b>poster</b> A3",
+            "url": "https://bazaar.example/a1",
+        },
+        {"listing_id": "a2", "platform": "bazaar", "verdict": "clear", "matches": [], "error": None},
+        {
+            "listing_id": "b1",
+            "platform": "kiosk",
+            "verdict": "review",
+            "matches": [owl],
+            "error": None,
+            "title": "Owl tee",
+        },
+        {"listing_id": "b2", "platform": "kiosk", "verdict": "error", "matches": [], "error": "line 4: bad"},
+        {"listing_id": "b3", "platform": "kiosk", "verdict": "clear", "matches": [], "error": None},
+    ]
+
+
+def _write(path: Path) -> None:
+    summary = Summary()
+    hits = []
+    query, size = thumbnail_b64(_image(1))
+    work, _ = thumbnail_b64(_image(2))
+    for f in _findings():
+        summary.add(f)
+        if f["verdict"] in ("match", "review"):
+            evidence = {
+                "query_thumb": query,
+                "query_size": list(size),
+                "work_thumbs": {str(f["matches"][0]["work_id"]): work},
+            }
+            hits.append((f, evidence))
+    write_report(path, summary=summary, hits=hits, title="Scan of test feed")
+
+
+def test_report_is_self_contained(tmp_path: Path) -> None:
+    page = tmp_path / "report.html"
+    _write(page)
+    text = page.read_text(encoding="utf-8")
+    assert "<script" not in text.lower() and "<b>poster</b>" not in text
+    assert not re.search(r'(src|href)="(?!data:|https://bazaar\.example/)', text)
+    assert text.count("data:image/jpeg;base64,") == 4
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason=SKIP_REASON)
+def test_report_in_headless_chromium(tmp_path: Path) -> None:
+    page = tmp_path / "report.html"
+    _write(page)
+    dom = dump_dom(page)
+    text = " ".join(_visible_text(dom).split())
+    assert "5 listings scanned: 1 match, 1 review, 2 clear, 1 error" in text
+    rows = _table_rows(dom)
+    assert rows["bazaar"] == ["1", "0", "1", "0", "2"]
+    assert rows["kiosk"] == ["0", "1", "1", "1", "3"]
+    assert "Fox <b>poster</b> A3" in text  # the hit's title, shown as text, not markup
+    assert "Registered work “Red Fox” by ana" in text and "score 0.930" in text
+    assert "Owl tee" in text
+
+
+def _visible_text(dom: str) -> str:
+    chunks: list[str] = []
+
+    class Text(HTMLParser):
+        skip = 0
+
+        def handle_starttag(self, tag: str, attrs: list) -> None:
+            self.skip += tag in ("style", "title")
+
+        def handle_endtag(self, tag: str) -> None:
+            self.skip -= tag in ("style", "title")
+
+        def handle_data(self, data: str) -> None:
+            if not self.skip:
+                chunks.append(data)
+
+    Text().feed(dom)
+    return " ".join(chunks)
+
+
+def _table_rows(dom: str) -> dict[str, list[str]]:
+    rows: dict[str, list[str]] = {}
+    for row in re.findall(r"<tr>(.*?)</tr>", dom, flags=re.S):
+        cells = re.findall(r"<t[dh]>(.*?)</t[dh]>", row)
+        if cells:
+            rows[cells[0]] = cells[1:]
+    return rows

@@ -1,0 +1,232 @@
+"""The Registry façade against a real SQLite file, real engine and real signed log."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from indexes import Match
+from rights.accounts import Account
+from rights.db import original_path
+from rights.errors import BadInput, Conflict, Forbidden, InvalidImage, LowInformation, NotFound
+from rights.log import verify_log, verify_receipt
+from rights.registry import Registry
+from tests.rights_support import artwork_png, near_copy, plain_png
+
+ALICE = Account(1, "alice", "creator")
+MALLORY = Account(2, "mallory", "creator")
+
+
+@pytest.fixture
+def reg(tmp_path: Path) -> Iterator[Registry]:
+    with Registry.open(tmp_path / "data") as registry:
+        yield registry
+
+
+def test_register_returns_the_contract_body_with_a_verifiable_receipt(reg: Registry) -> None:
+    body = reg.register("alice", artwork_png(1), title="Harbour", metadata={"year": 2024})
+    contract = {"work_id", "creator", "title", "sha256", "registered_at", "status", "conflicts", "log_index"}
+    assert contract <= set(body)
+    assert body["status"] == "registered" and body["conflicts"] == []
+    assert body["work_id"].startswith("w_") and body["creator"] == "alice" and body["title"] == "Harbour"
+    entry = verify_receipt(body["receipt"], reg.data_dir / "log-public-key.pem")
+    assert entry["kind"] == "register" and entry["work_id"] == body["work_id"]
+    assert entry["work_sha256"] == body["sha256"] and entry["index"] == body["log_index"]
+    assert original_path(reg.data_dir, body["sha256"]).read_bytes() == artwork_png(1)
+    assert reg.get_work(body["work_id"])["metadata"] == {"year": 2024}
+
+
+def test_same_bytes_same_creator_is_idempotent(reg: Registry) -> None:
+    first = reg.register("alice", artwork_png(2))
+    again = reg.register("alice", artwork_png(2), title="ignored")
+    assert again["work_id"] == first["work_id"] and again["log_index"] == first["log_index"]
+    assert again["receipt"] == first["receipt"]
+    assert reg.log.size() == 1
+
+
+def test_same_bytes_by_another_creator_is_contested(reg: Registry) -> None:
+    prior = reg.register("alice", artwork_png(3), title="Original")
+    copy = reg.register("mallory", artwork_png(3))
+    assert copy["status"] == "contested"
+    [conflict] = copy["conflicts"]
+    assert conflict["work_id"] == prior["work_id"] and conflict["creator"] == "alice"
+    assert conflict["kind"] == "exact" and conflict["verdict"] == "match" and conflict["score"] == 1.0
+    assert conflict["log_index"] == prior["log_index"]
+    assert conflict["registered_at"] == prior["registered_at"]
+    assert reg.get_work(copy["work_id"])["conflicts"] == copy["conflicts"]
+
+
+def test_near_duplicate_by_another_creator_is_contested(reg: Registry) -> None:
+    prior = reg.register("alice", artwork_png(4))
+    reg.register("alice", artwork_png(5))
+    copy = reg.register("mallory", near_copy(4))
+    assert copy["status"] == "contested"
+    assert [c["work_id"] for c in copy["conflicts"]] == [prior["work_id"]]
+    assert copy["conflicts"][0]["kind"] in ("near", "partial")
+    # The author's own variant is not a conflict.
+    assert reg.register("alice", near_copy(5))["status"] == "registered"
+
+
+def test_refusals(reg: Registry) -> None:
+    with pytest.raises(LowInformation):
+        reg.register("alice", plain_png())
+    with pytest.raises(InvalidImage) as info:
+        reg.register("alice", b"definitely not an image")
+    assert info.value.code != "internal"
+    with pytest.raises(BadInput):
+        reg.register("bad name with spaces", artwork_png(6))
+    with pytest.raises(BadInput):
+        reg.register("alice", artwork_png(6), metadata=["not", "a", "dict"])  # type: ignore[arg-type]
+    reg.create_key("platform", "shop")
+    with pytest.raises(Forbidden):
+        reg.register("shop", artwork_png(6))
+    assert reg.log.size() == 0
+
+
+def test_match_and_withdraw(reg: Registry) -> None:
+    work = reg.register("alice", artwork_png(7), title="Gull")
+    reg.register("alice", artwork_png(8))
+    found = reg.match_image(near_copy(7))
+    assert found["verdict"] == "match" and found["took_ms"] >= 0
+    assert found["matches"][0]["work_id"] == work["work_id"]
+    assert set(found["matches"][0]) == {
+        "work_id", "creator", "title", "score", "verdict", "kind", "region", "licensed"
+    }  # fmt: skip
+    assert reg.match_image(artwork_png(99))["verdict"] != "match"
+
+    with pytest.raises(Forbidden):
+        reg.withdraw(work["work_id"], MALLORY)
+    gone = reg.withdraw(work["work_id"], ALICE)
+    assert gone["status"] == "withdrawn"
+    assert work["work_id"] not in [m["work_id"] for m in reg.match_image(near_copy(7))["matches"]]
+    size = reg.log.size()
+    reg.withdraw(work["work_id"], ALICE)  # repeat: no new entry
+    assert reg.log.size() == size
+    last = json.loads(reg.log.entry(size - 1))
+    assert last["kind"] == "withdraw" and last["work_id"] == work["work_id"]
+    # After withdrawal the same creator may register the bytes anew.
+    assert reg.register("alice", artwork_png(7))["work_id"] != work["work_id"]
+    with pytest.raises(NotFound):
+        reg.withdraw("w_999")
+    with pytest.raises(NotFound):
+        reg.get_work("nonsense")
+
+
+def test_licences_set_the_licensed_flag(reg: Registry) -> None:
+    work = reg.register("alice", artwork_png(9))
+    query = near_copy(9)
+    with pytest.raises(Forbidden):
+        reg.add_license(work["work_id"], "goodshop", actor=MALLORY)
+    with pytest.raises(BadInput):
+        reg.add_license(work["work_id"], "goodshop", expires_at="2001-01-01T00:00:00Z")
+    lic = reg.add_license(work["work_id"], "goodshop", "etsy", "2999-01-01T00:00:00+02:00", actor=ALICE)
+    assert lic["expires_at"] == "2998-12-31T22:00:00.000Z"
+    assert json.loads(reg.log.entry(lic["log_index"]))["kind"] == "license"
+
+    def licensed(**kw: str | None) -> bool:
+        return bool(reg.match_image(query, **kw)["matches"][0]["licensed"])
+
+    assert licensed(platform="etsy", seller="goodshop")
+    assert not licensed(platform="ebay", seller="goodshop")  # licence names another platform
+    assert not licensed(platform=None, seller="goodshop")
+    assert not licensed(platform="etsy", seller="badshop")
+    reg.add_license(work["work_id"], "printhub")  # platform-wide: the licensee is the platform itself
+    assert licensed(platform="printhub", seller=None)
+    assert [x["licensee"] for x in reg.list_licenses(work["work_id"], ALICE)] == ["goodshop", "printhub"]
+
+
+def test_list_works_pages(reg: Registry) -> None:
+    ids = [reg.register("alice", artwork_png(20 + i))["work_id"] for i in range(5)]
+    reg.register("bob", artwork_png(30))
+    seen, cursor = [], None
+    while True:
+        page = reg.list_works("alice", limit=2, cursor=cursor)
+        seen += [w["work_id"] for w in page["works"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == ids
+    assert len(reg.list_works(limit=100)["works"]) == 6
+    with pytest.raises(BadInput):
+        reg.list_works(limit=0)
+    with pytest.raises(BadInput):
+        reg.list_works(cursor="garbage")
+
+
+def _live_keys(data_dir: Path) -> set[int]:
+    with sqlite3.connect(data_dir / "rights.sqlite3") as conn:
+        return {r[0] for r in conn.execute("SELECT id FROM works WHERE status != 'withdrawn'")}
+
+
+@pytest.mark.parametrize("damage", ["delete", "corrupt", "stale"])
+def test_index_is_rebuilt_from_the_database(tmp_path: Path, damage: str) -> None:
+    data = tmp_path / "data"
+    with Registry.open(data) as reg:
+        keep = reg.register("alice", artwork_png(40))
+        snapshot = tmp_path / "index-before"
+        shutil.copytree(data / "index", snapshot)
+        late = reg.register("alice", artwork_png(41))  # absent from the snapshot
+        reg.withdraw(keep["work_id"])  # present in the snapshot
+    index = data / "index"
+    if damage == "delete":
+        shutil.rmtree(index)
+    elif damage == "corrupt":
+        for f in index.iterdir():
+            f.write_bytes(b"\x00garbage" * 10)
+    else:  # a crash between DB commit and index save: the old index misses one work and ghosts another
+        shutil.rmtree(index)
+        shutil.copytree(snapshot, index)
+    with Registry.open(data) as reg:
+        assert reg.engine.keys() == _live_keys(data) == {int(late["work_id"][2:])}
+        assert reg.match_image(near_copy(41))["matches"][0]["work_id"] == late["work_id"]
+        withdrawn = reg.match_image(artwork_png(40))["matches"]
+        assert keep["work_id"] not in [m["work_id"] for m in withdrawn]
+    assert verify_log(data).ok
+
+
+def test_two_registries_on_one_directory_stay_in_step(tmp_path: Path) -> None:
+    with Registry.open(tmp_path) as a, Registry.open(tmp_path) as b:
+        work = a.register("alice", artwork_png(50))
+        assert b.match_image(artwork_png(50))["matches"][0]["work_id"] == work["work_id"]
+        assert b.register("mallory", near_copy(50))["status"] == "contested"
+        b.withdraw(work["work_id"])
+        assert work["work_id"] not in [m["work_id"] for m in a.match_image(artwork_png(50))["matches"]]
+
+
+def test_conflicting_roles_are_refused(reg: Registry) -> None:
+    reg.create_key("creator", "alice")
+    with pytest.raises(Conflict):
+        reg.create_key("platform", "alice")
+
+
+def test_describe_turns_engine_matches_into_contract_objects(reg: Registry) -> None:
+    a = reg.register("alice", artwork_png(60), title="A")
+    b = reg.register("alice", artwork_png(61), title="B")
+    reg.add_license(b["work_id"], "goodshop")
+    reg.withdraw(a["work_id"])
+    ka, kb = int(a["work_id"][2:]), int(b["work_id"][2:])
+    matches = [
+        Match(ka, 0.99, "match", "exact", (0, 0, 10, 10)),  # withdrawn: dropped
+        Match(kb, 0.6, "review", "partial", (1, 2, 3, 4)),
+        Match(10_000, 0.95, "match", "near", None),  # unknown key (a ghost): dropped
+    ]
+    described = reg.describe(matches, platform="etsy", seller="goodshop")
+    assert described == [
+        {
+            "work_id": b["work_id"],
+            "creator": "alice",
+            "title": "B",
+            "score": 0.6,
+            "verdict": "review",
+            "kind": "partial",
+            "region": [1, 2, 3, 4],
+            "licensed": True,
+        }
+    ]
+    assert reg.describe([], platform=None, seller=None) == []
+    assert reg.describe(matches[1:2], platform=None, seller=None)[0]["licensed"] is False

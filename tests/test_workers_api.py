@@ -1,0 +1,143 @@
+"""Scan and case routes over the real app, with the workers' background scan service injected."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from rights.api.app import create_app
+from rights.registry import Registry
+from tests.artwork import artwork, encode, pirate
+from tests.image_server import ImageServer, Route, serve_images
+from tests.rights_support import TestClient
+from tests.scan_support import World, build_world
+from workers.service import BackgroundScans
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[ImageServer]:
+    with serve_images() as srv:
+        srv.routes["/a.png"] = Route(body=encode(pirate(artwork(11), "crop")))
+        srv.routes["/b.png"] = Route(body=encode(artwork(903)))
+        yield srv
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory: pytest.TempPathFactory, server: ImageServer) -> Iterator[tuple]:
+    world: World = build_world(tmp_path_factory.mktemp("api"), fetch_allow=["127.0.0.1/32"])
+    with Registry.open(world.settings) as registry:
+        keys = {
+            "shop": registry.create_key("platform", "shop"),
+            "ana": registry.create_key("creator", "ana"),
+            "ben": registry.create_key("creator", "ben"),
+        }
+    service = BackgroundScans(workers=1)
+    with TestClient(create_app(world.settings, scan_service=service)) as client:
+        yield client, keys, world, server
+    service.close()
+
+
+def _auth(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+def _wait(client: TestClient, scan_id: str, key: str) -> dict:
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        body = client.get(f"/v1/scans/{scan_id}", headers=_auth(key)).json()
+        if body["status"] in ("done", "failed"):
+            return body
+        time.sleep(0.1)
+    raise AssertionError(f"scan {scan_id} did not finish: {body}")
+
+
+def test_scan_submitted_as_json_then_cases_and_notices(setup: tuple) -> None:
+    client, keys, world, server = setup
+    listings = [
+        {
+            "listing_id": "A1",
+            "platform": "shop",
+            "image": server.url("/a.png"),
+            "title": "Fox <i>poster</i>",
+            "url": "https://shop.example/A1",
+            "seller": "s1",
+        },
+        {"listing_id": "B1", "platform": "shop", "image": server.url("/b.png")},
+        {"listing_id": "C1", "platform": "shop", "image": "/etc/passwd"},
+        {"listing_id": "D1", "platform": "shop", "image": "http://169.254.169.254/latest/meta-data/"},
+    ]
+    answer = client.post("/v1/scans", json={"listings": listings}, headers=_auth(keys["shop"]))
+    assert answer.status_code == 202, answer.text
+    scan_id = answer.json()["scan_id"]
+    status = _wait(client, scan_id, keys["shop"])
+    assert status["status"] == "done" and status["done"] == 4 and status["progress"] == 1.0
+    assert status["counts"]["match"] == 1 and status["counts"]["error"] == 2
+
+    found = client.get(f"/v1/scans/{scan_id}/findings", headers=_auth(keys["shop"]))
+    assert found.headers["content-type"].startswith("application/x-ndjson")
+    findings = [json.loads(line) for line in found.text.splitlines()]
+    assert [f["listing_id"] for f in findings] == ["A1", "B1", "C1", "D1"]
+    assert findings[0]["matches"][0]["work_id"] == world.works[11]
+    assert "local paths are not accepted" in findings[2]["error"]  # no server file reads over HTTP
+    assert "cloud metadata" in findings[3]["error"]
+
+    # Work 11 belongs to ana: she sees the case, ben does not, the platform may not list cases.
+    ana_cases = client.get("/v1/cases", headers=_auth(keys["ana"])).json()["cases"]
+    (case,) = [c for c in ana_cases if c["listing_id"] == "A1"]
+    assert case["status"] == "open" and case["listing_url"] == "https://shop.example/A1"
+    assert all(
+        c["listing_id"] != "A1" for c in client.get("/v1/cases", headers=_auth(keys["ben"])).json()["cases"]
+    )
+    assert client.get("/v1/cases", headers=_auth(keys["shop"])).status_code == 403
+    assert client.get(f"/v1/cases/{case['id']}", headers=_auth(keys["ben"])).status_code == 404
+
+    notice = client.get(f"/v1/cases/{case['id']}/notice?format=html&lang=en", headers=_auth(keys["ana"]))
+    assert notice.status_code == 200 and notice.headers["content-type"].startswith("text/html")
+    assert "under penalty of perjury" in notice.text and "Fox &lt;i&gt;poster&lt;/i&gt;" in notice.text
+    zh = client.get(f"/v1/cases/{case['id']}/notice?format=md&lang=zh", headers=_auth(keys["ana"]))
+    assert "《信息网络传播权保护条例》第十四条" in zh.text
+    as_json = client.get(f"/v1/cases/{case['id']}/notice?format=json", headers=_auth(keys["ana"])).json()
+    assert as_json["work"]["log_index"] is not None and as_json["work"]["receipt"]["log_index"] is not None
+
+    moved = client.patch(
+        f"/v1/cases/{case['id']}", json={"status": "notified", "note": "sent"}, headers=_auth(keys["ana"])
+    )
+    assert moved.status_code == 200 and moved.json()["status"] == "notified"
+    bad = client.patch(f"/v1/cases/{case['id']}", json={"status": "open"}, headers=_auth(keys["ana"]))
+    assert bad.status_code == 200  # notified -> open is allowed (reopen)
+    refused = client.patch(
+        f"/v1/cases/{case['id']}", json={"status": "taken_down"}, headers=_auth(keys["ana"])
+    )
+    assert refused.status_code == 409 and refused.json()["error"]["code"] == "conflict"
+
+
+def test_scan_submitted_as_feed_file(setup: tuple, tmp_path: Path) -> None:
+    client, keys, _, server = setup
+    feed = "listing_id,platform,image\nF1,shop," + server.url("/a.png") + "\nF2,shop,\n"
+    answer = client.post(
+        "/v1/scans", files={"feed": ("feed.csv", feed.encode(), "text/csv")}, headers=_auth(keys["shop"])
+    )
+    assert answer.status_code == 202, answer.text
+    status = _wait(client, answer.json()["scan_id"], keys["shop"])
+    assert status["counts"] == {"match": 1, "review": 0, "clear": 0, "error": 1}
+
+
+def test_scan_permissions_and_bad_bodies(setup: tuple) -> None:
+    client, keys, _, _ = setup
+    listing = {"listings": [{"listing_id": "x", "platform": "shop", "image": "https://cdn.example/x.png"}]}
+    assert client.post("/v1/scans", json=listing, headers=_auth(keys["ana"])).status_code == 403
+    assert client.post("/v1/scans", json=listing).status_code == 401
+    assert client.post("/v1/scans", json={"listings": []}, headers=_auth(keys["shop"])).status_code == 400
+    assert (
+        client.post(
+            "/v1/scans", content=b"x", headers={**_auth(keys["shop"]), "content-type": "text/plain"}
+        ).status_code
+        == 415
+    )
+    assert (
+        client.get("/v1/scans/scan_nope", headers=_auth(keys["shop"])).json()["error"]["code"] == "not_found"
+    )

@@ -1,0 +1,120 @@
+"""Feed reading: every kind of broken line becomes an error item with its line number."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from workers.feeds import FeedError, Listing, read_feed
+
+
+def _write_jsonl(path: Path, lines: list[str]) -> Path:
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def _ok(ident: str, image: str = "img/a.jpg", **extra: object) -> str:
+    return json.dumps({"listing_id": ident, "platform": "shopa", "image": image, **extra})
+
+
+def test_good_lines_resolve_paths_and_keep_unknown_keys(tmp_path: Path) -> None:
+    feed = _write_jsonl(
+        tmp_path / "feed.jsonl",
+        [
+            _ok("a", title="Cat", seller="s1", colour="blue"),
+            _ok("b", image="https://cdn.example/x.png"),
+        ],
+    )
+    items = list(read_feed(feed))
+    assert [n for n, _ in items] == [1, 2]
+    first, second = items[0][1], items[1][1]
+    assert isinstance(first, Listing) and isinstance(second, Listing)
+    assert first.image == str((tmp_path / "img" / "a.jpg").resolve())
+    assert first.raw["colour"] == "blue" and first.title == "Cat" and first.seller == "s1"
+    assert second.image == "https://cdn.example/x.png" and second.is_url
+
+
+def test_every_kind_of_bad_line(tmp_path: Path) -> None:
+    outside = tmp_path.parent / "secret.jpg"
+    lines = [
+        _ok("good1"),
+        "{not json",
+        "[1, 2, 3]",
+        json.dumps({"platform": "shopa", "image": "a.jpg"}),
+        json.dumps({"listing_id": "x1", "image": "a.jpg"}),
+        json.dumps({"listing_id": "x2", "platform": "shopa"}),
+        json.dumps({"listing_id": 17, "platform": "shopa", "image": "a.jpg"}),
+        json.dumps({"listing_id": "x3", "platform": "shopa", "image": "a.jpg", "title": ["t"]}),
+        _ok("good1"),
+        _ok("x4", image="../secret.jpg"),
+        _ok("x5", image=str(outside)),
+        _ok("x6", image="file:///etc/passwd"),
+        _ok("x7", image="ftp://host/a.png"),
+        "",
+        _ok("good2"),
+    ]
+    feed = _write_jsonl(tmp_path / "feed.jsonl", lines)
+    items = list(read_feed(feed))
+    errors = {n: item for n, item in items if isinstance(item, FeedError)}
+    goods = [item.listing_id for _, item in items if isinstance(item, Listing)]
+    assert goods == ["good1", "good2"]
+    assert sorted(errors) == [2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13]
+    words = {
+        2: "invalid JSON",
+        3: "expected a JSON object",
+        4: "missing 'listing_id'",
+        5: "missing 'platform'",
+        6: "missing 'image'",
+        7: "'listing_id' must be a string",
+        8: "'title' must be a string",
+        9: "duplicate listing_id 'good1' (first on line 1)",
+        10: "outside the allowed folders",
+        11: "outside the allowed folders",
+        12: "only http(s) URLs or file paths",
+        13: "only http(s) URLs or file paths",
+    }
+    for line_no, word in words.items():
+        assert word in errors[line_no].message, (line_no, errors[line_no].message)
+        assert errors[line_no].line_no == line_no
+    assert errors[9].listing_id == "good1" and errors[5].listing_id == "x1"
+
+
+def test_extra_roots_and_url_only_mode(tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    feed_dir = tmp_path / "feeds"
+    feed_dir.mkdir()
+    feed = _write_jsonl(feed_dir / "f.jsonl", [_ok("a", image="../shared/a.jpg"), _ok("b", image="http://h/x.png")])
+    (ok,) = [i for _, i in read_feed(feed, allowed_roots=[feed_dir, shared]) if i.listing_id == "a"]
+    assert isinstance(ok, Listing) and ok.image == str((shared / "a.jpg").resolve())
+    url_only = [i for _, i in read_feed(feed, allowed_roots=[])]
+    assert isinstance(url_only[0], FeedError) and "local paths are not accepted" in url_only[0].message
+    assert isinstance(url_only[1], Listing)
+
+
+def test_csv_feed_same_columns(tmp_path: Path) -> None:
+    feed = tmp_path / "feed.csv"
+    feed.write_text(
+        "listing_id,platform,image,title,extra\n"
+        'c1,shopb,pics/1.jpg,"A, quoted title",x\n'
+        "c2,shopb,,no image,\n"
+        "c3,shopb,pics/3.jpg\n"
+        "\n"
+        'c4,shopb,pics/4.jpg,"multi\nline",y\n'
+        "c1,shopb,pics/5.jpg,dup,\n",
+        encoding="utf-8",
+    )
+    items = list(read_feed(feed))
+    by_line = dict(items)
+    assert isinstance(by_line[2], Listing) and by_line[2].title == "A, quoted title"
+    assert by_line[2].raw["extra"] == "x"
+    assert isinstance(by_line[3], FeedError) and "missing 'image'" in by_line[3].message
+    assert isinstance(by_line[4], FeedError) and "columns" in by_line[4].message
+    assert isinstance(by_line[6], Listing) and by_line[6].title == "multi\nline"
+    assert isinstance(by_line[8], FeedError) and "duplicate" in by_line[8].message
+
+
+def test_streams_without_loading_whole_file(tmp_path: Path) -> None:
+    feed = _write_jsonl(tmp_path / "big.jsonl", [_ok(f"id{i}") for i in range(5000)])
+    reader = read_feed(feed)
+    assert next(reader)[0] == 1  # a generator: the first line comes before the rest is read
+    assert sum(1 for _ in reader) == 4999

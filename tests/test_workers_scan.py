@@ -1,0 +1,212 @@
+"""Scans end to end on real worker processes: local pool, Dask LocalCluster, loopback URLs, kill -9 resume."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from rights import cases
+from rights.registry import Registry
+from tests.artwork import artwork, encode, pirate
+from tests.image_server import Route, serve_images
+from tests.scan_support import World, build_world, listings, read_findings, write_feed
+from workers.local_pool import LocalPool
+from workers.scan import make_context, run_scan
+
+REPO = Path(__file__).resolve().parent.parent
+BROKEN = [
+    "{not json",
+    json.dumps({"listing_id": "no-image", "platform": "bazaar"}),
+    json.dumps({"listing_id": "escape", "platform": "bazaar", "image": "../../etc/passwd"}),
+    json.dumps({"listing_id": "gone", "platform": "bazaar", "image": "missing.png"}),
+    json.dumps({"listing_id": "text", "platform": "bazaar", "image": "notes.png"}),
+    json.dumps(
+        {"listing_id": "metadata", "platform": "bazaar", "image": "http://169.254.169.254/latest/x.png"}
+    ),
+    json.dumps({"listing_id": "lan", "platform": "bazaar", "image": "http://10.0.0.1/x.png"}),
+    json.dumps({"listing_id": "11-jpeg-0", "platform": "bazaar", "image": "11-jpeg.png"}),  # duplicate id
+]
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator:
+    with serve_images() as srv:
+        srv.routes["/img/33-crop.png"] = Route(body=encode(pirate(artwork(33), "crop")))
+        srv.routes["/img/redirect"] = Route(status=302, headers={"Location": "/img/33-crop.png"})
+        srv.routes["/img/flaky.png"] = Route(body=encode(pirate(artwork(44), "jpeg")), fail_times=1)
+        yield srv
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory, server) -> World:
+    world = build_world(tmp_path_factory.mktemp("world"), fetch_allow=["127.0.0.1/32"])
+    (world.feed_dir / "notes.png").write_text("not an image")
+    lines = listings(world)
+    lines += [
+        {"listing_id": "url-crop", "platform": "bazaar", "image": server.url("/img/33-crop.png")},
+        {"listing_id": "url-redirect", "platform": "bazaar", "image": server.url("/img/redirect")},
+        {"listing_id": "url-flaky", "platform": "bazaar", "image": server.url("/img/flaky.png")},
+        {"listing_id": "url-404", "platform": "bazaar", "image": server.url("/img/none.png")},
+    ]
+    world.expected.update(
+        {"url-crop": world.works[33], "url-redirect": world.works[33], "url-flaky": world.works[44]}
+    )
+    write_feed(world.feed_dir / "feed.jsonl", lines, BROKEN)
+    return world
+
+
+@pytest.fixture(scope="module")
+def local_findings(world: World) -> list[dict]:
+    out = world.feed_dir.parent / "local.jsonl"
+    with Registry.open(world.settings) as registry, LocalPool(make_context(registry), 2) as pool:
+        outcome = run_scan(world.feed_dir / "feed.jsonl", registry=registry, runner=pool, out=out)
+    assert outcome.processed + outcome.skipped == outcome.total
+    return read_findings(out)
+
+
+def test_findings_follow_the_contract_in_feed_order(world: World, local_findings: list[dict]) -> None:
+    feed_lines = (world.feed_dir / "feed.jsonl").read_text().splitlines()
+    assert [f["listing_id"] for f in local_findings] == [_listing_id(line) for line in feed_lines]
+    for finding in local_findings:
+        assert list(finding)[:6] == ["listing_id", "platform", "image", "verdict", "matches", "error"]
+        assert finding["verdict"] in ("match", "review", "clear", "error")
+        scores = [m["score"] for m in finding["matches"]]
+        assert scores == sorted(scores, reverse=True)
+    by_id = {f["listing_id"]: f for f in local_findings if f["verdict"] != "error" or f["listing_id"]}
+    assert by_id["u901-0"]["colour"] == "blue"  # unknown keys pass through
+
+
+def test_copies_found_and_clean_art_not_flagged(world: World, local_findings: list[dict]) -> None:
+    first = {}
+    for f in local_findings:
+        first.setdefault(f["listing_id"], f)
+    for ident, work_id in world.expected.items():
+        finding = first[ident]
+        if work_id is None:
+            assert finding["verdict"] != "match", finding
+        else:
+            assert finding["verdict"] == "match", finding
+            assert finding["matches"][0]["work_id"] == work_id
+    assert first["licensed-0"]["matches"][0]["licensed"] is True
+    assert first["11-crop-0"]["matches"][0]["licensed"] is False
+
+
+def test_every_broken_line_is_an_error_finding(local_findings: list[dict]) -> None:
+    errors = [f for f in local_findings if f["verdict"] == "error"]
+    messages = {f["listing_id"]: f["error"] for f in errors}
+    assert any(f["listing_id"] is None and "invalid JSON" in f["error"] for f in errors)
+    assert "missing 'image'" in messages["no-image"]
+    assert "outside the allowed folders" in messages["escape"]
+    assert "unreadable" in messages["gone"]
+    assert "not_an_image" in messages["text"] or "invalid_image" in messages["text"]
+    assert "cloud metadata" in messages["metadata"]
+    assert "private" in messages["lan"]
+    assert "HTTP 404" in messages["url-404"]
+    assert "duplicate listing_id" in messages["11-jpeg-0"]
+    assert len(errors) == len(BROKEN) + 1
+
+
+def test_cases_opened_for_unlicensed_matches_only(world: World, local_findings: list[dict]) -> None:
+    with Registry.open(world.settings) as registry:
+        all_cases = cases.list_cases(registry.db, limit=1000)
+    keyed = {(c.listing_id, c.work_id): c for c in all_cases}
+    assert keyed[("licensed-0", world.works[22])].status == "licensed"
+    assert keyed[("11-crop-0", world.works[11])].status == "open"
+    assert not any(c.listing_id.startswith("u9") for c in all_cases)
+    case = keyed[("11-crop-0", world.works[11])]
+    assert (
+        case.evidence["query_thumb"]
+        and case.evidence["work_thumb"]
+        and case.listing_title == "Poster 11 crop"
+    )
+
+
+def test_dask_cluster_gives_the_same_findings(world: World, local_findings: list[dict]) -> None:
+    from distributed import Client, LocalCluster
+
+    from workers.dask_runner import DaskRunner
+
+    feed = world.feed_dir / "feed-dask.jsonl"  # another path: a new scan, not a resume of the local one
+    feed.write_bytes((world.feed_dir / "feed.jsonl").read_bytes())
+    out = world.feed_dir.parent / "dask.jsonl"
+    with (
+        LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster,
+        Client(cluster) as client,
+        Registry.open(world.settings) as registry,
+        DaskRunner(make_context(registry), client) as runner,
+    ):
+        run_scan(feed, registry=registry, runner=runner, out=out)
+        loads = client.run(lambda: __import__("workers.task").task._engine is not None)
+    assert read_findings(out) == local_findings
+    assert all(loads.values()) and len(loads) == 2  # each worker process holds its engine
+
+
+def test_kill_9_then_resume_gives_identical_findings(world: World, tmp_path: Path) -> None:
+    many = listings(world, repeat=6)
+    reference_feed = write_feed(world.feed_dir / "ref.jsonl", many)
+    killed_feed = write_feed(world.feed_dir / "killed.jsonl", many)
+    ref_out, out = tmp_path / "ref.jsonl", tmp_path / "resumed.jsonl"
+    assert _cli("scan", reference_feed, "--out", ref_out, data=world.data).returncode == 0
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "workers", "scan", str(killed_feed), "--out", str(out), "--workers", "2"],
+        env=_env(world.data),
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # its own process group: kill -9 takes the pool workers down too
+    )
+    try:
+        done = _wait_for_progress(world.data, killed_feed, at_least=20, proc=proc)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert 20 <= done < len(many), "the scan should have been killed part-way"
+    assert not out.exists()
+
+    resumed = _cli("scan", killed_feed, "--out", out, data=world.data)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "already done" in resumed.stderr
+    assert out.read_bytes() == ref_out.read_bytes()
+
+
+def _listing_id(line: str) -> str | None:
+    try:
+        return json.loads(line).get("listing_id")
+    except ValueError:
+        return None
+
+
+def _env(data: Path) -> dict[str, str]:
+    return {**os.environ, "RIGHTS_DATA": str(data), "RIGHTS_FETCH_ALLOW": '["127.0.0.1/32"]'}
+
+
+def _cli(*args: object, data: Path) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "workers", *(str(a) for a in args), "--workers", "2"]
+    return subprocess.run(command, env=_env(data), cwd=REPO, capture_output=True, text=True, timeout=240)
+
+
+def _wait_for_progress(data: Path, feed: Path, *, at_least: int, proc: subprocess.Popen) -> int:
+    key = str(feed.resolve())
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        with sqlite3.connect(data / "rights.sqlite3", timeout=30) as conn:
+            row = conn.execute("SELECT done FROM scans WHERE feed_key = ?", (key,)).fetchone()
+        conn.close()
+        if row and row[0] >= at_least:
+            return int(row[0])
+        time.sleep(0.05)
+    raise AssertionError(
+        "the scan never got going" if proc.poll() is None else "the scan ended before the kill"
+    )
+
+

@@ -1,0 +1,123 @@
+"""The ``rights`` console script: ``rights.cli`` plus ``scan`` and ``demo``, and scans for ``serve``.
+
+This is the composition root (workers → rights → indexes): ``rights`` cannot import ``workers``, so the
+commands that need worker processes are added here, and ``serve`` gets its scan service from here.
+Heavy imports (FAISS, OpenCV, Dask) happen inside the handlers, so ``rights --help`` stays instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rights import cli as rights_cli
+from rights.cli import EXIT_OK, UsageError, add_command, build_parser, run, settings_from_args
+
+if TYPE_CHECKING:
+    from workers.dask_runner import DaskRunner
+    from workers.local_pool import LocalPool
+    from workers.task import WorkerContext
+
+__all__ = ["main", "parser"]
+
+
+def parser() -> argparse.ArgumentParser:
+    p = build_parser()
+    scan = add_command(
+        p,
+        "scan",
+        help="scan a listing feed (resumable: the same command after a crash skips done listings)",
+    )
+    scan.add_argument("feed", metavar="FEED", type=Path, help="JSON Lines, or CSV (*.csv)")
+    scan.add_argument(
+        "--out", required=True, type=Path, metavar="FINDINGS.jsonl", help="findings, feed order"
+    )
+    scan.add_argument("--report", type=Path, metavar="REPORT.html", help="also write a self-contained report")
+    scan.add_argument("--workers", type=_positive_int, help="local worker processes (default: CPU count)")
+    scan.add_argument("--scheduler", metavar="ADDRESS", help="run on this Dask scheduler instead")
+    scan.set_defaults(handler=cmd_scan)
+
+    demo = add_command(p, "demo", help="register the sample works, scan the sample feed, write a report")
+    demo.add_argument(
+        "--out", type=Path, default=Path("demo-output"), help="output folder (default ./demo-output)"
+    )
+    demo.add_argument("--samples", type=Path, help="samples folder (default: the checkout's samples/)")
+    demo.add_argument("--workers", type=_positive_int, help="local worker processes (default: CPU count)")
+    demo.set_defaults(handler=cmd_demo)
+
+    serve = _subcommand(p, "serve")
+    serve.add_argument("--workers", type=_positive_int, help="scan worker processes (default: CPU count)")
+    serve.add_argument("--scheduler", metavar="ADDRESS", help="run submitted scans on this Dask scheduler")
+    serve.set_defaults(handler=cmd_serve)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    return run(args)
+
+
+def cmd_scan(args: argparse.Namespace) -> int:
+    from rights.registry import Registry
+    from workers.scan import make_context, run_scan
+
+    if not args.feed.is_file():
+        raise UsageError(f"{args.feed}: no such feed file")
+    with Registry.open(settings_from_args(args)) as registry:
+        ctx = make_context(registry)
+        with _runner(ctx, args.workers, args.scheduler) as runner:
+            outcome = run_scan(args.feed, registry=registry, runner=runner, out=args.out, report=args.report)
+    totals = outcome.summary.totals()
+    resumed = f", {outcome.skipped} already done" if outcome.skipped else ""
+    print(
+        f"scanned {outcome.total} listings in {outcome.seconds:.1f} s{resumed}: "
+        + ", ".join(f"{totals[v]} {v}" for v in ("match", "review", "clear", "error"))
+        + f"; findings in {args.out}"
+        + (f", report in {args.report}" if args.report else ""),
+        file=sys.stderr,
+    )
+    return EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from workers.demo import run_demo
+
+    settings = settings_from_args(args)
+    run_demo(data=Path(settings.data), out=args.out, samples=args.samples, workers=args.workers)
+    return EXIT_OK
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from workers.service import BackgroundScans
+
+    service = BackgroundScans(workers=args.workers, scheduler=args.scheduler)
+    try:
+        rights_cli.serve(settings_from_args(args), args.host, args.port, scan_service=service)
+    finally:
+        service.close()
+    return EXIT_OK
+
+
+def _runner(ctx: WorkerContext, workers: int | None, scheduler: str | None) -> LocalPool | DaskRunner:
+    from workers.dask_runner import DaskRunner
+    from workers.local_pool import LocalPool
+
+    return DaskRunner(ctx, scheduler) if scheduler else LocalPool(ctx, workers)
+
+
+def _subcommand(p: argparse.ArgumentParser, name: str) -> argparse.ArgumentParser:
+    for action in p._actions:
+        if isinstance(action, argparse._SubParsersAction) and name in action.choices:
+            sub: argparse.ArgumentParser = action.choices[name]
+            return sub
+    raise ValueError(f"no {name!r} command")
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value

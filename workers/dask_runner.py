@@ -1,0 +1,73 @@
+"""The same scan tasks on a Dask distributed cluster (``--scheduler ADDRESS``).
+
+Workers must see the data directory at the same path (shared disk), since each loads the engine
+index from it. A ``WorkerPlugin`` loads it when the worker joins, so no task pays for it; the task
+itself only looks the engine up in ``workers.task``'s per-process cache.
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Any
+
+from distributed import Client, Future, WorkerPlugin, wait
+
+from workers.task import Item, Result, WorkerContext, analyse_chunk, warm_up
+
+__all__ = ["DaskRunner", "EngineLoader"]
+
+
+class EngineLoader(WorkerPlugin):
+    """Warms each worker's engine cache once, at setup (and on workers that join later)."""
+
+    name = "rights-engine-loader"
+
+    def __init__(self, ctx: WorkerContext) -> None:
+        self.ctx = ctx
+
+    def setup(self, worker: Any) -> None:
+        warm_up(self.ctx)
+
+
+class DaskRunner:
+    """Same interface as :class:`workers.local_pool.LocalPool`."""
+
+    def __init__(self, ctx: WorkerContext, address: str | Client) -> None:
+        self.ctx = ctx
+        self._own = not isinstance(address, Client)
+        self.client = Client(address) if isinstance(address, str) else address
+        # The plugin name makes re-registration (a second scan on the same cluster) replace, not stack.
+        self.client.register_plugin(EngineLoader(ctx), name=f"{EngineLoader.name}")
+        self._pending: set[Future] = set()
+
+    def __enter__(self) -> DaskRunner:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close(cancel=exc_type is not None)
+
+    def submit(self, chunk: list[Item]) -> None:
+        # pure=False: two identical chunks (a re-run) are still computed, not served from Dask's cache.
+        self._pending.add(self.client.submit(analyse_chunk, chunk, self.ctx, pure=False))
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._pending)
+
+    def wait(self) -> list[list[Result]]:
+        done, not_done = wait(list(self._pending), return_when="FIRST_COMPLETED")
+        self._pending = set(not_done)
+        return [f.result() for f in done]
+
+    def close(self, *, cancel: bool = False) -> None:
+        if cancel and self._pending:
+            self.client.cancel(list(self._pending))
+        self._pending.clear()
+        if self._own:
+            self.client.close()
+
+    @property
+    def workers(self) -> int:
+        return len(self.client.scheduler_info().get("workers", {}))

@@ -1,0 +1,145 @@
+"""``rights demo``: register the sample works, add their licences, scan the sample feed, write it all up.
+
+Idempotent: registering the same bytes again returns the existing work, licences are only added once,
+and the scan of an unchanged feed resumes (so a second run only rewrites the outputs).
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+from rights import cases
+from rights.config import Settings
+from rights.errors import BadInput
+from rights.notices import RightsHolder, build_notice, render_notice
+from rights.registry import Registry
+from workers.local_pool import LocalPool
+from workers.report import VERDICT_ORDER, Summary
+from workers.scan import ScanOutcome, make_context, run_scan
+
+__all__ = ["DemoResult", "default_samples", "run_demo"]
+
+
+@dataclass
+class DemoResult:
+    outcome: ScanOutcome
+    works: dict[str, str]  # sample file → work id
+    findings: Path
+    report: Path
+    notices: list[Path]
+    seconds: float
+
+
+def default_samples() -> Path:
+    """``samples/`` of the source checkout this package runs from."""
+    return Path(__file__).resolve().parent.parent / "samples"
+
+
+def run_demo(
+    *,
+    data: Path,
+    out: Path,
+    samples: Path | None = None,
+    workers: int | None = None,
+    stream: TextIO | None = None,
+) -> DemoResult:
+    started = time.perf_counter()
+    samples = samples or default_samples()
+    stream = stream or sys.stdout
+    for needed in ("works.csv", "feed.jsonl"):
+        if not (samples / needed).is_file():
+            raise BadInput(f"{samples / needed} is missing: run from a source checkout or pass --samples DIR")
+    out.mkdir(parents=True, exist_ok=True)
+    with Registry.open(Settings(data=data)) as registry:
+        works = _register(registry, samples)
+        _licences(registry, samples, works)
+        with LocalPool(make_context(registry), workers or os.cpu_count()) as pool:
+            outcome = run_scan(
+                samples / "feed.jsonl",
+                registry=registry,
+                runner=pool,
+                out=out / "findings.jsonl",
+                report=out / "report.html",
+            )
+        notices = _notices(registry, outcome.scan_id, out / "notices")
+        seconds = time.perf_counter() - started
+        _print_summary(stream, outcome.summary, registry, outcome.scan_id, len(works), seconds)
+    print(f"findings: {out / 'findings.jsonl'}", file=stream)
+    print(f"report:   {out / 'report.html'}", file=stream)
+    print(f"notices:  {len(notices)} files in {out / 'notices'}", file=stream)
+    return DemoResult(outcome, works, out / "findings.jsonl", out / "report.html", notices, seconds)
+
+
+def _register(registry: Registry, samples: Path) -> dict[str, str]:
+    works: dict[str, str] = {}
+    with open(samples / "works.csv", encoding="utf-8", newline="") as fh:
+        for row in csv.DictReader(fh):
+            body = registry.register(row["creator"], (samples / row["file"]).read_bytes(), title=row["title"])
+            works[row["file"]] = body["work_id"]
+    return works
+
+
+def _licences(registry: Registry, samples: Path, works: dict[str, str]) -> None:
+    path = samples / "licenses.csv"
+    if not path.is_file():
+        return
+    with open(path, encoding="utf-8", newline="") as fh:
+        for row in csv.DictReader(fh):
+            work_id = works[row["file"]]
+            platform = row.get("platform") or None
+            have = {(lic["licensee"], lic["platform"]) for lic in registry.list_licenses(work_id)}
+            if (row["licensee"], platform) not in have:
+                registry.add_license(work_id, row["licensee"], platform, row.get("expires_at") or None)
+
+
+def _notices(registry: Registry, scan_id: str, folder: Path) -> list[Path]:
+    """A takedown notice (English Markdown and HTML, Chinese Markdown) for each open case of this scan."""
+    folder.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    after = 0
+    while page := cases.list_cases(registry.db, status="open", after_id=after, limit=500):
+        for case in page:
+            after = case.id
+            if case.last_scan_id != scan_id:
+                continue
+            work = registry.get_work(case.work_id)
+            work["receipt"] = registry.receipt(case.work_id)
+            holder = RightsHolder(case.creator)
+            for lang, fmt, suffix in (("en", "md", ".md"), ("en", "html", ".html"), ("zh", "md", ".zh.md")):
+                path = folder / f"case-{case.id}{suffix}"
+                path.write_text(
+                    render_notice(build_notice(case, holder=holder, work=work, lang=lang), fmt), "utf-8"
+                )
+                written.append(path)
+    return written
+
+
+def _print_summary(
+    stream: TextIO, summary: Summary, registry: Registry, scan_id: str, n_works: int, seconds: float
+) -> None:
+    rows = [[p, *(str(summary.counts[p][v]) for v in VERDICT_ORDER)] for p in sorted(summary.counts)]
+    totals = summary.totals()
+    rows.append(["all", *(str(totals[v]) for v in VERDICT_ORDER)])
+    header = ["platform", *VERDICT_ORDER]
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    print(
+        f"registered {n_works} works; scanned {sum(totals.values())} listings in {seconds:.1f} s", file=stream
+    )
+    for k, row in enumerate([header, *rows]):
+        print(
+            "  ".join(
+                cell.rjust(w) if i else cell.ljust(w)
+                for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+            ),
+            file=stream,
+        )
+        if k == 0 or k == len(rows) - 1:
+            print("  ".join("-" * w for w in widths), file=stream)
+    by_status = cases.count_by_status(registry.db, scan_id=scan_id)
+    print("cases: " + (", ".join(f"{n} {s}" for s, n in by_status.items()) or "none"), file=stream)

@@ -1,0 +1,57 @@
+"""Scan tasks on a local pool of worker processes (the default runner).
+
+Always the *spawn* start method: forking a process after FAISS/OpenMP has run in the parent can hang
+the child (OpenMP's thread pool does not survive fork). Each process loads the engine once, in the
+pool initializer (``workers.task.warm_up``).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from types import TracebackType
+
+from workers.task import Item, Result, WorkerContext, analyse_chunk, warm_up
+
+__all__ = ["LocalPool"]
+
+
+class LocalPool:
+    """``submit`` chunks, ``wait`` for finished ones; at most as many in flight as the caller allows."""
+
+    def __init__(self, ctx: WorkerContext, workers: int | None = None) -> None:
+        self.ctx = ctx
+        self.workers = max(1, workers or os.cpu_count() or 1)
+        self._pending: set[Future[list[Result]]] = set()
+        # Children inherit the environment at spawn time: one OpenMP thread each.
+        os.environ.setdefault("OMP_NUM_THREADS", "1")
+        self._pool = ProcessPoolExecutor(
+            max_workers=self.workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=warm_up,
+            initargs=(ctx,),
+        )
+
+    def __enter__(self) -> LocalPool:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close(cancel=exc_type is not None)
+
+    def submit(self, chunk: list[Item]) -> None:
+        self._pending.add(self._pool.submit(analyse_chunk, chunk, self.ctx))
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._pending)
+
+    def wait(self) -> list[list[Result]]:
+        """Block until at least one chunk is finished; return every finished chunk's results."""
+        done, self._pending = wait(self._pending, return_when=FIRST_COMPLETED)
+        return [f.result() for f in done]  # a worker crash (BrokenProcessPool) propagates: the scan fails
+
+    def close(self, *, cancel: bool = False) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=cancel)

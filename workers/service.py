@@ -1,0 +1,100 @@
+"""The scan service behind ``POST /v1/scans``: one background thread running queued scans in turn.
+
+Scans run one at a time on a process pool (or Dask) that is created on first use and kept, so later
+scans skip the worker start-up; workers reload the index when its version changes. A scan that fails
+is marked ``failed`` with its error and the thread goes on with the next one.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import threading
+from pathlib import Path
+from typing import Any
+
+from rights import scans
+from rights.registry import Registry
+from workers.dask_runner import DaskRunner
+from workers.local_pool import LocalPool
+from workers.scan import Runner, make_context, run_scan
+
+__all__ = ["BackgroundScans"]
+
+logger = logging.getLogger(__name__)
+
+
+class BackgroundScans:
+    """Implements ``rights.scans.ScanService``."""
+
+    def __init__(self, *, workers: int | None = None, scheduler: str | None = None) -> None:
+        self.workers = workers or os.cpu_count() or 1
+        self.scheduler = scheduler
+        self._queue: queue.Queue[tuple[Registry, str, Path] | None] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._runner: Any = None
+        self._runner_version: str | None = None
+        self.idle = threading.Event()
+        self.idle.set()
+
+    def submit(self, registry: Any, scan_id: str, feed: Path) -> None:
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._loop, name="rights-scans", daemon=True)
+                self._thread.start()
+            self.idle.clear()
+            self._queue.put((registry, scan_id, Path(feed)))
+
+    def resume_unfinished(self, registry: Registry, feeds: Path) -> list[str]:
+        """Requeue uploaded scans a previous server left queued or running (their feeds are kept)."""
+        resumed = []
+        for scan in scans.unfinished_scans(registry.db):
+            feed = feeds / scan.feed_key.removeprefix("upload:")
+            if scan.feed_key.startswith("upload:") and feed.is_file():
+                self.submit(registry, scan.id, feed)
+                resumed.append(scan.id)
+        return resumed
+
+    def close(self) -> None:
+        with self._lock:
+            thread, self._thread = self._thread, None
+        if thread is not None:
+            self._queue.put(None)
+            thread.join()
+        if self._runner is not None:
+            self._runner.close()
+            self._runner = None
+
+    def _loop(self) -> None:
+        while (job := self._queue.get()) is not None:
+            registry, scan_id, feed = job
+            try:
+                runner = self._runner_for(registry)
+                # Feeds sent over HTTP name images by URL only (allowed_roots=[]): no server file reads.
+                run_scan(
+                    feed, registry=registry, runner=runner, scan_id=scan_id, allowed_roots=[], progress=False
+                )
+            except Exception:
+                # run_scan has already marked the scan failed with its error; keep serving the queue.
+                logger.exception("scan %s failed", scan_id)
+                self._drop_runner()
+            finally:
+                if self._queue.empty():
+                    self.idle.set()
+
+    def _runner_for(self, registry: Registry) -> Runner:
+        ctx = make_context(registry)
+        if self._runner is not None:
+            self._runner.ctx = ctx  # same workers; each reloads the index once if its version changed
+            return self._runner  # type: ignore[no-any-return]
+        self._runner = DaskRunner(ctx, self.scheduler) if self.scheduler else LocalPool(ctx, self.workers)
+        return self._runner  # type: ignore[no-any-return]
+
+    def _drop_runner(self) -> None:
+        if self._runner is not None:
+            try:
+                self._runner.close(cancel=True)
+            finally:
+                self._runner = None

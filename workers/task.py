@@ -1,0 +1,152 @@
+"""What a scan worker process does with a chunk of listings: read or fetch, fingerprint, search.
+
+Runs inside pool or Dask worker processes. The engine index is loaded once per process and kept in
+a module-level cache keyed by the index folder and its version (:func:`engine_for`); a process pool
+initializer or a Dask ``WorkerPlugin`` only warms that cache, so each task merely looks it up.
+
+Workers return raw ``indexes.Match`` values; turning them into contract match objects (titles,
+creators, licences) needs the database and happens in the parent.
+"""
+
+from __future__ import annotations
+
+import os
+
+# Before anything can load OpenMP (faiss, OpenCV): one thread per worker process, parallelism
+# comes from having several processes. A no-op where the parent already set it.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import sys
+import threading
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import httpx
+
+from indexes import Engine, ImageError, LowInformationError, Match, fingerprint
+from rights.config import Settings
+from rights.errors import PayloadTooLarge, RightsError
+from rights.evidence import thumbnail_b64
+from rights.fetch import fetch_image
+
+__all__ = ["Item", "Result", "WorkerContext", "analyse_chunk", "engine_for", "index_version", "warm_up"]
+
+# Matches asked of the engine per listing; the contract's findings carry at most this many.
+SEARCH_LIMIT = 10
+RANSAC_SEED = 12345
+
+
+@dataclass(frozen=True)
+class WorkerContext:
+    """Everything a worker needs besides the listings; small and picklable."""
+
+    index_dir: str
+    index_version: str
+    settings: Settings = field(default_factory=Settings)
+
+
+@dataclass(frozen=True)
+class Item:
+    seq: int
+    image: str  # absolute local path or http(s) URL
+
+
+@dataclass(frozen=True)
+class Result:
+    seq: int
+    matches: list[Match]
+    error: str | None = None
+    query_thumb: str | None = None  # base64 JPEG, only when something matched
+    query_size: tuple[int, int] | None = None
+
+
+_lock = threading.Lock()
+_engine: tuple[tuple[str, str], Engine] | None = None
+_client: httpx.Client | None = None
+
+
+def index_version(index_dir: Path) -> str:
+    """Changes whenever the engine saves a new index, so long-lived workers reload it."""
+    manifest = Path(index_dir) / "manifest.json"
+    try:
+        st = manifest.stat()
+    except FileNotFoundError:
+        return "empty"
+    return f"{st.st_mtime_ns}:{st.st_size}"
+
+
+def engine_for(ctx: WorkerContext) -> Engine:
+    """The process's engine for ``ctx``; loaded on first use, then reused by every task."""
+    global _engine
+    key = (ctx.index_dir, ctx.index_version)
+    with _lock:
+        if _engine is None or _engine[0] != key:
+            _engine = (key, Engine(Path(ctx.index_dir), threads=1))
+        return _engine[1]
+
+
+def warm_up(ctx: WorkerContext) -> None:
+    """Process initializer: load the engine and pin native libraries to one thread."""
+    cv2.setNumThreads(1)
+    engine_for(ctx)
+
+
+def analyse_chunk(items: list[Item], ctx: WorkerContext) -> list[Result]:
+    engine = engine_for(ctx)
+    return [_analyse_safely(item, engine, ctx.settings) for item in items]
+
+
+def _analyse_safely(item: Item, engine: Engine, settings: Settings) -> Result:
+    # One listing that trips a bug must not sink its chunk-mates or the scan ("a bad line never
+    # stops the scan"); it becomes an error finding and the traceback goes to the worker's stderr.
+    try:
+        return _analyse(item, engine, settings)
+    except Exception as exc:
+        traceback.print_exc(file=sys.stderr)
+        return Result(item.seq, [], f"internal_error: {type(exc).__name__}: {exc}")
+
+
+def _analyse(item: Item, engine: Engine, settings: Settings) -> Result:
+    try:
+        data = _read(item.image, settings)
+        fp = fingerprint(data)
+    except (ImageError, LowInformationError) as exc:
+        return Result(item.seq, [], f"{exc.code}: {exc.message}")
+    except RightsError as exc:
+        return Result(item.seq, [], f"{exc.code}: {exc.message}")
+    except OSError as exc:
+        return Result(item.seq, [], f"unreadable: {item.image}: {exc.strerror or exc}")
+    # OpenCV's RANSAC draws from a process-global RNG, so a search's score would otherwise depend on
+    # which listings this process searched before; reseeding makes findings independent of scheduling
+    # (local pool = Dask = a resumed run). Belongs in the engine; see the note to the lead.
+    cv2.setRNGSeed(RANSAC_SEED)
+    matches = engine.search(fp, limit=SEARCH_LIMIT)
+    if not matches:
+        return Result(item.seq, [])
+    try:
+        thumb, size = thumbnail_b64(data)
+    except (OSError, ValueError):
+        thumb, size = None, fp.size  # evidence is a nice-to-have; the finding stands without it
+    return Result(item.seq, matches, None, thumb, size)
+
+
+def _read(image: str, settings: Settings) -> bytes:
+    if image.startswith(("http://", "https://")):
+        return fetch_image(image, settings=settings, client=_http_client(settings))
+    with open(image, "rb") as fh:
+        # Same cap as for URLs: a huge local file is refused before it is read into memory.
+        data = fh.read(settings.fetch_max_bytes + 1)
+    if len(data) > settings.fetch_max_bytes:
+        raise PayloadTooLarge(f"{image} is over the {settings.fetch_max_bytes}-byte limit")
+    return data
+
+
+def _http_client(settings: Settings) -> httpx.Client:
+    """One pooled client per worker process (connection reuse across a CDN's images)."""
+    global _client
+    with _lock:
+        if _client is None:
+            _client = httpx.Client(timeout=settings.fetch_timeout_s, trust_env=False, follow_redirects=False)
+        return _client
