@@ -31,6 +31,10 @@ PHASH_DUP = 12
 PDQ_DUP = 40
 BLANK_STD = 8.0
 BATCH = 64
+# openclipart's shapes/stars holds 1,378 generated star polygons; the many-pointed
+# thin-line ones all look like the same circle yet differ by > 20 pHash bits,
+# so the hash dedup cannot clean them and they poison the ground truth.
+GENERATED_STARS = re.compile(r"star_\d+pt\d+step")
 
 
 @dataclass(frozen=True)
@@ -59,7 +63,11 @@ def _norm_path(name: str) -> Path:
 def _candidates(rng: random.Random) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
     """(name, source spec) lists for photos and clip art, each in seeded order."""
     oc = sources.openclipart_dir()
-    clip = [(f"clipart/{p.relative_to(oc).with_suffix('')}", str(p)) for p in sorted(oc.rglob("*.png"))]
+    clip = [
+        (f"clipart/{p.relative_to(oc).with_suffix('')}", str(p))
+        for p in sorted(oc.rglob("*.png"))
+        if not GENERATED_STARS.fullmatch(p.stem)
+    ]
     photo: list[tuple[str, str]] = []
     for src in sorted(sources.photo_files()):
         with Image.open(src) as im:
@@ -185,7 +193,8 @@ def split_counts(n_refs: int, n_distractors: int) -> dict[str, tuple[int, int]]:
 
 def build_corpus(n_refs: int, n_distractors: int, seed: int) -> Corpus:
     """Select (or load the cached manifest of) refs and distractors."""
-    manifest = sources.cache_root() / "corpus" / f"manifest_s{seed}_r{n_refs}_d{n_distractors}.json"
+    name = f"manifest_v2_s{seed}_r{n_refs}_d{n_distractors}.json"
+    manifest = sources.cache_root() / "corpus" / name
     if manifest.exists():
         data = json.loads(manifest.read_text())
         return Corpus(

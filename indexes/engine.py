@@ -27,7 +27,7 @@ import numpy as np
 
 from indexes import geometry, scoring
 from indexes.binary_index import BinaryIndex
-from indexes.fingerprinting import REFERENCE_FEATURES, Fingerprint
+from indexes.fingerprinting import REFERENCE_FEATURES, SILHOUETTE_FEATURES, Fingerprint
 from indexes.global_hashes import PDQ_BYTES
 from indexes.local_features import DESCRIPTOR_BYTES, LocalFeatures
 
@@ -40,6 +40,8 @@ RATIO = 0.85
 _NEIGHBOURS = 3
 _CANDIDATES = 8
 _MIN_VOTES = 5
+# Features indexed per work: a reference fingerprint's whole set, a query's strongest ones.
+_INDEXED_FEATURES = REFERENCE_FEATURES + SILHOUETTE_FEATURES
 _FEATURE_BITS = 10  # local id = key << 10 | feature number
 _VIEW_BITS = 5  # pdq id = key << 5 | view (whole-image views first, then sub-regions)
 _FORMAT = 2
@@ -100,7 +102,7 @@ class Engine:
     def add(self, key: int, fp: Fingerprint) -> None:
         """Index ``fp`` under ``key`` (replacing an earlier entry with that key)."""
         _check_key(key)
-        local = fp.local.head(REFERENCE_FEATURES)
+        local = fp.local.head(_INDEXED_FEATURES)
         with self._lock:
             if key in self._works:
                 self.remove(key)
@@ -134,7 +136,7 @@ class Engine:
         pdq_vecs, pdq_ids, loc_vecs, loc_ids = [], [], [], []
         for key, fp in items:
             _check_key(key)
-            local = fp.local.head(REFERENCE_FEATURES)
+            local = fp.local.head(_INDEXED_FEATURES)
             views = _pdq_views(fp)
             pdq_vecs.append(views)
             pdq_ids.append((key << _VIEW_BITS) + np.arange(len(views), dtype=np.int64))

@@ -21,6 +21,7 @@ MIN_SCALE, MAX_SCALE = 0.1, 10.0
 MAX_ANISOTROPY = 3.0
 # Inliers must span a real part of the work, not one letter repeated.
 MIN_SPAN_FRACTION = 0.04
+_RANSAC_SEED = 20261125
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,9 @@ def verify(work_pts: np.ndarray, query_pts: np.ndarray, work_size: tuple[int, in
     """Best affine placement with its one-to-one inlier count, or None if implausible."""
     if len(work_pts) < 4:
         return None
+    # RANSAC draws from OpenCV's per-thread RNG; reseeding makes a query's score independent
+    # of whatever ran before it in the process (scans must be reproducible across workers).
+    cv2.setRNGSeed(_RANSAC_SEED)
     matrix, mask = cv2.estimateAffine2D(
         work_pts,
         query_pts,

@@ -44,12 +44,23 @@ def _empty() -> LocalFeatures:
     return LocalFeatures(np.zeros((0, 2), np.float32), np.zeros((0, DESCRIPTOR_BYTES), np.uint8))
 
 
-def extract(gray: np.ndarray, budget: int, *, mirror_budget: int = 0) -> tuple[LocalFeatures, LocalFeatures]:
+def extract(
+    gray: np.ndarray,
+    budget: int,
+    *,
+    mirror_budget: int = 0,
+    alternates: tuple[tuple[np.ndarray, np.ndarray, int], ...] = (),
+) -> tuple[LocalFeatures, LocalFeatures]:
     """Up to ``budget`` descriptors, ordered round-robin over grid cells by response, and
     up to ``mirror_budget`` descriptors of the horizontally mirrored image.
 
     Detection runs once: FAST corners and Harris scores are mirror-symmetric, so the mirrored
     set reuses the keypoints (x and angle reflected) and only recomputes descriptors.
+
+    Each ``(other_gray, mask, n)`` in ``alternates`` appends descriptors computed on
+    ``other_gray`` for up to ``n`` of its own keypoints where ``mask`` is set: for transparent
+    art, the silhouette over darker backgrounds. Detection reruns there because ORB's patch
+    orientation (intensity centroid) flips with the background, not just the descriptor bits.
     """
     if budget <= 0 or gray.size == 0:
         return _empty(), _empty()
@@ -59,9 +70,12 @@ def extract(gray: np.ndarray, budget: int, *, mirror_budget: int = 0) -> tuple[L
         return _empty(), _empty()
     pts = np.array([k.pt for k in keypoints], dtype=np.float32)
     response = np.array([k.response for k in keypoints], dtype=np.float32)
-    order = _spread_order(pts, response, gray.shape)[:budget]
+    octave = np.array([k.octave for k in keypoints], dtype=np.int32)
+    order = _balanced_order(pts, response, octave, gray.shape)[:budget]
     chosen = [keypoints[i] for i in order]
     local = _describe(detector, gray, chosen)
+    for other, mask, limit in alternates:
+        local = _concat(local, _masked(detector, other, mask, limit))
     if mirror_budget <= 0:
         return local, _empty()
     width = gray.shape[1]
@@ -72,12 +86,46 @@ def extract(gray: np.ndarray, budget: int, *, mirror_budget: int = 0) -> tuple[L
     return local, _describe(detector, np.ascontiguousarray(gray[:, ::-1]), flipped)
 
 
+def _masked(detector: cv2.ORB, gray: np.ndarray, mask: np.ndarray, limit: int) -> LocalFeatures:
+    keypoints = detector.detect(gray, mask.astype(np.uint8))
+    if not keypoints or limit <= 0:
+        return _empty()
+    pts = np.array([k.pt for k in keypoints], dtype=np.float32)
+    response = np.array([k.response for k in keypoints], dtype=np.float32)
+    octave = np.array([k.octave for k in keypoints], dtype=np.int32)
+    order = _balanced_order(pts, response, octave, gray.shape)[:limit]
+    return _describe(detector, gray, [keypoints[i] for i in order])
+
+
+def _concat(a: LocalFeatures, b: LocalFeatures) -> LocalFeatures:
+    return LocalFeatures(np.concatenate([a.points, b.points]), np.concatenate([a.descriptors, b.descriptors]))
+
+
 def _describe(detector: cv2.ORB, gray: np.ndarray, keypoints: list[cv2.KeyPoint]) -> LocalFeatures:
     kept, descriptors = detector.compute(gray, keypoints)
     if descriptors is None or not kept:
         return _empty()
     pts = np.array([k.pt for k in kept], dtype=np.float32)
     return LocalFeatures(np.ascontiguousarray(pts), np.ascontiguousarray(descriptors))
+
+
+def _balanced_order(
+    pts: np.ndarray, response: np.ndarray, octave: np.ndarray, shape: tuple[int, ...]
+) -> np.ndarray:
+    """Interleave pyramid levels, each spread over the grid.
+
+    Left alone, ORB's strongest corners are mostly fine-scale; a work shown at a third of its
+    size (a T-shirt mock-up, a phone screenshot) is only matched by coarse-scale features, so
+    every level gets an equal share of any prefix of the order."""
+    position = np.empty(len(pts), dtype=np.int64)
+    ranked = []
+    for level in np.unique(octave):
+        members = np.flatnonzero(octave == level)
+        spread = members[_spread_order(pts[members], response[members], shape)]
+        position[spread] = np.arange(len(spread))
+        ranked.append(spread)
+    everything = np.concatenate(ranked)
+    return everything[np.lexsort((octave[everything], position[everything]))]
 
 
 def _spread_order(pts: np.ndarray, response: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:

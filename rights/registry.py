@@ -138,7 +138,8 @@ class Registry:
         check_name(creator)
         title = _check_title(title)
         meta_text = _check_metadata(metadata)
-        fp = self.fingerprint(data)
+        # A work is indexed from its reference fingerprint (640 px, fewer features, crop hashes).
+        fp = self.fingerprint(data, role="reference")
         if fp.low_information:
             raise LowInformation(
                 f"the image is too plain to identify reliably ({fp.low_information_reason}); "
@@ -328,10 +329,10 @@ class Registry:
 
     # -------------------------------------------------------------------------------------------- matching
 
-    def fingerprint(self, data: bytes) -> Fingerprint:
+    def fingerprint(self, data: bytes, *, role: str = "query") -> Fingerprint:
         """``indexes.fingerprint`` with its errors translated into the domain's."""
         try:
-            return fingerprint(data)
+            return fingerprint(data, role=role)
         except LowInformationError as exc:
             raise LowInformation(exc.message) from exc
         except ImageError as exc:

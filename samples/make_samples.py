@@ -35,7 +35,7 @@ from PIL import Image, ImageDraw, ImageEnhance, ImageFont, ImageOps
 SEED = 20240601
 HERE = Path(__file__).resolve().parent
 WORK_SIDE = 480
-LISTING_SIDE = 400
+LISTING_SIDE = 720  # product photos and phone screenshots as marketplaces serve them
 PLATFORMS = ("artbazaar", "printhub", "teemarket")
 CREATORS = ("mei.lin", "oskar.brandt", "amara.okafor")
 

@@ -1,0 +1,226 @@
+"""Oracle tests for BinaryIndex: FAISS answers checked against a brute-force numpy Hamming scan.
+
+After ThreatExchange ``signal_type/tests/test_pdq_index2.py``: seeded random 256-bit hashes,
+queries made by flipping k bits of stored ones, and a linear scan as the ground truth.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from indexes import binary_index
+from indexes.binary_index import BinaryIndex
+
+NBYTES = 32
+N = 2000
+QUERIES = 300
+# IVF is approximate: a query far from its source can land in a list that is not probed. The
+# recall bound is checked on near-duplicates (<= NEAR_FLIPS bits, like re-encoded PDQ hashes);
+# farther queries are checked exactly with every list probed.
+NEAR_FLIPS = 8
+
+# db vectors, their ids (sparse, large), queries, bits flipped per query, each query's source row
+Data = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+
+def _random_vectors(rng: random.Random, n: int) -> np.ndarray:
+    raw = b"".join(rng.getrandbits(NBYTES * 8).to_bytes(NBYTES, "little") for _ in range(n))
+    return np.frombuffer(raw, np.uint8).reshape(n, NBYTES).copy()
+
+
+def _flip(rng: random.Random, vector: np.ndarray, k: int) -> np.ndarray:
+    bits = np.unpackbits(vector)
+    for i in rng.sample(range(NBYTES * 8), k):
+        bits[i] ^= 1
+    return np.packbits(bits)
+
+
+def _brute_force(db: np.ndarray, queries: np.ndarray) -> np.ndarray:
+    """(n_queries, n_db) Hamming distances."""
+    return np.unpackbits(queries[:, None, :] ^ db[None, :, :], axis=2).sum(axis=2)
+
+
+@pytest.fixture(scope="module")
+def data() -> Data:
+    rng = random.Random(20240601)
+    db = _random_vectors(rng, N)
+    ids = np.array(rng.sample(range(1 << 40), N), dtype=np.int64)
+    rows = np.array([rng.randrange(N) for _ in range(QUERIES)])
+    flips = np.array([rng.randrange(0, 33) for _ in range(QUERIES)])
+    queries = np.stack([_flip(rng, db[r], int(k)) for r, k in zip(rows, flips, strict=True)])
+    return db, ids, queries, flips, rows
+
+
+def _index_by_adding(db: np.ndarray, ids: np.ndarray, batch: int = 250, **options: int) -> BinaryIndex:
+    index = BinaryIndex(NBYTES, **options)
+    for start in range(0, len(db), batch):
+        index.add(db[start : start + batch], ids[start : start + batch])
+    return index
+
+
+def _nearest_agreement(index: BinaryIndex, db: np.ndarray, ids: np.ndarray, queries: np.ndarray) -> float:
+    """Share of queries whose FAISS top hit is at the brute-force minimum distance, with a correct id."""
+    truth = _brute_force(db, queries)
+    distances, got = index.search(queries, 5)
+    id_to_row = {int(i): r for r, i in enumerate(ids)}
+    good = 0
+    for q in range(len(queries)):
+        best = int(truth[q].min())
+        top_id, top_d = int(got[q, 0]), int(distances[q, 0])
+        if top_id in id_to_row and top_d == best and truth[q, id_to_row[top_id]] == best:
+            good += 1
+    return good / len(queries)
+
+
+def test_flat_agrees_exactly_with_brute_force(data: Data) -> None:
+    db, ids, queries, flips, rows = data
+    index = _index_by_adding(db, ids)
+    assert index.kind == "flat"
+    assert len(index) == N
+    assert _nearest_agreement(index, db, ids, queries) == 1.0
+    # The stored source row is the nearest at exactly k flips (random 256-bit vectors are ~128 apart).
+    distances, got = index.search(queries, 1)
+    assert np.array_equal(got[:, 0], ids[rows])
+    assert np.array_equal(distances[:, 0], flips)
+
+
+def test_flat_k_neighbours_are_the_true_k_nearest(data: Data) -> None:
+    db, ids, queries, _, _ = data
+    index = _index_by_adding(db, ids)
+    truth = np.sort(_brute_force(db, queries[:50]), axis=1)[:, :10]
+    distances, got = index.search(queries[:50], 10)
+    assert np.array_equal(distances, truth)
+    assert (got >= 0).all()
+
+
+@pytest.mark.parametrize("kmeans_max_lists", [binary_index._KMEANS_MAX_LISTS, 0], ids=["kmeans", "hnsw"])
+def test_ivf_after_crossing_flat_limit(
+    data: Data, monkeypatch: pytest.MonkeyPatch, kmeans_max_lists: int
+) -> None:
+    db, ids, queries, flips, _ = data
+    monkeypatch.setattr(binary_index, "FLAT_LIMIT", 200)
+    monkeypatch.setattr(binary_index, "_KMEANS_MAX_LISTS", kmeans_max_lists)
+    # Batches of 250: IVF from the first batch on, rebuilt with more lists at 1250 (> 4 x 250).
+    index = _index_by_adding(db, ids)
+    assert index.kind == "ivf"
+    assert index._built_for == 1250
+    assert len(index) == N
+    near = flips <= NEAR_FLIPS
+    assert near.sum() > 50
+    recall = _nearest_agreement(index, db, ids, queries[near])
+    assert recall >= 0.9, recall
+    _, got_ids = index.export()
+    assert sorted(got_ids.tolist()) == sorted(ids.tolist())
+
+
+def test_ivf_probing_every_list_is_exact(data: Data, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With a flat (k-means) quantizer and every list probed, IVF must equal the linear scan.
+
+    (Not so with the HNSW quantizer: its list lookup is itself approximate.)"""
+    db, ids, queries, _, _ = data
+    monkeypatch.setattr(binary_index, "FLAT_LIMIT", 500)
+    index = _index_by_adding(db, ids, nprobe=1 << 20)  # FAISS clamps nprobe to nlist
+    assert index.kind == "ivf"
+    assert _nearest_agreement(index, db, ids, queries) == 1.0
+
+
+def test_build_equals_incremental_add(data: Data, monkeypatch: pytest.MonkeyPatch) -> None:
+    db, ids, queries, _, _ = data
+    flat = BinaryIndex.build(db, ids)
+    assert flat.kind == "flat"
+    assert np.array_equal(flat.search(queries, 3)[0], _index_by_adding(db, ids).search(queries, 3)[0])
+    monkeypatch.setattr(binary_index, "FLAT_LIMIT", 500)
+    ivf = BinaryIndex.build(db, ids)
+    assert ivf.kind == "ivf"
+    near = data[3] <= NEAR_FLIPS
+    assert _nearest_agreement(ivf, db, ids, queries[near]) >= 0.9
+
+
+@pytest.mark.parametrize("flat_limit", [binary_index.FLAT_LIMIT, 500], ids=["flat", "ivf"])
+def test_remove_really_removes(data: Data, monkeypatch: pytest.MonkeyPatch, flat_limit: int) -> None:
+    db, ids, queries, _, rows = data
+    monkeypatch.setattr(binary_index, "FLAT_LIMIT", flat_limit)
+    index = _index_by_adding(db, ids)
+    gone_rows = sorted(set(rows[:40].tolist()))
+    gone = ids[gone_rows]
+    assert index.remove(gone) == len(gone)
+    assert index.remove(gone) == 0  # already gone
+    assert index.remove(np.zeros(0, np.int64)) == 0
+    assert len(index) == N - len(gone)
+
+    _, got = index.search(queries, 5)
+    assert not np.isin(got, gone).any()
+    _, exported = index.export()
+    assert not np.isin(exported, gone).any()
+    # The removed vectors' queries now find something else, far away (random vectors differ by ~128 bits).
+    distances, _ = index.search(db[gone_rows], 1)
+    assert distances.min() > 60
+
+    keep = np.ones(N, bool)
+    keep[gone_rows] = False
+    still = ~np.isin(rows, gone_rows) & (data[3] <= NEAR_FLIPS)
+    assert _nearest_agreement(index, db[keep], ids[keep], queries[still]) >= 0.9
+
+
+@pytest.mark.parametrize("flat_limit", [binary_index.FLAT_LIMIT, 500], ids=["flat", "ivf"])
+def test_save_load_round_trip(
+    data: Data, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, flat_limit: int
+) -> None:
+    db, ids, queries, _, _ = data
+    monkeypatch.setattr(binary_index, "FLAT_LIMIT", flat_limit)
+    index = _index_by_adding(db, ids)
+    index.remove(ids[:10])
+    index.save(tmp_path / "index.faissb")
+
+    loaded = BinaryIndex.load(tmp_path / "index.faissb", NBYTES)
+
+    assert loaded.kind == index.kind
+    assert len(loaded) == len(index) == N - 10
+    before, after = index.search(queries, 5), loaded.search(queries, 5)
+    assert np.array_equal(before[0], after[0]) and np.array_equal(before[1], after[1])
+    v1, i1 = index.export()
+    v2, i2 = loaded.export()
+    o1, o2 = np.argsort(i1), np.argsort(i2)
+    assert np.array_equal(i1[o1], i2[o2]) and np.array_equal(v1[o1], v2[o2])
+    # A loaded index keeps accepting adds.
+    extra = _random_vectors(random.Random(9), 3)
+    loaded.add(extra, np.array([1, 2, 3], np.int64))
+    assert loaded.search(extra, 1)[1][:, 0].tolist() == [1, 2, 3]
+
+
+def test_load_rejects_wrong_width(data: Data, tmp_path: Path) -> None:
+    db, ids, _, _, _ = data
+    BinaryIndex.build(db[:10], ids[:10]).save(tmp_path / "i.faissb")
+    with pytest.raises(ValueError, match="bits"):
+        BinaryIndex.load(tmp_path / "i.faissb", 8)
+
+
+@pytest.mark.parametrize("flat_limit", [binary_index.FLAT_LIMIT, 500], ids=["flat", "ivf"])
+def test_export_returns_every_vector_with_its_id(
+    data: Data, monkeypatch: pytest.MonkeyPatch, flat_limit: int
+) -> None:
+    db, ids, _, _, _ = data
+    monkeypatch.setattr(binary_index, "FLAT_LIMIT", flat_limit)
+    index = _index_by_adding(db, ids)
+    vectors, got_ids = index.export()
+    assert vectors.dtype == np.uint8 and vectors.shape == (N, NBYTES)
+    assert got_ids.dtype == np.int64
+    by_id = dict(zip(got_ids.tolist(), vectors, strict=True))
+    assert set(by_id) == set(ids.tolist())
+    for row in range(0, N, 97):
+        assert np.array_equal(by_id[int(ids[row])], db[row])
+
+
+def test_empty_index() -> None:
+    index = BinaryIndex(NBYTES)
+    assert len(index) == 0
+    _, got = index.search(np.zeros((2, NBYTES), np.uint8), 3)
+    assert got.shape == (2, 3) and (got == -1).all()
+    vectors, got_ids = index.export()
+    assert vectors.shape == (0, NBYTES) and got_ids.shape == (0,)
+    index.add(np.zeros((0, NBYTES), np.uint8), np.zeros(0, np.int64))
+    assert len(index) == 0

@@ -1,0 +1,339 @@
+"""The copy-search engine on generated art and committed openclipart samples.
+
+One engine holds seven works (two opaque generated artworks, one transparent, four CC0 clip-art
+PNGs); every pirate transform is checked against all of them. Tests that change an engine build
+their own from the module's reference fingerprints.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from indexes import Engine, Fingerprint, Match, fingerprint
+from indexes import binary_index as binary_index_module
+from tests import imagegen
+
+# key -> the registered artwork (RGB or RGBA)
+WORKS: dict[int, Image.Image] = {
+    1: imagegen.artwork(101),
+    2: imagegen.artwork(102, (420, 420)),
+    3: imagegen.transparent_artwork(201),
+    **{11 + i: imagegen.sample_image(name) for i, name in enumerate(imagegen.SAMPLE_NAMES)},
+}
+REGISTERED: dict[int, bytes] = {
+    key: (imagegen.sample(imagegen.SAMPLE_NAMES[key - 11]) if key >= 11 else imagegen.encode(img))
+    for key, img in WORKS.items()
+}
+TRANSPARENT = [key for key, img in WORKS.items() if img.mode == "RGBA"]
+
+
+def flat(key: int) -> Image.Image:
+    """The work as most copies show it: flattened on white."""
+    img = WORKS[key]
+    return imagegen.on_background(img, (255, 255, 255)) if img.mode == "RGBA" else img
+
+
+def query(img: Image.Image, fmt: str = "PNG") -> Fingerprint:
+    return fingerprint(imagegen.encode(img, fmt))
+
+
+def describe(matches: list[Match]) -> str:
+    return ", ".join(f"{m.key}:{m.score}/{m.verdict}/{m.kind}" for m in matches) or "nothing"
+
+
+def assert_found(matches: list[Match], key: int) -> Match:
+    assert matches, "no result"
+    top = matches[0]
+    assert top.key == key and top.verdict == "match", describe(matches)
+    others = [m for m in matches[1:] if m.verdict == "match"]
+    assert not others, f"unrelated works also matched: {describe(others)}"
+    return top
+
+
+def iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
+    ax, ay, aw, ah = a
+    bx, by, bw, bh = b
+    iw = max(0, min(ax + aw, bx + bw) - max(ax, bx))
+    ih = max(0, min(ay + ah, by + bh) - max(ay, by))
+    inter = iw * ih
+    return inter / (aw * ah + bw * bh - inter)
+
+
+@pytest.fixture(scope="module")
+def refs() -> dict[int, Fingerprint]:
+    return {key: fingerprint(data, role="reference") for key, data in REGISTERED.items()}
+
+
+@pytest.fixture(scope="module")
+def engine(refs: dict[int, Fingerprint]) -> Engine:
+    eng = Engine()
+    for key, fp in refs.items():
+        eng.add(key, fp)
+    return eng
+
+
+def test_registered_works_are_informative(refs: dict[int, Fingerprint]) -> None:
+    for key, fp in refs.items():
+        assert not fp.low_information, (key, fp.low_information_reason)
+
+
+# ---- transform families --------------------------------------------------------------------
+
+TRANSFORMS: dict[str, Callable[[Image.Image], Image.Image]] = {
+    "jpeg-q30": lambda img: imagegen.jpeg(img, 30),
+    "crop-half-centre": lambda img: imagegen.crop_fraction(img, 0.5, "centre"),
+    "crop-half-top-left": lambda img: imagegen.crop_fraction(img, 0.5, "top-left"),
+    "crop-half-bottom-right": lambda img: imagegen.crop_fraction(img, 0.5, "bottom-right"),
+    "mirror": imagegen.mirror,
+    "rotate-90": lambda img: imagegen.rotate(img, 90),
+    "rotate-10": lambda img: imagegen.rotate(img, 10),
+    "caption-bar": imagegen.caption_bar,
+    "frame": imagegen.frame,
+}
+
+
+@pytest.mark.parametrize("key", list(WORKS))
+@pytest.mark.parametrize("transform", list(TRANSFORMS))
+def test_transform_is_found(engine: Engine, transform: str, key: int) -> None:
+    copy = TRANSFORMS[transform](flat(key))
+    fp = query(copy)
+    top = assert_found(engine.search(fp), key)
+    assert top.kind in ("near", "partial")
+    assert top.score >= 0.8
+    if transform.startswith("crop"):
+        assert top.kind == "partial"
+    assert top.region is not None
+    x, y, w, h = top.region
+    assert x >= 0 and y >= 0 and x + w <= copy.width + 1 and y + h <= copy.height + 1
+
+
+@pytest.mark.parametrize("key", list(WORKS))
+def test_listing_page_screenshot_is_found_with_region(engine: Engine, key: int) -> None:
+    page, box = imagegen.listing_page(flat(key), seed=key)
+    top = assert_found(engine.search(query(page, "JPEG")), key)
+    assert top.kind == "partial"
+    assert top.region is not None
+    assert iou(top.region, box) >= 0.5, (top.region, box)
+
+
+# Half its own size on the page (generated art: 240 px wide) rather than half the page width:
+# about 0.3x the 640 px reference once the 1280 px page is read at 1024 px. Found for some works
+# only; the misses are strict xfails so that a fix shows up as XPASS.
+_HALF_SIZE_MISS = pytest.mark.xfail(
+    strict=True,
+    reason="artwork at half its original size on a listing page is not found: nothing, or a "
+    "0.56-0.64 'review' for this or another work with a region covering most of the page",
+)
+
+
+@pytest.mark.parametrize(
+    "key", [pytest.param(k, marks=_HALF_SIZE_MISS) if k in (1, 2, 11, 12) else k for k in WORKS]
+)
+def test_listing_page_with_half_size_artwork(engine: Engine, key: int) -> None:
+    art = flat(key)
+    page, box = imagegen.listing_page(art, seed=key, art_side=max(art.size) // 2)
+    top = assert_found(engine.search(query(page, "JPEG")), key)
+    assert top.kind == "partial"
+    assert top.region is not None and iou(top.region, box) >= 0.5, (top.region, box)
+
+
+# ---- transparency --------------------------------------------------------------------------
+
+_RANDOM_BACKGROUND = random.Random(4242)
+BACKGROUNDS = {
+    "white": (255, 255, 255),
+    "black": (0, 0, 0),
+    "random": (
+        _RANDOM_BACKGROUND.randrange(256),
+        _RANDOM_BACKGROUND.randrange(256),
+        _RANDOM_BACKGROUND.randrange(256),
+    ),
+}
+
+
+@pytest.mark.parametrize("key", TRANSPARENT)
+@pytest.mark.parametrize("background", list(BACKGROUNDS))
+def test_transparent_work_flattened_on_any_background_matches(
+    engine: Engine, background: str, key: int
+) -> None:
+    copy = imagegen.on_background(WORKS[key], BACKGROUNDS[background])
+    assert_found(engine.search(query(copy, "JPEG")), key)
+
+
+# ---- dihedral ------------------------------------------------------------------------------
+
+DIHEDRAL = {
+    "mirror": Image.Transpose.FLIP_LEFT_RIGHT,
+    "flip": Image.Transpose.FLIP_TOP_BOTTOM,
+    "rotate-90": Image.Transpose.ROTATE_90,
+    "rotate-180": Image.Transpose.ROTATE_180,
+    "rotate-270": Image.Transpose.ROTATE_270,
+    "transpose": Image.Transpose.TRANSPOSE,
+}
+
+
+@pytest.mark.parametrize("key", [1, 3, 11, 14])
+@pytest.mark.parametrize("op", list(DIHEDRAL))
+def test_dihedral_variant_matches(engine: Engine, op: str, key: int) -> None:
+    copy = flat(key).transpose(DIHEDRAL[op])
+    assert_found(engine.search(query(copy)), key)
+
+
+# ---- exact, distractors --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("key", list(WORKS))
+def test_exact_bytes_are_exact(engine: Engine, refs: dict[int, Fingerprint], key: int) -> None:
+    fp = fingerprint(REGISTERED[key])
+    matches = engine.search(fp)
+    top = assert_found(matches, key)
+    assert top.kind == "exact"
+    assert top.score == 1.0
+    assert top.region == (0, 0, *refs[key].size)
+
+
+DISTRACTORS = {
+    **{f"artwork-{seed}": imagegen.artwork(seed) for seed in (901, 902, 903)},
+    "square-artwork-904": imagegen.artwork(904, (420, 420)),
+    "transparent-951": imagegen.on_background(imagegen.transparent_artwork(951), (255, 255, 255)),
+    "listing-page-905": imagegen.listing_page(imagegen.artwork(905), seed=905)[0],
+}
+
+
+@pytest.mark.parametrize("name", list(DISTRACTORS))
+def test_unrelated_images_do_not_match(engine: Engine, name: str) -> None:
+    matches = engine.search(query(DISTRACTORS[name], "JPEG"))
+    assert all(m.verdict != "match" for m in matches), describe(matches)
+
+
+# ---- lifecycle: persistence, remove, rebuild, replace --------------------------------------
+
+
+@pytest.fixture(scope="module")
+def probes() -> dict[str, Fingerprint]:
+    """A few queries whose results must survive save/load and rebuild unchanged."""
+    return {
+        "jpeg-1": query(imagegen.jpeg(flat(1), 40)),
+        "crop-12": query(imagegen.crop_fraction(flat(12), 0.5, "top-left")),
+        "page-2": query(imagegen.listing_page(flat(2), seed=2)[0], "JPEG"),
+        "mirror-11": query(imagegen.mirror(flat(11))),
+        "black-13": query(imagegen.on_background(WORKS[13], (0, 0, 0))),
+        "exact-14": fingerprint(REGISTERED[14]),
+        "distractor": query(DISTRACTORS["artwork-901"]),
+    }
+
+
+PROBE_KEY = {"jpeg-1": 1, "crop-12": 12, "page-2": 2, "mirror-11": 11, "black-13": 13, "exact-14": 14}
+
+
+def _results(engine: Engine, probes: dict[str, Fingerprint]) -> dict[str, list[Match]]:
+    return {name: engine.search(fp) for name, fp in probes.items()}
+
+
+def test_probes_find_their_works(engine: Engine, probes: dict[str, Fingerprint]) -> None:
+    for name, key in PROBE_KEY.items():
+        assert_found(engine.search(probes[name]), key)
+
+
+@pytest.mark.parametrize("flat_limit", [binary_index_module.FLAT_LIMIT, 1000], ids=["flat", "ivf"])
+def test_save_and_load_give_the_same_results(
+    refs: dict[int, Fingerprint],
+    probes: dict[str, Fingerprint],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    flat_limit: int,
+) -> None:
+    monkeypatch.setattr(binary_index_module, "FLAT_LIMIT", flat_limit)
+    first = Engine(tmp_path / "index")
+    for key, fp in refs.items():
+        first.add(key, fp)
+    before = _results(first, probes)
+    first.save()
+    first.save()  # a second generation replaces the first
+    files = sorted(p.name for p in (tmp_path / "index").iterdir())
+    assert "manifest.json" in files and len(files) == 4, files
+
+    loaded = Engine(tmp_path / "index")
+
+    assert loaded.keys() == set(refs) and len(loaded) == len(refs)
+    assert _results(loaded, probes) == before
+    for name, key in PROBE_KEY.items():
+        assert_found(before[name], key)
+
+
+def test_remove_stops_matching_and_survives_reload(
+    refs: dict[int, Fingerprint], probes: dict[str, Fingerprint], tmp_path: Path
+) -> None:
+    eng = Engine(tmp_path)
+    for key, fp in refs.items():
+        eng.add(key, fp)
+
+    assert eng.remove(1) is True
+    assert eng.remove(1) is False
+    assert eng.remove(14) is True
+    assert 1 not in eng and 14 not in eng and len(eng) == len(refs) - 2
+
+    def check(e: Engine) -> None:
+        for name in ("jpeg-1", "exact-14"):
+            assert all(m.key not in (1, 14) for m in e.search(probes[name])), name
+        assert_found(e.search(probes["crop-12"]), 12)  # the others still work
+
+    check(eng)
+    eng.save()
+    reloaded = Engine(tmp_path)
+    assert reloaded.keys() == set(refs) - {1, 14}
+    check(reloaded)
+
+
+def test_rebuild_equals_incremental_adds(
+    engine: Engine, refs: dict[int, Fingerprint], probes: dict[str, Fingerprint]
+) -> None:
+    rebuilt = Engine()
+    rebuilt.add(99, refs[1])  # replaced wholesale by rebuild
+    rebuilt.rebuild(refs.items())
+    assert rebuilt.keys() == engine.keys()
+    assert _results(rebuilt, probes) == _results(engine, probes)
+    # And rebuilding with fewer works forgets the rest.
+    rebuilt.rebuild((key, fp) for key, fp in refs.items() if key != 12)
+    assert all(m.key != 12 for m in rebuilt.search(probes["crop-12"]))
+
+
+def test_adding_a_key_twice_replaces_the_work(
+    refs: dict[int, Fingerprint], probes: dict[str, Fingerprint]
+) -> None:
+    eng = Engine()
+    eng.add(5, refs[1])
+    eng.add(6, refs[11])
+    eng.add(5, refs[2])
+    assert len(eng) == 2 and eng.keys() == {5, 6}
+    assert all(m.key != 5 for m in eng.search(probes["jpeg-1"])), "old work under key 5 still found"
+    top = assert_found(eng.search(probes["page-2"]), 5)
+    assert top.kind == "partial"
+    # Exact-bytes lookup follows the replacement too.
+    assert all(m.kind != "exact" for m in eng.search(fingerprint(REGISTERED[1])))
+    assert assert_found(eng.search(fingerprint(REGISTERED[2])), 5).kind == "exact"
+
+
+def test_same_fingerprint_under_two_keys_reports_both(refs: dict[int, Fingerprint]) -> None:
+    eng = Engine()
+    eng.add(7, refs[12])
+    eng.add(8, refs[12])
+    matches = eng.search(fingerprint(REGISTERED[12]))
+    assert sorted(m.key for m in matches if m.kind == "exact") == [7, 8]
+    eng.remove(7)
+    assert [m.key for m in eng.search(fingerprint(REGISTERED[12])) if m.kind == "exact"] == [8]
+
+
+def test_bad_keys_and_unsaved_engine(refs: dict[int, Fingerprint]) -> None:
+    eng = Engine()
+    for key in (-1, 1 << 52):
+        with pytest.raises(ValueError):
+            eng.add(key, refs[1])
+    with pytest.raises(ValueError):
+        eng.save()
+    assert eng.search(refs[1]) == []  # empty engine
