@@ -110,7 +110,9 @@ def run(works: list[int], n_refs: int, per_transform: int) -> list[dict]:
 
 
 def table(rows: list[dict]) -> str:
-    head = "| works | descriptors | index | build s | search p50 ms | search p99 ms | recall@match | index MiB |"
+    head = (
+        "| works | descriptors | index | build s | search p50 ms | search p99 ms | recall@match | index MiB |"
+    )
     lines = [head, "|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(

@@ -29,9 +29,10 @@ MAX_SIDE = 40_000
 # Upload/feeds cap bytes earlier; this guards library callers.
 MAX_FILE_BYTES = 100 * 1024 * 1024
 
-# We enforce MAX_PIXELS ourselves before decoding; aligning Pillow's own limit keeps it from
-# emitting DecompressionBombWarning for images we already accepted.
-Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+# We enforce MAX_PIXELS ourselves, from the header, before any pixel is decoded. Pillow's own
+# check would otherwise *warn* (not raise) inside Image.open for 1-2x its limit, an untyped
+# surprise under warnings-as-errors; this module is the one door for untrusted image bytes.
+Image.MAX_IMAGE_PIXELS = None
 
 
 @dataclass(frozen=True, eq=False)

@@ -45,6 +45,9 @@ _INDEXED_FEATURES = REFERENCE_FEATURES + SILHOUETTE_FEATURES
 _FEATURE_BITS = 10  # local id = key << 10 | feature number
 _VIEW_BITS = 5  # pdq id = key << 5 | view (whole-image views first, then sub-regions)
 _FORMAT = 2
+# A placement showing >= 85 % of the work and filling >= 85 % of the query is a whole copy
+# (kind "near"); anything less is "partial" (a crop, or the work inside a larger image).
+_WHOLE_SHARE = 0.85
 
 
 @dataclass(frozen=True)
@@ -227,7 +230,7 @@ class Engine:
         out: list[Match] = []
         full = (0, 0, fp.size[0], fp.size[1])
         for key in exact:
-            out.append(Match(key, 1.0, "match", "exact", full))
+            out.append(self._match(fp, key, 1.0, "exact", full))
         for key, ev in evidence.items():
             if key in exact or key not in self._works:
                 continue
@@ -240,26 +243,34 @@ class Engine:
                 kind, region = "partial", full
             if ev.placement is not None:
                 parts.append(scoring.local_score(ev.placement.inliers))
-                region = self._region(fp, key, ev)
-                if ev.near is None or scoring.local_score(ev.placement.inliers) > scoring.near_score(ev.near):
+                region, whole = self._region(fp, key, ev)
+                if not whole:
                     kind = "partial"
-            score = scoring.combine(*parts)
-            if fp.low_information or self._works[key].low_information:
-                score = scoring.cap_below_match(score)
-            verdict = scoring.verdict(score)
-            if verdict is not None:
-                out.append(Match(key, round(score, 4), verdict, kind, region))
+            match = self._match(fp, key, scoring.combine(*parts), kind, region)
+            if match.verdict:
+                out.append(match)
         out.sort(key=lambda m: (-m.score, m.key))
         return out
 
-    def _region(self, fp: Fingerprint, key: int, ev: _Evidence) -> tuple[int, int, int, int]:
+    def _match(self, fp: Fingerprint, key: int, score: float, kind: str, region: tuple | None) -> Match:
+        if kind != "exact":
+            score = min(score, scoring.BEST_NON_EXACT)  # 1.0 is reserved for identical bytes
+        if fp.low_information or self._works[key].low_information:
+            score = scoring.cap_below_match(score)
+        score = scoring.published(score)
+        return Match(key, score, scoring.verdict(score) or "", kind, region)
+
+    def _region(self, fp: Fingerprint, key: int, ev: _Evidence) -> tuple[tuple[int, int, int, int], bool]:
+        """The work's outline in query pixels, and whether it is the whole query (a full copy)."""
         assert ev.placement is not None
         ww, wh = fp.working_size
-        x, y, w, h = geometry.project_box(ev.placement.matrix, self._works[key].working_size, (ww, wh))
+        box, visible = geometry.project_box(ev.placement.matrix, self._works[key].working_size, (ww, wh))
+        x, y, w, h = box
         if ev.mirrored:
             x = ww - (x + w)
         s = fp.scale
-        return round(x * s), round(y * s), max(1, round(w * s)), max(1, round(h * s))
+        whole = visible >= _WHOLE_SHARE and w * h >= _WHOLE_SHARE * ww * wh
+        return (round(x * s), round(y * s), max(1, round(w * s)), max(1, round(h * s))), whole
 
     # ---- persistence ------------------------------------------------------------------
     def save(self) -> None:

@@ -84,11 +84,15 @@ def _span(points: np.ndarray, size: tuple[int, int]) -> float:
 
 def project_box(
     matrix: np.ndarray, size: tuple[int, int], bounds: tuple[int, int]
-) -> tuple[float, float, float, float]:
-    """Bounding box (x, y, w, h) of the work's outline mapped into the query, clipped to it."""
+) -> tuple[tuple[float, float, float, float], float]:
+    """Bounding box (x, y, w, h) of the work's outline mapped into the query and clipped to it,
+    and the share of the mapped outline's box that lies inside the query."""
     w, h = size
     corners = np.array([[0, 0], [w, 0], [w, h], [0, h]], dtype=np.float64)
     mapped = corners @ matrix[:, :2].T + matrix[:, 2]
-    x0, y0 = np.clip(mapped.min(axis=0), 0, bounds)
-    x1, y1 = np.clip(mapped.max(axis=0), 0, bounds)
-    return float(x0), float(y0), float(x1 - x0), float(y1 - y0)
+    lo, hi = mapped.min(axis=0), mapped.max(axis=0)
+    x0, y0 = np.clip(lo, 0, bounds)
+    x1, y1 = np.clip(hi, 0, bounds)
+    full = max(1e-9, float((hi[0] - lo[0]) * (hi[1] - lo[1])))
+    inside = float((x1 - x0) * (y1 - y0))
+    return (float(x0), float(y0), float(x1 - x0), float(y1 - y0)), inside / full

@@ -83,7 +83,9 @@ def test_extra_roots_and_url_only_mode(tmp_path: Path) -> None:
     shared = tmp_path / "shared"
     feed_dir = tmp_path / "feeds"
     feed_dir.mkdir()
-    feed = _write_jsonl(feed_dir / "f.jsonl", [_ok("a", image="../shared/a.jpg"), _ok("b", image="http://h/x.png")])
+    feed = _write_jsonl(
+        feed_dir / "f.jsonl", [_ok("a", image="../shared/a.jpg"), _ok("b", image="http://h/x.png")]
+    )
     (ok,) = [i for _, i in read_feed(feed, allowed_roots=[feed_dir, shared]) if i.listing_id == "a"]
     assert isinstance(ok, Listing) and ok.image == str((shared / "a.jpg").resolve())
     url_only = [i for _, i in read_feed(feed, allowed_roots=[])]

@@ -208,5 +208,3 @@ def _wait_for_progress(data: Path, feed: Path, *, at_least: int, proc: subproces
     raise AssertionError(
         "the scan never got going" if proc.poll() is None else "the scan ended before the kill"
     )
-
-
