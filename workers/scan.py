@@ -51,7 +51,8 @@ _CONTRACT_KEYS = ("listing_id", "platform", "image", "verdict", "matches", "erro
 class Runner(Protocol):
     """What ``LocalPool`` and ``DaskRunner`` provide."""
 
-    workers: int
+    @property
+    def workers(self) -> int: ...
 
     def submit(self, chunk: list[Item]) -> None: ...
 

@@ -88,9 +88,9 @@ class BackgroundScans:
         ctx = make_context(registry)
         if self._runner is not None:
             self._runner.ctx = ctx  # same workers; each reloads the index once if its version changed
-            return self._runner  # type: ignore[no-any-return]
+            return self._runner
         self._runner = DaskRunner(ctx, self.scheduler) if self.scheduler else LocalPool(ctx, self.workers)
-        return self._runner  # type: ignore[no-any-return]
+        return self._runner
 
     def _drop_runner(self) -> None:
         if self._runner is not None:
