@@ -28,6 +28,7 @@ MAX_PIXELS = 180_000_000
 MAX_SIDE = 40_000
 # Upload/feeds cap bytes earlier; this guards library callers.
 MAX_FILE_BYTES = 100 * 1024 * 1024
+_EXIF_ORIENTATION = 0x0112
 
 # We enforce MAX_PIXELS ourselves, from the header, before any pixel is decoded. Pillow's own
 # check would otherwise *warn* (not raise) inside Image.open for 1-2x its limit, an untyped
@@ -81,7 +82,8 @@ def decode_image(data: bytes, *, max_side: int = 1024) -> DecodedImage:
         if fmt == "JPEG":
             im.draft("RGB", (max_side, max_side))  # DCT-domain downscale, never below max_side
         im.load()
-        im = ImageOps.exif_transpose(im)
+        if im.getexif().get(_EXIF_ORIENTATION, 1) != 1:
+            im = ImageOps.exif_transpose(im)  # copies the pixels, so only when needed
         im = _to_rgb_or_rgba(im)
         im = _shrink(im, max_side)
     except Image.DecompressionBombError as exc:  # pragma: no cover - our limit fires first
