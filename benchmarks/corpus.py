@@ -123,8 +123,20 @@ def _describe(item: tuple[str, str]) -> dict | None:
     return {
         "phash": imaging.pack(imaging.phash_bits(flat)),
         "pdq": imaging.pack(pdq),
+        "pdq_turned": [imaging.pack(bits) for bits in _turned_pdq(flat)],
         "transparent": img.mode == "RGBA",
     }
+
+
+def _turned_pdq(flat: Image.Image) -> list[np.ndarray]:
+    """PDQ of the 7 other rotations/mirrors, computed on real pixels (pdqhash's own dihedral
+    variants are 28-48 bits off for clip art), so a rotated or mirrored twin is caught too."""
+    small = flat.copy()
+    small.thumbnail((256, 256))
+    arr = np.asarray(small.convert("RGB"))
+    variants = [np.rot90(arr, k) for k in (1, 2, 3)]
+    variants += [np.rot90(arr[:, ::-1], k) for k in (0, 1, 2, 3)]
+    return [imaging.pdq_bits(Image.fromarray(np.ascontiguousarray(v)))[0] for v in variants]
 
 
 class _Dedup:
@@ -137,8 +149,10 @@ class _Dedup:
     def try_keep(self, rec: dict) -> bool:
         ph = imaging.unpack(rec["phash"], 64)
         pdq = imaging.unpack(rec["pdq"], 256)
+        turned = [imaging.unpack(h, 256) for h in rec["pdq_turned"]]
         if len(self.ph) and (
-            (self.ph != ph).sum(1).min() <= PHASH_DUP or (self.pdq != pdq).sum(1).min() <= PDQ_DUP
+            (self.ph != ph).sum(1).min() <= PHASH_DUP
+            or min((self.pdq != h).sum(1).min() for h in [pdq, *turned]) <= PDQ_DUP
         ):
             return False
         self.ph = np.vstack([self.ph, ph])
@@ -147,7 +161,7 @@ class _Dedup:
 
 
 def _hash_cache_path() -> Path:
-    return sources.cache_root() / "norm" / "hashes.json"
+    return sources.cache_root() / "norm" / "hashes_v2.json"  # v2: + rotated/mirrored PDQ
 
 
 def _take(
@@ -193,7 +207,7 @@ def split_counts(n_refs: int, n_distractors: int) -> dict[str, tuple[int, int]]:
 
 def build_corpus(n_refs: int, n_distractors: int, seed: int) -> Corpus:
     """Select (or load the cached manifest of) refs and distractors."""
-    name = f"manifest_v2_s{seed}_r{n_refs}_d{n_distractors}.json"
+    name = f"manifest_v3_s{seed}_r{n_refs}_d{n_distractors}.json"
     manifest = sources.cache_root() / "corpus" / name
     if manifest.exists():
         data = json.loads(manifest.read_text())

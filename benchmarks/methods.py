@@ -143,7 +143,7 @@ class EngineMethod:
 
         for key, path in refs:
             try:
-                self.engine.add(key, fingerprint(path.read_bytes()))
+                self.engine.add(key, fingerprint(path.read_bytes(), role="reference"))
             except ImageError as exc:
                 self.build_errors.append(f"{path.name}: {type(exc).__name__}: {exc}")
 
