@@ -67,6 +67,10 @@ class Scan:
         }
 
 
+# Feeds uploaded over HTTP are kept under <data>/scans/ so a restarted server can resume them.
+FEEDS_DIRNAME = "scans"
+
+
 class ScanService(Protocol):
     """Runs submitted scans in the background. ``workers`` provides it (rights cannot import workers);
     ``create_app(settings, scan_service=...)`` hands it to the scan routes."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
@@ -17,6 +18,7 @@ from rights.api.metrics import Metrics, MetricsMiddleware
 from rights.api.routes import health, licenses, log, match, works
 from rights.config import Settings, get_settings
 from rights.registry import Registry
+from rights.scans import FEEDS_DIRNAME
 
 # Routers owned by workers/ (scans and cases); included when present.
 OPTIONAL_ROUTERS = ("rights.api.routes.scans", "rights.api.routes.cases")
@@ -46,6 +48,10 @@ def create_app(settings: Settings | None = None, *, scan_service: object | None 
         registry = await run_in_threadpool(Registry.open, settings)
         app.state.registry = registry
         metrics.bind(registry)
+        resume = getattr(scan_service, "resume_unfinished", None)
+        if resume is not None:
+            # Scans a previous server left queued or running pick up where they stopped.
+            await run_in_threadpool(resume, registry, Path(settings.data) / FEEDS_DIRNAME)
         try:
             yield
         finally:

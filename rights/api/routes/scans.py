@@ -34,7 +34,6 @@ router = APIRouter(
 )
 
 PlatformDep = Annotated[Account, Depends(require_role("platform"))]
-FEEDS_DIRNAME = "scans"
 
 
 class ScansUnavailable(RightsError):
@@ -105,7 +104,7 @@ async def submit_scan(
     if service is None:
         raise ScansUnavailable("this server was started without a scan service; run it with `rights serve`")
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    folder = Path(settings.data) / FEEDS_DIRNAME
+    folder = Path(settings.data) / scans.FEEDS_DIRNAME
     if content_type == "application/json":
         text = _listings_as_jsonl(await request.body())
         feed = await run_in_threadpool(_store_text, folder, text)
