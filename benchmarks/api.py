@@ -423,12 +423,19 @@ def register_over_http(
     return work_ids, stats
 
 
-def match_over_http(url: str, key: str, queries: Sequence[Query], clients: int) -> dict[str, Any]:
+def match_over_http(
+    url: str, key: str, queries: Sequence[Query], clients: int, serial: Sequence[Query]
+) -> dict[str, Any]:
+    """Warm-up, then ``serial`` one at a time (the latency floor), then ``queries`` on ``clients`` threads."""
+
     def job(q: Query) -> Callable[[httpx.Client], httpx.Response]:
         return lambda c: c.post("/v1/match", files={"image": ("q.jpg", q.data, "image/jpeg")})
 
     warmup = queries[: clients * WARMUP_PER_CLIENT]
+    queries = queries[len(warmup) :]
     run_load(url, key, [job(q) for q in warmup], clients)
+    # One client alone: what a single request costs when it does not queue behind others for the CPU.
+    alone, _ = run_load(url, key, [job(q) for q in serial], 1)
     print(f"[api] matching {len(queries)} queries with {clients} clients", file=sys.stderr)
     with HealthProber(url) as prober:
         calls, wall = run_load(url, key, [job(q) for q in queries], clients)
@@ -455,6 +462,11 @@ def match_over_http(url: str, key: str, queries: Sequence[Query], clients: int) 
     return {
         "count": len(queries),
         "warmup": len(warmup),
+        "serial": len(serial),
+        "serial_p50_ms": round(_pct([c.latency_ms for c in alone], 50), 1),
+        "serial_took_p50_ms": round(
+            _pct([float(c.body["took_ms"]) for c in alone if c.status == 200 and c.body], 50), 1
+        ),
         "status_counts": _status_counts(calls),
         "wall_s": round(wall, 2),
         "per_s": round(len(queries) / wall, 1),
@@ -530,6 +542,12 @@ def fill_synthetic(data: Path, total: int) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------------- driver
 
 
+def saved_index_works(data: Path) -> int:
+    """How many works the persisted index holds (what a starting server loads rather than rebuilds)."""
+    manifest = data / "index" / "manifest.json"
+    return int(json.loads(manifest.read_text()).get("works", 0)) if manifest.exists() else 0
+
+
 @dataclass
 class Row:
     works: int
@@ -541,6 +559,8 @@ class Row:
     fill: dict[str, Any] = field(default_factory=dict)
     server_log: dict[str, int] = field(default_factory=dict)
     works_indexed: int = 0
+    startup_loaded: int = 0  # works in the saved FAISS index the server loaded at startup
+    startup_indexed_from_db: int = 0  # works its startup reconciliation added from the database
 
 
 def measure(size: int, args: argparse.Namespace, root: Path) -> Row:
@@ -556,6 +576,7 @@ def measure(size: int, args: argparse.Namespace, root: Path) -> Row:
         work_ids, registration = register_over_http(server.url, admin, range(1, real + 1), args.clients)
         server.stop()
         fill = fill_synthetic(data, size) if prefill and size > real else {}
+        saved = saved_index_works(data)
         if fill:
             print(f"[api] wrote {fill['filler_rows']:,} filler works in {fill['fill_s']} s", file=sys.stderr)
         print(f"[api] restarting the server with {size:,} works", file=sys.stderr)
@@ -563,7 +584,8 @@ def measure(size: int, args: argparse.Namespace, root: Path) -> Row:
         indexed = int(httpx.get(f"{server.url}/healthz", timeout=30).json()["works_indexed"])
         print(f"[api] healthy after {startup:.1f} s with {indexed:,} works indexed", file=sys.stderr)
         queries = build_queries(work_ids, args.requests + args.clients * WARMUP_PER_CLIENT, seed=size)
-        matched = match_over_http(server.url, platform_key, queries, args.clients)
+        serial = build_queries(work_ids, args.serial, seed=size + 1)
+        matched = match_over_http(server.url, platform_key, queries, args.clients, serial)
     finally:
         server.stop()
     row = Row(
@@ -576,6 +598,8 @@ def measure(size: int, args: argparse.Namespace, root: Path) -> Row:
         fill=fill,
         server_log=server_log_problems(log_path),
         works_indexed=indexed,
+        startup_loaded=saved,
+        startup_indexed_from_db=indexed - saved,
     )
     print(f"[api] {json.dumps(asdict(row))}", file=sys.stderr)
     if not args.keep:
@@ -604,20 +628,25 @@ def notes(rows: Sequence[Row]) -> str:
     out = []
     for r in rows:
         m, g = r.match, r.registration
-        source = f"{r.registered_http:,} over HTTP" + (
-            f" + {r.synthetic:,} synthetic ({r.fill['fill_s']} s to write)" if r.synthetic else ""
-        )
-        out.append(
-            f"- {r.works:,} works ({source}): registration 201s {g['ok_201']}/{g['count']}, "
-            f"{g['first_quarter_per_s']}/s in the first quarter vs {g['last_quarter_per_s']}/s in the last, "
-            f"p50 {g['p50_ms']} ms, p99 {g['p99_ms']} ms; match statuses {m['status_counts']}, "
-            f"p90 {m['p90_ms']} ms, max {m['max_ms']} ms, took_ms p99 {m['server_took_p99_ms']}; "
-            f"copies found {m['copies_found']} {m['copies_found_by_kind']}, unrelated called match "
-            f"{m['unrelated_false_match']}/{m['unrelated']}; "
-            f"/healthz under load p50 {m['healthz_p50_ms']} ms, p99 {m['healthz_p99_ms']} ms; "
-            f"server log: {r.server_log['access_5xx']} 5xx, "
-            f"{r.server_log['tracebacks']} tracebacks"
-        )
+        source = f"{r.registered_http:,} registered over HTTP"
+        if r.synthetic:
+            source += f" + {r.synthetic:,} synthetic (written in {r.fill['fill_s']} s)"
+        out += [
+            f"- **{r.works:,} works** ({source})",
+            f"  - registration: {g['ok_201']}/{g['count']} answered 201 ({g['contested']} contested); "
+            f"{g['first_quarter_per_s']}/s in the first quarter, {g['last_quarter_per_s']}/s in the last; "
+            f"latency p50 {g['p50_ms']} ms, p99 {g['p99_ms']} ms",
+            f"  - startup: loaded {r.startup_loaded:,} works from the saved index, indexed "
+            f"{r.startup_indexed_from_db:,} from the database, {r.startup_s} s until /healthz answered",
+            f"  - match: statuses {m['status_counts']}; p90 {m['p90_ms']} ms, max {m['max_ms']} ms, "
+            f"took_ms p99 {m['server_took_p99_ms']}; one client alone: p50 {m['serial_p50_ms']} ms "
+            f"(took_ms {m['serial_took_p50_ms']})",
+            f"  - accuracy: copies found as the right work {m['copies_found']} {m['copies_found_by_kind']}; "
+            f"unrelated images called match {m['unrelated_false_match']}/{m['unrelated']}",
+            f"  - /healthz while matching: p50 {m['healthz_p50_ms']} ms, p99 {m['healthz_p99_ms']} ms, "
+            f"{m['healthz_failures']} failed; server log: {r.server_log['access_5xx']} 5xx, "
+            f"{r.server_log['tracebacks']} tracebacks",
+        ]
     return "\n".join(out)
 
 
@@ -632,7 +661,9 @@ def machine() -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.api", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.api", description=(__doc__ or "").split("\n")[0]
+    )
     parser.add_argument("--works", type=int, nargs="+", default=[2000, 100_000], help="index sizes")
     parser.add_argument("--clients", type=int, default=8, help="concurrent HTTP clients")
     parser.add_argument("--requests", type=int, default=400, help="match requests per index size")
@@ -648,6 +679,7 @@ def main(argv: list[str] | None = None) -> int:
         default=DEFAULT_HTTP_MAX,
         help="sizes up to this are registered entirely over HTTP",
     )
+    parser.add_argument("--serial", type=int, default=20, help="match requests sent by one client alone")
     parser.add_argument("--startup-timeout", type=float, default=DEFAULT_STARTUP_TIMEOUT_S, help="seconds")
     parser.add_argument("--out", type=Path, default=RESULTS, help="JSON results path")
     parser.add_argument("--keep", action="store_true", help="keep the data directories and server logs")

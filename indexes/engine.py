@@ -291,7 +291,7 @@ class Engine:
             tmp.write_text(json.dumps(manifest))
             _fsync(tmp)
             os.replace(tmp, self.directory / "manifest.json")
-            _fsync_dir(self.directory)
+            _fsync(self.directory)
             for stale in self.directory.iterdir():
                 if stale.name != "manifest.json" and stale.name not in names.values():
                     stale.unlink(missing_ok=True)
@@ -322,17 +322,20 @@ class Engine:
         self._pdq = BinaryIndex.load(self.directory / files["pdq"], PDQ_BYTES)
         self._local = BinaryIndex.load(self.directory / files["local"], DESCRIPTOR_BYTES)
         with np.load(self.directory / files["works"]) as z:
-            offsets = np.concatenate([[0], np.cumsum(z["counts"])])
-            for i, key in enumerate(z["keys"]):
-                work = _Work(
-                    str(z["sha256"][i]),
-                    (int(z["working_size"][i][0]), int(z["working_size"][i][1])),
-                    z["points"][offsets[i] : offsets[i + 1]],
-                    bool(z["low"][i]),
-                    int(z["whole_views"][i]),
-                )
-                self._works[int(key)] = work
-                self._by_sha.setdefault(work.sha256, set()).add(int(key))
+            # Read each array once: indexing the NpzFile re-reads the member every time.
+            keys, sha, sizes, low = z["keys"], z["sha256"], z["working_size"], z["low"]
+            views, counts, points = z["whole_views"], z["counts"], z["points"]
+        offsets = np.concatenate([[0], np.cumsum(counts)])
+        for i, key in enumerate(keys.tolist()):
+            work = _Work(
+                str(sha[i]),
+                (int(sizes[i][0]), int(sizes[i][1])),
+                points[offsets[i] : offsets[i + 1]],
+                bool(low[i]),
+                int(views[i]),
+            )
+            self._works[key] = work
+            self._by_sha.setdefault(work.sha256, set()).add(key)
 
 
 def _check_key(key: int) -> None:
@@ -354,14 +357,7 @@ def _cat(parts: list[np.ndarray]) -> np.ndarray:
 
 
 def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_dir(path: Path) -> None:
+    """Flush a file, or a directory's entries (so a rename survives power loss)."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)

@@ -38,6 +38,10 @@ logger = logging.getLogger(__name__)
 INDEX_DIRNAME = "index"
 # How many engine candidates a registration checks for prior works by other creators.
 CONFLICT_SEARCH_LIMIT = 20
+# Save the derived index at most this often during a run of writes (and always at close).
+INDEX_SAVE_INTERVAL_S = 30.0
+# Reconciliation adds a few missing works one by one, but rebuilds in bulk past this many.
+BULK_REBUILD_MIN = 256
 MAX_MATCH_LIMIT = 100
 MAX_PAGE_LIMIT = 100
 MAX_TITLE_LENGTH = 500
@@ -59,6 +63,8 @@ class Registry:
         self._write_lock = threading.RLock()
         self._synced_log_size = -1
         self._closed = False
+        self._index_dirty = False
+        self._index_saved_at = time.monotonic()
 
     # ------------------------------------------------------------------------------------------ lifecycle
 
@@ -77,6 +83,8 @@ class Registry:
         return registry
 
     def close(self) -> None:
+        if not self._closed:
+            self.flush_index()
         self._closed = True
         with self._conns_lock:
             for conn in self._conns:
@@ -425,7 +433,8 @@ class Registry:
             if not full and live == indexed:
                 return False
             missing, ghosts = live - indexed, indexed - live
-            if full:
+            if full or len(missing) > max(BULK_REBUILD_MIN, len(indexed)):
+                # One bulk build beats thousands of incremental adds (and their IVF regrowths).
                 logger.warning("rebuilding the index from %d stored fingerprints", len(live))
                 self.engine.rebuild(self._stored_fingerprints(live))
             else:
@@ -437,7 +446,17 @@ class Registry:
                 for key, fp in self._stored_fingerprints(missing):
                     self.engine.add(key, fp)
             self.engine.save()
+            self._index_dirty = False
+            self._index_saved_at = time.monotonic()
             return True
+
+    def flush_index(self) -> None:
+        """Write the in-memory index to disk if it changed since the last save."""
+        with self._write_lock:
+            if self._index_dirty:
+                self.engine.save()
+                self._index_dirty = False
+            self._index_saved_at = time.monotonic()
 
     def _stored_fingerprints(self, keys: set[int]) -> Iterator[tuple[int, Fingerprint]]:
         for key in sorted(keys):
@@ -447,7 +466,12 @@ class Registry:
 
     def _index_changed(self, update: Callable[[], object]) -> None:
         update()
-        self.engine.save()
+        # The index is derived data (reconciled from the database at open), so it is not saved
+        # on every write: that cost O(index) per registration. It is saved when scans need it
+        # on disk (flush_index), at close, and at most every INDEX_SAVE_INTERVAL_S.
+        self._index_dirty = True
+        if time.monotonic() - self._index_saved_at > INDEX_SAVE_INTERVAL_S:
+            self.flush_index()
         # Only our own entry was appended since the last sync: no need to re-read the key set.
         size = self.log.size()
         if size == self._synced_log_size + 1:

@@ -168,6 +168,7 @@ def test_index_is_rebuilt_from_the_database(tmp_path: Path, damage: str) -> None
     data = tmp_path / "data"
     with Registry.open(data) as reg:
         keep = reg.register("alice", artwork_png(40))
+        reg.flush_index()  # the index is saved lazily; persist this state for the snapshot
         snapshot = tmp_path / "index-before"
         shutil.copytree(data / "index", snapshot)
         late = reg.register("alice", artwork_png(41))  # absent from the snapshot

@@ -79,6 +79,7 @@ class ScanOutcome:
 def make_context(registry: Registry) -> WorkerContext:
     """The worker context for the registry's current index (saved to disk first)."""
     registry.sync()
+    registry.flush_index()  # workers load the index from disk
     index_dir = Path(registry.engine.directory or registry.data_dir / "index")
     return WorkerContext(str(index_dir.resolve()), index_version(index_dir), registry.settings)
 
