@@ -1,4 +1,4 @@
-"""Scan throughput: listings/s over local files with 1 and 2 local workers and a 2-worker Dask LocalCluster.
+"""Scan throughput: listings/s over local files, on local pools and Dask LocalClusters of 1 and 2 workers.
 
     .venv/bin/python -m benchmarks.scan [--listings 10000] [--works 50]
 
@@ -62,7 +62,8 @@ def main(argv: list[str] | None = None) -> int:
             for name, factory in (
                 ("local pool, 1 worker", lambda: LocalPool(ctx, 1)),
                 ("local pool, 2 workers", lambda: LocalPool(ctx, 2)),
-                ("Dask LocalCluster, 2 workers", lambda: _Dask(ctx)),
+                ("Dask LocalCluster, 1 worker", lambda: _Dask(ctx, 1)),
+                ("Dask LocalCluster, 2 workers", lambda: _Dask(ctx, 2)),
             ):
                 feed = _feed(root / "feed", images, args.listings, name)
                 rows.append(
@@ -114,15 +115,18 @@ class _PeakRss(threading.Thread):
 class _Dask:
     """LocalCluster + Client + DaskRunner as one context manager."""
 
-    def __init__(self, ctx: object) -> None:
+    def __init__(self, ctx: object, workers: int) -> None:
         self.ctx = ctx
+        self.workers = workers
 
     def __enter__(self) -> object:
         from distributed import Client, LocalCluster
 
         from workers.dask_runner import DaskRunner
 
-        self.cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+        self.cluster = LocalCluster(
+            n_workers=self.workers, threads_per_worker=1, processes=True, dashboard_address=None
+        )
         self.client = Client(self.cluster)
         self.runner = DaskRunner(self.ctx, self.client)  # type: ignore[arg-type]
         return self.runner
@@ -192,11 +196,20 @@ def _table(rows: list[Row], works: int) -> str:
         f"Scan of {rows[0].listings} local listings against {works} registered works "
         f"({psutil.cpu_count()} CPUs; worker start-up included)",
         "",
-        "| runner | listings/s | vs 1 worker | seconds | peak RSS parent (MiB) | peak RSS per worker (MiB) |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| runner | listings/s | vs local, 1 worker | vs same runner, 1 worker | seconds "
+        "| peak RSS parent (MiB) | peak RSS per worker (MiB) |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
+    singles = {r.runner.split(",")[0]: r.rate for r in rows if r.runner.endswith(" 1 worker")}
     for r in rows:
-        cells = [r.runner, f"{r.rate:.1f}", f"{r.rate / base:.2f}x", f"{r.seconds:.1f}"]
+        same = singles.get(r.runner.split(",")[0], base)
+        cells = [
+            r.runner,
+            f"{r.rate:.1f}",
+            f"{r.rate / base:.2f}x",
+            f"{r.rate / same:.2f}x",
+            f"{r.seconds:.1f}",
+        ]
         cells += [f"{r.parent_mb:.0f}", f"{r.worker_mb:.0f}"]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)

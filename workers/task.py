@@ -30,6 +30,7 @@ from rights.config import Settings
 from rights.errors import PayloadTooLarge, RightsError
 from rights.evidence import thumbnail_b64
 from rights.fetch import fetch_image
+from workers.malloc_tuning import reuse_freed_memory
 
 __all__ = ["Item", "Result", "WorkerContext", "analyse_chunk", "engine_for", "index_version", "warm_up"]
 
@@ -90,6 +91,7 @@ def engine_for(ctx: WorkerContext) -> Engine:
 def warm_up(ctx: WorkerContext) -> None:
     """Process initializer: load the engine and pin native libraries to one thread."""
     cv2.setNumThreads(1)
+    reuse_freed_memory()
     engine_for(ctx)
 
 
