@@ -6,8 +6,8 @@ FAISS itself only knows positions; callers here encode their own meaning into th
 Index type by size, measured in ``benchmarks/`` (see BENCHMARKS.md):
 - below ``FLAT_LIMIT`` vectors an exact ``IndexBinaryFlat`` (behind an id map) is fastest to
   build and search;
-- above it an ``IndexBinaryIVF`` with ~512 vectors per list and nprobe 6 (~85 % of exact
-  neighbours at 1/20 of the flat cost on 120k ORB descriptors), trained by k-means on a small
+- above it an ``IndexBinaryIVF`` with ~512 vectors per list and nprobe 3 (see
+  ``DEFAULT_NPROBE``), trained by k-means on a small
   sample while there are at most 4096 lists. Larger indexes take sampled descriptors as
   centroids behind an HNSW coarse quantizer, so building and assigning stay fast.
 The index is rebuilt with more lists when it grows ``_REGROW``x past the size it was built for.
@@ -24,9 +24,9 @@ import numpy as np
 
 FLAT_LIMIT = 60_000
 # Lists probed per query vector. True copies have near-identical descriptors that sit in the
-# nearest lists: on the dev set nprobe 4, 8 and 16 gave the same recall (0.81, 0.80, 0.81)
-# at 3.1, 4.9 and 8.1 ms per query; 6 leaves some margin.
-DEFAULT_NPROBE = 6
+# nearest lists: on the 2,000-work benchmark nprobe 6 / 3 / 2 gave µAP 0.887 / 0.887 / 0.885,
+# recall at `match` 0.808 / 0.804 / 0.796 and search p50 11.1 / 6.6 / 5.3 ms (BENCHMARKS.md).
+DEFAULT_NPROBE = 3
 _REGROW = 4
 # k-means on a sample of ~40 points per list, few iterations: seconds, and +5-8 points of
 # neighbour recall over sampled centroids at the same nprobe (measured on ORB descriptors).
