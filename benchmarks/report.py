@@ -97,11 +97,13 @@ def markdown(res: dict) -> str:
     out += [_table(header, rows), ""]
 
     tp = res.get("throughput_images_per_s", {})
-    out += [
-        f"### Hashing throughput, images/s on {cfg['throughput_images']} ~1 MP JPEGs (decode included)",
-        "",
-    ]
-    out += [_table(["what", "images/s"], [[k, _f(v, 1)] for k, v in tp.items()]), ""]
+    if tp:
+        out += [
+            f"### Hashing throughput, images/s on {cfg['throughput_images']} ~1 MP JPEGs (decode included)",
+            "",
+            _table(["what", "images/s"], [[k, _f(v, 1)] for k, v in tp.items()]),
+            "",
+        ]
 
     notes = []
     for name, m in methods.items():

@@ -4,12 +4,14 @@ FAISS itself only knows positions; callers here encode their own meaning into th
 (work key and feature number), so FAISS stays private to this module.
 
 Index type by size, measured in ``benchmarks/`` (see BENCHMARKS.md):
-- below ``FLAT_LIMIT`` vectors an exact ``IndexBinaryFlat`` (behind an id map) is fastest to
-  build and search;
-- above it an ``IndexBinaryIVF`` with ~512 vectors per list and nprobe 3 (see
-  ``DEFAULT_NPROBE``), trained by k-means on a small
+- below a flat limit an exact ``IndexBinaryFlat`` (behind an id map) is fastest to build and
+  search. The limit is the caller's: an index searched with a few vectors at a time (PDQ) stays
+  flat far longer than one searched with ~600 ORB descriptors per query;
+- above it an ``IndexBinaryIVF`` with ~512 vectors per list, trained by k-means on a small
   sample while there are at most 4096 lists. Larger indexes take sampled descriptors as
-  centroids behind an HNSW coarse quantizer, so building and assigning stay fast.
+  centroids behind an HNSW coarse quantizer, so building and assigning stay fast. Each query
+  vector scans about ``DEFAULT_NPROBE`` x 512 codes: more lists are probed while lists are
+  still short (a small index), never fewer than ``DEFAULT_NPROBE``.
 The index is rebuilt with more lists when it grows ``_REGROW``x past the size it was built for.
 """
 
@@ -22,6 +24,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+# Flat up to this many vectors unless the caller says otherwise.
 FLAT_LIMIT = 60_000
 # Lists probed per query vector. True copies have near-identical descriptors that sit in the
 # nearest lists: on the 2,000-work benchmark nprobe 6 / 3 / 2 gave µAP 0.887 / 0.887 / 0.885,
@@ -38,7 +41,7 @@ _VECTORS_PER_LIST = 512
 
 
 def _nlist(n: int) -> int:
-    return min(n, 1 << max(8, round(math.log2(max(1, n // _VECTORS_PER_LIST)))))
+    return min(n, 1 << max(6, round(math.log2(max(1, n // _VECTORS_PER_LIST)))))
 
 
 _SEED = 20261125
@@ -47,9 +50,10 @@ _SEED = 20261125
 class BinaryIndex:
     """Hamming-space nearest neighbours over fixed-length packed bit vectors."""
 
-    def __init__(self, nbytes: int, *, nprobe: int = DEFAULT_NPROBE) -> None:
+    def __init__(self, nbytes: int, *, nprobe: int = DEFAULT_NPROBE, flat_limit: int | None = None) -> None:
         self.nbytes = nbytes
         self.nprobe = nprobe
+        self._flat_limit = flat_limit
         self._index: faiss.IndexBinary = self._flat()
         self._built_for = 0
 
@@ -60,6 +64,10 @@ class BinaryIndex:
     def kind(self) -> str:
         return "ivf" if isinstance(self._index, faiss.IndexBinaryIVF) else "flat"
 
+    @property
+    def flat_limit(self) -> int:
+        return FLAT_LIMIT if self._flat_limit is None else self._flat_limit
+
     def _flat(self) -> faiss.IndexBinary:
         return faiss.IndexBinaryIDMap2(faiss.IndexBinaryFlat(self.nbytes * 8))
 
@@ -69,7 +77,7 @@ class BinaryIndex:
         vectors = np.ascontiguousarray(vectors, dtype=np.uint8).reshape(-1, self.nbytes)
         ids = np.ascontiguousarray(ids, dtype=np.int64)
         total = len(self) + len(ids)
-        if total > FLAT_LIMIT and (self.kind == "flat" or total > self._built_for * _REGROW):
+        if total > self.flat_limit and (self.kind == "flat" or total > self._built_for * _REGROW):
             old_vectors, old_ids = self.export()
             self._index = self._ivf(np.concatenate([old_vectors, vectors]))
             self._built_for = total
@@ -88,8 +96,16 @@ class BinaryIndex:
         queries = np.ascontiguousarray(queries, dtype=np.uint8).reshape(-1, self.nbytes)
         if len(self) == 0 or len(queries) == 0:
             return (np.full((len(queries), k), 1 << 30, np.int32), np.full((len(queries), k), -1, np.int64))
+        if isinstance(self._index, faiss.IndexBinaryIVF):
+            self._index.nprobe = self._probes()
         distances, ids = self._index.search(queries, k)
         return distances, ids
+
+    def _probes(self) -> int:
+        """Lists to probe so that a query vector scans ~nprobe x 512 codes (short lists: more)."""
+        index = self._index
+        budget = self.nprobe * _VECTORS_PER_LIST * index.nlist // max(1, index.ntotal)
+        return max(self.nprobe, min(index.nlist, budget))
 
     def export(self) -> tuple[np.ndarray, np.ndarray]:
         """All (vectors, ids) currently stored."""
@@ -136,11 +152,18 @@ class BinaryIndex:
         return index
 
     @classmethod
-    def build(cls, vectors: np.ndarray, ids: np.ndarray, *, nprobe: int = DEFAULT_NPROBE) -> BinaryIndex:
+    def build(
+        cls,
+        vectors: np.ndarray,
+        ids: np.ndarray,
+        *,
+        nprobe: int = DEFAULT_NPROBE,
+        flat_limit: int | None = None,
+    ) -> BinaryIndex:
         """A new index over all ``vectors`` at once (the fast path for rebuilds)."""
-        self = cls(vectors.shape[1], nprobe=nprobe)
+        self = cls(vectors.shape[1], nprobe=nprobe, flat_limit=flat_limit)
         vectors = np.ascontiguousarray(vectors, dtype=np.uint8)
-        if len(vectors) > FLAT_LIMIT:
+        if len(vectors) > self.flat_limit:
             self._index = self._ivf(vectors)
             self._built_for = len(vectors)
         if len(vectors):
@@ -152,8 +175,10 @@ class BinaryIndex:
         faiss.write_index_binary(self._index, os.fspath(path))
 
     @classmethod
-    def load(cls, path: Path, nbytes: int, *, nprobe: int = DEFAULT_NPROBE) -> BinaryIndex:
-        self = cls(nbytes, nprobe=nprobe)
+    def load(
+        cls, path: Path, nbytes: int, *, nprobe: int = DEFAULT_NPROBE, flat_limit: int | None = None
+    ) -> BinaryIndex:
+        self = cls(nbytes, nprobe=nprobe, flat_limit=flat_limit)
         index = faiss.read_index_binary(os.fspath(path))
         if index.d != nbytes * 8:
             raise ValueError(f"{path}: index has {index.d} bits, expected {nbytes * 8}")

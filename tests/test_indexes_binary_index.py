@@ -224,3 +224,23 @@ def test_empty_index() -> None:
     assert vectors.shape == (0, NBYTES) and got_ids.shape == (0,)
     index.add(np.zeros((0, NBYTES), np.uint8), np.zeros(0, np.int64))
     assert len(index) == 0
+
+
+def test_flat_limit_is_chosen_per_index(data: Data) -> None:
+    db, ids, _, _, _ = data
+    assert BinaryIndex.build(db, ids).kind == "flat"  # the module default (60k)
+    small_limit = BinaryIndex.build(db, ids, flat_limit=500)
+    assert small_limit.kind == "ivf"
+    assert _index_by_adding(db, ids, flat_limit=500).kind == "ivf"
+
+
+def test_short_lists_are_probed_more(data: Data, tmp_path: Path) -> None:
+    """A small IVF (lists of ~30) probes enough lists to scan ~nprobe x 512 codes: near-exact."""
+    db, ids, queries, _, _ = data
+    index = BinaryIndex.build(db, ids, flat_limit=500)
+    assert index._probes() > binary_index.DEFAULT_NPROBE
+    assert _nearest_agreement(index, db, ids, queries) >= 0.95
+    index.save(tmp_path / "small.faissb")
+    loaded = BinaryIndex.load(tmp_path / "small.faissb", NBYTES, flat_limit=500)
+    assert loaded._probes() == index._probes()
+    assert np.array_equal(loaded.search(queries, 3)[1], index.search(queries, 3)[1])

@@ -17,6 +17,7 @@ from PIL import Image
 
 from indexes import Engine, Fingerprint, Match, fingerprint, global_hashes
 from indexes import binary_index as binary_index_module
+from indexes import engine as engine_module
 from tests import imagegen
 
 # key -> the registered artwork (RGB or RGBA)
@@ -250,6 +251,7 @@ def test_save_and_load_give_the_same_results(
     flat_limit: int,
 ) -> None:
     monkeypatch.setattr(binary_index_module, "FLAT_LIMIT", flat_limit)
+    monkeypatch.setattr(engine_module, "LOCAL_FLAT_LIMIT", flat_limit)
     first = Engine(tmp_path / "index")
     for key, fp in refs.items():
         first.add(key, fp)
