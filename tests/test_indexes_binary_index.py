@@ -244,3 +244,18 @@ def test_short_lists_are_probed_more(data: Data, tmp_path: Path) -> None:
     loaded = BinaryIndex.load(tmp_path / "small.faissb", NBYTES, flat_limit=500)
     assert loaded._probes() == index._probes()
     assert np.array_equal(loaded.search(queries, 3)[1], index.search(queries, 3)[1])
+
+
+def test_two_level_centroids_count_and_cover_a_skewed_sample() -> None:
+    """Past 4,096 lists the centroids come from coarse clusters split by population."""
+    rng = np.random.default_rng(3)
+    centre = rng.integers(0, 256, NBYTES, dtype=np.uint8)
+    dense = centre ^ np.packbits(rng.random((1800, NBYTES * 8)) < 0.05, axis=1)
+    sparse = rng.integers(0, 256, (200, NBYTES), dtype=np.uint8)
+    sample = np.concatenate([dense, sparse])
+    centroids = binary_index._two_level_centroids(sample, 128)
+    assert centroids.shape == (128, NBYTES) and centroids.dtype == np.uint8
+    near_centre = np.unpackbits(centroids ^ centre, axis=1).sum(axis=1) <= 40
+    # ~90 % of the sample is the dense blob, so most lists must be spent there.
+    assert near_centre.sum() >= 0.6 * len(centroids)
+    assert len(np.unique(centroids, axis=0)) > 100
