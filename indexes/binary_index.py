@@ -59,7 +59,16 @@ _COARSE_LISTS = 256
 def _kmeans_bits(packed: np.ndarray, k: int, niter: int) -> np.ndarray:
     """k-means of bit vectors in float space, centroids rounded back to bits (as FAISS's binary IVF)."""
     bits = np.unpackbits(packed, axis=1).astype(np.float32)
-    km = faiss.Kmeans(bits.shape[1], k, niter=niter, seed=_SEED, verbose=False, max_points_per_centroid=64)
+    # min_points_per_centroid=1: small fine-level clusters are expected; FAISS would warn on each.
+    km = faiss.Kmeans(
+        bits.shape[1],
+        k,
+        niter=niter,
+        seed=_SEED,
+        verbose=False,
+        max_points_per_centroid=64,
+        min_points_per_centroid=1,
+    )
     km.train(bits)
     return np.packbits(km.centroids > 0.5, axis=1)
 
