@@ -128,7 +128,7 @@ def run(works: list[int], n_refs: int, per_transform: int) -> list[dict]:
 
 
 def _codes_scanned(index: BinaryIndex, descriptors: np.ndarray) -> float:
-    """Codes compared per query descriptor (list sizes of the probed lists; flat: all)."""
+    """Codes held by the lists a query descriptor probes (before the max_codes cap; flat: all)."""
     ivf = index._index
     if not isinstance(ivf, faiss.IndexBinaryIVF) or len(descriptors) == 0:
         return float(len(index))
@@ -140,7 +140,7 @@ def _codes_scanned(index: BinaryIndex, descriptors: np.ndarray) -> float:
 def table(rows: list[dict]) -> str:
     head = (
         "| works | descriptors | index | build s | search p50 ms | search p99 ms | recall@match | index MiB "
-        "| PDQ stage p50 ms | ORB FAISS p50 ms | codes scanned per descriptor |"
+        "| PDQ stage p50 ms | ORB FAISS p50 ms | codes in probed lists per descriptor |"
     )
     lines = [head, "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
