@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
             agree += int((i_flat[near, 0] == i_ivf[near, 0]).sum())
         print(
             f"| {n:,} | {_ms_per_query(flat, queries):.1f} | {_ms_per_query(ivf, queries):.1f} | "
-            f"{ivf._index.nlist} | {ivf._probes()} | {agree / max(1, total):.2f} |"
+            f"{ivf.lists} | {ivf.probes} | {agree / max(1, total):.2f} |"
         )
     return 0
 

@@ -21,14 +21,12 @@ import sys
 import time
 from collections.abc import Iterator
 
-import faiss
 import numpy as np
 from tqdm import tqdm
 
 from benchmarks.corpus import build_corpus
 from benchmarks.queries import build_queries
 from indexes import Engine, Fingerprint, fingerprint
-from indexes.binary_index import BinaryIndex
 from indexes.local_features import LocalFeatures
 
 _FLIP = 0.35
@@ -105,7 +103,7 @@ def run(works: list[int], n_refs: int, per_transform: int) -> list[dict]:
             t = time.perf_counter()
             engine._local.search(fp.local.descriptors, 3)
             orb_ms.append((time.perf_counter() - t) * 1000)
-            scanned.append(_codes_scanned(engine._local, fp.local.descriptors))
+            scanned.append(engine._local.probed_codes(fp.local.descriptors))
         rows.append(
             {
                 "works": total,
@@ -125,16 +123,6 @@ def run(works: list[int], n_refs: int, per_transform: int) -> list[dict]:
         print(f"[scale] {rows[-1]}", file=sys.stderr)
         del engine
     return rows
-
-
-def _codes_scanned(index: BinaryIndex, descriptors: np.ndarray) -> float:
-    """Codes held by the lists a query descriptor probes (before the max_codes cap; flat: all)."""
-    ivf = index._index
-    if not isinstance(ivf, faiss.IndexBinaryIVF) or len(descriptors) == 0:
-        return float(len(index))
-    _, lists = ivf.quantizer.search(descriptors, index._probes())
-    sizes = np.array([ivf.invlists.list_size(int(i)) for i in lists.ravel() if i >= 0])
-    return float(sizes.sum()) / len(descriptors)
 
 
 def table(rows: list[dict]) -> str:

@@ -146,16 +146,33 @@ class BinaryIndex:
         if len(self) == 0 or len(queries) == 0:
             return (np.full((len(queries), k), 1 << 30, np.int32), np.full((len(queries), k), -1, np.int64))
         if isinstance(self._index, faiss.IndexBinaryIVF):
-            self._index.nprobe = self._probes()
-            self._index.max_codes = _MAX_CODES_FACTOR * self.nprobe * _VECTORS_PER_LIST
+            self._index.nprobe = self.probes  # list lengths change with every add and remove
         distances, ids = self._index.search(queries, k)
         return distances, ids
 
-    def _probes(self) -> int:
-        """Lists to probe so that a query vector scans ~nprobe x 512 codes (short lists: more)."""
-        index = self._index
-        budget = self.nprobe * _VECTORS_PER_LIST * index.nlist // max(1, index.ntotal)
-        return max(self.nprobe, min(index.nlist, budget))
+    @property
+    def lists(self) -> int:
+        """Number of IVF lists (0 for a flat index)."""
+        return int(self._index.nlist) if isinstance(self._index, faiss.IndexBinaryIVF) else 0
+
+    @property
+    def probes(self) -> int:
+        """Lists probed per query vector so that it scans ~nprobe x 512 codes (short lists: more)."""
+        if not self.lists:
+            return 0
+        budget = self.nprobe * _VECTORS_PER_LIST * self.lists // max(1, len(self))
+        return max(self.nprobe, min(self.lists, budget))
+
+    def probed_codes(self, queries: np.ndarray) -> float:
+        """Mean codes held by the lists each query vector probes, before the max_codes cap
+        (a diagnostic for benchmarks; a flat index compares every code)."""
+        queries = np.ascontiguousarray(queries, dtype=np.uint8).reshape(-1, self.nbytes)
+        if not self.lists or len(queries) == 0:
+            return float(len(self))
+        ivf = self._index
+        _, lists = ivf.quantizer.search(queries, self.probes)
+        sizes = [ivf.invlists.list_size(int(i)) for i in lists.ravel() if i >= 0]
+        return float(sum(sizes)) / len(queries)
 
     def export(self) -> tuple[np.ndarray, np.ndarray]:
         """All (vectors, ids) currently stored."""
@@ -202,6 +219,7 @@ class BinaryIndex:
         # Note: use_heap=False looks 7x faster but returned no neighbours at all for k=3 in
         # faiss 1.15 (all ids -1), so the default heap search stays.
         index.nprobe = self.nprobe
+        index.max_codes = _MAX_CODES_FACTOR * self.nprobe * _VECTORS_PER_LIST
         return index
 
     @classmethod

@@ -238,11 +238,11 @@ def test_short_lists_are_probed_more(data: Data, tmp_path: Path) -> None:
     """A small IVF (lists of ~30) probes enough lists to scan ~nprobe x 512 codes: near-exact."""
     db, ids, queries, _, _ = data
     index = BinaryIndex.build(db, ids, flat_limit=500)
-    assert index._probes() > binary_index.DEFAULT_NPROBE
+    assert index.probes > binary_index.DEFAULT_NPROBE
     assert _nearest_agreement(index, db, ids, queries) >= 0.95
     index.save(tmp_path / "small.faissb")
     loaded = BinaryIndex.load(tmp_path / "small.faissb", NBYTES, flat_limit=500)
-    assert loaded._probes() == index._probes()
+    assert loaded.probes == index.probes
     assert np.array_equal(loaded.search(queries, 3)[1], index.search(queries, 3)[1])
 
 
