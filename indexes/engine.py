@@ -248,7 +248,7 @@ class Engine:
                 parts.append(scoring.region_score(ev.region))
                 kind, region = "partial", full
             if ev.placement is not None:
-                parts.append(scoring.local_score(ev.placement.inliers))
+                parts.append(scoring.local_score(ev.placement.inliers, ev.placement.span))
                 region, whole = self._region(fp, key, ev)
                 if not whole:
                     kind = "partial"

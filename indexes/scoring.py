@@ -53,11 +53,19 @@ def region_score(pdq_distance: int) -> float:
     return near_score(pdq_distance + _REGION_PENALTY)
 
 
-def local_score(inliers: int) -> float:
+# Inliers whose bounding box covers less than this share of the work are discounted: a
+# small cluster (one emblem, a word of text) is weaker evidence than the same count spread out.
+SMALL_SPAN = 0.04
+SMALL_SPAN_DISCOUNT = 0.75
+
+
+def local_score(inliers: int, span: float = 1.0) -> float:
     """Score of a geometrically verified partial match with ``inliers`` one-to-one inliers.
 
     Below ``_MIN_REVIEW_INLIERS`` the score stays under REVIEW_THRESHOLD: 5-6 chance inliers
     between unrelated clip art are common (unit tests: 4 of 6 generated distractors)."""
+    if span < SMALL_SPAN:
+        inliers = int(inliers * SMALL_SPAN_DISCOUNT)
     if inliers <= 0:
         return 0.0
     score = inliers / (inliers + _INLIER_HALF)
