@@ -25,7 +25,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from indexes import geometry, scoring
+from indexes import alignment, geometry, global_hashes, scoring
 from indexes.binary_index import BinaryIndex
 from indexes.fingerprinting import REFERENCE_FEATURES, SILHOUETTE_FEATURES, Fingerprint
 from indexes.global_hashes import PDQ_BYTES
@@ -44,7 +44,7 @@ _MIN_VOTES = 5
 _INDEXED_FEATURES = REFERENCE_FEATURES + SILHOUETTE_FEATURES
 _FEATURE_BITS = 10  # local id = key << 10 | feature number
 _VIEW_BITS = 5  # pdq id = key << 5 | view (whole-image views first, then sub-regions)
-_FORMAT = 2
+_FORMAT = 3
 # The ORB index is searched with ~600 descriptors per query, so a flat scan costs 600 x N
 # Hamming distances: 13 ms at 16k indexed descriptors (~50 works) and 79 ms at 60k, against
 # 0.9 and 2.5 ms for IVF (measured on 2 cores). Flat only while it is tiny.
@@ -72,6 +72,7 @@ class _Work:
     points: np.ndarray  # (n, 2) float32 working pixels
     low_information: bool
     whole_views: int  # pdq ids below this are whole-image views, the rest sub-regions
+    pdq: np.ndarray  # (whole_views, 32) identity-orientation PDQ of each whole-image view
 
 
 @dataclass
@@ -80,6 +81,7 @@ class _Evidence:
     region: int | None = None  # best sub-region PDQ distance (the query is a crop)
     placement: geometry.Placement | None = None
     mirrored: bool = False
+    aligned: int | None = None  # PDQ distance of the placed query region to the work
 
 
 class Engine:
@@ -116,9 +118,7 @@ class Engine:
             views = _pdq_views(fp)
             self._pdq.add(views, (key << _VIEW_BITS) + np.arange(len(views), dtype=np.int64))
             self._local.add(local.descriptors, (key << _FEATURE_BITS) + np.arange(len(local), dtype=np.int64))
-            self._works[key] = _Work(
-                fp.sha256, fp.working_size, np.array(local.points), fp.low_information, int(fp.pdq.shape[0])
-            )
+            self._works[key] = _work(fp, local)
             self._by_sha.setdefault(fp.sha256, set()).add(key)
 
     def remove(self, key: int) -> bool:
@@ -149,9 +149,7 @@ class Engine:
             pdq_ids.append((key << _VIEW_BITS) + np.arange(len(views), dtype=np.int64))
             loc_vecs.append(local.descriptors)
             loc_ids.append((key << _FEATURE_BITS) + np.arange(len(local), dtype=np.int64))
-            works[key] = _Work(
-                fp.sha256, fp.working_size, np.array(local.points), fp.low_information, len(fp.pdq)
-            )
+            works[key] = _work(fp, local)
         with self._lock:
             self._pdq = BinaryIndex.build(_stack(pdq_vecs, PDQ_BYTES), _cat(pdq_ids))
             self._local = BinaryIndex.build(
@@ -231,6 +229,17 @@ class Engine:
             ev = evidence.setdefault(key, _Evidence())
             if ev.placement is None or placement.inliers > ev.placement.inliers:
                 ev.placement, ev.mirrored = placement, mirrored
+                ev.aligned = self._aligned(fp, work, placement, mirrored)
+
+    def _aligned(
+        self, fp: Fingerprint, work: _Work, placement: geometry.Placement, mirrored: bool
+    ) -> int | None:
+        if fp.thumbnail is None or not len(work.pdq):
+            return None
+        bits = alignment.aligned_pdq(
+            fp.thumbnail, fp.working_size, placement, work.working_size, mirrored=mirrored
+        )
+        return int(global_hashes.hamming(work.pdq[:, None, :], bits[None, :, :]).min())
 
     def _score(self, fp: Fingerprint, evidence: dict[int, _Evidence], exact: set[int]) -> list[Match]:
         out: list[Match] = []
@@ -241,8 +250,15 @@ class Engine:
             if key in exact or key not in self._works:
                 continue
             parts, kind, region = [], "near", None
-            if ev.near is not None:
-                parts.append(scoring.near_score(ev.near))
+            if ev.near is not None or ev.aligned is not None:
+                # The whole query, or the placed region, looks like the work: one piece of
+                # evidence (the two hashes agree on whole copies, so they must not add up).
+                parts.append(
+                    max(
+                        scoring.near_score(ev.near) if ev.near is not None else 0.0,
+                        scoring.aligned_score(ev.aligned) if ev.aligned is not None else 0.0,
+                    )
+                )
                 region = full
             elif ev.region is not None:
                 parts.append(scoring.region_score(ev.region))
@@ -315,6 +331,7 @@ class Engine:
                 working_size=np.array([w.working_size for w in works], dtype=np.int32).reshape(-1, 2),
                 low=np.array([w.low_information for w in works], dtype=bool),
                 whole_views=np.array([w.whole_views for w in works], dtype=np.int8),
+                pdq=np.concatenate([w.pdq for w in works]) if works else np.zeros((0, PDQ_BYTES), np.uint8),
                 counts=counts,
                 points=points.astype(np.float32),
             )
@@ -332,8 +349,9 @@ class Engine:
         with np.load(self.directory / files["works"]) as z:
             # Read each array once: indexing the NpzFile re-reads the member every time.
             keys, sha, sizes, low = z["keys"], z["sha256"], z["working_size"], z["low"]
-            views, counts, points = z["whole_views"], z["counts"], z["points"]
+            views, counts, points, pdq = z["whole_views"], z["counts"], z["points"], z["pdq"]
         offsets = np.concatenate([[0], np.cumsum(counts)])
+        pdq_offsets = np.concatenate([[0], np.cumsum(views.astype(np.int64))])
         for i, key in enumerate(keys.tolist()):
             work = _Work(
                 str(sha[i]),
@@ -341,6 +359,7 @@ class Engine:
                 points[offsets[i] : offsets[i + 1]],
                 bool(low[i]),
                 int(views[i]),
+                pdq[pdq_offsets[i] : pdq_offsets[i + 1]],
             )
             self._works[key] = work
             self._by_sha.setdefault(work.sha256, set()).add(key)
@@ -349,6 +368,17 @@ class Engine:
 def _check_key(key: int) -> None:
     if not 0 <= key < 1 << 52:
         raise ValueError(f"work key must be in [0, 2**52), got {key}")
+
+
+def _work(fp: Fingerprint, local: LocalFeatures) -> _Work:
+    return _Work(
+        fp.sha256,
+        fp.working_size,
+        np.array(local.points),
+        fp.low_information,
+        len(fp.pdq),
+        fp.pdq[:, 0, :].copy(),
+    )
 
 
 def _pdq_views(fp: Fingerprint) -> np.ndarray:

@@ -61,6 +61,9 @@ class Fingerprint:
     mirrored: LocalFeatures  # features of the horizontally flipped image, in flipped coordinates
     edge_density: float
     low_information_reason: str | None = None
+    # The <= 256 px RGB the hashes came from, so a search can re-hash the region where a work
+    # was placed (``indexes.alignment``). Fresh fingerprints only: not serialised, not compared.
+    thumbnail: np.ndarray | None = field(default=None, repr=False, compare=False)
     _digest: list[str] = field(default_factory=list, repr=False, compare=False)
 
     @property
@@ -248,4 +251,5 @@ def fingerprint_decoded(decoded: DecodedImage, sha256: str, *, role: str = "quer
         mirrored=mirrored,
         edge_density=edges,
         low_information_reason=reason,
+        thumbnail=small,
     )

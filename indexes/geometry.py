@@ -24,6 +24,10 @@ MAX_ANISOTROPY = 3.0
 # ``scoring.SMALL_SPAN`` still count, discounted: 0.04 here cost 0.011 µAP on the benchmark.
 MIN_SPAN_FRACTION = 0.01
 _RANSAC_SEED = 20261125
+# Inliers needed to fit a homography, and how far from affine it may go (the projective
+# denominator may change by this much across the work: 15 % corner moves need ~0.3).
+_MIN_HOMOGRAPHY = 8
+_MAX_KEYSTONE = 0.5
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,8 @@ class Placement:
     inliers: int
     matrix: np.ndarray  # 2x3 affine: work working-pixels -> query working-pixels
     span: float  # share of the work's area covered by the inliers' bounding box
+    # 3x3 least-squares homography on the inliers (perspective copies), when enough of them
+    homography: np.ndarray | None = None
 
 
 def verify(work_pts: np.ndarray, query_pts: np.ndarray, work_size: tuple[int, int]) -> Placement | None:
@@ -82,7 +88,21 @@ def _fit(
     span = _span(w_in, work_size)
     if span < MIN_SPAN_FRACTION:
         return None
-    return Placement(unique, matrix, span)
+    return Placement(
+        unique, matrix, span, _homography(w_in, q_in, work_size) if unique >= _MIN_HOMOGRAPHY else None
+    )
+
+
+def _homography(work_pts: np.ndarray, query_pts: np.ndarray, size: tuple[int, int]) -> np.ndarray | None:
+    """Least-squares homography through the affine inliers, if it stays close to an affine map
+    (a wild one from a few clustered points would warp the region nonsensically)."""
+    h, _ = cv2.findHomography(work_pts, query_pts, 0)
+    if h is None or abs(h[2, 2]) < 1e-9:
+        return None
+    h = h / h[2, 2]
+    if not _plausible(h[:2]) or max(abs(h[2, 0]) * size[0], abs(h[2, 1]) * size[1]) > _MAX_KEYSTONE:
+        return None
+    return np.asarray(h, dtype=np.float64)
 
 
 def _plausible(matrix: np.ndarray) -> bool:

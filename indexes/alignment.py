@@ -1,0 +1,56 @@
+"""Aligned re-hash: compare a placed work with the query pixels under it, at hash cost.
+
+A verified placement says where a registered work sits in the query. Warping that region of
+the query back into the work's frame and hashing it with PDQ turns "many keypoints agree on a
+placement" into "the placed pixels look like the work": on the 2,000-work benchmark, true
+placements gave aligned distances under 32 bits in 1,585 of 2,964 cases and false ones in 3
+of 1,349 (mostly shared clip-art elements). It rescues copies whose keypoints are few but whose
+pixels survived: listing-page screenshots, small rotations, frames, perspective.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from indexes import global_hashes
+from indexes.geometry import Placement
+
+# Side of the warped region: the thumbnail is <= 256 px, and a work inside a listing page
+# covers about half of it, so larger would only upsample.
+TARGET_SIDE = 128
+
+
+def aligned_pdq(
+    thumbnail: np.ndarray,
+    query_working_size: tuple[int, int],
+    placement: Placement,
+    work_size: tuple[int, int],
+    *,
+    mirrored: bool = False,
+) -> np.ndarray:
+    """PDQ hashes (n, 32) of the query region under ``placement``, warped into the work's frame:
+    by the affine map, and also by the homography when the placement has one.
+
+    ``thumbnail`` is the query's hash-size RGB; the placement maps work working pixels to query
+    working pixels (of the mirrored query when ``mirrored``). Parts of the work outside the
+    query come out white, as a crop's missing area would be. Both warps are kept because
+    neither wins everywhere: the homography fixes perspective copies (benchmark recall at
+    `match` 0.81 -> 0.85) but a noisy one misaligns screenshots that the affine map gets right."""
+    image = np.ascontiguousarray(thumbnail[:, ::-1]) if mirrored else thumbnail
+    ww, wh = work_size
+    per_target = max(ww, wh) / TARGET_SIDE  # work working pixels per target pixel
+    size = (max(8, round(ww / per_target)), max(8, round(wh / per_target)))
+    to_thumb = image.shape[1] / max(1, query_working_size[0])
+    target_to_query = np.diag([to_thumb, to_thumb, 1.0])
+    work_from_target = np.diag([per_target, per_target, 1.0])
+    affine = np.vstack([placement.matrix, [0.0, 0.0, 1.0]])
+    maps = [affine] if placement.homography is None else [affine, placement.homography]
+    hashes = []
+    for work_to_query in maps:
+        mapping = target_to_query @ work_to_query @ work_from_target
+        warped = cv2.warpPerspective(
+            image, mapping, size, flags=cv2.INTER_AREA | cv2.WARP_INVERSE_MAP, borderValue=(255, 255, 255)
+        )
+        hashes.append(global_hashes.pdq(warped)[0])
+    return np.stack(hashes)

@@ -1,0 +1,58 @@
+"""Aligned re-hash: the query region under a placement, warped back, hashes like the work."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from indexes import Fingerprint, alignment, fingerprint, global_hashes
+from indexes.geometry import Placement
+from tests import imagegen
+
+WORK_SIZE = (480, 360)
+QUERY_SIZE = (1000, 800)
+
+
+def _placed_copy(angle: float, scale: float, shift: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
+    """The work rotated, scaled and pasted into a grey page: (page pixels, work -> page affine)."""
+    art = np.asarray(imagegen.artwork(11, WORK_SIZE))
+    matrix = cv2.getRotationMatrix2D((0, 0), angle, scale)
+    matrix[:, 2] += shift
+    page = cv2.warpAffine(art, matrix, QUERY_SIZE, borderValue=(200, 200, 200))
+    return page, matrix
+
+
+def _distance(page: np.ndarray, placement: Placement) -> int:
+    work = global_hashes.pdq(np.asarray(imagegen.artwork(11, WORK_SIZE)))[0]
+    thumb = global_hashes.hash_input(page)
+    hashes = alignment.aligned_pdq(thumb, QUERY_SIZE, placement, WORK_SIZE)
+    return int(global_hashes.hamming(hashes, work[None, :]).min())
+
+
+def test_region_under_the_true_placement_hashes_like_the_work() -> None:
+    page, matrix = _placed_copy(angle=12, scale=0.9, shift=(250, 120))
+    assert _distance(page, Placement(30, matrix, 0.5)) <= 16
+
+
+def test_region_under_a_wrong_placement_does_not() -> None:
+    page, matrix = _placed_copy(angle=12, scale=0.9, shift=(250, 120))
+    wrong = matrix.copy()
+    wrong[:, 2] += (220, 0)  # half a work to the side
+    assert _distance(page, Placement(30, wrong, 0.5)) > 40
+
+
+def test_homography_is_tried_beside_the_affine_map() -> None:
+    page, matrix = _placed_copy(angle=0, scale=1.0, shift=(100, 100))
+    homography = np.vstack([matrix, [0.0, 0.0, 1.0]])
+    hashes = alignment.aligned_pdq(
+        global_hashes.hash_input(page), QUERY_SIZE, Placement(30, matrix, 0.5, homography), WORK_SIZE
+    )
+    assert hashes.shape == (2, global_hashes.PDQ_BYTES)
+
+
+def test_thumbnail_is_kept_on_fresh_fingerprints_but_not_serialised() -> None:
+    fp = fingerprint(imagegen.encode(imagegen.artwork(12)))
+    assert fp.thumbnail is not None and max(fp.thumbnail.shape[:2]) <= 256
+    again = Fingerprint.from_bytes(fp.to_bytes())
+    assert again.thumbnail is None
+    assert again == fp and again.digest() == fp.digest()
