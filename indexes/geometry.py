@@ -27,6 +27,8 @@ _RANSAC_SEED = 20261125
 # Inliers needed to fit a homography, and how far from affine it may go (the projective
 # denominator may change by this much across the work: 15 % corner moves need ~0.3).
 _MIN_HOMOGRAPHY = 8
+# An affine fit with this many inliers is kept without also trying the similarity fit.
+_CONFIDENT_INLIERS = 20
 _MAX_KEYSTONE = 0.5
 
 
@@ -49,11 +51,12 @@ def verify(work_pts: np.ndarray, query_pts: np.ndarray, work_size: tuple[int, in
     then rejected and the copy lost. A similarity fit cannot degenerate, so both are tried."""
     if len(work_pts) < 4:
         return None
-    best: Placement | None = None
-    for estimate in (cv2.estimateAffine2D, cv2.estimateAffinePartial2D):
-        placement = _fit(estimate, work_pts, query_pts, work_size)
-        if placement is not None and (best is None or placement.inliers > best.inliers):
-            best = placement
+    best = _fit(cv2.estimateAffine2D, work_pts, query_pts, work_size)
+    if best is not None and best.inliers >= _CONFIDENT_INLIERS:
+        return best  # a clear affine placement: the similarity fit would not beat it by much
+    similar = _fit(cv2.estimateAffinePartial2D, work_pts, query_pts, work_size)
+    if similar is not None and (best is None or similar.inliers > best.inliers):
+        return similar
     return best
 
 
