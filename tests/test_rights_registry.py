@@ -163,7 +163,7 @@ def _live_keys(data_dir: Path) -> set[int]:
         return {r[0] for r in conn.execute("SELECT id FROM works WHERE status != 'withdrawn'")}
 
 
-@pytest.mark.parametrize("damage", ["delete", "corrupt", "stale"])
+@pytest.mark.parametrize("damage", ["delete", "corrupt", "stale", "old_format"])
 def test_index_is_rebuilt_from_the_database(tmp_path: Path, damage: str) -> None:
     data = tmp_path / "data"
     with Registry.open(data) as reg:
@@ -179,6 +179,9 @@ def test_index_is_rebuilt_from_the_database(tmp_path: Path, damage: str) -> None
     elif damage == "corrupt":
         for f in index.iterdir():
             f.write_bytes(b"\x00garbage" * 10)
+    elif damage == "old_format":  # written by an earlier release (format 2 had no per-work PDQ)
+        manifest = json.loads((index / "manifest.json").read_text())
+        (index / "manifest.json").write_text(json.dumps({**manifest, "format": 2}))
     else:  # a crash between DB commit and index save: the old index misses one work and ghosts another
         shutil.rmtree(index)
         shutil.copytree(snapshot, index)
