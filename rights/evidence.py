@@ -11,9 +11,10 @@ import base64
 import io
 from typing import Any
 
+import numpy as np
 from PIL import Image, ImageDraw, ImageOps
 
-__all__ = ["THUMB_SIDE", "boxed_thumbnail", "data_uri", "thumbnail_b64", "thumbnail_jpeg"]
+__all__ = ["THUMB_SIDE", "boxed_thumbnail", "data_uri", "pixels_b64", "thumbnail_b64", "thumbnail_jpeg"]
 
 # 256 px is enough for a person to judge "same artwork" side by side and keeps a case near 20 kB.
 THUMB_SIDE = 256
@@ -47,6 +48,16 @@ def _flatten(img: Image.Image) -> Image.Image:
         canvas.paste(rgba, mask=rgba.getchannel("A"))
         return canvas
     return img.convert("RGB")
+
+
+def pixels_b64(rgb: np.ndarray, *, side: int = THUMB_SIDE) -> str:
+    """Base64 JPEG of already-decoded RGB pixels (e.g. a fingerprint's thumbnail), at most ``side`` px:
+    a scan has just decoded the listing, so its evidence need not decode it again."""
+    img = Image.fromarray(np.ascontiguousarray(rgb, dtype=np.uint8), "RGB")
+    img.thumbnail((side, side))
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", quality=JPEG_QUALITY, optimize=True)
+    return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
 def thumbnail_b64(data: bytes, *, side: int = THUMB_SIDE) -> tuple[str, tuple[int, int]]:

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import random
 import re
 from html.parser import HTMLParser
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
-from rights.evidence import thumbnail_b64
+from rights.evidence import pixels_b64, thumbnail_b64
 from tests.chromium import CHROMIUM, SKIP_REASON, dump_dom
 from workers.report import Summary, write_report
 
@@ -129,3 +131,11 @@ def _table_rows(dom: str) -> dict[str, list[str]]:
         if cells:
             rows[cells[0]] = cells[1:]
     return rows
+
+
+def test_evidence_from_decoded_pixels_is_a_small_jpeg() -> None:
+    rgb = np.zeros((300, 600, 3), np.uint8)
+    rgb[:, :300] = (200, 30, 30)
+    with Image.open(io.BytesIO(base64.b64decode(pixels_b64(rgb)))) as img:
+        assert img.format == "JPEG" and img.size == (256, 128)
+        assert img.getpixel((10, 64))[0] > 150 and img.getpixel((250, 64))[0] < 60
