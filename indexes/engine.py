@@ -233,17 +233,7 @@ class Engine:
             ev = evidence.setdefault(key, _Evidence())
             if ev.placement is None or placement.inliers > ev.placement.inliers:
                 ev.placement, ev.mirrored = placement, mirrored
-                ev.aligned = self._aligned(fp, work, placement, mirrored)
-
-    def _aligned(
-        self, fp: Fingerprint, work: _Work, placement: geometry.Placement, mirrored: bool
-    ) -> int | None:
-        if fp.thumbnail is None or not len(work.pdq) or placement.inliers < _MIN_ALIGNED_INLIERS:
-            return None
-        bits = alignment.aligned_pdq(
-            fp.thumbnail, fp.working_size, placement, work.working_size, mirrored=mirrored
-        )
-        return int(global_hashes.hamming(work.pdq[:, None, :], bits[None, :, :]).min())
+                ev.aligned = _aligned_distance(fp, work, placement, mirrored)
 
     def _score(self, fp: Fingerprint, evidence: dict[int, _Evidence], exact: set[int]) -> list[Match]:
         out: list[Match] = []
@@ -372,6 +362,17 @@ class Engine:
 def _check_key(key: int) -> None:
     if not 0 <= key < 1 << 52:
         raise ValueError(f"work key must be in [0, 2**52), got {key}")
+
+
+def _aligned_distance(
+    fp: Fingerprint, work: _Work, placement: geometry.Placement, mirrored: bool
+) -> int | None:
+    """PDQ distance from the work to the query region under ``placement`` (``indexes.alignment``)."""
+    if fp.thumbnail is None or not len(work.pdq) or placement.inliers < _MIN_ALIGNED_INLIERS:
+        return None
+    thumb, size = fp.thumbnail, work.working_size
+    bits = alignment.aligned_pdq(thumb, fp.working_size, placement, size, mirrored=mirrored)
+    return int(global_hashes.hamming(work.pdq[:, None, :], bits[None, :, :]).min())
 
 
 def _work(fp: Fingerprint, local: LocalFeatures) -> _Work:

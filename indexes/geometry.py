@@ -8,7 +8,7 @@ false matches near zero while accepting crops, rotations, stretches and screensh
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -27,9 +27,9 @@ _RANSAC_SEED = 20261125
 # Inliers needed to fit a homography, and how far from affine it may go (the projective
 # denominator may change by this much across the work: 15 % corner moves need ~0.3).
 _MIN_HOMOGRAPHY = 8
+_MAX_KEYSTONE = 0.5
 # An affine fit with this many inliers is kept without also trying the similarity fit.
 _CONFIDENT_INLIERS = 20
-_MAX_KEYSTONE = 0.5
 
 
 @dataclass(frozen=True)
@@ -52,12 +52,25 @@ def verify(work_pts: np.ndarray, query_pts: np.ndarray, work_size: tuple[int, in
     if len(work_pts) < 4:
         return None
     best = _fit(cv2.estimateAffine2D, work_pts, query_pts, work_size)
-    if best is not None and best.inliers >= _CONFIDENT_INLIERS:
-        return best  # a clear affine placement: the similarity fit would not beat it by much
-    similar = _fit(cv2.estimateAffinePartial2D, work_pts, query_pts, work_size)
-    if similar is not None and (best is None or similar.inliers > best.inliers):
-        return similar
-    return best
+    # A clear affine placement is kept: the similarity fit would not beat it by much.
+    if best is None or best.placement.inliers < _CONFIDENT_INLIERS:
+        similar = _fit(cv2.estimateAffinePartial2D, work_pts, query_pts, work_size)
+        if similar is not None and (best is None or similar.placement.inliers > best.placement.inliers):
+            best = similar
+    if best is None:
+        return None
+    # The homography is fitted for the winning fit only (the loser's would be wasted work).
+    placement = best.placement
+    if placement.inliers < _MIN_HOMOGRAPHY:
+        return placement
+    return replace(placement, homography=_homography(best.work_inliers, best.query_inliers, work_size))
+
+
+@dataclass(frozen=True)
+class _Fit:
+    placement: Placement
+    work_inliers: np.ndarray
+    query_inliers: np.ndarray
 
 
 def _fit(
@@ -65,7 +78,7 @@ def _fit(
     work_pts: np.ndarray,
     query_pts: np.ndarray,
     work_size: tuple[int, int],
-) -> Placement | None:
+) -> _Fit | None:
     # RANSAC draws from OpenCV's per-thread RNG; reseeding makes a query's score independent
     # of whatever ran before it in the process (scans must be reproducible across workers).
     cv2.setRNGSeed(_RANSAC_SEED)
@@ -91,9 +104,7 @@ def _fit(
     span = _span(w_in, work_size)
     if span < MIN_SPAN_FRACTION:
         return None
-    return Placement(
-        unique, matrix, span, _homography(w_in, q_in, work_size) if unique >= _MIN_HOMOGRAPHY else None
-    )
+    return _Fit(Placement(unique, matrix, span), w_in, q_in)
 
 
 def _homography(work_pts: np.ndarray, query_pts: np.ndarray, size: tuple[int, int]) -> np.ndarray | None:
