@@ -206,16 +206,17 @@ def fingerprint(source: bytes | str | Path, *, role: str = "query") -> Fingerpri
 
 
 def fingerprint_decoded(decoded: DecodedImage, sha256: str, *, role: str = "query") -> Fingerprint:
-    decoded = _at_working_size(decoded, QUERY_MIN_SIDE if role == "query" else MIN_SIDE)
-    rgb = decoded.rgb
-    gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-    # Whole-image hashes, frame detection and the quality gate all work on a <= 256 px copy.
-    small = global_hashes.hash_input(rgb)
+    # Whole-image hashes, frame detection and the quality gate all work on a <= 256 px copy,
+    # taken before any upscaling (shrinking the upscaled pixels cost ~3 ms a query).
+    small = global_hashes.thumbnail(decoded.rgb)
     small_alpha = None
     if decoded.alpha is not None:
         small_alpha = cv2.resize(
             decoded.alpha, (small.shape[1], small.shape[0]), interpolation=cv2.INTER_AREA
         )
+    decoded = _at_working_size(decoded, QUERY_MIN_SIDE if role == "query" else MIN_SIDE)
+    rgb = decoded.rgb
+    gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
     views = [small]
     if small_alpha is not None:
         # Transparent art is often re-uploaded flattened onto black rather than white.
@@ -224,8 +225,9 @@ def fingerprint_decoded(decoded: DecodedImage, sha256: str, *, role: str = "quer
     if box is not None:
         x, y, w, h = box
         views.append(small[y : y + h, x : x + w])
-    pdq = np.stack([global_hashes.pdq_dihedral(v) for v in views])
-    _, pdq_quality = global_hashes.pdq(small)
+    dihedral = [global_hashes.pdq_dihedral(v) for v in views]
+    pdq = np.stack([hashes for hashes, _ in dihedral])
+    pdq_quality = dihedral[0][1]  # of the whole view
     if role == "reference":
         alternates = []
         if decoded.alpha is not None:

@@ -18,6 +18,8 @@ DESCRIPTOR_BYTES = 32
 # Low FAST threshold: flat clip art has soft, low-contrast corners that the default 20 misses.
 _FAST_THRESHOLD = 8
 _GRID = 8
+# FAST corners kept per descriptor wanted, for the grid spread to choose from.
+_DETECT_FACTOR = 4
 
 
 @dataclass(frozen=True, eq=False)
@@ -64,7 +66,7 @@ def extract(
     """
     if budget <= 0 or gray.size == 0:
         return _empty(), _empty()
-    detector = _detector(budget * 4)
+    detector = _detector(budget * _DETECT_FACTOR)
     keypoints = detector.detect(gray, None)
     if not keypoints:
         return _empty(), _empty()
