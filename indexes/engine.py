@@ -41,9 +41,10 @@ RATIO = 0.85
 _NEIGHBOURS = 3
 _CANDIDATES = 8
 _MIN_VOTES = 5
-# Verification stops after this many best-voted works in a row give no placement strong enough
-# for `review` on its own: the rest are chance votes (a clean listing verified all 8, ~0.8 ms each). Benchmark quality was identical
-# with only 2 or 3 candidates; a collage of several works still verifies each of them.
+# Verification stops after this many best-voted works in a row give no placement strong
+# enough for `review` alone: the rest are chance votes (a clean listing verified all 8, at
+# ~0.8 ms each). Benchmark quality was identical with only 2 or 3 candidates; a sheet of
+# several works still verifies each of them (they come first).
 _MAX_MISSES = 3
 # Features indexed per work: a reference fingerprint's whole set, a query's strongest ones.
 _INDEXED_FEATURES = REFERENCE_FEATURES + SILHOUETTE_FEATURES
