@@ -16,7 +16,7 @@ import numpy as np
 from indexes import global_hashes
 from indexes.geometry import Placement
 
-# Side of the warped region: the thumbnail is <= 256 px, and a work inside a listing page
+# Side of the warped region: the thumbnail is 256 px, and a work inside a listing page
 # covers about half of it, so larger would only upsample.
 TARGET_SIDE = 128
 

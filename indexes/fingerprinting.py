@@ -65,7 +65,7 @@ class Fingerprint:
     mirrored: LocalFeatures  # features of the horizontally flipped image, in flipped coordinates
     edge_density: float
     low_information_reason: str | None = None
-    # The <= 256 px RGB the hashes came from, so a search can re-hash the region where a work
+    # The 256 px RGB the hashes came from, so a search can re-hash the region where a work
     # was placed (``indexes.alignment``). Fresh fingerprints only: not serialised, not compared.
     thumbnail: np.ndarray | None = field(default=None, repr=False, compare=False)
     _digest: list[str] = field(default_factory=list, repr=False, compare=False)
@@ -210,7 +210,7 @@ def fingerprint(source: bytes | str | Path, *, role: str = "query") -> Fingerpri
 
 
 def fingerprint_decoded(decoded: DecodedImage, sha256: str, *, role: str = "query") -> Fingerprint:
-    # Whole-image hashes, frame detection and the quality gate all work on a <= 256 px copy,
+    # Whole-image hashes, frame detection and the quality gate all work on a 256 px copy,
     # taken before any upscaling (shrinking the upscaled pixels cost ~3 ms a query).
     small = global_hashes.thumbnail(decoded.rgb)
     small_alpha = None
