@@ -18,6 +18,9 @@ DESCRIPTOR_BYTES = 32
 # Low FAST threshold: flat clip art has soft, low-contrast corners that the default 20 misses.
 _FAST_THRESHOLD = 8
 _GRID = 8
+# Thinner images get no keypoints: ORB's pyramid would shrink a side to 0 px and fail (a
+# 5000 x 3 strip), and no keypoint fits a 31 px patch in them anyway.
+_MIN_SIDE = 32
 # FAST corners kept per descriptor wanted, for the grid spread to choose from.
 _DETECT_FACTOR = 4
 
@@ -64,7 +67,7 @@ def extract(
     art, the silhouette over darker backgrounds. Detection reruns there because ORB's patch
     orientation (intensity centroid) flips with the background, not just the descriptor bits.
     """
-    if budget <= 0 or gray.size == 0:
+    if budget <= 0 or min(gray.shape[:2]) < _MIN_SIDE:
         return _empty(), _empty()
     detector = _detector(budget * _DETECT_FACTOR)
     keypoints = detector.detect(gray, None)

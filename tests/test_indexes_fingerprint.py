@@ -132,6 +132,17 @@ def test_plain_images_are_low_information(
         assert "16x16" in (low_fps[name][1].low_information_reason or "")
 
 
+@pytest.mark.parametrize("size", [(5000, 3), (3, 5000), (2000, 1), (1, 1)])
+def test_sliver_images_are_low_information_not_a_crash(size: tuple[int, int]) -> None:
+    """A 5000 x 3 strip used to crash ORB (its pyramid shrank a side to 0 px): an untyped
+    OpenCV error, i.e. a 500 from the API, instead of a clear refusal."""
+    data = imagegen.encode(Image.new("RGB", size, (10, 200, 30)))
+    for role in ("reference", "query"):
+        fp = fingerprint(data, role=role)
+        assert fp.low_information_reason and f"{size[0]}x{size[1]}" in fp.low_information_reason
+        assert len(fp.local) == 0
+
+
 def test_rich_artwork_is_not_low_information(fps: dict[str, Fingerprint]) -> None:
     for name in ("query", "reference", "transparent", "sample"):
         assert not fps[name].low_information, name
