@@ -220,9 +220,13 @@ class Engine:
         feats = hit_ids & ((1 << _FEATURE_BITS) - 1)
         if keys.size == 0:
             return
-        # Votes = distinct query features per work; verify the best-voted works only.
-        pairs = np.unique(np.stack([keys, q_idx]), axis=1)
-        cand, votes = np.unique(pairs[0], return_counts=True)
+        # Votes = distinct query features per work; verify the best-voted works only. (A lexsort
+        # and an adjacent-difference: np.unique along an axis is several times slower here.)
+        order = np.lexsort((q_idx, keys))
+        k, q = keys[order], q_idx[order]
+        first = np.ones(len(k), dtype=bool)
+        first[1:] = (k[1:] != k[:-1]) | (q[1:] != q[:-1])
+        cand, votes = np.unique(k[first], return_counts=True)
         order = np.argsort(-votes)[:_CANDIDATES]
         misses = 0
         for key, n in zip(cand[order], votes[order], strict=True):

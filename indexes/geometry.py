@@ -98,13 +98,20 @@ def _fit(
         return None
     w_in, q_in = work_pts[inl], query_pts[inl]
     # Count one-to-one: many query points on one work point (or vice versa) are one match.
-    unique = min(len(np.unique(np.round(w_in), axis=0)), len(np.unique(np.round(q_in), axis=0)))
+    unique = min(_distinct(w_in), _distinct(q_in))
     if unique < 3:
         return None
     span = _span(w_in, work_size)
     if span < MIN_SPAN_FRACTION:
         return None
     return _Fit(Placement(unique, matrix, span), w_in, q_in)
+
+
+def _distinct(points: np.ndarray) -> int:
+    """Distinct points after rounding to whole pixels (coordinates are small and non-negative;
+    one int64 code per point, because np.unique along an axis is ~10x slower here)."""
+    xy = np.round(points).astype(np.int64)
+    return len(np.unique((xy[:, 0] << 32) | (xy[:, 1] & 0xFFFFFFFF)))
 
 
 def _homography(work_pts: np.ndarray, query_pts: np.ndarray, size: tuple[int, int]) -> np.ndarray | None:
