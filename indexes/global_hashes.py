@@ -39,12 +39,7 @@ def thumbnail(rgb: np.ndarray) -> np.ndarray:
 
 def hash_input(rgb: np.ndarray) -> np.ndarray:
     """A copy of at most 256 px on the long side (or ``rgb`` itself when already small)."""
-    h, w = rgb.shape[:2]
-    longest = max(h, w)
-    if longest <= _HASH_SIDE:
-        return rgb
-    f = _HASH_SIDE / longest
-    return cv2.resize(rgb, (max(1, round(w * f)), max(1, round(h * f))), interpolation=cv2.INTER_AREA)
+    return rgb if max(rgb.shape[:2]) <= _HASH_SIDE else thumbnail(rgb)
 
 
 def pdq(rgb: np.ndarray) -> tuple[np.ndarray, int]:

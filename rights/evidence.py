@@ -31,11 +31,15 @@ def thumbnail_jpeg(data: bytes, *, side: int = THUMB_SIDE) -> tuple[bytes, tuple
         # EXIF orientations 5-8 swap the axes; regions are in the upright image's full-size pixels.
         swapped = (oriented.width > oriented.height) != (img.width > img.height)
         size = (full[1], full[0]) if swapped else full
-        rgb = _flatten(oriented)
-        rgb.thumbnail((side, side))
-        buf = io.BytesIO()
-        rgb.save(buf, "JPEG", quality=JPEG_QUALITY, optimize=True)
-        return buf.getvalue(), size
+        return _jpeg(_flatten(oriented), side), size
+
+
+def _jpeg(rgb: Image.Image, side: int) -> bytes:
+    """``rgb`` shrunk in place to at most ``side`` px, as evidence JPEG bytes."""
+    rgb.thumbnail((side, side))
+    buf = io.BytesIO()
+    rgb.save(buf, "JPEG", quality=JPEG_QUALITY, optimize=True)
+    return buf.getvalue()
 
 
 def _flatten(img: Image.Image) -> Image.Image:
@@ -54,10 +58,7 @@ def pixels_b64(rgb: np.ndarray, *, side: int = THUMB_SIDE) -> str:
     """Base64 JPEG of already-decoded RGB pixels (e.g. a fingerprint's thumbnail), at most ``side`` px:
     a scan has just decoded the listing, so its evidence need not decode it again."""
     img = Image.fromarray(np.ascontiguousarray(rgb, dtype=np.uint8), "RGB")
-    img.thumbnail((side, side))
-    buf = io.BytesIO()
-    img.save(buf, "JPEG", quality=JPEG_QUALITY, optimize=True)
-    return base64.b64encode(buf.getvalue()).decode("ascii")
+    return base64.b64encode(_jpeg(img, side)).decode("ascii")
 
 
 def thumbnail_b64(data: bytes, *, side: int = THUMB_SIDE) -> tuple[str, tuple[int, int]]:

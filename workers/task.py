@@ -28,7 +28,7 @@ import httpx
 from indexes import Engine, ImageError, LowInformationError, Match, fingerprint
 from rights.config import Settings
 from rights.errors import PayloadTooLarge, RightsError
-from rights.evidence import pixels_b64, thumbnail_b64
+from rights.evidence import pixels_b64
 from rights.fetch import fetch_image
 from workers.malloc_tuning import reuse_freed_memory
 
@@ -127,13 +127,9 @@ def _analyse(item: Item, engine: Engine, settings: Settings) -> Result:
     matches = engine.search(fp, limit=SEARCH_LIMIT)
     if not matches:
         return Result(item.seq, [])
-    if fp.thumbnail is not None:  # the pixels fingerprinting just decoded: no second decode
-        return Result(item.seq, matches, None, pixels_b64(fp.thumbnail), fp.size)
-    try:
-        thumb, size = thumbnail_b64(data)
-    except (OSError, ValueError):
-        thumb, size = None, fp.size  # evidence is a nice-to-have; the finding stands without it
-    return Result(item.seq, matches, None, thumb, size)
+    # Evidence from the pixels fingerprinting just decoded (a fresh fingerprint always has them).
+    thumb = pixels_b64(fp.thumbnail) if fp.thumbnail is not None else None
+    return Result(item.seq, matches, None, thumb, fp.size)
 
 
 def _read(image: str, settings: Settings) -> bytes:
