@@ -213,6 +213,9 @@ def fingerprint_decoded(decoded: DecodedImage, sha256: str, *, role: str = "quer
     # Whole-image hashes, frame detection and the quality gate all work on a 256 px copy,
     # taken before any upscaling (shrinking the upscaled pixels cost ~3 ms a query).
     small = global_hashes.thumbnail(decoded.rgb)
+    # Edges are judged on pixels never enlarged: upscaling softens every gradient, and the
+    # gate's Sobel level would call a sharp 96 px photo blank.
+    edge_source = global_hashes.hash_input(decoded.rgb)
     small_alpha = None
     if decoded.alpha is not None:
         small_alpha = cv2.resize(
@@ -243,7 +246,7 @@ def fingerprint_decoded(decoded: DecodedImage, sha256: str, *, role: str = "quer
     else:
         budget = max(REFERENCE_FEATURES, round(QUERY_FEATURES_PER_MPX * gray.size / 1e6))
         local, mirrored = local_features.extract(gray, budget, mirror_budget=round(budget * MIRROR_SHARE))
-    edges = quality.edge_density(cv2.cvtColor(small, cv2.COLOR_RGB2GRAY))
+    edges = quality.edge_density(cv2.cvtColor(edge_source, cv2.COLOR_RGB2GRAY))
     reason = quality.is_low_information(decoded.original_size, edges, len(local), pdq_quality)
     return Fingerprint(
         sha256=sha256,

@@ -6,6 +6,7 @@ import dataclasses
 import io
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image
@@ -141,6 +142,18 @@ def test_sliver_images_are_low_information_not_a_crash(size: tuple[int, int]) ->
         fp = fingerprint(data, role=role)
         assert fp.low_information_reason and f"{size[0]}x{size[1]}" in fp.low_information_reason
         assert len(fp.local) == 0
+
+
+def test_small_soft_detail_is_judged_on_its_own_pixels() -> None:
+    """A 96 px low-contrast texture has edges on every other pixel; enlarged to the 256 px hash
+    size first, its gradients fall under the gate's Sobel level and it was called blank."""
+    rng = np.random.default_rng(0)
+    noise = cv2.GaussianBlur(rng.normal(0, 1, (96, 96, 3)).astype(np.float32), (0, 0), 1.5)
+    texture = (noise / noise.std() * 12 + 128).clip(0, 255).astype(np.uint8)
+    for role in ("reference", "query"):
+        fp = fingerprint(imagegen.encode(Image.fromarray(texture)), role=role)
+        assert fp.edge_density > 0.1
+        assert fp.low_information_reason is None
 
 
 def test_rich_artwork_is_not_low_information(fps: dict[str, Fingerprint]) -> None:
