@@ -54,11 +54,16 @@ class DecodedImage:
         """The image composited over a solid colour (a copy of ``rgb`` when opaque)."""
         if self.alpha is None:
             return self.rgb
-        a = self.alpha[..., None].astype(np.float32) / 255.0
-        # rgb already holds colour-over-white; recover colour-over-anything from it.
-        fg = self.rgb.astype(np.float32) - (1.0 - a) * 255.0
-        out = fg + (1.0 - a) * np.asarray(colour, dtype=np.float32)
-        return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+        return recomposite(self.rgb, self.alpha, colour)
+
+
+def recomposite(rgb_on_white: np.ndarray, alpha: np.ndarray, colour: tuple[int, int, int]) -> np.ndarray:
+    """``rgb_on_white`` (a transparent image flattened on white) flattened on ``colour`` instead:
+    each pixel moves by (1 - alpha) * (colour - white). In uint8 with OpenCV: the float32 numpy
+    version cost ~20 ms at 640 px, a fifth of a registration."""
+    clear = cv2.merge([255 - alpha] * 3)
+    shift = cv2.multiply(clear, (*(255.0 - c for c in colour), 0.0), scale=1 / 255)
+    return cv2.subtract(rgb_on_white, shift)
 
 
 def decode_image(data: bytes, *, max_side: int = 1024) -> DecodedImage:
@@ -161,6 +166,6 @@ def _split_alpha(arr: np.ndarray, original: tuple[int, int], fmt: str) -> Decode
     alpha = np.ascontiguousarray(arr[..., 3])
     if alpha.min() >= 250:
         return DecodedImage(np.ascontiguousarray(arr[..., :3]), None, original, fmt)
-    a = alpha[..., None].astype(np.float32) / 255.0
-    rgb = arr[..., :3].astype(np.float32) * a + 255.0 * (1.0 - a)
-    return DecodedImage(np.clip(rgb + 0.5, 0, 255).astype(np.uint8), alpha, original, fmt)
+    # White where transparent: 255 - (255 - rgb) * alpha, in uint8 (float32 cost ~7 ms).
+    ink = cv2.multiply(255 - arr[..., :3], cv2.merge([alpha] * 3), scale=1 / 255)
+    return DecodedImage(255 - ink, alpha, original, fmt)

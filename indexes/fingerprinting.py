@@ -18,7 +18,7 @@ import numpy as np
 
 from indexes import global_hashes, local_features, quality
 from indexes.content_box import content_box
-from indexes.decode import DecodedImage, decode_image
+from indexes.decode import DecodedImage, decode_image, recomposite
 from indexes.local_features import LocalFeatures
 
 # Working resolution. Works are indexed at 640 px; queries are read at up to 1024 px because
@@ -163,12 +163,6 @@ def _silhouette(alpha: np.ndarray) -> np.ndarray:
     return (cv2.dilate(opaque, kernel) > 0) & (cv2.dilate(1 - opaque, kernel) > 0)
 
 
-def _on_black(rgb_on_white: np.ndarray, alpha: np.ndarray) -> np.ndarray:
-    a = alpha[..., None].astype(np.float32) / 255.0
-    fg = rgb_on_white.astype(np.float32) - (1.0 - a) * 255.0
-    return np.clip(fg + 0.5, 0, 255).astype(np.uint8)
-
-
 def _at_working_size(decoded: DecodedImage, side: int = MIN_SIDE) -> DecodedImage:
     """Upscale small images so every query and work meets ORB's pyramid in the same range."""
     h, w = decoded.rgb.shape[:2]
@@ -227,7 +221,7 @@ def fingerprint_decoded(decoded: DecodedImage, sha256: str, *, role: str = "quer
     views = [small]
     if small_alpha is not None:
         # Transparent art is often re-uploaded flattened onto black rather than white.
-        views.append(_on_black(small, small_alpha))
+        views.append(recomposite(small, small_alpha, (0, 0, 0)))
     box = content_box(small, small_alpha)
     if box is not None:
         x, y, w, h = box
