@@ -209,7 +209,7 @@ def fingerprint_decoded(decoded: DecodedImage, sha256: str, *, role: str = "quer
     small = global_hashes.thumbnail(decoded.rgb)
     # Edges are judged on pixels never enlarged: upscaling softens every gradient, and the
     # gate's Sobel level would call a sharp 96 px photo blank.
-    edge_source = global_hashes.hash_input(decoded.rgb)
+    edge_source = small if max(decoded.rgb.shape[:2]) > max(small.shape[:2]) else decoded.rgb
     small_alpha = None
     if decoded.alpha is not None:
         small_alpha = cv2.resize(
