@@ -103,6 +103,22 @@ def test_rgba_png_half_transparent_pixel_is_blended() -> None:
     assert tuple(decoded.flattened_on((0, 0, 0))[5, 35]) == (0, 0, 0)
 
 
+@pytest.mark.parametrize("colour", [(255, 255, 255), (0, 0, 0), (96, 96, 96), (200, 30, 70)])
+def test_flattening_matches_pillow_compositing(colour: tuple[int, int, int]) -> None:
+    """Every alpha level and ink, flattened on white at decode and then recomposited over
+    ``colour``, agrees with Pillow compositing the original over ``colour`` directly."""
+    rng = np.random.default_rng(7)
+    rgba = rng.integers(0, 256, (64, 64, 4), dtype=np.uint8)
+    rgba[..., 3] = np.arange(64 * 64).reshape(64, 64) % 256  # all 256 alpha levels
+    original = Image.fromarray(rgba, "RGBA")
+    decoded = decode_image(imagegen.encode(original, "PNG"))
+    assert decoded.alpha is not None
+    expected = Image.new("RGBA", original.size, (*colour, 255))
+    expected.alpha_composite(original)
+    got = decoded.flattened_on(colour).astype(int)
+    assert np.abs(got - np.asarray(expected.convert("RGB"), dtype=int)).max() <= 1
+
+
 def test_opaque_rgba_has_no_alpha() -> None:
     decoded = decode_image(imagegen.encode(imagegen.artwork(1).convert("RGBA"), "PNG"))
     assert decoded.alpha is None
