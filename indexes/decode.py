@@ -59,12 +59,13 @@ class DecodedImage:
 
 def recomposite(rgb_on_white: np.ndarray, alpha: np.ndarray, colour: tuple[int, int, int]) -> np.ndarray:
     """``rgb_on_white`` (a transparent image flattened on white) flattened on ``colour`` instead:
-    each pixel moves by (1 - alpha) * (colour - white). In uint8 with OpenCV: the float32 numpy
-    version cost ~20 ms at 640 px, a fifth of a registration."""
-    clear = cv2.merge([255 - alpha] * 3)
+    each pixel moves by (1 - alpha) * (white - colour), looked up per alpha level. The float32
+    numpy version cost ~20 ms at 640 px, a fifth of a registration; this ~2 ms."""
+    clear = (255 - np.arange(256, dtype=np.uint8)).reshape(1, 256, 1).repeat(3, axis=2)
     distance = np.empty_like(clear)
     distance[:] = [255 - c for c in colour]
-    return cv2.subtract(rgb_on_white, cv2.multiply(clear, distance, scale=1 / 255))
+    table = cv2.multiply(clear, distance, scale=1 / 255)
+    return cv2.subtract(rgb_on_white, cv2.LUT(cv2.merge([alpha] * 3), table))
 
 
 def decode_image(data: bytes, *, max_side: int = 1024) -> DecodedImage:
