@@ -97,7 +97,7 @@ def test_flat_k_neighbours_are_the_true_k_nearest(data: Data) -> None:
     assert (got >= 0).all()
 
 
-@pytest.mark.parametrize("kmeans_max_lists", [binary_index._KMEANS_MAX_LISTS, 0], ids=["kmeans", "hnsw"])
+@pytest.mark.parametrize("kmeans_max_lists", [binary_index._KMEANS_MAX_LISTS, 0], ids=["kmeans", "nested"])
 def test_ivf_after_crossing_flat_limit(
     data: Data, monkeypatch: pytest.MonkeyPatch, kmeans_max_lists: int
 ) -> None:
@@ -120,7 +120,7 @@ def test_ivf_after_crossing_flat_limit(
 def test_ivf_probing_every_list_is_exact(data: Data, monkeypatch: pytest.MonkeyPatch) -> None:
     """With a flat (k-means) quantizer and every list probed, IVF must equal the linear scan.
 
-    (Not so with the HNSW quantizer: its list lookup is itself approximate.)"""
+    (Not so with the nested quantizer: its list lookup is itself approximate.)"""
     db, ids, queries, _, _ = data
     monkeypatch.setattr(binary_index, "FLAT_LIMIT", 500)
     index = _index_by_adding(db, ids, nprobe=1 << 20)  # FAISS clamps nprobe to nlist
@@ -166,12 +166,21 @@ def test_remove_really_removes(data: Data, monkeypatch: pytest.MonkeyPatch, flat
     assert _nearest_agreement(index, db[keep], ids[keep], queries[still]) >= 0.9
 
 
-@pytest.mark.parametrize("flat_limit", [binary_index.FLAT_LIMIT, 500], ids=["flat", "ivf"])
+@pytest.mark.parametrize(
+    ("flat_limit", "kmeans_max_lists"),
+    [
+        (binary_index.FLAT_LIMIT, binary_index._KMEANS_MAX_LISTS),
+        (500, binary_index._KMEANS_MAX_LISTS),
+        (500, 0),
+    ],
+    ids=["flat", "ivf", "ivf-nested"],
+)
 def test_save_load_round_trip(
-    data: Data, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, flat_limit: int
+    data: Data, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, flat_limit: int, kmeans_max_lists: int
 ) -> None:
     db, ids, queries, _, _ = data
     monkeypatch.setattr(binary_index, "FLAT_LIMIT", flat_limit)
+    monkeypatch.setattr(binary_index, "_KMEANS_MAX_LISTS", kmeans_max_lists)
     index = _index_by_adding(db, ids)
     index.remove(ids[:10])
     index.save(tmp_path / "index.faissb")
@@ -253,9 +262,24 @@ def test_two_level_centroids_count_and_cover_a_skewed_sample() -> None:
     dense = centre ^ np.packbits(rng.random((1800, NBYTES * 8)) < 0.05, axis=1)
     sparse = rng.integers(0, 256, (200, NBYTES), dtype=np.uint8)
     sample = np.concatenate([dense, sparse])
-    centroids = binary_index._two_level_centroids(sample, 128)
+    coarse, centroids = binary_index._two_level_centroids(sample, 128)
+    assert coarse.shape == (8, NBYTES)  # 128 // 16
     assert centroids.shape == (128, NBYTES) and centroids.dtype == np.uint8
     near_centre = np.unpackbits(centroids ^ centre, axis=1).sum(axis=1) <= 40
     # ~90 % of the sample is the dense blob, so most lists must be spent there.
     assert near_centre.sum() >= 0.6 * len(centroids)
     assert len(np.unique(centroids, axis=0)) > 100
+
+
+def test_nested_quantizer_finds_the_nearest_list_it_was_built_from() -> None:
+    """A list lookup compares the coarse centroids, then the fine ones of the nearest few
+    coarse lists: a vector next to a fine centroid gets that centroid's list."""
+    rng = np.random.default_rng(5)
+    sample = rng.integers(0, 256, (4000, NBYTES), dtype=np.uint8)
+    coarse, fine = binary_index._two_level_centroids(sample, 256)
+    quantizer = binary_index._nested_quantizer(coarse, fine)
+    assert quantizer.ntotal == len(fine) == 256
+    picks = rng.choice(len(fine), 100, replace=False)
+    nearby = fine[picks] ^ np.packbits(rng.random((100, NBYTES * 8)) < 0.03, axis=1)
+    _, lists = quantizer.search(nearby, 1)
+    assert (lists.ravel() == picks).mean() >= 0.95
