@@ -51,7 +51,7 @@ from typing import Any
 import httpx
 from PIL import Image, ImageDraw, ImageFont
 
-from benchmarks.scale import _filler
+from benchmarks.scale import _FLIP, _filler
 from indexes import Fingerprint
 from rights import db
 from rights.accounts import ensure_account
@@ -510,7 +510,7 @@ def fill_synthetic(data: Path, total: int) -> dict[str, Any]:
         now = db.utcnow()
 
         def values() -> Iterator[tuple[object, ...]]:
-            for i, (key, fp) in enumerate(_filler(refs, count, first_key)):
+            for i, (key, fp) in enumerate(_filler(refs, count, first_key, _FLIP["copies"])):
                 blob = fp.to_bytes()
                 # fp_digest is Fingerprint.digest(): SHA-256 of these very bytes (computed once here).
                 digest = hashlib.sha256(blob).hexdigest()
