@@ -190,7 +190,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--per-transform", type=int, default=4)
     parser.add_argument("--filler", choices=("pool", "copies"), default="pool")
     parser.add_argument(
-        "--pool", type=int, default=2000, help="never-queried works the pool filler is made from"
+        "--pool",
+        type=int,
+        default=2000,
+        help="never-queried works the pool filler is made from (the corpus has ~2,900 besides the refs)",
     )
     parser.add_argument("--flip", type=float, help="share of filler bits flipped (pool 0.05, copies 0.35)")
     args = parser.parse_args(argv)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+import faiss
 import numpy as np
 import pytest
 
@@ -283,3 +284,21 @@ def test_nested_quantizer_finds_the_nearest_list_it_was_built_from() -> None:
     nearby = fine[picks] ^ np.packbits(rng.random((100, NBYTES * 8)) < 0.03, axis=1)
     _, lists = quantizer.search(nearby, 1)
     assert (lists.ravel() == picks).mean() >= 0.95
+
+
+def test_an_index_saved_with_the_older_hnsw_lookup_still_loads(data: Data, tmp_path: Path) -> None:
+    """Data directories written before the nested lookup hold IVF files behind an HNSW graph."""
+    db, ids, queries, _, _ = data
+    bits = NBYTES * 8
+    quantizer = faiss.IndexBinaryHNSW(bits, 32)
+    quantizer.add(db[:: len(db) // 16][:16])
+    old = faiss.IndexBinaryIVF(quantizer, bits, 16)
+    quantizer.this.disown()
+    old.own_fields = True
+    old.add_with_ids(db, ids)
+    faiss.write_index_binary(old, str(tmp_path / "old.faissb"))
+
+    loaded = BinaryIndex.load(tmp_path / "old.faissb", NBYTES, flat_limit=500)
+
+    assert loaded.kind == "ivf" and len(loaded) == len(db)
+    assert _nearest_agreement(loaded, db, ids, queries) >= 0.9
