@@ -16,8 +16,9 @@ data directory), driven by ``--clients`` threads, each with its own ``httpx.Clie
 Sizes up to ``--http-max`` are registered entirely over HTTP. Larger ones (100k) would take hours that way,
 so ``--register`` real works go over HTTP and the rest is **synthetic filler** written offline, with the
 server stopped, into the ``works`` table in one transaction: fingerprints derived from the real works'
-stored fingerprints by flipping 35 % of their bits (``benchmarks.scale._filler``, so the FAISS lists fill as
-they would with real art, not uniformly). Filler rows are not in the transparency log (negative
+stored fingerprints by flipping 35 % of their bits (``benchmarks.scale._filler``, its ``copies`` model: the
+lists real queries probe come out more crowded than with real art, a worst case for search time).
+Filler rows are not in the transparency log (negative
 ``log_index``, so they can never collide with a real entry); nothing on the match path reads the log. The
 server's startup reconciliation then indexes them from the database, exactly as it repairs an index that
 is behind the database, so "startup s" at that size includes building the FAISS index.

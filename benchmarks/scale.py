@@ -1,7 +1,7 @@
 """Query latency and memory at scale: real queries against real works plus synthetic filler.
 
 `python -m benchmarks.scale [--works 2000 100000] [--refs 300] [--per-transform 4]
-[--filler pool|copies] [--pool 2000]`
+[--filler pool|copies] [--pool 2000] [--flip S] [--threads 1]`
 
 Filler works are made from real ORB descriptors and PDQ hashes with some of their bits flipped at
 random (``--flip``). Uniform random bits would leave the IVF lists unnaturally even and far from
@@ -107,6 +107,7 @@ def run(
     filler_from: str = "pool",
     pool_size: int = 2000,
     flip: float | None = None,
+    threads: int = 1,
 ) -> list[dict]:
     flip = _FLIP[filler_from] if flip is None else flip
     corpus = build_corpus(n_refs, 0, 0)
@@ -121,7 +122,7 @@ def run(
     for total in works:
         gc.collect()
         before = _rss_mib()
-        engine = Engine()
+        engine = Engine(threads=threads)
         t0 = time.perf_counter()
         filler = max(0, total - len(refs))
         items = list(enumerate(refs)) + list(_filler(sources, filler, len(refs), flip))
@@ -150,6 +151,7 @@ def run(
                 "works": total,
                 "filler": filler_from,
                 "flip": flip,
+                "threads": threads,
                 "descriptors": len(engine._local),
                 "index": engine._local.kind,
                 "build_s": round(build_s, 1),
@@ -196,9 +198,11 @@ def main(argv: list[str] | None = None) -> int:
         help="never-queried works the pool filler is made from (the corpus has ~2,900 besides the refs)",
     )
     parser.add_argument("--flip", type=float, help="share of filler bits flipped (pool 0.05, copies 0.35)")
+    parser.add_argument("--threads", type=int, default=1, help="FAISS threads per search")
     args = parser.parse_args(argv)
-    rows = run(args.works, args.refs, args.per_transform, args.filler, args.pool, args.flip)
-    print(f"### Search latency at scale (single thread, real queries, {args.filler} filler works)\n")
+    rows = run(args.works, args.refs, args.per_transform, args.filler, args.pool, args.flip, args.threads)
+    setting = f"{args.threads} FAISS thread(s), real queries, {args.filler} filler works"
+    print(f"### Search latency at scale ({setting})\n")
     print(table(rows))
     return 0
 
