@@ -257,7 +257,7 @@ def test_short_lists_are_probed_more(data: Data, tmp_path: Path) -> None:
 
 
 def test_two_level_centroids_count_and_cover_a_skewed_sample() -> None:
-    """Past 4,096 lists the centroids come from coarse clusters split by population."""
+    """Past 1,024 lists the centroids come from coarse clusters split by population."""
     rng = np.random.default_rng(3)
     centre = rng.integers(0, 256, NBYTES, dtype=np.uint8)
     dense = centre ^ np.packbits(rng.random((1800, NBYTES * 8)) < 0.05, axis=1)
