@@ -12,7 +12,7 @@ Where the real descriptors come from (``--filler``):
 - ``pool`` (default): ``--pool`` other corpus works that are never queried, each copied
   works/pool times with 5 % of the bits flipped (~13 bits, a re-encode's worth). The queried works
   are then ordinary members of a registry whose descriptors follow real art, and the lists the
-  queries probe hold ~2,700 codes per descriptor, as on the 2,000 real works.
+  queries probe hold ~2,800 codes per descriptor at 10k works, as on the 2,000 real works.
 - ``copies``: the queried refs themselves, 35 % flipped (~90 bits; 15 % left every filler within
   the engine's match distance of its source, a registry of forgeries). So many noisy vectors
   crowd the lists real queries land in (~19,000 codes per descriptor at 10k works): an
