@@ -61,9 +61,15 @@ def images_per_second(fn: Callable[[bytes], object], blobs: list[bytes]) -> floa
     return len(blobs) / (time.perf_counter() - t0)
 
 
+def _pin_threads() -> None:
+    from indexes import one_image_thread
+
+    one_image_thread()  # as the product's scan workers and API server do
+
+
 def pool_images_per_second(fn: Callable[[bytes], object], blobs: list[bytes], processes: int = 2) -> float:
     """Throughput with a spawn pool; pool start-up and worker imports are excluded."""
-    with mp.get_context("spawn").Pool(processes) as pool:
+    with mp.get_context("spawn").Pool(processes, initializer=_pin_threads) as pool:
         pool.map(fn, blobs[:processes], chunksize=1)
         t0 = time.perf_counter()
         pool.map(fn, blobs, chunksize=4)

@@ -11,7 +11,7 @@ from indexes.errors import (
     TruncatedImageError,
     UnsupportedImageError,
 )
-from indexes.fingerprinting import Fingerprint, fingerprint
+from indexes.fingerprinting import Fingerprint, fingerprint, one_image_thread
 from indexes.scoring import MATCH_THRESHOLD, REVIEW_THRESHOLD
 
 __all__ = [
@@ -30,4 +30,5 @@ __all__ = [
     "UnsupportedImageError",
     "decode_image",
     "fingerprint",
+    "one_image_thread",
 ]

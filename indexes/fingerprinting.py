@@ -188,6 +188,13 @@ class _Reader:
         return arr
 
 
+def one_image_thread() -> None:
+    """Pin OpenCV to one thread in this process. Where parallelism comes from concurrent
+    requests or worker processes, OpenCV also splitting each resize and blur across every core
+    oversubscribes them: two fingerprinting processes went from 35.6-37.1 to 39.3-39.9 images/s."""
+    cv2.setNumThreads(1)
+
+
 def fingerprint(source: bytes | str | Path, *, role: str = "query") -> Fingerprint:
     """Decode once and compute every signal. Raises ``indexes.ImageError`` on bad input.
 

@@ -25,7 +25,7 @@ from pathlib import Path
 import cv2
 import httpx
 
-from indexes import Engine, ImageError, LowInformationError, Match, fingerprint
+from indexes import Engine, ImageError, LowInformationError, Match, fingerprint, one_image_thread
 from rights.config import Settings
 from rights.errors import PayloadTooLarge, RightsError
 from rights.evidence import pixels_b64
@@ -90,7 +90,7 @@ def engine_for(ctx: WorkerContext) -> Engine:
 
 def warm_up(ctx: WorkerContext) -> None:
     """Process initializer: load the engine and pin native libraries to one thread."""
-    cv2.setNumThreads(1)
+    one_image_thread()
     reuse_freed_memory()
     engine_for(ctx)
 

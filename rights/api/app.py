@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from starlette.concurrency import run_in_threadpool
 
+from indexes import one_image_thread
 from rights.api.errors import install_error_handler
 from rights.api.limits import FORM_OVERHEAD_BYTES, BodyLimitMiddleware
 from rights.api.metrics import Metrics, MetricsMiddleware
@@ -45,6 +46,8 @@ def create_app(settings: Settings | None = None, *, scan_service: object | None 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Concurrent requests fingerprint in worker threads; that is the parallelism.
+        one_image_thread()
         registry = await run_in_threadpool(Registry.open, settings)
         app.state.registry = registry
         metrics.bind(registry)
