@@ -72,12 +72,21 @@ def hamming(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 # spanning the 40-60 % area crops pirates make. Corner crops of flat clip art have too few
 # corners for ORB, but keep enough low-frequency structure for PDQ.
 REGION_FRACTIONS = (0.63, 0.7, 0.77)
+# Regions are cut from a half-size copy (~80-100 px each): PDQ reduces them to 64 x 64 anyway,
+# its cost grows with the input, and it holds the GIL, which stalls a server's other requests.
+# Per work 7.6 -> 3.5-4.8 ms (alternating runs); on the 2,000-work benchmark µAP 0.9082 -> 0.9075
+# and recall at `match` 0.8360 -> 0.8365 (2026-12-02).
+_REGION_SOURCE_SIDE = _HASH_SIDE // 2
 
 
 def region_hashes(rgb: np.ndarray) -> np.ndarray:
     """PDQ of 15 sub-regions; regions too plain to hash reliably are left out."""
     small = hash_input(rgb)
     h, w = small.shape[:2]
+    if max(h, w) > _REGION_SOURCE_SIDE:
+        f = _REGION_SOURCE_SIDE / max(h, w)
+        small = cv2.resize(small, (max(8, round(w * f)), max(8, round(h * f))), interpolation=cv2.INTER_AREA)
+        h, w = small.shape[:2]
     out = []
     for f in REGION_FRACTIONS:
         cw, ch = max(8, int(w * f)), max(8, int(h * f))
