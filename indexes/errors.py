@@ -12,6 +12,9 @@
 
 from __future__ import annotations
 
+from functools import partial
+from typing import Any
+
 
 class ImageError(ValueError):
     code = "invalid_image"
@@ -52,3 +55,8 @@ class LowInformationError(ValueError):
         super().__init__(message)
         self.message = message
         self.information = information
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Crosses process boundaries (``indexes.fingerprint_pool``); the default would drop
+        # the keyword-only argument and fail to unpickle.
+        return (partial(type(self), information=self.information), (self.message,))

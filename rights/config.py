@@ -35,6 +35,17 @@ class Settings(BaseSettings):
     # Hosts or CIDRs that may be fetched although private/loopback (e.g. "127.0.0.1/32" in tests).
     fetch_allow: list[str] = Field(default_factory=list)
     log_origin: str = "rights-registry"
+    # Worker processes the API server fingerprints uploads in; None: one per available core,
+    # 0: in the request threads (PDQ holds the GIL there, so requests hash one at a time).
+    fingerprint_processes: int | None = Field(default=None, ge=0)
+
+
+def available_cores() -> int:
+    """Cores this process may run on (a container's CPU set, not the host's count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
 
 
 def resolve_data_dir(cli_value: str | Path | None) -> Path:

@@ -65,6 +65,8 @@ class Registry:
         self._closed = False
         self._index_dirty = False
         self._index_saved_at = time.monotonic()
+        # How bytes become a fingerprint: in the calling thread, or a worker pool's (the API server's).
+        self.fingerprinter: Callable[..., Fingerprint] = fingerprint
 
     # ------------------------------------------------------------------------------------------ lifecycle
 
@@ -340,7 +342,7 @@ class Registry:
     def fingerprint(self, data: bytes, *, role: str = "query") -> Fingerprint:
         """``indexes.fingerprint`` with its errors translated into the domain's."""
         try:
-            return fingerprint(data, role=role)
+            return self.fingerprinter(data, role=role)
         except LowInformationError as exc:
             raise LowInformation(exc.message) from exc
         except ImageError as exc:

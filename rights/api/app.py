@@ -13,11 +13,12 @@ from fastapi.openapi.utils import get_openapi
 from starlette.concurrency import run_in_threadpool
 
 from indexes import one_image_thread
+from indexes.fingerprint_pool import FingerprintPool
 from rights.api.errors import install_error_handler
 from rights.api.limits import FORM_OVERHEAD_BYTES, BodyLimitMiddleware
 from rights.api.metrics import Metrics, MetricsMiddleware
 from rights.api.routes import health, licenses, log, match, works
-from rights.config import Settings, get_settings
+from rights.config import Settings, available_cores, get_settings
 from rights.registry import Registry
 from rights.scans import FEEDS_DIRNAME
 
@@ -46,9 +47,14 @@ def create_app(settings: Settings | None = None, *, scan_service: object | None 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # Concurrent requests fingerprint in worker threads; that is the parallelism.
+        # Concurrent requests are the parallelism: OpenCV gets one thread per request.
         one_image_thread()
+        pool = _fingerprint_pool(settings)
+        if pool is not None:
+            await run_in_threadpool(pool.warm_up)
         registry = await run_in_threadpool(Registry.open, settings)
+        if pool is not None:
+            registry.fingerprinter = pool.fingerprint
         app.state.registry = registry
         metrics.bind(registry)
         resume = getattr(scan_service, "resume_unfinished", None)
@@ -59,6 +65,8 @@ def create_app(settings: Settings | None = None, *, scan_service: object | None 
             yield
         finally:
             registry.close()
+            if pool is not None:
+                pool.close()
 
     app = FastAPI(
         title="Rights registry",
@@ -90,6 +98,13 @@ def create_app(settings: Settings | None = None, *, scan_service: object | None 
     app.add_route("/metrics", metrics.endpoint, include_in_schema=False)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
+
+
+def _fingerprint_pool(settings: Settings) -> FingerprintPool | None:
+    processes = settings.fingerprint_processes
+    if processes is None:
+        processes = available_cores()
+    return FingerprintPool(processes) if processes > 0 else None
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:

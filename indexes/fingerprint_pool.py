@@ -1,0 +1,99 @@
+"""Fingerprinting in worker processes, for a process that fingerprints from many threads at once.
+
+Threads of one process cannot fingerprint in parallel end to end: PDQ (``pdqhash``) holds the
+GIL for its whole run, and so does the Python glue around OpenCV. An API server with 8
+concurrent registrations kept only 1.56 of its 2 cores busy. Worker processes each run the
+whole pipeline; only the image bytes and the finished fingerprint cross the pipe (~1 ms).
+
+Workers are spawned, never forked: a forked child of a process that has used FAISS's OpenMP
+threads can hang. A worker that dies (killed, out of memory) breaks the pool for every call in
+flight; each is retried once on a fresh pool.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from types import TracebackType
+
+from indexes.errors import ImageError
+from indexes.fingerprinting import Fingerprint, fingerprint, one_image_thread
+
+
+class WorkerDiedError(ImageError):
+    """A worker process died twice while fingerprinting this image (out of memory, a decoder crash)."""
+
+    code = "worker_died"
+
+
+class FingerprintPool:
+    """``fingerprint()`` run in ``processes`` spawned worker processes (started on first use)."""
+
+    # What a worker runs; a module-level function, so that spawned children can import it.
+    _target: Callable[..., Fingerprint] = staticmethod(fingerprint)
+
+    def __init__(self, processes: int) -> None:
+        if processes < 1:
+            raise ValueError(f"processes must be at least 1, got {processes}")
+        self.processes = processes
+        self._lock = threading.Lock()
+        self._executor: ProcessPoolExecutor | None = None
+        self._closed = False
+
+    def fingerprint(self, data: bytes, *, role: str = "query") -> Fingerprint:
+        """Like :func:`indexes.fingerprint` on bytes; raises the same typed errors.
+
+        A dead worker takes down every call in flight on the pool, so each is retried once on a
+        fresh pool; an image that kills a worker twice gets ``WorkerDiedError``."""
+        for _ in range(2):
+            executor = self._current()
+            try:
+                return executor.submit(self._target, data, role=role).result()
+            except BrokenProcessPool:
+                self._replace(executor)
+        raise WorkerDiedError(
+            "a fingerprinting worker process died twice on this image (out of memory or a decoder "
+            "crash); it was not processed"
+        )
+
+    def warm_up(self) -> None:
+        """Start every worker now, so the first requests do not wait for process start-up."""
+        executor = self._current()
+        for future in [executor.submit(one_image_thread) for _ in range(self.processes)]:
+            future.result()
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=True, cancel_futures=True)
+
+    def __enter__(self) -> FingerprintPool:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def _current(self) -> ProcessPoolExecutor:
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the fingerprint pool is closed")
+            if self._executor is None:
+                self._executor = ProcessPoolExecutor(
+                    max_workers=self.processes,
+                    mp_context=multiprocessing.get_context("spawn"),
+                    initializer=one_image_thread,
+                )
+            return self._executor
+
+    def _replace(self, broken: ProcessPoolExecutor) -> None:
+        with self._lock:
+            if self._executor is broken:
+                self._executor = None
+        broken.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,88 @@
+"""Fingerprinting in spawned worker processes gives what the calling thread would, errors included,
+and survives its workers dying."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import pickle
+import signal
+import time
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+
+from indexes import LowInformationError, NotAnImageError, TruncatedImageError, fingerprint
+from indexes.fingerprint_pool import FingerprintPool, WorkerDiedError
+from tests.rights_support import artwork_png
+
+
+@pytest.fixture(scope="module")
+def pool() -> Iterator[FingerprintPool]:
+    with FingerprintPool(2) as p:
+        p.warm_up()
+        yield p
+
+
+def test_the_pool_gives_the_same_fingerprint_as_the_calling_thread(pool: FingerprintPool) -> None:
+    data = artwork_png(3)
+    for role in ("query", "reference"):
+        here = fingerprint(data, role=role)
+        there = pool.fingerprint(data, role=role)
+        assert there == here  # the serialised content, byte for byte
+        assert there.thumbnail is not None and here.thumbnail is not None
+        assert np.array_equal(there.thumbnail, here.thumbnail)  # the search's aligned re-hash needs it
+
+
+def test_typed_image_errors_cross_the_process_boundary(pool: FingerprintPool) -> None:
+    with pytest.raises(NotAnImageError) as err:
+        pool.fingerprint(b"this is not an image at all")
+    assert err.value.code == "not_an_image"
+    with pytest.raises(TruncatedImageError):
+        pool.fingerprint(artwork_png(4)[:4000])
+    # Never raised by the pipeline today, but it must not break the pool if it ever is.
+    again = pickle.loads(pickle.dumps(LowInformationError("plain", information=0.25)))
+    assert (again.message, again.information) == ("plain", 0.25)
+
+
+def _workers() -> list[multiprocessing.Process]:
+    return [p for p in multiprocessing.active_children() if p.is_alive()]
+
+
+def test_workers_killed_between_calls_are_replaced_without_failing_a_call() -> None:
+    others = {w.pid for w in _workers()}
+    with FingerprintPool(2) as p:
+        p.warm_up()
+        before = [w for w in _workers() if w.pid not in others]
+        assert len(before) == 2
+        for proc in before:
+            assert proc.pid is not None
+            os.kill(proc.pid, signal.SIGKILL)
+        time.sleep(0.5)  # let the executor notice
+        fp = p.fingerprint(artwork_png(5))
+        assert len(fp.local) > 0
+        assert not {w.pid for w in before} & {w.pid for w in _workers()}
+
+
+def _die(data: bytes, *, role: str) -> None:
+    os._exit(3)  # what an out-of-memory kill looks like to the pool
+
+
+class _PoisonedPool(FingerprintPool):
+    _target = staticmethod(_die)
+
+
+def test_an_image_that_kills_its_worker_twice_gets_a_typed_error() -> None:
+    with _PoisonedPool(1) as p:
+        with pytest.raises(WorkerDiedError) as err:
+            p.fingerprint(b"anything")
+        assert err.value.code == "worker_died"
+        assert "died twice" in err.value.message
+
+
+def test_a_closed_pool_refuses_work() -> None:
+    p = FingerprintPool(1)
+    p.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        p.fingerprint(artwork_png(6))
