@@ -16,6 +16,7 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -183,17 +184,34 @@ def cmd_keys_create(args: argparse.Namespace) -> int:
 def cmd_register(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from rights.prefetch import Prefetcher
     from rights.registry import Registry
 
     files = list(_image_files(args.paths))
     failures = 0
-    with Registry.open(settings_from_args(args)) as registry:
-        bar = tqdm(files, unit="image", file=sys.stderr, disable=not sys.stderr.isatty(), desc="registering")
-        for path in bar:
+    settings = settings_from_args(args)
+    processes = settings.fingerprint_workers()
+    with ExitStack() as stack:
+        registry = stack.enter_context(Registry.open(settings))
+        if processes > 0:
+            prefetch = stack.enter_context(Prefetcher(processes))
+            registry.fingerprinter = prefetch
+            items: Iterator[tuple[Path, bytes]] = prefetch.read_ahead(files)
+        else:
+            items = ((path, path.read_bytes()) for path in files)
+        bar = tqdm(
+            items,
+            total=len(files),
+            unit="image",
+            file=sys.stderr,
+            disable=not sys.stderr.isatty(),
+            desc="registering",
+        )
+        for path, data in bar:
             try:
                 body = registry.register(
                     args.creator,
-                    path.read_bytes(),
+                    data,
                     title=args.title or path.stem,
                     metadata={"filename": path.name},
                 )

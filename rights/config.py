@@ -39,6 +39,10 @@ class Settings(BaseSettings):
     # 0: in the request threads (PDQ holds the GIL there, so requests hash one at a time).
     fingerprint_processes: int | None = Field(default=None, ge=0)
 
+    def fingerprint_workers(self) -> int:
+        """``fingerprint_processes`` with "one per available core" resolved."""
+        return available_cores() if self.fingerprint_processes is None else self.fingerprint_processes
+
 
 def available_cores() -> int:
     """Cores this process may run on (a container's CPU set, not the host's count)."""

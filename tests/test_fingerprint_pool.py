@@ -9,6 +9,7 @@ import pickle
 import signal
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -86,3 +87,23 @@ def test_a_closed_pool_refuses_work() -> None:
     p.close()
     with pytest.raises(RuntimeError, match="closed"):
         p.fingerprint(artwork_png(6))
+
+
+def _where(data: bytes, *, role: str) -> int:
+    time.sleep(0.4)
+    return os.getpid()
+
+
+class _WherePool(FingerprintPool):
+    _target = staticmethod(_where)
+
+
+def test_inline_when_idle_hashes_a_lone_call_here_and_concurrent_ones_in_workers() -> None:
+    with _WherePool(1, inline_when_idle=True) as p, ThreadPoolExecutor(2) as threads:
+        p.warm_up()
+        assert p.fingerprint(b"alone") == os.getpid()
+        first = threads.submit(p.fingerprint, b"first")
+        time.sleep(0.1)
+        second = threads.submit(p.fingerprint, b"second")
+        assert first.result() == os.getpid()
+        assert second.result() != os.getpid()

@@ -18,7 +18,7 @@ from rights.api.errors import install_error_handler
 from rights.api.limits import FORM_OVERHEAD_BYTES, BodyLimitMiddleware
 from rights.api.metrics import Metrics, MetricsMiddleware
 from rights.api.routes import health, licenses, log, match, works
-from rights.config import Settings, available_cores, get_settings
+from rights.config import Settings, get_settings
 from rights.registry import Registry
 from rights.scans import FEEDS_DIRNAME
 
@@ -101,10 +101,8 @@ def create_app(settings: Settings | None = None, *, scan_service: object | None 
 
 
 def _fingerprint_pool(settings: Settings) -> FingerprintPool | None:
-    processes = settings.fingerprint_processes
-    if processes is None:
-        processes = available_cores()
-    return FingerprintPool(processes) if processes > 0 else None
+    processes = settings.fingerprint_workers()
+    return FingerprintPool(processes, inline_when_idle=True) if processes > 0 else None
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:

@@ -1,0 +1,71 @@
+"""Bulk registration, pipelined: the next images are read and fingerprinted in worker processes while
+the registry stores the current one, and works are still registered one at a time in file order
+(the log's order, and which of two look-alikes is the contested one, follow the command line).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from types import TracebackType
+
+from indexes import Fingerprint
+from indexes.fingerprint_pool import FingerprintPool
+
+
+class Prefetcher:
+    """Use as ``registry.fingerprinter``; :meth:`read_ahead` yields each file's bytes in order, with
+    its reference fingerprint already on the way. Holds at most ``2 x processes`` files in memory."""
+
+    def __init__(self, processes: int) -> None:
+        self._pool = FingerprintPool(processes)
+        self.depth = 2 * processes
+        # Threads only wait on the pool's processes; one per file in flight.
+        self._threads = ThreadPoolExecutor(max_workers=self.depth, thread_name_prefix="prefetch")
+        self._pending: dict[int, Future[Fingerprint]] = {}
+
+    def read_ahead(self, paths: Iterable[Path]) -> Iterator[tuple[Path, bytes]]:
+        """``(path, bytes)`` in order. A file that cannot be read raises ``OSError`` at its turn."""
+        window: deque[tuple[Path, bytes | OSError]] = deque()
+        for path in paths:
+            window.append((path, self._start(path)))
+            if len(window) >= self.depth:
+                yield _ready(window.popleft())
+        while window:
+            yield _ready(window.popleft())
+
+    def __call__(self, data: bytes, *, role: str = "query") -> Fingerprint:
+        future = self._pending.pop(id(data), None)
+        if future is None or role != "reference":
+            return self._pool.fingerprint(data, role=role)
+        return future.result()
+
+    def close(self) -> None:
+        self._threads.shutdown(wait=True, cancel_futures=True)
+        self._pool.close()
+
+    def __enter__(self) -> Prefetcher:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def _start(self, path: Path) -> bytes | OSError:
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            return exc
+        # Keyed by the bytes object itself: it stays alive in the window until it is registered.
+        self._pending[id(data)] = self._threads.submit(self._pool.fingerprint, data, role="reference")
+        return data
+
+
+def _ready(item: tuple[Path, bytes | OSError]) -> tuple[Path, bytes]:
+    path, data = item
+    if isinstance(data, OSError):
+        raise data
+    return path, data

@@ -1,0 +1,55 @@
+"""Bulk registration reads and fingerprints ahead in worker processes, but registers in file order."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from indexes import fingerprint
+from rights.prefetch import Prefetcher
+from rights.registry import Registry
+from tests.rights_support import artwork_png
+
+
+def test_files_come_back_in_order_with_their_fingerprints_precomputed(tmp_path: Path) -> None:
+    paths = []
+    for i in range(7):
+        path = tmp_path / f"a{i}.png"
+        path.write_bytes(artwork_png(40 + i))
+        paths.append(path)
+    with Prefetcher(2) as prefetch:
+        seen = []
+        for path, data in prefetch.read_ahead(paths):
+            assert data == path.read_bytes()
+            assert prefetch(data, role="reference") == fingerprint(data, role="reference")
+            seen.append(path)
+        assert seen == paths
+        # Anything it was not asked to read ahead is still fingerprinted, in the pool.
+        other = artwork_png(99)
+        assert prefetch(other) == fingerprint(other)
+
+
+def test_an_unreadable_file_fails_at_its_turn_not_before(tmp_path: Path) -> None:
+    good = tmp_path / "good.png"
+    good.write_bytes(artwork_png(50))
+    missing = tmp_path / "gone.png"
+    with Prefetcher(1) as prefetch:
+        items = prefetch.read_ahead([good, missing])
+        assert next(items)[0] == good
+        with pytest.raises(FileNotFoundError):
+            next(items)
+
+
+def test_a_registry_using_it_registers_in_file_order(tmp_path: Path) -> None:
+    paths = []
+    for i in range(5):
+        path = tmp_path / f"w{i}.png"
+        path.write_bytes(artwork_png(60 + i))
+        paths.append(path)
+    with Registry.open(tmp_path / "data") as registry, Prefetcher(2) as prefetch:
+        registry.fingerprinter = prefetch
+        items = prefetch.read_ahead(paths)
+        bodies = [registry.register("alice", data, title=path.stem) for path, data in items]
+    assert [b["title"] for b in bodies] == [p.stem for p in paths]
+    assert [b["log_index"] for b in bodies] == list(range(5))
