@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -49,24 +49,21 @@ def create_app(settings: Settings | None = None, *, scan_service: object | None 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Concurrent requests are the parallelism: OpenCV gets one thread per request.
         one_image_thread()
-        pool = _fingerprint_pool(settings)
-        if pool is not None:
-            await run_in_threadpool(pool.warm_up)
-        registry = await run_in_threadpool(Registry.open, settings)
-        if pool is not None:
-            registry.fingerprinter = pool.fingerprint
-        app.state.registry = registry
-        metrics.bind(registry)
-        resume = getattr(scan_service, "resume_unfinished", None)
-        if resume is not None:
-            # Scans a previous server left queued or running pick up where they stopped.
-            await run_in_threadpool(resume, registry, Path(settings.data) / FEEDS_DIRNAME)
-        try:
-            yield
-        finally:
-            registry.close()
+        async with AsyncExitStack() as stack:
+            registry = await run_in_threadpool(Registry.open, settings)
+            stack.callback(registry.close)
+            pool = _fingerprint_pool(settings)
             if pool is not None:
-                pool.close()
+                stack.callback(pool.close)
+                await run_in_threadpool(pool.warm_up)
+                registry.fingerprinter = pool.fingerprint
+            app.state.registry = registry
+            metrics.bind(registry)
+            resume = getattr(scan_service, "resume_unfinished", None)
+            if resume is not None:
+                # Scans a previous server left queued or running pick up where they stopped.
+                await run_in_threadpool(resume, registry, Path(settings.data) / FEEDS_DIRNAME)
+            yield
 
     app = FastAPI(
         title="Rights registry",
