@@ -12,12 +12,15 @@ from rights.registry import Registry
 from tests.rights_support import artwork_png
 
 
+def _pngs(folder: Path, seeds: range) -> list[Path]:
+    paths = [folder / f"art{seed}.png" for seed in seeds]
+    for path, seed in zip(paths, seeds, strict=True):
+        path.write_bytes(artwork_png(seed))
+    return paths
+
+
 def test_files_come_back_in_order_with_their_fingerprints_precomputed(tmp_path: Path) -> None:
-    paths = []
-    for i in range(7):
-        path = tmp_path / f"a{i}.png"
-        path.write_bytes(artwork_png(40 + i))
-        paths.append(path)
+    paths = _pngs(tmp_path, range(40, 47))
     with Prefetcher(2) as prefetch:
         seen = []
         for path, data in prefetch.read_ahead(paths):
@@ -42,11 +45,7 @@ def test_an_unreadable_file_fails_at_its_turn_not_before(tmp_path: Path) -> None
 
 
 def test_a_registry_using_it_registers_in_file_order(tmp_path: Path) -> None:
-    paths = []
-    for i in range(5):
-        path = tmp_path / f"w{i}.png"
-        path.write_bytes(artwork_png(60 + i))
-        paths.append(path)
+    paths = _pngs(tmp_path, range(60, 65))
     with Registry.open(tmp_path / "data") as registry, Prefetcher(2) as prefetch:
         registry.fingerprinter = prefetch
         items = prefetch.read_ahead(paths)
