@@ -32,8 +32,9 @@ class WorkerDiedError(ImageError):
 class FingerprintPool:
     """``fingerprint()`` run in ``processes`` spawned worker processes (started on first use)."""
 
-    # What a worker runs; a module-level function, so that spawned children can import it.
+    # What a worker runs, and runs first; module-level functions, so that spawned children can import them.
     _target: Callable[..., Fingerprint] = staticmethod(fingerprint)
+    _start_worker: Callable[[], None] = staticmethod(one_image_thread)
 
     def __init__(self, processes: int, *, inline_when_idle: bool = False) -> None:
         if processes < 1:
@@ -78,8 +79,15 @@ class FingerprintPool:
     def warm_up(self) -> None:
         """Start every worker now, so the first requests do not wait for process start-up."""
         executor = self._current()
-        for future in [executor.submit(one_image_thread) for _ in range(self.processes)]:
-            future.result()
+        try:
+            for future in [executor.submit(one_image_thread) for _ in range(self.processes)]:
+                future.result()
+        except BrokenProcessPool as exc:
+            self._replace(executor)
+            raise RuntimeError(
+                f"could not start {self.processes} fingerprinting worker process(es); "
+                "RIGHTS_FINGERPRINT_PROCESSES=0 hashes in the calling threads instead"
+            ) from exc
 
     def close(self) -> None:
         with self._lock:
@@ -104,7 +112,7 @@ class FingerprintPool:
                 self._executor = ProcessPoolExecutor(
                     max_workers=self.processes,
                     mp_context=multiprocessing.get_context("spawn"),
-                    initializer=one_image_thread,
+                    initializer=self._start_worker,
                 )
             return self._executor
 

@@ -82,6 +82,19 @@ def test_an_image_that_kills_its_worker_twice_gets_a_typed_error() -> None:
         assert "died twice" in err.value.message
 
 
+def _die_at_start() -> None:
+    os._exit(4)
+
+
+class _StillbornPool(FingerprintPool):
+    _start_worker = staticmethod(_die_at_start)
+
+
+def test_workers_that_cannot_start_give_a_clear_error() -> None:
+    with _StillbornPool(1) as p, pytest.raises(RuntimeError, match="RIGHTS_FINGERPRINT_PROCESSES=0"):
+        p.warm_up()
+
+
 def test_a_closed_pool_refuses_work() -> None:
     p = FingerprintPool(1)
     p.close()
