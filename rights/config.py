@@ -35,8 +35,8 @@ class Settings(BaseSettings):
     # Hosts or CIDRs that may be fetched although private/loopback (e.g. "127.0.0.1/32" in tests).
     fetch_allow: list[str] = Field(default_factory=list)
     log_origin: str = "rights-registry"
-    # Worker processes the API server fingerprints uploads in; None: one per available core,
-    # 0: in the request threads (PDQ holds the GIL there, so requests hash one at a time).
+    # Worker processes that fingerprint uploads (API server) and files (bulk `register`); None: one
+    # per available core, 0: in the calling threads (PDQ holds the GIL, so threads hash one at a time).
     fingerprint_processes: int | None = Field(default=None, ge=0)
 
     def fingerprint_workers(self) -> int:

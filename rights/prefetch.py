@@ -24,7 +24,9 @@ class Prefetcher:
         self.depth = 2 * processes
         # Threads only wait on the pool's processes; one per file in flight.
         self._threads = ThreadPoolExecutor(max_workers=self.depth, thread_name_prefix="prefetch")
-        self._pending: dict[int, Future[Fingerprint]] = {}
+        # id(bytes) -> (those bytes, their fingerprint). Holding the bytes keeps the id from being
+        # reused by another object while the entry exists, and the identity check below trusts nothing else.
+        self._pending: dict[int, tuple[bytes, Future[Fingerprint]]] = {}
 
     def read_ahead(self, paths: Iterable[Path]) -> Iterator[tuple[Path, bytes]]:
         """``(path, bytes)`` in order. A file that cannot be read raises ``OSError`` at its turn."""
@@ -37,10 +39,10 @@ class Prefetcher:
             yield _ready(window.popleft())
 
     def __call__(self, data: bytes, *, role: str = "query") -> Fingerprint:
-        future = self._pending.pop(id(data), None)
-        if future is None or role != "reference":
+        pending = self._pending.pop(id(data), None)
+        if pending is None or pending[0] is not data or role != "reference":
             return self._pool.fingerprint(data, role=role)
-        return future.result()
+        return pending[1].result()
 
     def close(self) -> None:
         self._threads.shutdown(wait=True, cancel_futures=True)
@@ -59,8 +61,7 @@ class Prefetcher:
             data = path.read_bytes()
         except OSError as exc:
             return exc
-        # Keyed by the bytes object itself: it stays alive in the window until it is registered.
-        self._pending[id(data)] = self._threads.submit(self._pool.fingerprint, data, role="reference")
+        self._pending[id(data)] = (data, self._threads.submit(self._pool.fingerprint, data, role="reference"))
         return data
 
 
