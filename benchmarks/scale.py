@@ -1,7 +1,10 @@
 """Query latency and memory at scale: real queries against real works plus synthetic filler.
 
 `python -m benchmarks.scale [--works 2000 100000] [--refs 300] [--per-transform 4]
-[--filler pool|copies] [--pool 2000] [--flip S] [--threads 1]`
+[--filler pool|copies] [--pool 2000] [--flip S] [--threads 1] [--features N]`
+
+Each index is built here, saved, and then loaded and queried in a fresh process, as a server
+would: the latency and memory columns are that process's (building leaves freed memory behind).
 
 Filler works are made from real ORB descriptors and PDQ hashes with some of their bits flipped at
 random (``--flip``). Uniform random bits would leave the IVF lists unnaturally even and far from
@@ -24,12 +27,19 @@ from __future__ import annotations
 
 import argparse
 import gc
+import itertools
+import json
 import multiprocessing as mp
-import resource
+import os
+import pickle
+import shutil
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
@@ -43,28 +53,42 @@ _FLIP = {"pool": 0.05, "copies": 0.35}
 _SEED = 7
 
 
-def _rss_mib() -> float:
+def _rss_mib(field: str = "VmRSS") -> float:
+    """This process's resident memory (``VmHWM``: its peak; per process image, unlike
+    ``ru_maxrss``, which Linux carries over from the parent through fork and exec)."""
     with open("/proc/self/status") as fh:
         for line in fh:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024
     return float("nan")
 
 
-def _flip(rng: np.random.Generator, arr: np.ndarray, share: float) -> np.ndarray:
-    mask = np.packbits(rng.random((arr.shape[0], arr.shape[1] * 8)) < share, axis=1)
-    return arr ^ mask
+class _Flips:
+    """Random bit flips at a given share, drawn from a bank of precomputed masks: flipping each
+    bit of a million works' descriptors one random draw at a time took longer than the build."""
+
+    def __init__(self, rng: np.random.Generator, share: float, rows: int = 1 << 18) -> None:
+        self.rng = rng
+        self.bank = np.packbits(rng.random((rows, 256)) < share, axis=1)
+        self._picks = np.zeros(0, np.int64)  # bank rows drawn ahead, in blocks (a draw per call was slow)
+
+    def __call__(self, arr: np.ndarray) -> np.ndarray:
+        if len(self._picks) < len(arr):
+            self._picks = self.rng.integers(0, len(self.bank), max(1 << 20, len(arr)))
+        rows, self._picks = self._picks[: len(arr)], self._picks[len(arr) :]
+        return arr ^ self.bank[rows][:, : arr.shape[1]]
 
 
 def _filler(
-    sources: list[Fingerprint], count: int, first_key: int, share: float
+    sources: list[Fingerprint], count: int, first_key: int, share: float, features: int
 ) -> Iterator[tuple[int, Fingerprint]]:
-    rng = np.random.default_rng(_SEED)
+    """``count`` synthetic works, made lazily (a million at once would not fit in memory)."""
+    flip = _Flips(np.random.default_rng(_SEED), share)
     for i in range(count):
         base = sources[i % len(sources)]
-        local = LocalFeatures(base.local.points, _flip(rng, base.local.descriptors, share))
+        kept = base.local.head(features)  # the engine indexes no more than this
         pdq = base.pdq.copy()
-        pdq[:, 0, :] = _flip(rng, base.pdq[:, 0, :], share)
+        pdq[:, 0, :] = flip(base.pdq[:, 0, :])
         yield (
             first_key + i,
             Fingerprint(
@@ -73,9 +97,9 @@ def _filler(
                 working_size=base.working_size,
                 pdq=pdq,
                 pdq_quality=base.pdq_quality,
-                regions=_flip(rng, base.regions, share) if len(base.regions) else base.regions,
+                regions=flip(base.regions) if len(base.regions) else base.regions,
                 phash=base.phash,
-                local=local,
+                local=LocalFeatures(kept.points, flip(kept.descriptors)),
                 mirrored=base.mirrored,
                 edge_density=base.edge_density,
             ),
@@ -108,79 +132,119 @@ def run(
     pool_size: int = 2000,
     flip: float | None = None,
     threads: int = 1,
+    features: int | None = None,
 ) -> list[dict]:
     flip = _FLIP[filler_from] if flip is None else flip
     corpus = build_corpus(n_refs, 0, 0)
     queries = [q for q in build_queries(corpus, per_transform, 0) if q.truth is not None]
     print(f"[scale] fingerprinting {len(corpus.refs)} refs and {len(queries)} queries", file=sys.stderr)
     refs = _fingerprint_all([w.path for w in corpus.refs], "refs")
-    qfps = [(q, fingerprint(q.path)) for q in tqdm(queries, desc="queries", file=sys.stderr)]
+    probes = [(q.truth, fingerprint(q.path)) for q in tqdm(queries, desc="queries", file=sys.stderr)]
     sources = (
         refs if filler_from == "copies" else _fingerprint_all(_pool_paths(corpus.refs, pool_size), "pool")
     )
     rows = []
-    for total in works:
-        gc.collect()
-        before = _rss_mib()
-        engine = Engine(threads=threads)
-        t0 = time.perf_counter()
-        filler = max(0, total - len(refs))
-        items = list(enumerate(refs)) + list(_filler(sources, filler, len(refs), flip))
-        engine.rebuild(items)
-        del items
-        build_s = time.perf_counter() - t0
-        gc.collect()
-        lat, hits = [], 0
-        pdq_ms, orb_ms, scanned = [], [], []
-        for q, fp in qfps:
-            t = time.perf_counter()
-            found = engine.search(fp, limit=10)
-            lat.append((time.perf_counter() - t) * 1000)
-            hits += bool(found) and found[0].key == q.truth and found[0].verdict == "match"
-            # Where the time goes: the PDQ stage and the ORB FAISS query alone, timed again
-            # outside the search above (the rest of a search is voting and RANSAC).
-            t = time.perf_counter()
-            engine._near(fp, {})
-            pdq_ms.append((time.perf_counter() - t) * 1000)
-            t = time.perf_counter()
-            engine._local.search(fp.local.descriptors, 3)
-            orb_ms.append((time.perf_counter() - t) * 1000)
-            scanned.append(engine._local.probed_codes(fp.local.descriptors))
-        rows.append(
-            {
-                "works": total,
-                "filler": filler_from,
-                "flip": flip,
-                "threads": threads,
-                "descriptors": len(engine._local),
-                "index": engine._local.kind,
-                "build_s": round(build_s, 1),
-                "p50_ms": round(statistics.median(lat), 2),
-                "p99_ms": round(float(np.percentile(lat, 99)), 2),
-                "recall_at_match": round(hits / len(qfps), 3),
-                "pdq_p50_ms": round(statistics.median(pdq_ms), 2),
-                "orb_faiss_p50_ms": round(statistics.median(orb_ms), 2),
-                "codes_per_descriptor_p50": round(statistics.median(scanned)),
-                "index_rss_mib": round(_rss_mib() - before),
-                "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
-            }
-        )
-        print(f"[scale] {rows[-1]}", file=sys.stderr)
-        del engine
+    with tempfile.TemporaryDirectory(prefix="scale-") as tmp:
+        probe_file = Path(tmp) / "probes.pkl"
+        probe_file.write_bytes(pickle.dumps(probes))
+        for total in works:
+            gc.collect()
+            index_dir = Path(tmp) / f"index-{total}"
+            # Built with every core (as an operator would rebuild); searched with ``threads``.
+            engine = Engine(index_dir, threads=os.cpu_count() or 1, features_per_work=features)
+            t0 = time.perf_counter()
+            filler = max(0, total - len(refs))
+            items = itertools.chain(
+                enumerate(refs), _filler(sources, filler, len(refs), flip, engine.features_per_work)
+            )
+            engine.rebuild(tqdm(items, total=total, desc=f"build {total:,}", file=sys.stderr, mininterval=10))
+            build_s = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            engine.save()
+            save_s = time.perf_counter() - t0
+            descriptors, kind, budget = len(engine._local), engine._local.kind, engine.features_per_work
+            del engine
+            gc.collect()
+            served = _serve_in_subprocess(index_dir, probe_file, threads)
+            shutil.rmtree(index_dir)
+            rows.append(
+                {
+                    "works": total,
+                    "filler": filler_from,
+                    "flip": flip,
+                    "threads": threads,
+                    "features_per_work": budget,
+                    "descriptors": descriptors,
+                    "index": kind,
+                    "build_s": round(build_s, 1),
+                    "save_s": round(save_s, 1),
+                    "build_peak_rss_mib": round(_rss_mib("VmHWM")),
+                    **served,
+                }
+            )
+            print(f"[scale] {rows[-1]}", file=sys.stderr)
     return rows
+
+
+def _serve_in_subprocess(index_dir: Path, probe_file: Path, threads: int) -> dict:
+    """Load the saved index in a fresh process, as a server would, and time the real queries
+    there: its memory is then the index as loaded, not what building it left behind."""
+    cmd = [sys.executable, "-m", "benchmarks.scale", "--serve", str(index_dir), str(probe_file)]
+    out = subprocess.run([*cmd, "--threads", str(threads)], check=True, capture_output=True, text=True)
+    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def serve(index_dir: Path, probe_file: Path, threads: int) -> dict:
+    """Load ``index_dir`` and run every probe: latency, recall and this process's memory."""
+    probes: list[tuple[int, Fingerprint]] = pickle.loads(probe_file.read_bytes())
+    baseline = _rss_mib()
+    t0 = time.perf_counter()
+    engine = Engine(index_dir, threads=threads)
+    load_s = time.perf_counter() - t0
+    loaded = _rss_mib()
+    lat, hits = [], 0
+    pdq_ms, orb_ms, scanned = [], [], []
+    for truth, fp in probes:
+        t = time.perf_counter()
+        found = engine.search(fp, limit=10)
+        lat.append((time.perf_counter() - t) * 1000)
+        hits += bool(found) and found[0].key == truth and found[0].verdict == "match"
+        # Where the time goes: the PDQ stage and the ORB FAISS query alone, timed again
+        # outside the search above (the rest of a search is voting and RANSAC).
+        t = time.perf_counter()
+        engine._near(fp, {})
+        pdq_ms.append((time.perf_counter() - t) * 1000)
+        t = time.perf_counter()
+        engine._local.search(fp.local.descriptors, 3)
+        orb_ms.append((time.perf_counter() - t) * 1000)
+        scanned.append(engine._local.probed_codes(fp.local.descriptors))
+    return {
+        "load_s": round(load_s, 1),
+        "p50_ms": round(statistics.median(lat), 2),
+        "p99_ms": round(float(np.percentile(lat, 99)), 2),
+        "recall_at_match": round(hits / len(probes), 3),
+        "pdq_p50_ms": round(statistics.median(pdq_ms), 2),
+        "orb_faiss_p50_ms": round(statistics.median(orb_ms), 2),
+        "codes_per_descriptor_p50": round(statistics.median(scanned)),
+        "index_rss_mib": round(loaded - baseline),
+        "serving_peak_rss_mib": round(_rss_mib("VmHWM")),
+    }
 
 
 def table(rows: list[dict]) -> str:
     head = (
-        "| works | descriptors | index | build s | search p50 ms | search p99 ms | recall@match | index MiB "
+        "| works | features per work | descriptors | index | build s | search p50 ms | search p99 ms "
+        "| recall@match | index MiB (loaded) | serving peak RSS MiB | build peak RSS MiB | load s "
         "| PDQ stage p50 ms | ORB FAISS p50 ms | codes in probed lists per descriptor |"
     )
-    lines = [head, "|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [head, "|" + "---|" * 15]
     for r in rows:
         lines.append(
-            f"| {r['works']:,} | {r['descriptors']:,} | {r['index']} | {r['build_s']} | {r['p50_ms']} | "
-            f"{r['p99_ms']} | {r['recall_at_match']} | {r['index_rss_mib']} | {r['pdq_p50_ms']} | "
-            f"{r['orb_faiss_p50_ms']} | {r['codes_per_descriptor_p50']:,} |"
+            f"| {r['works']:,} | {r['features_per_work']} | {r['descriptors']:,} | {r['index']} | "
+            f"{r['build_s']} | {r['p50_ms']} | {r['p99_ms']} | {r['recall_at_match']} | "
+            f"{r['index_rss_mib']:,} | {r['serving_peak_rss_mib']:,} | {r['build_peak_rss_mib']:,} | "
+            f"{r['load_s']} | {r['pdq_p50_ms']} | {r['orb_faiss_p50_ms']} | "
+            f"{r['codes_per_descriptor_p50']:,} |"
         )
     return "\n".join(lines)
 
@@ -199,8 +263,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--flip", type=float, help="share of filler bits flipped (pool 0.05, copies 0.35)")
     parser.add_argument("--threads", type=int, default=1, help="FAISS threads per search")
+    parser.add_argument(
+        "--features", type=int, help="ORB features indexed per work (Engine features_per_work; default 384)"
+    )
+    parser.add_argument("--serve", nargs=2, metavar=("INDEX_DIR", "PROBES"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    rows = run(args.works, args.refs, args.per_transform, args.filler, args.pool, args.flip, args.threads)
+    if args.serve:  # the measuring subprocess
+        print(json.dumps(serve(Path(args.serve[0]), Path(args.serve[1]), args.threads)))
+        return 0
+    a = args
+    rows = run(a.works, a.refs, a.per_transform, a.filler, a.pool, a.flip, a.threads, a.features)
     setting = f"{args.threads} FAISS thread(s), real queries, {args.filler} filler works"
     print(f"### Search latency at scale ({setting})\n")
     print(table(rows))

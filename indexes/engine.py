@@ -27,7 +27,7 @@ import faiss
 import numpy as np
 
 from indexes import alignment, geometry, global_hashes, scoring
-from indexes.binary_index import BinaryIndex
+from indexes.binary_index import BinaryIndex, VectorBatches
 from indexes.fingerprinting import REFERENCE_FEATURES, SILHOUETTE_FEATURES, Fingerprint
 from indexes.global_hashes import PDQ_BYTES
 from indexes.local_features import DESCRIPTOR_BYTES, LocalFeatures
@@ -46,11 +46,19 @@ _MIN_VOTES = 5
 # ~0.8 ms each). Benchmark quality was identical with only 2 or 3 candidates; a sheet of
 # several works still verifies each of them (they come first).
 _MAX_MISSES = 3
-# Features indexed per work: a reference fingerprint's whole set, a query's strongest ones.
-_INDEXED_FEATURES = REFERENCE_FEATURES + SILHOUETTE_FEATURES
+# Features indexed per work by default: a reference fingerprint's whole set, a query's
+# strongest ones. A smaller budget trades recall for memory (40 bytes per feature in FAISS):
+# see ``Engine(features_per_work=...)``.
+DEFAULT_FEATURES_PER_WORK = REFERENCE_FEATURES + SILHOUETTE_FEATURES
+MIN_FEATURES_PER_WORK = 32
 _FEATURE_BITS = 10  # local id = key << 10 | feature number
+_MAX_FEATURES = 1 << _FEATURE_BITS
 _VIEW_BITS = 5  # pdq id = key << 5 | view (whole-image views first, then sub-regions)
-_FORMAT = 3
+_FORMAT = 4
+_READABLE_FORMATS = (3, 4)  # 3 stored keypoints as float32
+# A work's keypoints are kept in fixed point, 1/32 px in uint16 (working images are at most
+# 1,024 px): half the memory of float32, which was 1 GB of a million-work registry.
+_POINT_SCALE = 32
 # The ORB index is searched with ~600 descriptors per query, so a flat scan costs 600 x N
 # Hamming distances: 13 ms at 16k indexed descriptors (~50 works) and 79 ms at 60k, against
 # 0.9 and 2.5 ms for IVF (measured on 2 cores). Flat only while it is tiny.
@@ -74,14 +82,26 @@ class Match:
     region: tuple[int, int, int, int] | None  # x, y, w, h in query pixels
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, slots=True)
 class _Work:
+    """What a search needs of an indexed work besides its FAISS entries: kept small, since a
+    registry holds one per work (slots, no per-instance dict; fixed-point keypoints)."""
+
     sha256: str
     working_size: tuple[int, int]
-    points: np.ndarray  # (n, 2) float32 working pixels
+    fixed_points: np.ndarray  # (n, 2) uint16, working pixels x _POINT_SCALE
     low_information: bool
-    whole_views: int  # pdq ids below this are whole-image views, the rest sub-regions
-    pdq: np.ndarray  # (whole_views, 32) identity-orientation PDQ of each whole-image view
+    pdq: np.ndarray  # (views, 32) identity-orientation PDQ of each whole-image view
+
+    @property
+    def points(self) -> np.ndarray:
+        """(n, 2) float32 working pixels."""
+        return self.fixed_points.astype(np.float32) / _POINT_SCALE
+
+    @property
+    def whole_views(self) -> int:
+        """PDQ ids below this are whole-image views, the rest sub-regions."""
+        return len(self.pdq)
 
 
 @dataclass
@@ -96,16 +116,32 @@ class _Evidence:
 class Engine:
     """Copy detection over registered works; thread-safe; optionally persisted in ``directory``."""
 
-    def __init__(self, directory: Path | str | None = None, *, threads: int = 1) -> None:
+    def __init__(
+        self, directory: Path | str | None = None, *, threads: int = 1, features_per_work: int | None = None
+    ) -> None:
+        """``features_per_work`` caps the ORB features indexed for each work added from now on
+        (default 384: a reference fingerprint's whole set). Memory is ~40 bytes per feature, so
+        a million works need a smaller budget to fit in 8 GiB, at a cost in recall that
+        BENCHMARKS.md measures. Works already indexed keep theirs until a rebuild; ``None``
+        keeps the budget a saved index was built with."""
         self.directory = Path(directory) if directory is not None else None
+        if features_per_work is not None and not MIN_FEATURES_PER_WORK <= features_per_work <= _MAX_FEATURES:
+            limits = f"[{MIN_FEATURES_PER_WORK}, {_MAX_FEATURES}]"
+            raise ValueError(f"features_per_work must be in {limits}, got {features_per_work}")
+        self.features_per_work = DEFAULT_FEATURES_PER_WORK if features_per_work is None else features_per_work
         faiss.omp_set_num_threads(max(1, threads))
         self._lock = threading.RLock()
         self._works: dict[int, _Work] = {}
-        self._by_sha: dict[str, set[int]] = {}
+        # sha256 -> keys of the works with those bytes (a tuple: most bytes have one owner).
+        self._by_sha: dict[str, tuple[int, ...]] = {}
+        # Budget the persisted works were indexed with (None: never saved).
+        self.stored_features_per_work: int | None = None
         self._pdq = BinaryIndex(PDQ_BYTES)
         self._local = BinaryIndex(DESCRIPTOR_BYTES, flat_limit=LOCAL_FLAT_LIMIT)
         if self.directory is not None and (self.directory / "manifest.json").exists():
             self._load()
+            if features_per_work is None and self.stored_features_per_work is not None:
+                self.features_per_work = self.stored_features_per_work
 
     # ---- membership -------------------------------------------------------------------
     def __len__(self) -> int:
@@ -120,7 +156,7 @@ class Engine:
     def add(self, key: int, fp: Fingerprint) -> None:
         """Index ``fp`` under ``key`` (replacing an earlier entry with that key)."""
         _check_key(key)
-        local = fp.local.head(_INDEXED_FEATURES)
+        local = fp.local.head(self.features_per_work)
         with self._lock:
             if key in self._works:
                 self.remove(key)
@@ -128,7 +164,7 @@ class Engine:
             self._pdq.add(views, (key << _VIEW_BITS) + np.arange(len(views), dtype=np.int64))
             self._local.add(local.descriptors, (key << _FEATURE_BITS) + np.arange(len(local), dtype=np.int64))
             self._works[key] = _work(fp, local)
-            self._by_sha.setdefault(fp.sha256, set()).add(key)
+            self._own(fp.sha256, key)
 
     def remove(self, key: int) -> bool:
         """Stop ``key`` from matching. Returns False if it was not indexed."""
@@ -137,37 +173,39 @@ class Engine:
             if work is None:
                 return False
             self._pdq.remove((key << _VIEW_BITS) + np.arange(1 << _VIEW_BITS, dtype=np.int64))
-            self._local.remove((key << _FEATURE_BITS) + np.arange(len(work.points), dtype=np.int64))
-            owners = self._by_sha.get(work.sha256, set())
-            owners.discard(key)
-            if not owners:
+            self._local.remove((key << _FEATURE_BITS) + np.arange(len(work.fixed_points), dtype=np.int64))
+            owners = tuple(k for k in self._by_sha.get(work.sha256, ()) if k != key)
+            if owners:
+                self._by_sha[work.sha256] = owners
+            else:
                 self._by_sha.pop(work.sha256, None)
             return True
+
+    def _own(self, sha256: str, key: int) -> None:
+        self._by_sha[sha256] = (*self._by_sha.get(sha256, ()), key)
 
     def rebuild(self, items: Iterable[tuple[int, Fingerprint]]) -> None:
         """Replace the whole index with ``items`` (e.g. fingerprints stored in a database).
 
-        Builds each FAISS index in one pass, which is much faster than repeated ``add``."""
+        Builds each FAISS index in one pass, which is much faster than repeated ``add``. ``items``
+        is consumed as a stream: only the indexed vectors are held, in batches, never every
+        fingerprint at once (a million works' fingerprints would not fit in memory)."""
         works: dict[int, _Work] = {}
-        pdq_vecs, pdq_ids, loc_vecs, loc_ids = [], [], [], []
+        pdq, loc = VectorBatches(PDQ_BYTES), VectorBatches(DESCRIPTOR_BYTES)
         for key, fp in items:
             _check_key(key)
-            local = fp.local.head(_INDEXED_FEATURES)
+            local = fp.local.head(self.features_per_work)
             views = _pdq_views(fp)
-            pdq_vecs.append(views)
-            pdq_ids.append((key << _VIEW_BITS) + np.arange(len(views), dtype=np.int64))
-            loc_vecs.append(local.descriptors)
-            loc_ids.append((key << _FEATURE_BITS) + np.arange(len(local), dtype=np.int64))
+            pdq.append(views, (key << _VIEW_BITS) + np.arange(len(views), dtype=np.int64))
+            loc.append(local.descriptors, (key << _FEATURE_BITS) + np.arange(len(local), dtype=np.int64))
             works[key] = _work(fp, local)
         with self._lock:
-            self._pdq = BinaryIndex.build(_stack(pdq_vecs, PDQ_BYTES), _cat(pdq_ids))
-            self._local = BinaryIndex.build(
-                _stack(loc_vecs, DESCRIPTOR_BYTES), _cat(loc_ids), flat_limit=LOCAL_FLAT_LIMIT
-            )
+            self._pdq = BinaryIndex.build_from(pdq)
+            self._local = BinaryIndex.build_from(loc, flat_limit=LOCAL_FLAT_LIMIT)
             self._works = works
             self._by_sha = {}
             for key, work in works.items():
-                self._by_sha.setdefault(work.sha256, set()).add(key)
+                self._own(work.sha256, key)
 
     # ---- search -----------------------------------------------------------------------
     def search(self, fp: Fingerprint, limit: int = 10) -> list[Match]:
@@ -309,6 +347,7 @@ class Engine:
             raise ValueError("this engine has no directory to save to")
         with self._lock:
             self.directory.mkdir(parents=True, exist_ok=True)
+            self.stored_features_per_work = self.features_per_work
             gen = uuid.uuid4().hex[:12]
             names = {"pdq": f"pdq.{gen}.faissb", "local": f"local.{gen}.faissb", "works": f"works.{gen}.npz"}
             self._pdq.save(self.directory / names["pdq"])
@@ -316,7 +355,12 @@ class Engine:
             self._save_works(self.directory / names["works"])
             for name in names.values():
                 _fsync(self.directory / name)
-            manifest = {"format": _FORMAT, "files": names, "works": len(self._works)}
+            manifest = {
+                "format": _FORMAT,
+                "files": names,
+                "works": len(self._works),
+                "features_per_work": self.features_per_work,
+            }
             tmp = self.directory / f"manifest.{gen}.tmp"
             tmp.write_text(json.dumps(manifest))
             _fsync(tmp)
@@ -329,8 +373,8 @@ class Engine:
     def _save_works(self, path: Path) -> None:
         keys = np.fromiter(self._works, dtype=np.int64, count=len(self._works))
         works = [self._works[int(k)] for k in keys]
-        counts = np.array([len(w.points) for w in works], dtype=np.int64)
-        points = np.concatenate([w.points for w in works]) if works else np.zeros((0, 2), np.float32)
+        counts = np.array([len(w.fixed_points) for w in works], dtype=np.int64)
+        points = np.concatenate([w.fixed_points for w in works]) if works else np.zeros((0, 2), np.uint16)
         with open(path, "wb") as fh:
             np.savez(
                 fh,
@@ -341,14 +385,15 @@ class Engine:
                 whole_views=np.array([w.whole_views for w in works], dtype=np.int8),
                 pdq=np.concatenate([w.pdq for w in works]) if works else np.zeros((0, PDQ_BYTES), np.uint8),
                 counts=counts,
-                points=points.astype(np.float32),
+                points=points,
             )
 
     def _load(self) -> None:
         assert self.directory is not None
         manifest = json.loads((self.directory / "manifest.json").read_text())
-        if manifest.get("format") != _FORMAT:
+        if manifest.get("format") not in _READABLE_FORMATS:
             raise ValueError(f"index format {manifest.get('format')} is not supported; rebuild it")
+        self.stored_features_per_work = manifest.get("features_per_work", DEFAULT_FEATURES_PER_WORK)
         files = manifest["files"]
         self._pdq = BinaryIndex.load(self.directory / files["pdq"], PDQ_BYTES)
         self._local = BinaryIndex.load(
@@ -358,6 +403,8 @@ class Engine:
             # Read each array once: indexing the NpzFile re-reads the member every time.
             keys, sha, sizes, low = z["keys"], z["sha256"], z["working_size"], z["low"]
             views, counts, points, pdq = z["whole_views"], z["counts"], z["points"], z["pdq"]
+        if points.dtype != np.uint16:  # format 3
+            points = _fixed(points)
         offsets = np.concatenate([[0], np.cumsum(counts)])
         pdq_offsets = np.concatenate([[0], np.cumsum(views.astype(np.int64))])
         for i, key in enumerate(keys.tolist()):
@@ -366,11 +413,10 @@ class Engine:
                 (int(sizes[i][0]), int(sizes[i][1])),
                 points[offsets[i] : offsets[i + 1]],
                 bool(low[i]),
-                int(views[i]),
                 pdq[pdq_offsets[i] : pdq_offsets[i + 1]],
             )
             self._works[key] = work
-            self._by_sha.setdefault(work.sha256, set()).add(key)
+            self._own(work.sha256, key)
 
 
 def _check_key(key: int) -> None:
@@ -390,27 +436,16 @@ def _aligned_distance(
 
 
 def _work(fp: Fingerprint, local: LocalFeatures) -> _Work:
-    return _Work(
-        fp.sha256,
-        fp.working_size,
-        np.array(local.points),
-        fp.low_information,
-        len(fp.pdq),
-        fp.pdq[:, 0, :].copy(),
-    )
+    return _Work(fp.sha256, fp.working_size, _fixed(local.points), fp.low_information, fp.pdq[:, 0, :].copy())
+
+
+def _fixed(points: np.ndarray) -> np.ndarray:
+    return np.clip(np.rint(points * _POINT_SCALE), 0, np.iinfo(np.uint16).max).astype(np.uint16)
 
 
 def _pdq_views(fp: Fingerprint) -> np.ndarray:
     """Identity-orientation PDQ of each whole-image view, then the sub-region hashes."""
     return np.concatenate([fp.pdq[:, 0, :], fp.regions])[: 1 << _VIEW_BITS]
-
-
-def _stack(parts: list[np.ndarray], width: int) -> np.ndarray:
-    return np.concatenate(parts) if parts else np.zeros((0, width), np.uint8)
-
-
-def _cat(parts: list[np.ndarray]) -> np.ndarray:
-    return np.concatenate(parts) if parts else np.zeros(0, np.int64)
 
 
 def _fsync(path: Path) -> None:

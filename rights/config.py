@@ -38,6 +38,10 @@ class Settings(BaseSettings):
     # Worker processes that fingerprint uploads (API server) and files (bulk `register`); None: one
     # per available core, 0: in the calling threads (PDQ holds the GIL, so threads hash one at a time).
     fingerprint_processes: int | None = Field(default=None, ge=0)
+    # ORB features indexed per work (FAISS holds ~40 bytes each). None: the engine's default
+    # (384), or whatever the saved index was built with. A million works fit in 8 GiB at 128-160,
+    # at a cost in recall measured in BENCHMARKS.md. Changing it rebuilds the index at the next open.
+    features_per_work: int | None = Field(default=None, ge=32, le=1024)
 
     def fingerprint_workers(self) -> int:
         """``fingerprint_processes`` with "one per available core" resolved."""

@@ -77,10 +77,12 @@ class Registry:
         data_dir = Path(settings.data)
         db.connect(data_dir).close()  # creates and migrates once, before any thread connects
         signer = Signer.load_or_create(data_dir)
-        engine, loaded = _load_engine(data_dir / INDEX_DIRNAME)
+        engine, loaded = _load_engine(data_dir / INDEX_DIRNAME, settings.features_per_work)
         registry = cls(settings, engine, signer)
         size = registry.log.size()
-        registry.reconcile(full=not loaded)
+        # A changed feature budget applies to every work, so the index is rebuilt with it.
+        rebudgeted = engine.stored_features_per_work not in (None, engine.features_per_work)
+        registry.reconcile(full=not loaded or rebudgeted)
         registry._synced_log_size = size
         return registry
 
@@ -553,12 +555,12 @@ def _check_metadata(metadata: dict[str, Any] | None) -> str:
     return text
 
 
-def _load_engine(directory: Path) -> tuple[Engine, bool]:
+def _load_engine(directory: Path, features_per_work: int | None) -> tuple[Engine, bool]:
     """The persisted engine, or an empty one when its files are unreadable (they are rebuilt from the DB)."""
     try:
-        return Engine(directory), True
+        return Engine(directory, features_per_work=features_per_work), True
     # The index is derived data: whatever went wrong reading it, the database can rebuild it.
     except Exception as exc:
         logger.warning("index files in %s are unreadable (%s); rebuilding from the database", directory, exc)
         shutil.rmtree(directory, ignore_errors=True)
-        return Engine(directory), False
+        return Engine(directory, features_per_work=features_per_work), False

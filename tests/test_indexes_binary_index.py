@@ -302,3 +302,21 @@ def test_an_index_saved_with_the_older_hnsw_lookup_still_loads(data: Data, tmp_p
 
     assert loaded.kind == "ivf" and len(loaded) == len(db)
     assert _nearest_agreement(loaded, db, ids, queries) >= 0.9
+
+
+def test_build_from_many_batches_equals_one_batch(data: Data, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A streamed rebuild packs vectors into batches and samples training rows across them; the
+    index must come out the same as from one array (same lists, same answers)."""
+    db, ids, queries, _, _ = data
+    monkeypatch.setattr(binary_index, "FLAT_LIMIT", 500)
+    whole = BinaryIndex.build(db, ids)
+    monkeypatch.setattr(binary_index, "_BATCH_ROWS", 300)
+    streamed = binary_index.VectorBatches(NBYTES)
+    for start in range(0, len(db), 7):  # many small appends, as one work at a time
+        streamed.append(db[start : start + 7], ids[start : start + 7])
+    assert len(streamed) == len(db) and len(streamed.batches) == len(db) // 300
+    built = BinaryIndex.build_from(streamed)
+    assert len(streamed) == 0, "the batches were handed over, not kept twice"
+    assert built.kind == whole.kind == "ivf" and built.lists == whole.lists
+    for a, b in zip(whole.search(queries, 5), built.search(queries, 5), strict=True):
+        assert np.array_equal(a, b)

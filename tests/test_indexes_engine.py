@@ -7,6 +7,7 @@ their own from the module's reference fingerprints.
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Callable
 from pathlib import Path
@@ -384,3 +385,53 @@ def test_pdq_dihedral_variants_alone_are_near_duplicates(op: str) -> None:
         copy, _ = global_hashes.pdq_dihedral(np.asarray(art.transpose(transform)))
         distance = int(global_hashes.hamming(copy, work).min())
         assert distance <= 16, (seed, distance)
+
+
+# ---- feature budget (memory at scale) -----------------------------------------------------------
+
+
+def test_feature_budget_caps_what_is_indexed_and_is_kept_on_disk(
+    refs: dict[int, Fingerprint], probes: dict[str, Fingerprint], tmp_path: Path
+) -> None:
+    with pytest.raises(ValueError, match="features_per_work"):
+        Engine(features_per_work=8)
+    small = Engine(tmp_path / "index", features_per_work=64)
+    small.rebuild(refs.items())
+    full = Engine()
+    full.rebuild(refs.items())
+    assert len(small._local) <= 64 * len(refs) < len(full._local)
+    small.add(99, refs[1])
+    assert len(small._local) <= 64 * (len(refs) + 1)
+    small.remove(99)
+    small.save()
+
+    reopened = Engine(tmp_path / "index")  # no budget given: the saved one
+    assert reopened.features_per_work == reopened.stored_features_per_work == 64
+    assert _results(reopened, probes) == _results(small, probes)
+    assert Engine(tmp_path / "index", features_per_work=128).stored_features_per_work == 64
+    # Even 64 features per work still find plain copies.
+    assert_found(reopened.search(probes["jpeg-1"]), 1)
+
+
+def test_an_index_saved_with_float_keypoints_still_loads(
+    refs: dict[int, Fingerprint], probes: dict[str, Fingerprint], tmp_path: Path
+) -> None:
+    """Format 3 kept keypoints as float32; format 4 keeps them in fixed point."""
+    eng = Engine(tmp_path)
+    eng.rebuild(refs.items())
+    eng.save()
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    works = tmp_path / manifest["files"]["works"]
+    with np.load(works) as z:
+        arrays = {name: z[name] for name in z.files}
+    assert arrays["points"].dtype == np.uint16
+    arrays["points"] = arrays["points"].astype(np.float32) / 32
+    with open(works, "wb") as fh:
+        np.savez(fh, **arrays)
+    manifest["format"] = 3
+    del manifest["features_per_work"]
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+
+    old = Engine(tmp_path)
+    assert old.stored_features_per_work == engine_module.DEFAULT_FEATURES_PER_WORK
+    assert _results(old, probes) == _results(eng, probes)

@@ -12,6 +12,7 @@ import pytest
 
 from indexes import Match
 from rights.accounts import Account
+from rights.config import Settings
 from rights.db import original_path
 from rights.errors import BadInput, Conflict, Forbidden, InvalidImage, LowInformation, NotFound
 from rights.log import verify_log, verify_receipt
@@ -191,6 +192,20 @@ def test_index_is_rebuilt_from_the_database(tmp_path: Path, damage: str) -> None
         withdrawn = reg.match_image(artwork_png(40))["matches"]
         assert keep["work_id"] not in [m["work_id"] for m in withdrawn]
     assert verify_log(data).ok
+
+
+def test_a_new_feature_budget_rebuilds_the_index(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    with Registry.open(data) as reg:
+        work = reg.register("alice", artwork_png(42))
+        default_size = len(reg.engine._local)
+    assert default_size > 64
+    with Registry.open(Settings(data=data, features_per_work=64)) as reg:
+        assert reg.engine.stored_features_per_work == reg.engine.features_per_work == 64
+        assert len(reg.engine._local) == 64
+        assert reg.match_image(near_copy(42))["matches"][0]["work_id"] == work["work_id"]
+    with Registry.open(data) as reg:  # no budget given: the index keeps the one it was built with
+        assert reg.engine.features_per_work == 64 and len(reg.engine._local) == 64
 
 
 def test_two_registries_on_one_directory_stay_in_step(tmp_path: Path) -> None:
