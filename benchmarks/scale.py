@@ -80,13 +80,14 @@ class _Flips:
 
 
 def _filler(
-    sources: list[Fingerprint], count: int, first_key: int, share: float, features: int
+    sources: list[Fingerprint], count: int, first_key: int, share: float, features: int | None = None
 ) -> Iterator[tuple[int, Fingerprint]]:
-    """``count`` synthetic works, made lazily (a million at once would not fit in memory)."""
+    """``count`` synthetic works, made lazily (a million at once would not fit in memory), with
+    at most ``features`` ORB features each (the engine indexes no more than its budget)."""
     flip = _Flips(np.random.default_rng(_SEED), share)
     for i in range(count):
         base = sources[i % len(sources)]
-        kept = base.local.head(features)  # the engine indexes no more than this
+        kept = base.local if features is None else base.local.head(features)
         pdq = base.pdq.copy()
         pdq[:, 0, :] = flip(base.pdq[:, 0, :])
         yield (

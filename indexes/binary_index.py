@@ -180,13 +180,29 @@ class BinaryIndex:
 
     def __init__(self, nbytes: int, *, nprobe: int = DEFAULT_NPROBE, flat_limit: int | None = None) -> None:
         self.nbytes = nbytes
-        self.nprobe = nprobe
+        self._nprobe = nprobe
         self._flat_limit = flat_limit
         self._index: faiss.IndexBinary = self._flat()
         self._built_for = 0
 
     def __len__(self) -> int:
         return int(self._index.ntotal)
+
+    @property
+    def nprobe(self) -> int:
+        """Base lists probed per query vector (``probes`` adds more while lists are short)."""
+        return self._nprobe
+
+    @nprobe.setter
+    def nprobe(self, value: int) -> None:
+        self._nprobe = value
+        self._retune()
+
+    def _retune(self) -> None:
+        # Set where the index changes, never in search: searches then only read the index, so
+        # several threads may search it at once.
+        if isinstance(self._index, faiss.IndexBinaryIVF):
+            self._index.nprobe = self.probes
 
     @property
     def kind(self) -> str:
@@ -212,20 +228,22 @@ class BinaryIndex:
             if len(old_ids):
                 self._index.add_with_ids(old_vectors, old_ids)
         self._index.add_with_ids(vectors, ids)
+        self._retune()
 
     def remove(self, ids: np.ndarray) -> int:
         if len(ids) == 0:
             return 0
         selector = faiss.IDSelectorBatch(np.ascontiguousarray(ids, dtype=np.int64))
-        return int(self._index.remove_ids(selector))
+        removed = int(self._index.remove_ids(selector))
+        self._retune()
+        return removed
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """(distances, ids), each (n, k); missing neighbours have id -1."""
+        """(distances, ids), each (n, k); missing neighbours have id -1. Read-only: safe to call
+        from several threads at once, but not while another adds or removes."""
         queries = np.ascontiguousarray(queries, dtype=np.uint8).reshape(-1, self.nbytes)
         if len(self) == 0 or len(queries) == 0:
             return (np.full((len(queries), k), 1 << 30, np.int32), np.full((len(queries), k), -1, np.int64))
-        if isinstance(self._index, faiss.IndexBinaryIVF):
-            self._index.nprobe = self.probes  # list lengths change with every add and remove
         distances, ids = self._index.search(queries, k)
         return distances, ids
 
@@ -331,6 +349,7 @@ class BinaryIndex:
             vecs, ids = batches.pop(0)
             self._index.add_with_ids(np.ascontiguousarray(vecs), np.ascontiguousarray(ids, dtype=np.int64))
             del vecs, ids
+        self._retune()
         return self
 
     def save(self, path: Path) -> None:
@@ -349,4 +368,5 @@ class BinaryIndex:
             self._tune(index)
             self._built_for = int(index.ntotal)
         self._index = index
+        self._retune()
         return self

@@ -31,6 +31,7 @@ from indexes.binary_index import BinaryIndex, VectorBatches
 from indexes.fingerprinting import REFERENCE_FEATURES, SILHOUETTE_FEATURES, Fingerprint
 from indexes.global_hashes import PDQ_BYTES
 from indexes.local_features import DESCRIPTOR_BYTES, LocalFeatures
+from indexes.rwlock import ReadWriteLock
 
 # Widest PDQ distance considered as whole-image evidence (beyond it PDQ is noise).
 PDQ_CANDIDATE_DISTANCE = 63
@@ -114,7 +115,10 @@ class _Evidence:
 
 
 class Engine:
-    """Copy detection over registered works; thread-safe; optionally persisted in ``directory``."""
+    """Copy detection over registered works; optionally persisted in ``directory``.
+
+    Thread-safe: searches (and saves) run concurrently with each other; add, remove and rebuild
+    run alone."""
 
     def __init__(
         self, directory: Path | str | None = None, *, threads: int = 1, features_per_work: int | None = None
@@ -130,7 +134,9 @@ class Engine:
             raise ValueError(f"features_per_work must be in {limits}, got {features_per_work}")
         self.features_per_work = DEFAULT_FEATURES_PER_WORK if features_per_work is None else features_per_work
         faiss.omp_set_num_threads(max(1, threads))
-        self._lock = threading.RLock()
+        # Searches and saves read; add, remove and rebuild write (``indexes.rwlock``).
+        self._lock = ReadWriteLock()
+        self._save_lock = threading.Lock()  # two saves at once would delete each other's files
         self._works: dict[int, _Work] = {}
         # sha256 -> keys of the works with those bytes (a tuple: most bytes have one owner).
         self._by_sha: dict[str, tuple[int, ...]] = {}
@@ -157,7 +163,7 @@ class Engine:
         """Index ``fp`` under ``key`` (replacing an earlier entry with that key)."""
         _check_key(key)
         local = fp.local.head(self.features_per_work)
-        with self._lock:
+        with self._lock.write():
             if key in self._works:
                 self.remove(key)
             views = _pdq_views(fp)
@@ -168,7 +174,7 @@ class Engine:
 
     def remove(self, key: int) -> bool:
         """Stop ``key`` from matching. Returns False if it was not indexed."""
-        with self._lock:
+        with self._lock.write():
             work = self._works.pop(key, None)
             if work is None:
                 return False
@@ -199,7 +205,7 @@ class Engine:
             pdq.append(views, (key << _VIEW_BITS) + np.arange(len(views), dtype=np.int64))
             loc.append(local.descriptors, (key << _FEATURE_BITS) + np.arange(len(local), dtype=np.int64))
             works[key] = _work(fp, local)
-        with self._lock:
+        with self._lock.write():
             self._pdq = BinaryIndex.build_from(pdq)
             self._local = BinaryIndex.build_from(loc, flat_limit=LOCAL_FLAT_LIMIT)
             self._works = works
@@ -210,7 +216,7 @@ class Engine:
     # ---- search -----------------------------------------------------------------------
     def search(self, fp: Fingerprint, limit: int = 10) -> list[Match]:
         """Registered works found in ``fp``, best first, at most ``limit``."""
-        with self._lock:
+        with self._lock.read():
             evidence: dict[int, _Evidence] = {}
             exact = set(self._by_sha.get(fp.sha256, ()))
             self._near(fp, evidence)
@@ -345,7 +351,7 @@ class Engine:
         """Persist atomically: new files under a fresh generation, then the manifest switch."""
         if self.directory is None:
             raise ValueError("this engine has no directory to save to")
-        with self._lock:
+        with self._save_lock, self._lock.read():
             self.directory.mkdir(parents=True, exist_ok=True)
             self.stored_features_per_work = self.features_per_work
             gen = uuid.uuid4().hex[:12]

@@ -38,8 +38,11 @@ logger = logging.getLogger(__name__)
 INDEX_DIRNAME = "index"
 # How many engine candidates a registration checks for prior works by other creators.
 CONFLICT_SEARCH_LIMIT = 20
-# Save the derived index at most this often during a run of writes (and always at close).
+# Save the derived index at most this often during a run of writes (and always at close)...
 INDEX_SAVE_INTERVAL_S = 30.0
+# ...and so that saving takes at most this share of the time: a save rewrites the whole index
+# (3 s at 100k works, 30 s at a million), and writes wait for it.
+INDEX_SAVE_MAX_SHARE = 0.05
 # Reconciliation adds a few missing works one by one, but rebuilds in bulk past this many.
 BULK_REBUILD_MIN = 256
 MAX_MATCH_LIMIT = 100
@@ -65,6 +68,7 @@ class Registry:
         self._closed = False
         self._index_dirty = False
         self._index_saved_at = time.monotonic()
+        self._index_save_s = 0.0  # how long the last save took
         # How bytes become a fingerprint: in the calling thread, or a worker pool's (the API server's).
         self.fingerprinter: Callable[..., Fingerprint] = fingerprint
 
@@ -449,18 +453,26 @@ class Registry:
                     self.engine.remove(key)
                 for key, fp in self._stored_fingerprints(missing):
                     self.engine.add(key, fp)
-            self.engine.save()
-            self._index_dirty = False
-            self._index_saved_at = time.monotonic()
+            self._save_index()
             return True
 
     def flush_index(self) -> None:
         """Write the in-memory index to disk if it changed since the last save."""
         with self._write_lock:
             if self._index_dirty:
-                self.engine.save()
-                self._index_dirty = False
+                self._save_index()
             self._index_saved_at = time.monotonic()
+
+    def _save_index(self) -> None:
+        started = time.monotonic()
+        self.engine.save()
+        self._index_dirty = False
+        self._index_saved_at = time.monotonic()
+        self._index_save_s = self._index_saved_at - started
+
+    def _index_save_due(self) -> bool:
+        interval = max(INDEX_SAVE_INTERVAL_S, self._index_save_s / INDEX_SAVE_MAX_SHARE)
+        return time.monotonic() - self._index_saved_at > interval
 
     def _stored_fingerprints(self, keys: set[int]) -> Iterator[tuple[int, Fingerprint]]:
         for key in sorted(keys):
@@ -472,9 +484,9 @@ class Registry:
         update()
         # The index is derived data (reconciled from the database at open), so it is not saved
         # on every write: that cost O(index) per registration. It is saved when scans need it
-        # on disk (flush_index), at close, and at most every INDEX_SAVE_INTERVAL_S.
+        # on disk (flush_index), at close, and now and then (``_index_save_due``).
         self._index_dirty = True
-        if time.monotonic() - self._index_saved_at > INDEX_SAVE_INTERVAL_S:
+        if self._index_save_due():
             self.flush_index()
         # Only our own entry was appended since the last sync: no need to re-read the key set.
         size = self.log.size()

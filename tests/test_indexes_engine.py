@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import random
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -435,3 +436,41 @@ def test_an_index_saved_with_float_keypoints_still_loads(
     old = Engine(tmp_path)
     assert old.stored_features_per_work == engine_module.DEFAULT_FEATURES_PER_WORK
     assert _results(old, probes) == _results(eng, probes)
+
+
+def test_concurrent_searches_agree_with_serial_ones_while_works_are_added(
+    refs: dict[int, Fingerprint], probes: dict[str, Fingerprint]
+) -> None:
+    """Searches share the engine (a readers-writer lock); adds wait for them and vice versa."""
+    eng = Engine()
+    eng.rebuild(refs.items())
+    serial = _results(eng, probes)
+    errors: list[BaseException] = []
+    seen: list[dict[str, list[Match]]] = []
+
+    def searcher() -> None:
+        try:
+            for _ in range(3):
+                seen.append(_results(eng, probes))
+        except BaseException as exc:  # reported below: a thread's exception is otherwise lost
+            errors.append(exc)
+
+    def writer() -> None:
+        try:
+            for n, fp in enumerate(list(refs.values())[:5]):
+                eng.add(1000 + n, fp)  # same pixels under new keys: found alongside the old ones
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=searcher) for _ in range(3)] + [threading.Thread(target=writer)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not errors, errors
+    assert len(seen) == 9 and eng.keys() == set(refs) | {1000 + n for n in range(5)}
+    first_five = set(list(refs)[:5])
+    for results in [*seen, _results(eng, probes)]:
+        for name, key in PROBE_KEY.items():
+            if key not in first_five:  # untouched by the writer: exactly the serial answer
+                assert results[name] == serial[name], name

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from indexes import Match
+from rights import registry as registry_module
 from rights.accounts import Account
 from rights.config import Settings
 from rights.db import original_path
@@ -206,6 +207,25 @@ def test_a_new_feature_budget_rebuilds_the_index(tmp_path: Path) -> None:
         assert reg.match_image(near_copy(42))["matches"][0]["work_id"] == work["work_id"]
     with Registry.open(data) as reg:  # no budget given: the index keeps the one it was built with
         assert reg.engine.features_per_work == 64 and len(reg.engine._local) == 64
+
+
+def test_index_saves_take_a_bounded_share_of_the_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A save rewrites the whole index (30 s at a million works) while writes wait, so saves
+    are spaced by how long the last one took, not only by the fixed interval."""
+    monkeypatch.setattr(registry_module, "INDEX_SAVE_INTERVAL_S", 0.0)
+    with Registry.open(tmp_path / "data") as reg:
+        manifest = reg.data_dir / "index" / "manifest.json"
+        reg.register("alice", artwork_png(60))
+        saved = manifest.read_text()  # every save writes a new generation into the manifest
+        reg._index_save_s = 3600.0  # as if the last save had taken an hour
+        late = reg.register("alice", artwork_png(61))
+        assert manifest.read_text() == saved, "saved although the last save was slow"
+        assert reg.match_image(artwork_png(61))["matches"][0]["work_id"] == late["work_id"]
+        reg._index_save_s = 0.0
+        reg.register("alice", artwork_png(62))
+        assert manifest.read_text() != saved
 
 
 def test_two_registries_on_one_directory_stay_in_step(tmp_path: Path) -> None:
