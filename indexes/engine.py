@@ -19,8 +19,7 @@ import json
 import os
 import threading
 import uuid
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +28,7 @@ import numpy as np
 
 from indexes import alignment, geometry, global_hashes, scoring
 from indexes.binary_index import BinaryIndex, VectorBatches
+from indexes.cpu import available_cores, faiss_threads
 from indexes.fingerprinting import REFERENCE_FEATURES, SILHOUETTE_FEATURES, Fingerprint
 from indexes.global_hashes import PDQ_BYTES
 from indexes.local_features import DESCRIPTOR_BYTES, LocalFeatures
@@ -134,8 +134,7 @@ class Engine:
             limits = f"[{MIN_FEATURES_PER_WORK}, {_MAX_FEATURES}]"
             raise ValueError(f"features_per_work must be in {limits}, got {features_per_work}")
         self.features_per_work = DEFAULT_FEATURES_PER_WORK if features_per_work is None else features_per_work
-        self.threads = max(1, threads)
-        faiss.omp_set_num_threads(self.threads)
+        faiss.omp_set_num_threads(max(1, threads))
         # Searches and saves read; add, remove and rebuild write (``indexes.rwlock``).
         self._lock = ReadWriteLock()
         self._save_lock = threading.Lock()  # two saves at once would delete each other's files
@@ -207,7 +206,7 @@ class Engine:
             pdq.append(views, (key << _VIEW_BITS) + np.arange(len(views), dtype=np.int64))
             loc.append(local.descriptors, (key << _FEATURE_BITS) + np.arange(len(local), dtype=np.int64))
             works[key] = _work(fp, local)
-        with self._lock.write(), _faiss_threads(_cores()):
+        with self._lock.write(), faiss_threads(available_cores()):
             # Every core: nothing else can use the engine meanwhile, and k-means and assigning
             # the vectors to lists are most of a rebuild (100k works: ~1.6x faster on 2 cores).
             self._pdq = BinaryIndex.build_from(pdq)
@@ -427,23 +426,6 @@ class Engine:
             )
             self._works[key] = work
             self._own(work.sha256, key)
-
-
-@contextmanager
-def _faiss_threads(n: int) -> Iterator[None]:
-    before = faiss.omp_get_max_threads()
-    faiss.omp_set_num_threads(n)
-    try:
-        yield
-    finally:
-        faiss.omp_set_num_threads(before)
-
-
-def _cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
 
 
 def _check_key(key: int) -> None:

@@ -13,6 +13,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from indexes.cpu import available_cores
+
 DEFAULT_DATA_DIR = Path("rights-data")
 
 # 25 MB covers any real artwork upload; bigger bodies are refused with 413 before decoding.
@@ -46,14 +48,6 @@ class Settings(BaseSettings):
     def fingerprint_workers(self) -> int:
         """``fingerprint_processes`` with "one per available core" resolved."""
         return available_cores() if self.fingerprint_processes is None else self.fingerprint_processes
-
-
-def available_cores() -> int:
-    """Cores this process may run on (a container's CPU set, not the host's count)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
 
 
 def resolve_data_dir(cli_value: str | Path | None) -> Path:
