@@ -359,8 +359,11 @@ class Engine:
             self.stored_features_per_work = self.features_per_work
             gen = uuid.uuid4().hex[:12]
             names = {"pdq": f"pdq.{gen}.faissb", "local": f"local.{gen}.faissb", "works": f"works.{gen}.npz"}
-            self._pdq.save(self.directory / names["pdq"])
-            self._local.save(self.directory / names["local"])
+            for part, index in (("pdq", self._pdq), ("local", self._local)):
+                # Works added since the index was built or loaded are kept in a delta file.
+                delta = f"{part}-delta.{gen}.faissb"
+                if index.save(self.directory / names[part], self.directory / delta):
+                    names[f"{part}_delta"] = delta
             self._save_works(self.directory / names["works"])
             for name in names.values():
                 _fsync(self.directory / name)
@@ -404,9 +407,18 @@ class Engine:
             raise ValueError(f"index format {manifest.get('format')} is not supported; rebuild it")
         self.stored_features_per_work = manifest.get("features_per_work", DEFAULT_FEATURES_PER_WORK)
         files = manifest["files"]
-        self._pdq = BinaryIndex.load(self.directory / files["pdq"], PDQ_BYTES)
+
+        directory = self.directory
+
+        def delta(part: str) -> Path | None:
+            return directory / files[f"{part}_delta"] if f"{part}_delta" in files else None
+
+        self._pdq = BinaryIndex.load(self.directory / files["pdq"], PDQ_BYTES, delta_path=delta("pdq"))
         self._local = BinaryIndex.load(
-            self.directory / files["local"], DESCRIPTOR_BYTES, flat_limit=LOCAL_FLAT_LIMIT
+            self.directory / files["local"],
+            DESCRIPTOR_BYTES,
+            delta_path=delta("local"),
+            flat_limit=LOCAL_FLAT_LIMIT,
         )
         with np.load(self.directory / files["works"]) as z:
             # Read each array once: indexing the NpzFile re-reads the member every time.

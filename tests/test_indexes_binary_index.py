@@ -63,6 +63,13 @@ def _index_by_adding(db: np.ndarray, ids: np.ndarray, batch: int = 250, **option
     return index
 
 
+def _round_trip(index: BinaryIndex, tmp_path: Path, **options: int) -> BinaryIndex:
+    base, delta = tmp_path / "index.faissb", tmp_path / "index-delta.faissb"
+    wrote_delta = index.save(base, delta)
+    assert wrote_delta == bool(index.delta_size) == delta.exists()
+    return BinaryIndex.load(base, NBYTES, delta_path=delta if wrote_delta else None, **options)
+
+
 def _nearest_agreement(index: BinaryIndex, db: np.ndarray, ids: np.ndarray, queries: np.ndarray) -> float:
     """Share of queries whose FAISS top hit is at the brute-force minimum distance, with a correct id."""
     truth = _brute_force(db, queries)
@@ -184,9 +191,7 @@ def test_save_load_round_trip(
     monkeypatch.setattr(binary_index, "_KMEANS_MAX_LISTS", kmeans_max_lists)
     index = _index_by_adding(db, ids)
     index.remove(ids[:10])
-    index.save(tmp_path / "index.faissb")
-
-    loaded = BinaryIndex.load(tmp_path / "index.faissb", NBYTES)
+    loaded = _round_trip(index, tmp_path)
 
     assert loaded.kind == index.kind
     assert len(loaded) == len(index) == N - 10
@@ -204,7 +209,7 @@ def test_save_load_round_trip(
 
 def test_load_rejects_wrong_width(data: Data, tmp_path: Path) -> None:
     db, ids, _, _, _ = data
-    BinaryIndex.build(db[:10], ids[:10]).save(tmp_path / "i.faissb")
+    BinaryIndex.build(db[:10], ids[:10]).save(tmp_path / "i.faissb", tmp_path / "unused")
     with pytest.raises(ValueError, match="bits"):
         BinaryIndex.load(tmp_path / "i.faissb", 8)
 
@@ -250,8 +255,7 @@ def test_short_lists_are_probed_more(data: Data, tmp_path: Path) -> None:
     index = BinaryIndex.build(db, ids, flat_limit=500)
     assert index.probes > binary_index.DEFAULT_NPROBE
     assert _nearest_agreement(index, db, ids, queries) >= 0.95
-    index.save(tmp_path / "small.faissb")
-    loaded = BinaryIndex.load(tmp_path / "small.faissb", NBYTES, flat_limit=500)
+    loaded = _round_trip(index, tmp_path, flat_limit=500)
     assert loaded.probes == index.probes
     assert np.array_equal(loaded.search(queries, 3)[1], index.search(queries, 3)[1])
 
@@ -320,3 +324,35 @@ def test_build_from_many_batches_equals_one_batch(data: Data, monkeypatch: pytes
     assert built.kind == whole.kind == "ivf" and built.lists == whole.lists
     for a, b in zip(whole.search(queries, 5), built.search(queries, 5), strict=True):
         assert np.array_equal(a, b)
+
+
+def test_adds_after_a_load_go_to_a_delta_that_is_searched_saved_and_removed_from(
+    data: Data, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A loaded list is exactly full, and FAISS doubles a list to add to it: adds after a load
+    are held in a second index over the same lists instead of growing every list."""
+    db, ids, queries, _, _ = data
+    monkeypatch.setattr(binary_index, "FLAT_LIMIT", 500)
+    base = _round_trip(BinaryIndex.build(db[:1500], ids[:1500]), tmp_path)
+    assert base.delta_size == 0
+    base.add(db[1500:], ids[1500:])
+    assert base.delta_size == 500 and len(base) == N and base.lists == base._index.nlist
+
+    # Every list probed: base and delta together must equal the linear scan, over all vectors.
+    base.nprobe = base.lists
+    assert _nearest_agreement(base, db, ids, queries) == 1.0
+    distances, _ = base.search(queries, 5)
+    assert (np.diff(distances, axis=1) >= 0).all(), "merged neighbours are not sorted"
+    base.nprobe = binary_index.DEFAULT_NPROBE
+    near = data[3] <= NEAR_FLIPS
+    assert _nearest_agreement(base, db, ids, queries[near]) >= 0.9
+
+    assert base.remove(ids[1990:]) == 10 and base.delta_size == 490  # removal reaches the delta
+    (tmp_path / "again").mkdir()
+    loaded = _round_trip(base, tmp_path / "again")
+    assert loaded.delta_size == 490 and len(loaded) == N - 10
+    for a, b in zip(base.search(queries, 5), loaded.search(queries, 5), strict=True):
+        assert np.array_equal(a, b)
+    assert not set(loaded.search(db[1990:], 3)[1].ravel().tolist()) & set(ids[1990:].tolist())
+    exported = loaded.export()[1]
+    assert sorted(exported.tolist()) == sorted(ids[:1990].tolist())
