@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from rights.accounts import ROLES
-from rights.config import Settings, resolve_data_dir
+from rights.config import Settings, SettingsError, load_settings, resolve_data_dir
 from rights.errors import RightsError
 from rights.log import VerificationError, verify_log, verify_receipt
 
@@ -132,7 +132,10 @@ def _positive_int(text: str) -> int:
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
     """Settings from the environment, with the data directory resolved as the contract says."""
-    return Settings(data=resolve_data_dir(getattr(args, "data", None)))
+    try:
+        return load_settings(data=resolve_data_dir(getattr(args, "data", None)))
+    except SettingsError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def run(args: argparse.Namespace) -> int:

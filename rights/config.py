@@ -10,7 +10,7 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from indexes.cpu import available_cores
@@ -50,6 +50,24 @@ class Settings(BaseSettings):
         return available_cores() if self.fingerprint_processes is None else self.fingerprint_processes
 
 
+class SettingsError(ValueError):
+    """A ``RIGHTS_*`` environment variable holds a value the service cannot use."""
+
+
+def load_settings(**values: object) -> Settings:
+    """:class:`Settings` from the environment (``values`` override it), with any invalid
+    variable named in one line rather than a validation traceback."""
+    try:
+        return Settings(**values)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"RIGHTS_{'_'.join(str(part) for part in error['loc']).upper()}: {error['msg']} "
+            f"(got {error['input']!r})"
+            for error in exc.errors()
+        )
+        raise SettingsError(problems) from None
+
+
 def resolve_data_dir(cli_value: str | Path | None) -> Path:
     """``--data DIR``, else ``$RIGHTS_DATA``, else ``./rights-data`` (the contract's order)."""
     if cli_value:
@@ -60,4 +78,4 @@ def resolve_data_dir(cli_value: str | Path | None) -> Path:
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings()
+    return load_settings()

@@ -103,6 +103,28 @@ def test_usage_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert "missing" in err and "no images" in err and "no registry" in err
 
 
+@pytest.mark.parametrize(
+    ("variable", "value", "says"),
+    [
+        ("RIGHTS_FEATURES_PER_WORK", "8", "greater than or equal to 32"),
+        ("RIGHTS_FINGERPRINT_PROCESSES", "two", "integer"),
+    ],
+)
+def test_a_bad_setting_is_one_line_naming_the_variable(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    variable: str,
+    value: str,
+    says: str,
+) -> None:
+    monkeypatch.setenv(variable, value)
+    assert main(["--data", str(tmp_path), "match", str(tmp_path / "any.png")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and variable in err[0] and says in err[0] and repr(value) in err[0], err
+    assert not (tmp_path / "rights.sqlite3").exists()  # refused before anything was opened
+
+
 def test_log_verify_and_receipts_through_subprocesses(tmp_path: Path, images: Path) -> None:
     data = tmp_path / "data"
     registered = _rights("register", str(images / "art0.png"), "--creator", "alice", data=data)
