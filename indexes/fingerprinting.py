@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import math
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -180,7 +181,7 @@ class _Reader:
         self.data, self.offset = data, offset
 
     def take(self, dtype: type, shape: tuple[int, ...]) -> np.ndarray:
-        count = int(np.prod(shape))
+        count = math.prod(shape)  # np.prod costs ~10 us a call: half of from_bytes at startup
         arr: np.ndarray = np.frombuffer(self.data, dtype=dtype, count=count, offset=self.offset).reshape(
             shape
         )
