@@ -41,7 +41,7 @@ class Settings(BaseSettings):
     # per available core, 0: in the calling threads (PDQ holds the GIL, so threads hash one at a time).
     fingerprint_processes: int | None = Field(default=None, ge=0)
     # ORB features indexed per work (FAISS holds ~40 bytes each). None: the engine's default
-    # (384), or whatever the saved index was built with. A million works fit in 8 GiB at 128-160,
+    # (384), or whatever the saved index was built with. A million works fit in 8 GiB at 128-144,
     # at a cost in recall measured in BENCHMARKS.md. Changing it rebuilds the index at the next open.
     features_per_work: int | None = Field(default=None, ge=32, le=1024)
 
