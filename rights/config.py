@@ -13,8 +13,6 @@ from pathlib import Path
 from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from indexes.cpu import available_cores
-
 DEFAULT_DATA_DIR = Path("rights-data")
 
 # 25 MB covers any real artwork upload; bigger bodies are refused with 413 before decoding.
@@ -47,6 +45,10 @@ class Settings(BaseSettings):
 
     def fingerprint_workers(self) -> int:
         """``fingerprint_processes`` with "one per available core" resolved."""
+        # Imported here: importing ``indexes`` loads FAISS and OpenCV (~0.35 s), which commands
+        # that only read settings (keys, log verify) should not pay for.
+        from indexes.cpu import available_cores
+
         return available_cores() if self.fingerprint_processes is None else self.fingerprint_processes
 
 

@@ -227,3 +227,10 @@ def test_serve_runs_the_api(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_the_cli_starts_without_loading_faiss_or_opencv() -> None:
+    """Commands that only read settings (keys, log verify) should not pay ~0.35 s for them."""
+    probe = "import sys, workers.cli; print(sorted(m for m in ('faiss', 'cv2') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", probe], check=True, capture_output=True, text=True)
+    assert out.stdout.strip() == "[]"
