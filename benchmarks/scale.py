@@ -103,6 +103,7 @@ def _filler(
                 local=LocalFeatures(kept.points, flip(kept.descriptors)),
                 mirrored=base.mirrored,
                 edge_density=base.edge_density,
+                appearance=base.appearance,
             ),
         )
 

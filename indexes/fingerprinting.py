@@ -18,6 +18,8 @@ import cv2
 import numpy as np
 
 from indexes import global_hashes, local_features, quality
+from indexes.appearance import EMPTY as _NO_APPEARANCE
+from indexes.appearance import signature as appearance_signature
 from indexes.content_box import content_box
 from indexes.decode import DecodedImage, decode_image, recomposite
 from indexes.local_features import LocalFeatures
@@ -66,10 +68,13 @@ class Fingerprint:
     mirrored: LocalFeatures  # features of the horizontally flipped image, in flipped coordinates
     edge_density: float
     low_information_reason: str | None = None
+    # ``indexes.appearance`` signature, (255,) int8; empty in fingerprints made before it existed.
+    appearance: np.ndarray = field(default_factory=lambda: _NO_APPEARANCE)
     # The 256 px RGB the hashes came from, so a search can re-hash the region where a work
     # was placed (``indexes.alignment``). Fresh fingerprints only: not serialised, not compared.
     thumbnail: np.ndarray | None = field(default=None, repr=False, compare=False)
-    _digest: list[str] = field(default_factory=list, repr=False, compare=False)
+    # Not an init field, so `dataclasses.replace` starts a changed copy with an empty cache.
+    _digest: list[str] = field(default_factory=list, init=False, repr=False, compare=False)
 
     @property
     def low_information(self) -> bool:
@@ -111,6 +116,9 @@ class Fingerprint:
             "local": len(self.local),
             "mirrored": len(self.mirrored),
         }
+        if len(self.appearance):
+            # Only when present, so fingerprints made before it keep their bytes and digest.
+            header["appearance"] = len(self.appearance)
         head = json.dumps(header, sort_keys=True, separators=(",", ":")).encode()
         buf = io.BytesIO()
         buf.write(_MAGIC + struct.pack("<I", len(head)) + head)
@@ -122,6 +130,7 @@ class Fingerprint:
             self.local.descriptors,
             self.mirrored.points,
             self.mirrored.descriptors,
+            self.appearance,
         ):
             buf.write(np.ascontiguousarray(arr).tobytes())
         return buf.getvalue()
@@ -140,6 +149,7 @@ class Fingerprint:
         ld = reader.take(np.uint8, (h["local"], local_features.DESCRIPTOR_BYTES))
         mp = reader.take(np.float32, (h["mirrored"], 2))
         md = reader.take(np.uint8, (h["mirrored"], local_features.DESCRIPTOR_BYTES))
+        sig = reader.take(np.int8, (h.get("appearance", 0),))
         if reader.offset != len(data):
             raise ValueError("serialised fingerprint has trailing bytes")
         return cls(
@@ -154,6 +164,7 @@ class Fingerprint:
             mirrored=LocalFeatures(mp, md),
             edge_density=float(h["edge_density"]),
             low_information_reason=h["low"],
+            appearance=sig,
         )
 
 
@@ -262,5 +273,6 @@ def fingerprint_decoded(decoded: DecodedImage, sha256: str, *, role: str = "quer
         mirrored=mirrored,
         edge_density=edges,
         low_information_reason=reason,
+        appearance=appearance_signature(small),
         thumbnail=small,
     )

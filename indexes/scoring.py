@@ -68,6 +68,19 @@ def region_score(pdq_distance: int) -> float:
     return near_score(pdq_distance + _REGION_PENALTY)
 
 
+# Appearance correlation (``indexes.appearance``) at which a candidate's whole-image likeness
+# counts, and reaches MATCH_THRESHOLD; 1.0 scores 0.90. Among the benchmark's returned
+# candidates one false one correlated above it (0.95), the next at 0.89.
+APPEARANCE_MATCH = 0.90
+
+
+def appearance_score(correlation: float) -> float:
+    """Score of the whole query correlating with the whole work (``indexes.appearance``)."""
+    if correlation < APPEARANCE_MATCH:
+        return 0.0
+    return MATCH_THRESHOLD + (min(correlation, 1.0) - APPEARANCE_MATCH)
+
+
 # Inliers whose bounding box covers less than this share of the work are discounted: a
 # small cluster (one emblem, a word of text) is weaker evidence than the same count spread out.
 SMALL_SPAN = 0.04

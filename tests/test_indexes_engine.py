@@ -7,6 +7,7 @@ their own from the module's reference fingerprints.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 import threading
@@ -20,6 +21,7 @@ from PIL import Image
 from indexes import Engine, Fingerprint, Match, fingerprint, global_hashes
 from indexes import binary_index as binary_index_module
 from indexes import engine as engine_module
+from indexes.local_features import LocalFeatures
 from tests import imagegen
 
 # key -> the registered artwork (RGB or RGBA)
@@ -487,3 +489,30 @@ def test_concurrent_searches_agree_with_serial_ones_while_works_are_added(
         for name, key in PROBE_KEY.items():
             if key not in first_five:  # untouched by the writer: exactly the serial answer
                 assert results[name] == serial[name], name
+
+
+def _pdq_drifted(fp: Fingerprint, bits: int) -> Fingerprint:
+    """``fp`` as a copy whose only evidence is a whole-image PDQ ``bits`` away (no features)."""
+    mask = np.packbits(np.arange(global_hashes.PDQ_BYTES * 8) < bits)
+    none = LocalFeatures(np.zeros((0, 2), np.float32), np.zeros((0, 32), np.uint8))
+    return dataclasses.replace(
+        fp, sha256="0" * 64, pdq=fp.pdq ^ mask, regions=fp.regions[:0], local=none, mirrored=none
+    )
+
+
+def test_appearance_lifts_a_review_candidate_to_match_but_never_makes_one(
+    refs: dict[int, Fingerprint], tmp_path: Path
+) -> None:
+    engine = Engine(tmp_path / "index")
+    for key, fp in refs.items():
+        engine.add(key, fp)
+    blind = dataclasses.replace  # the same query without its appearance signature
+    review = _pdq_drifted(refs[1], 26)  # a bare PDQ distance of 26 bits is review evidence
+    without = [m for m in engine.search(blind(review, appearance=np.zeros(0, np.int8))) if m.key == 1]
+    assert [m.verdict for m in without] == ["review"]
+    found = assert_found(engine.search(review), 1)
+    assert found.kind == "near" and found.region == (0, 0, *refs[1].size)
+    # Too far for review on its own: the signature, identical as it is, adds nothing.
+    assert not [m for m in engine.search(_pdq_drifted(refs[1], 40)) if m.key == 1]
+    engine.save()
+    assert Engine(tmp_path / "index").search(review) == engine.search(review)

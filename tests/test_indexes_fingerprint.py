@@ -221,3 +221,19 @@ def test_rich_work_still_matches_alongside_low_information_ones(
     matches = engine.search(fingerprint(imagegen.encode(imagegen.jpeg(imagegen.artwork(21), 60), "PNG")))
     assert matches and matches[0].key == 1 and matches[0].verdict == "match"
     assert all(m.key == 1 for m in matches if m.verdict == "match")
+
+
+def test_appearance_signature_round_trips_and_old_fingerprints_keep_their_bytes(
+    fps: dict[str, Fingerprint],
+) -> None:
+    fp = fps["reference"]
+    assert fp.appearance.shape == (255,) and fp.appearance.any()
+    assert np.array_equal(Fingerprint.from_bytes(fp.to_bytes()).appearance, fp.appearance)
+    # A fingerprint stored before signatures existed has none; re-serialising it must give the
+    # same bytes, or its digest would no longer match the transparency log.
+    old = dataclasses.replace(fp, appearance=np.zeros(0, np.int8))
+    data = old.to_bytes()
+    assert b'"appearance"' not in data
+    back = Fingerprint.from_bytes(data)
+    assert len(back.appearance) == 0 and back.to_bytes() == data and back.digest() == old.digest()
+    assert old.digest() != fp.digest()

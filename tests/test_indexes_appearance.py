@@ -1,0 +1,73 @@
+"""The whole-image appearance signature (``indexes.appearance``) on generated art."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image, ImageFilter
+
+from indexes import appearance
+from tests import imagegen
+
+
+def sig(img: Image.Image) -> np.ndarray:
+    return appearance.signature(np.asarray(img.convert("RGB")))
+
+
+def shrink(img: Image.Image, factor: float) -> Image.Image:
+    return img.resize((round(img.width * factor), round(img.height * factor)), Image.Resampling.LANCZOS)
+
+
+ART = imagegen.artwork(101)
+UNRELATED = [imagegen.artwork(seed) for seed in range(300, 312)] + [
+    imagegen.sample_image(name).convert("RGB") for name in imagegen.SAMPLE_NAMES
+]
+
+
+def test_signature_is_255_signed_bytes_and_a_blank_image_has_none() -> None:
+    s = sig(ART)
+    assert s.shape == (appearance.SIGNATURE_BYTES,) and s.dtype == np.int8
+    assert np.abs(s).max() == 127  # scaled to the full range
+    blank = sig(imagegen.plain_fill())
+    assert not blank.any()
+    assert len(appearance.orientations(blank)) == 0
+    assert appearance.similarity(appearance.orientations(s), blank) == 0.0
+
+
+def test_a_missing_signature_compares_as_zero() -> None:
+    """Fingerprints made before signatures existed carry an empty one."""
+    assert len(appearance.orientations(appearance.EMPTY)) == 0
+    assert appearance.similarity(appearance.orientations(sig(ART)), appearance.EMPTY) == 0.0
+    assert appearance.similarity(appearance.orientations(appearance.EMPTY), sig(ART)) == 0.0
+
+
+@pytest.mark.parametrize(
+    "op",
+    [
+        Image.Transpose.FLIP_LEFT_RIGHT,
+        Image.Transpose.FLIP_TOP_BOTTOM,
+        Image.Transpose.ROTATE_90,
+        Image.Transpose.ROTATE_180,
+        Image.Transpose.ROTATE_270,
+        Image.Transpose.TRANSPOSE,
+        Image.Transpose.TRANSVERSE,
+    ],
+)
+def test_rotations_and_mirrors_correlate_fully_in_one_orientation(op: Image.Transpose) -> None:
+    views = appearance.orientations(sig(ART.transpose(op)))
+    assert len(views) == 8
+    assert appearance.similarity(views, sig(ART)) > 0.99
+
+
+def test_a_small_blurred_recoloured_copy_correlates_and_unrelated_art_does_not() -> None:
+    copy = imagegen.jpeg(shrink(ART, 0.2).filter(ImageFilter.GaussianBlur(1)), 30)
+    copy = Image.merge("RGB", copy.split()[::-1])  # channels swapped: a recolour
+    views = appearance.orientations(sig(copy))
+    assert appearance.similarity(views, sig(ART)) >= 0.9
+    unrelated = [appearance.similarity(views, sig(img)) for img in UNRELATED]
+    assert max(unrelated) < 0.6, unrelated
+
+
+def test_an_aspect_stretch_is_invisible_to_it() -> None:
+    stretched = ART.resize((ART.width * 3 // 2, ART.height))
+    assert appearance.similarity(appearance.orientations(sig(stretched)), sig(ART)) > 0.97
