@@ -305,13 +305,7 @@ class Engine:
     def _score(self, fp: Fingerprint, evidence: dict[int, _Evidence], exact: set[int]) -> list[Match]:
         out: list[Match] = []
         full = (0, 0, fp.size[0], fp.size[1])
-        views: list[np.ndarray] = []
-
-        def orientations() -> np.ndarray:  # the query's, once per search and only if needed
-            if not views:
-                views.append(appearance.orientations(fp.appearance))
-            return views[0]
-
+        views: np.ndarray | None = None  # the query's appearance, computed once if needed
         for key in exact:
             out.append(self._match(fp, key, 1.0, "exact", full))
         for key, ev in evidence.items():
@@ -340,8 +334,9 @@ class Engine:
             if score >= scoring.REVIEW_THRESHOLD:
                 # Whole-image appearance confirms a candidate but never makes one: among all
                 # works, look-alike clip art correlates too often (65 of 4,400 benchmark queries).
-                likeness = appearance.similarity(orientations(), self._works[key].signature)
-                likeness = scoring.appearance_score(likeness)
+                if views is None:
+                    views = appearance.orientations(fp.appearance)
+                likeness = scoring.appearance_score(appearance.similarity(views, self._works[key].signature))
                 if likeness > 0.0:
                     score = scoring.combine(score, likeness)
                     kind, region = "near", full
