@@ -8,7 +8,9 @@ Search is a cascade, cheapest evidence first:
    (``geometry``) on the best-voted works: crops, small rotations, stretches, overlays,
    screenshots; each placement's query region is re-hashed in the work's frame (``alignment``);
 4. only when nothing reached `match`: the same on the mirrored query (mirrored crops).
-Evidence for the same work is combined into one calibrated score (``scoring``).
+Evidence for the same work is combined into one calibrated score (``scoring``); a candidate
+that reached `review` is then compared whole with the work (``appearance``), which lifts heavily
+downscaled, blurred or re-encoded whole copies to `match`.
 
 Works are identified by caller-chosen non-negative int keys (< 2**52).
 """
@@ -480,7 +482,9 @@ def _aligned_distance(
 
 
 def _work(fp: Fingerprint, local: LocalFeatures) -> _Work:
-    points, pdq, sig = _fixed(local.points), fp.pdq[:, 0, :].copy(), fp.appearance.tobytes()
+    # A signature of another size (none, or a future layout) is not compared, nor saved.
+    sig = fp.appearance.tobytes() if len(fp.appearance) == appearance.SIGNATURE_BYTES else b""
+    points, pdq = _fixed(local.points), fp.pdq[:, 0, :].copy()
     return _Work(fp.sha256, fp.working_size, points, fp.low_information, pdq, sig)
 
 

@@ -516,3 +516,16 @@ def test_appearance_lifts_a_review_candidate_to_match_but_never_makes_one(
     assert not [m for m in engine.search(_pdq_drifted(refs[1], 40)) if m.key == 1]
     engine.save()
     assert Engine(tmp_path / "index").search(review) == engine.search(review)
+
+
+def test_a_signature_of_another_size_is_ignored_not_fatal(
+    refs: dict[int, Fingerprint], tmp_path: Path
+) -> None:
+    odd = dataclasses.replace(refs[1], appearance=np.ones(10, np.int8))
+    engine = Engine(tmp_path / "index")
+    engine.add(1, odd)
+    engine.add(2, refs[2])
+    engine.save()
+    loaded = Engine(tmp_path / "index")
+    assert_found(loaded.search(_pdq_drifted(refs[2], 26)), 2)  # 2's signature survived the save
+    assert [m.verdict for m in loaded.search(_pdq_drifted(refs[1], 26)) if m.key == 1] == ["review"]
