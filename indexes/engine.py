@@ -73,7 +73,7 @@ _WHOLE_SHARE = 0.85
 # Placements with fewer inliers are not re-hashed: mostly chance ones (601 false vs 68 true
 # with 3-6 inliers on the benchmark), and each re-hash costs 0.5-1 ms.
 _MIN_ALIGNED_INLIERS = 7
-_NO_SIGNATURE = bytes(appearance.SIGNATURE_BYTES)
+_NO_SIGNATURE = np.zeros(appearance.SIGNATURE_BYTES, np.int8)
 
 
 @dataclass(frozen=True)
@@ -97,16 +97,15 @@ class _Work:
     fixed_points: np.ndarray  # (n, 2) uint16, working pixels x _POINT_SCALE
     low_information: bool
     pdq: np.ndarray  # (views, 32) identity-orientation PDQ of each whole-image view
-    appearance: bytes  # ``indexes.appearance`` signature; empty for fingerprints made before it
+    # ``indexes.appearance`` signature (255,) int8, empty for fingerprints made before it. A view
+    # into the loaded array, like ``pdq`` and the points: per-work copies made while the array
+    # was still held took a million-work load 255 MB over its steady size.
+    appearance: np.ndarray
 
     @property
     def points(self) -> np.ndarray:
         """(n, 2) float32 working pixels."""
         return self.fixed_points.astype(np.float32) / _POINT_SCALE
-
-    @property
-    def signature(self) -> np.ndarray:
-        return np.frombuffer(self.appearance, np.int8)
 
     @property
     def whole_views(self) -> int:
@@ -338,7 +337,7 @@ class Engine:
                 # works, look-alike clip art correlates too often (65 of 4,400 benchmark queries).
                 if views is None:
                     views = appearance.orientations(fp.appearance)
-                likeness = scoring.appearance_score(appearance.similarity(views, self._works[key].signature))
+                likeness = scoring.appearance_score(appearance.similarity(views, self._works[key].appearance))
                 if likeness > 0.0:
                     score = scoring.combine(score, likeness)
                     kind, region = "near", full
@@ -418,9 +417,9 @@ class Engine:
                 counts=counts,
                 points=points,
                 # One row per work; all zeros where a work has no signature.
-                appearance=np.frombuffer(
-                    b"".join(w.appearance or _NO_SIGNATURE for w in works), np.int8
-                ).reshape(-1, appearance.SIGNATURE_BYTES),
+                appearance=np.stack([w.appearance if len(w.appearance) else _NO_SIGNATURE for w in works])
+                if works
+                else np.zeros((0, appearance.SIGNATURE_BYTES), np.int8),
             )
 
     def _load(self) -> None:
@@ -459,7 +458,7 @@ class Engine:
                 points[offsets[i] : offsets[i + 1]],
                 bool(low[i]),
                 pdq[pdq_offsets[i] : pdq_offsets[i + 1]],
-                b"" if sigs is None or not sigs[i].any() else sigs[i].tobytes(),
+                appearance.EMPTY if sigs is None or not sigs[i].any() else sigs[i],
             )
             self._works[key] = work
             self._own(work.sha256, key)
@@ -483,7 +482,7 @@ def _aligned_distance(
 
 def _work(fp: Fingerprint, local: LocalFeatures) -> _Work:
     # A signature of another size (none, or a future layout) is not compared, nor saved.
-    sig = fp.appearance.tobytes() if len(fp.appearance) == appearance.SIGNATURE_BYTES else b""
+    sig = fp.appearance.copy() if len(fp.appearance) == appearance.SIGNATURE_BYTES else appearance.EMPTY
     points, pdq = _fixed(local.points), fp.pdq[:, 0, :].copy()
     return _Work(fp.sha256, fp.working_size, points, fp.low_information, pdq, sig)
 
