@@ -146,8 +146,12 @@ class Engine:
         self._lock = ReadWriteLock()
         self._save_lock = threading.Lock()  # two saves at once would delete each other's files
         self._works: dict[int, _Work] = {}
-        # sha256 -> keys of the works with those bytes (a tuple: most bytes have one owner).
-        self._by_sha: dict[str, tuple[int, ...]] = {}
+        # sha256 -> the key of the work with those bytes, or a tuple of keys when several
+        # works share them (rare: a bare int saves a tuple per work, 40 MB at a million works).
+        self._by_sha: dict[str, int | tuple[int, ...]] = {}
+        # One tuple per distinct working size, shared by the works of that size (a few thousand
+        # sizes among a million works: ~130 bytes a work otherwise).
+        self._sizes: dict[tuple[int, int], tuple[int, int]] = {}
         # Budget the persisted works were indexed with (None: never saved).
         self.stored_features_per_work: int | None = None
         self._pdq = BinaryIndex(PDQ_BYTES)
@@ -177,7 +181,7 @@ class Engine:
             views = _pdq_views(fp)
             self._pdq.add(views, (key << _VIEW_BITS) + np.arange(len(views), dtype=np.int64))
             self._local.add(local.descriptors, (key << _FEATURE_BITS) + np.arange(len(local), dtype=np.int64))
-            self._works[key] = _work(fp, local)
+            self._works[key] = self._work(fp, local)
             self._own(fp.sha256, key)
 
     def remove(self, key: int) -> bool:
@@ -188,15 +192,31 @@ class Engine:
                 return False
             self._pdq.remove((key << _VIEW_BITS) + np.arange(1 << _VIEW_BITS, dtype=np.int64))
             self._local.remove((key << _FEATURE_BITS) + np.arange(len(work.fixed_points), dtype=np.int64))
-            owners = tuple(k for k in self._by_sha.get(work.sha256, ()) if k != key)
-            if owners:
+            owners = tuple(k for k in self._owners(work.sha256) if k != key)
+            if len(owners) > 1:
                 self._by_sha[work.sha256] = owners
+            elif owners:
+                self._by_sha[work.sha256] = owners[0]
             else:
                 self._by_sha.pop(work.sha256, None)
             return True
 
     def _own(self, sha256: str, key: int) -> None:
-        self._by_sha[sha256] = (*self._by_sha.get(sha256, ()), key)
+        owners = self._owners(sha256)
+        self._by_sha[sha256] = (*owners, key) if owners else key
+
+    def _owners(self, sha256: str) -> tuple[int, ...]:
+        owners = self._by_sha.get(sha256, ())
+        return (owners,) if isinstance(owners, int) else owners
+
+    def _work(self, fp: Fingerprint, local: LocalFeatures) -> _Work:
+        # A signature of another size (none, or a future layout) is not compared, nor saved.
+        sig = fp.appearance.copy() if len(fp.appearance) == appearance.SIGNATURE_BYTES else appearance.EMPTY
+        points, pdq = _fixed(local.points), fp.pdq[:, 0, :].copy()
+        return _Work(fp.sha256, self._size(fp.working_size), points, fp.low_information, pdq, sig)
+
+    def _size(self, size: tuple[int, int]) -> tuple[int, int]:
+        return self._sizes.setdefault(size, size)
 
     def rebuild(self, items: Iterable[tuple[int, Fingerprint]]) -> None:
         """Replace the whole index with ``items`` (e.g. fingerprints stored in a database).
@@ -212,7 +232,7 @@ class Engine:
             views = _pdq_views(fp)
             pdq.append(views, (key << _VIEW_BITS) + np.arange(len(views), dtype=np.int64))
             loc.append(local.descriptors, (key << _FEATURE_BITS) + np.arange(len(local), dtype=np.int64))
-            works[key] = _work(fp, local)
+            works[key] = self._work(fp, local)
         with self._lock.write(), faiss_threads(available_cores()):
             # Every core: nothing else can use the engine meanwhile, and k-means and assigning
             # the vectors to lists are most of a rebuild (100k works: ~1.6x faster on 2 cores).
@@ -228,7 +248,7 @@ class Engine:
         """Registered works found in ``fp``, best first, at most ``limit``."""
         with self._lock.read():
             evidence: dict[int, _Evidence] = {}
-            exact = set(self._by_sha.get(fp.sha256, ()))
+            exact = set(self._owners(fp.sha256))
             self._near(fp, evidence)
             self._partial(fp.local, fp, evidence, mirrored=False)
             matches = self._score(fp, evidence, exact)
@@ -454,7 +474,7 @@ class Engine:
         for i, key in enumerate(keys.tolist()):
             work = _Work(
                 str(sha[i]),
-                (int(sizes[i][0]), int(sizes[i][1])),
+                self._size((int(sizes[i][0]), int(sizes[i][1]))),
                 points[offsets[i] : offsets[i + 1]],
                 bool(low[i]),
                 pdq[pdq_offsets[i] : pdq_offsets[i + 1]],
@@ -478,13 +498,6 @@ def _aligned_distance(
     thumb, size = fp.thumbnail, work.working_size
     bits = alignment.aligned_pdq(thumb, fp.working_size, placement, size, mirrored=mirrored)
     return int(global_hashes.hamming(work.pdq[:, None, :], bits[None, :, :]).min())
-
-
-def _work(fp: Fingerprint, local: LocalFeatures) -> _Work:
-    # A signature of another size (none, or a future layout) is not compared, nor saved.
-    sig = fp.appearance.copy() if len(fp.appearance) == appearance.SIGNATURE_BYTES else appearance.EMPTY
-    points, pdq = _fixed(local.points), fp.pdq[:, 0, :].copy()
-    return _Work(fp.sha256, fp.working_size, points, fp.low_information, pdq, sig)
 
 
 def _fixed(points: np.ndarray) -> np.ndarray:

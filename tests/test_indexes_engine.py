@@ -365,6 +365,13 @@ def test_same_fingerprint_under_two_keys_reports_both(refs: dict[int, Fingerprin
     assert sorted(m.key for m in matches if m.kind == "exact") == [7, 8]
     eng.remove(7)
     assert [m.key for m in eng.search(fingerprint(REGISTERED[12])) if m.kind == "exact"] == [8]
+    eng.add(9, refs[12])
+    eng.add(10, refs[12])
+    eng.remove(9)
+    assert sorted(m.key for m in eng.search(fingerprint(REGISTERED[12])) if m.kind == "exact") == [8, 10]
+    eng.remove(8)
+    eng.remove(10)
+    assert not [m for m in eng.search(fingerprint(REGISTERED[12])) if m.kind == "exact"]
 
 
 def test_bad_keys_and_unsaved_engine(refs: dict[int, Fingerprint]) -> None:
