@@ -192,6 +192,8 @@ class _Reader:
         self.data, self.offset = data, offset
 
     def take(self, dtype: type, shape: tuple[int, ...]) -> np.ndarray:
+        if min(shape) < 0:  # frombuffer would read "the rest" for a count of -1
+            raise ValueError(f"serialised fingerprint has a negative count: {shape}")
         count = math.prod(shape)  # np.prod costs ~10 us a call: half of from_bytes at startup
         arr: np.ndarray = np.frombuffer(self.data, dtype=dtype, count=count, offset=self.offset).reshape(
             shape
