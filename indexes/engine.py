@@ -478,7 +478,7 @@ class Engine:
                 points[offsets[i] : offsets[i + 1]],
                 bool(low[i]),
                 pdq[pdq_offsets[i] : pdq_offsets[i + 1]],
-                appearance.EMPTY if sigs is None or not sigs[i].any() else sigs[i],
+                appearance.EMPTY if sigs is None else sigs[i],  # an all-zero row compares as 0
             )
             self._works[key] = work
             self._own(work.sha256, key)
