@@ -36,14 +36,43 @@ def signature(rgb: np.ndarray) -> np.ndarray:
     """(255,) int8 signature of an RGB image (any size; a 256 px thumbnail in practice)."""
     gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
     small = cv2.resize(gray, (SIDE, SIDE), interpolation=cv2.INTER_AREA)
-    small = cv2.GaussianBlur(small, (0, 0), _BLUR_SIGMA)
-    gx = cv2.Sobel(small, cv2.CV_32F, 1, 0)
-    gy = cv2.Sobel(small, cv2.CV_32F, 0, 1)
-    coefficients = cv2.dct(cv2.magnitude(gx, gy))[:COEFFICIENTS, :COEFFICIENTS].ravel()[1:]
+    coefficients = cv2.dct(_edges(small))[:COEFFICIENTS, :COEFFICIENTS].ravel()[1:]
     peak = float(np.abs(coefficients).max())
     if peak < _MIN_PEAK:  # no edges at all: nothing to compare
         return np.zeros(SIGNATURE_BYTES, np.int8)
     return np.rint(coefficients * (127.0 / peak)).astype(np.int8)
+
+
+def _edges(small: np.ndarray) -> np.ndarray:
+    """Gradient magnitude of a (SIDE, SIDE) float32 grey image, after a light blur."""
+    small = cv2.GaussianBlur(small, (0, 0), _BLUR_SIGMA)
+    return cv2.magnitude(cv2.Sobel(small, cv2.CV_32F, 1, 0), cv2.Sobel(small, cv2.CV_32F, 0, 1))
+
+
+def edge_map(sig: np.ndarray) -> np.ndarray:
+    """(SIDE, SIDE) blurred edge map of a work, rebuilt from its signature (up to an offset
+    and a scale, since the mean is not kept and the bytes are normalised)."""
+    block = np.zeros((SIDE, SIDE), np.float32)
+    block[:COEFFICIENTS, :COEFFICIENTS] = np.concatenate([[0.0], sig.astype(np.float32)]).reshape(
+        COEFFICIENTS, COEFFICIENTS
+    )
+    return cv2.idct(block)
+
+
+def low_pass_edges(small: np.ndarray) -> np.ndarray:
+    """The edge map of a (SIDE, SIDE) float32 grey image, band-limited as ``edge_map`` is."""
+    coefficients = cv2.dct(_edges(small))
+    coefficients[COEFFICIENTS:, :] = 0.0
+    coefficients[:, COEFFICIENTS:] = 0.0
+    return cv2.idct(coefficients)
+
+
+def masked_correlation(a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> float:
+    """Pearson correlation of ``a`` and ``b`` over ``mask`` (0 when either is flat there)."""
+    x, y = a[mask], b[mask]
+    x, y = x - x.mean(), y - y.mean()
+    norm = float(np.linalg.norm(x) * np.linalg.norm(y))
+    return float(x @ y) / norm if norm > 0.0 else 0.0
 
 
 def orientations(sig: np.ndarray) -> np.ndarray:

@@ -81,6 +81,18 @@ def appearance_score(correlation: float) -> float:
     return MATCH_THRESHOLD + (min(correlation, 1.0) - APPEARANCE_MATCH)
 
 
+# Correlation of the placed query region's edges with the work's (``alignment.aligned_edges``)
+# at which a verified placement reaches MATCH_THRESHOLD.
+PLACED_EDGES_MATCH = 0.85
+
+
+def placed_edges_score(correlation: float) -> float:
+    """Score of the query's edges, under a verified placement, correlating with the work's."""
+    if correlation < PLACED_EDGES_MATCH:
+        return 0.0
+    return MATCH_THRESHOLD + (min(correlation, 1.0) - PLACED_EDGES_MATCH) * 0.5
+
+
 # Inliers whose bounding box covers less than this share of the work are discounted: a
 # small cluster (one emblem, a word of text) is weaker evidence than the same count spread out.
 SMALL_SPAN = 0.04
@@ -120,6 +132,15 @@ def verdict(score: float) -> str | None:
     if score >= REVIEW_THRESHOLD:
         return "review"
     return None
+
+
+# A match lying inside a match scoring at least this much higher is explained by it.
+EXPLAINED_MARGIN = 0.03
+
+
+def explained_away(score: float) -> float:
+    """Score of a match explained by a stronger one around it: down a quarter, kept in `review`."""
+    return published(min(MATCH_THRESHOLD - _STEP, max(REVIEW_THRESHOLD, score * 0.75)))
 
 
 def cap_below_match(score: float) -> float:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+from PIL import Image
 
-from indexes import Fingerprint, alignment, fingerprint, global_hashes
+from indexes import Fingerprint, alignment, appearance, fingerprint, global_hashes, scoring
 from indexes.geometry import Placement
 from tests import imagegen
 
@@ -56,3 +57,36 @@ def test_thumbnail_is_kept_on_fresh_fingerprints_but_not_serialised() -> None:
     again = Fingerprint.from_bytes(fp.to_bytes())
     assert again.thumbnail is None
     assert again == fp and again.digest() == fp.digest()
+
+
+def _edges(page: np.ndarray, placement: Placement, size: tuple[int, int] = QUERY_SIZE) -> float:
+    work = appearance.signature(global_hashes.thumbnail(np.asarray(imagegen.artwork(11, WORK_SIZE))))
+    return alignment.aligned_edges(global_hashes.hash_input(page), size, placement, WORK_SIZE, work)
+
+
+def test_placed_edges_recognise_a_captioned_crop_that_the_aligned_hash_does_not() -> None:
+    page, matrix = _placed_copy(angle=8, scale=1.2, shift=(200, 100))
+    # Keep the top-left ~45 % of the placed work, under a black caption bar, as a hard JPEG.
+    crop = page[:420, :560].copy()
+    crop[:90] = 0
+    crop = np.asarray(imagegen.jpeg(Image.fromarray(crop), quality=40))
+    size = (crop.shape[1], crop.shape[0])
+    placement = Placement(30, matrix, 0.5)
+    assert _edges(crop, placement, size) >= scoring.PLACED_EDGES_MATCH
+    work = global_hashes.pdq(np.asarray(imagegen.artwork(11, WORK_SIZE)))[0]
+    hashes = alignment.aligned_pdq(global_hashes.hash_input(crop), size, placement, WORK_SIZE)
+    assert int(global_hashes.hamming(hashes, work[None, :]).min()) > 40  # beyond aligned_score's reach
+
+
+def test_placed_edges_under_a_wrong_placement_do_not_correlate() -> None:
+    page, matrix = _placed_copy(angle=8, scale=1.2, shift=(200, 100))
+    wrong = matrix.copy()
+    wrong[:, 2] += (250, 0)
+    assert _edges(page, Placement(30, wrong, 0.5)) < 0.5
+
+
+def test_placed_edges_need_a_tenth_of_the_work_inside_the_query() -> None:
+    page, matrix = _placed_copy(angle=0, scale=1.0, shift=(0, 0))
+    outside = matrix.copy()
+    outside[:, 2] += (-470, -350)  # only a 10 x 10 px corner of the work stays on the page
+    assert _edges(page, Placement(30, outside, 0.5)) == 0.0

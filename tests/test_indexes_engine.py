@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from indexes import Engine, Fingerprint, Match, fingerprint, global_hashes
+from indexes import Engine, Fingerprint, Match, fingerprint, global_hashes, scoring
 from indexes import binary_index as binary_index_module
 from indexes import engine as engine_module
 from indexes.local_features import LocalFeatures
@@ -536,3 +536,35 @@ def test_a_signature_of_another_size_is_ignored_not_fatal(
     loaded = Engine(tmp_path / "index")
     assert_found(loaded.search(_pdq_drifted(refs[2], 26)), 2)  # 2's signature survived the save
     assert [m.verdict for m in loaded.search(_pdq_drifted(refs[1], 26)) if m.key == 1] == ["review"]
+
+
+def test_placed_edges_lift_a_crop_with_few_keypoints_to_match(
+    refs: dict[int, Fingerprint], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = Engine()
+    for key, fp in refs.items():
+        engine.add(key, fp)
+    crop = query(imagegen.jpeg(imagegen.crop_fraction(flat(1), 0.45, "top-left"), 40))
+    # Its first 200 keypoints only: a placement with too few inliers for `match` on their own.
+    weak = dataclasses.replace(crop, local=crop.local.head(200), mirrored=crop.mirrored.head(0))
+    found = assert_found(engine.search(weak), 1)
+    assert found.kind == "partial"
+    monkeypatch.setattr(scoring, "PLACED_EDGES_MATCH", 2.0)  # placed edges switched off
+    assert [m.verdict for m in engine.search(weak) if m.key == 1] == ["review"]
+
+
+def test_a_drawing_inside_a_stronger_match_is_explained_away() -> None:
+    small = imagegen.artwork(301, (300, 240))
+    poster = imagegen.artwork(302, (720, 540)).copy()
+    poster.paste(small, (300, 200))  # a later work that contains the first one whole
+    engine = Engine()
+    engine.add(1, fingerprint(imagegen.encode(small), role="reference"))
+    copy = query(imagegen.jpeg(poster, 70))
+    alone = assert_found(engine.search(copy), 1)  # the drawing is in the copy: a match alone
+    assert alone.kind == "partial"
+    engine.add(2, fingerprint(imagegen.encode(poster), role="reference"))
+    matches = engine.search(copy)
+    assert [(m.key, m.verdict) for m in matches] == [(2, "match"), (1, "review")], describe(matches)
+    assert matches[1].region is not None and alone.region is not None
+    assert iou(matches[1].region, alone.region) > 0.9
+    assert_found(engine.search(query(imagegen.jpeg(small, 70))), 1)  # the drawing alone still matches
