@@ -82,7 +82,8 @@ def appearance_score(correlation: float) -> float:
 
 
 # Correlation of the placed query region's edges with the work's (``alignment.aligned_edges``)
-# at which a verified placement reaches MATCH_THRESHOLD.
+# at which a verified placement reaches MATCH_THRESHOLD. Of the benchmark's 1,079 false
+# placements 63 reached 0.85 (of 3,320 true, 2,681); 0.80 let in 37 false `match`es for 69 true.
 PLACED_EDGES_MATCH = 0.85
 
 

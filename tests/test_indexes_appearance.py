@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image, ImageFilter
@@ -71,3 +72,30 @@ def test_a_small_blurred_recoloured_copy_correlates_and_unrelated_art_does_not()
 def test_an_aspect_stretch_is_invisible_to_it() -> None:
     stretched = ART.resize((ART.width * 3 // 2, ART.height))
     assert appearance.similarity(appearance.orientations(sig(stretched)), sig(ART)) > 0.97
+
+
+def test_masked_correlation_of_flat_or_unmasked_maps_is_zero() -> None:
+    ramp = np.tile(np.arange(appearance.SIDE, dtype=np.float32), (appearance.SIDE, 1))
+    everywhere = np.ones(ramp.shape, bool)
+    assert appearance.masked_correlation(ramp, ramp, everywhere) == pytest.approx(1.0)
+    assert appearance.masked_correlation(ramp, np.zeros_like(ramp), everywhere) == 0.0
+    left = np.zeros(ramp.shape, bool)
+    left[:, :1] = True  # one constant column of the ramp: nothing to correlate
+    assert appearance.masked_correlation(ramp, ramp, left) == 0.0
+
+
+def test_edge_map_rebuilds_the_band_limited_edges_of_the_image() -> None:
+    art = np.asarray(imagegen.artwork(5, (256, 256)))
+    small = cv2.resize(
+        cv2.cvtColor(art, cv2.COLOR_RGB2GRAY).astype(np.float32),
+        (appearance.SIDE,) * 2,
+        interpolation=cv2.INTER_AREA,
+    )
+    rebuilt = appearance.edge_map(appearance.signature(art))
+    everywhere = np.ones(rebuilt.shape, bool)
+    assert appearance.masked_correlation(rebuilt, appearance.low_pass_edges(small), everywhere) > 0.99
+    other = np.asarray(imagegen.artwork(6, (256, 256)))
+    assert (
+        appearance.masked_correlation(appearance.edge_map(appearance.signature(other)), rebuilt, everywhere)
+        < 0.6
+    )
