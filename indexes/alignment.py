@@ -43,18 +43,16 @@ def aligned_pdq(
     query come out white, as a crop's missing area would be. Both warps are kept because
     neither wins everywhere: the homography fixes perspective copies (benchmark recall at
     `match` 0.81 -> 0.85) but a noisy one misaligns screenshots that the affine map gets right."""
-    image = np.ascontiguousarray(thumbnail[:, ::-1]) if mirrored else thumbnail
+    image, to_thumb = _as_placed(thumbnail, query_working_size, mirrored)
     ww, wh = work_size
     per_target = max(ww, wh) / TARGET_SIDE  # work working pixels per target pixel
     size = (max(8, round(ww / per_target)), max(8, round(wh / per_target)))
-    to_thumb = image.shape[1] / max(1, query_working_size[0])
-    target_to_query = np.diag([to_thumb, to_thumb, 1.0])
     work_from_target = np.diag([per_target, per_target, 1.0])
-    affine = np.vstack([placement.matrix, [0.0, 0.0, 1.0]])
+    affine = _affine(placement)
     maps = [affine] if placement.homography is None else [affine, placement.homography]
     hashes = []
     for work_to_query in maps:
-        mapping = target_to_query @ work_to_query @ work_from_target
+        mapping = to_thumb @ work_to_query @ work_from_target
         warped = cv2.warpPerspective(
             image, mapping, size, flags=cv2.INTER_AREA | cv2.WARP_INVERSE_MAP, borderValue=(255, 255, 255)
         )
@@ -78,17 +76,12 @@ def aligned_edges(
     lands 60-100 bits away even when placed right; edge positions survive a recolour, and the
     work's band-limited edge map is rebuilt from its stored signature, so nothing new is kept
     per work."""
-    image = np.ascontiguousarray(thumbnail[:, ::-1]) if mirrored else thumbnail
+    image, to_thumb = _as_placed(thumbnail, query_working_size, mirrored)
     gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32)
     side = appearance.SIDE * _EDGE_OVERSAMPLE
     ww, wh = work_size
-    to_thumb = image.shape[1] / max(1, query_working_size[0])
     # Target pixels -> work working pixels (squashed to a square, as the signature is) -> query.
-    mapping = (
-        np.diag([to_thumb, to_thumb, 1.0])
-        @ np.vstack([placement.matrix, [0.0, 0.0, 1.0]])
-        @ np.diag([ww / side, wh / side, 1.0])
-    )
+    mapping = to_thumb @ _affine(placement) @ np.diag([ww / side, wh / side, 1.0])
     inverse = cv2.WARP_INVERSE_MAP
     # Replicated borders: a constant fill would draw an edge along the query's border.
     warped = cv2.warpPerspective(
@@ -109,3 +102,18 @@ def aligned_edges(
     return appearance.masked_correlation(
         appearance.edge_map(work_signature), appearance.low_pass_edges(small), visible
     )
+
+
+def _as_placed(
+    thumbnail: np.ndarray, query_working_size: tuple[int, int], mirrored: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """The thumbnail as the placement sees the query (flipped for a mirrored one), and the 3x3
+    scaling from query working pixels to thumbnail pixels."""
+    image = np.ascontiguousarray(thumbnail[:, ::-1]) if mirrored else thumbnail
+    to_thumb = image.shape[1] / max(1, query_working_size[0])
+    return image, np.diag([to_thumb, to_thumb, 1.0])
+
+
+def _affine(placement: Placement) -> np.ndarray:
+    """The placement's 2x3 affine map as a 3x3 matrix."""
+    return np.vstack([placement.matrix, [0.0, 0.0, 1.0]])
