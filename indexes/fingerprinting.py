@@ -51,6 +51,7 @@ QUERY_FEATURES_PER_MPX = 1000
 MIRROR_SHARE = 0.4
 _MAGIC = b"RFP1"
 _NO_REGIONS = np.zeros((0, global_hashes.PDQ_BYTES), np.uint8)
+_NO_PHASH = np.zeros(0, np.uint8)
 
 
 @dataclass(frozen=True, eq=False)
@@ -63,7 +64,7 @@ class Fingerprint:
     pdq: np.ndarray  # (views, 8, 32) uint8: dihedral PDQ of each view (full, [dark bg], [content box])
     pdq_quality: int
     regions: np.ndarray  # (r, 32) uint8: PDQ of sub-regions of a work (crops); empty for queries
-    phash: np.ndarray  # (8,) uint8
+    phash: np.ndarray  # (8,) uint8 for registered works (kept for exchange); empty for queries
     local: LocalFeatures
     mirrored: LocalFeatures  # features of the horizontally flipped image, in flipped coordinates
     edge_density: float
@@ -119,6 +120,8 @@ class Fingerprint:
         if len(self.appearance):
             # Only when present, so fingerprints made before it keep their bytes and digest.
             header["appearance"] = len(self.appearance)
+        if len(self.phash) != global_hashes.PHASH_BYTES:
+            header["phash"] = len(self.phash)  # a query's: none (registered works' bytes unchanged)
         head = json.dumps(header, sort_keys=True, separators=(",", ":")).encode()
         buf = io.BytesIO()
         buf.write(_MAGIC + struct.pack("<I", len(head)) + head)
@@ -144,7 +147,7 @@ class Fingerprint:
         reader = _Reader(data, 8 + n)
         pdq = reader.take(np.uint8, (h["pdq_views"], 8, global_hashes.PDQ_BYTES))
         regions = reader.take(np.uint8, (h["regions"], global_hashes.PDQ_BYTES))
-        ph = reader.take(np.uint8, (global_hashes.PHASH_BYTES,))
+        ph = reader.take(np.uint8, (h.get("phash", global_hashes.PHASH_BYTES),))
         lp = reader.take(np.float32, (h["local"], 2))
         ld = reader.take(np.uint8, (h["local"], local_features.DESCRIPTOR_BYTES))
         mp = reader.take(np.float32, (h["mirrored"], 2))
@@ -214,7 +217,7 @@ def fingerprint(source: bytes | str | Path, *, role: str = "query") -> Fingerpri
 
     ``role="reference"`` is for registering a work: 640 px, 256 features, no mirrored set
     (smaller to store and index). ``role="query"`` is for looking up an upload: up to 1024 px,
-    ~1000 features plus features of the mirrored image. Either kind can be searched.
+    ~1000 features plus features of the mirrored image, no pHash. Either kind can be searched.
     """
     if role not in ("query", "reference"):
         raise ValueError(f"role must be 'query' or 'reference', not {role!r}")
@@ -270,7 +273,8 @@ def fingerprint_decoded(decoded: DecodedImage, sha256: str, *, role: str = "quer
         pdq=pdq,
         pdq_quality=pdq_quality,
         regions=global_hashes.region_hashes(small) if role == "reference" else _NO_REGIONS,
-        phash=global_hashes.phash(small),
+        # Nothing searches by pHash; registered works keep it for exchange, queries skip its ~1 ms.
+        phash=global_hashes.phash(small) if role == "reference" else _NO_PHASH,
         local=local,
         mirrored=mirrored,
         edge_density=edges,

@@ -252,3 +252,12 @@ def test_from_bytes_rejects_impossible_counts(fps: dict[str, Fingerprint], count
     damaged = data[:4] + struct.pack("<I", len(head)) + head + data[8 + n :]
     with pytest.raises(ValueError):
         Fingerprint.from_bytes(damaged)
+
+
+def test_only_registered_works_carry_a_phash(fps: dict[str, Fingerprint]) -> None:
+    reference, query = fps["reference"], fps["query"]
+    assert reference.phash.shape == (8,) and reference.phash.any()
+    assert b'"phash"' not in reference.to_bytes()  # registered works' bytes and digests unchanged
+    assert len(query.phash) == 0
+    back = Fingerprint.from_bytes(query.to_bytes())
+    assert len(back.phash) == 0 and back == query
