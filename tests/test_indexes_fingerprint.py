@@ -241,13 +241,14 @@ def test_appearance_signature_round_trips_and_old_fingerprints_keep_their_bytes(
     assert old.digest() != fp.digest()
 
 
+@pytest.mark.parametrize("field", ["appearance", "phash"])
 @pytest.mark.parametrize("count", [-1, 10**9])
-def test_from_bytes_rejects_impossible_counts(fps: dict[str, Fingerprint], count: int) -> None:
+def test_from_bytes_rejects_impossible_counts(fps: dict[str, Fingerprint], count: int, field: str) -> None:
     """A damaged header must not make the reader take "the rest" or run past the end."""
     data = fps["reference"].to_bytes()
     (n,) = struct.unpack("<I", data[4:8])
     header = json.loads(data[8 : 8 + n])
-    header["appearance"] = count
+    header[field] = count
     head = json.dumps(header, sort_keys=True, separators=(",", ":")).encode()
     damaged = data[:4] + struct.pack("<I", len(head)) + head + data[8 + n :]
     with pytest.raises(ValueError):
