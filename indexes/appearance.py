@@ -53,10 +53,13 @@ def edge_map(sig: np.ndarray) -> np.ndarray:
     """(SIDE, SIDE) blurred edge map of a work, rebuilt from its signature (up to an offset
     and a scale, since the mean is not kept and the bytes are normalised)."""
     block = np.zeros((SIDE, SIDE), np.float32)
-    block[:COEFFICIENTS, :COEFFICIENTS] = np.concatenate([[0.0], sig.astype(np.float32)]).reshape(
-        COEFFICIENTS, COEFFICIENTS
-    )
+    block[:COEFFICIENTS, :COEFFICIENTS] = _coefficients(sig)
     return cv2.idct(block)
+
+
+def _coefficients(sig: np.ndarray) -> np.ndarray:
+    """The signature back in its (COEFFICIENTS, COEFFICIENTS) DCT block, the mean as 0."""
+    return np.concatenate([[0.0], sig.astype(np.float32)]).reshape(COEFFICIENTS, COEFFICIENTS)
 
 
 def low_pass_edges(small: np.ndarray) -> np.ndarray:
@@ -81,7 +84,7 @@ def orientations(sig: np.ndarray) -> np.ndarray:
     Empty when ``sig`` is empty or blank (a fingerprint from before signatures existed)."""
     if len(sig) != SIGNATURE_BYTES or not sig.any():
         return np.zeros((0, SIGNATURE_BYTES), np.float32)
-    block = np.concatenate([[0.0], sig.astype(np.float32)]).reshape(COEFFICIENTS, COEFFICIENTS)
+    block = _coefficients(sig)
     out = []
     for base in (block, block.T):
         for rows in (1.0, _FLIP[:, None]):
