@@ -82,6 +82,12 @@ class Fingerprint:
         return self.low_information_reason is not None
 
     @property
+    def outdated(self) -> bool:
+        """Made by an older release, without signals the engine now uses (the appearance
+        signature): re-fingerprinting the image would find its copies more often."""
+        return len(self.appearance) == 0
+
+    @property
     def information(self) -> float:
         return quality.information_score(self.edge_density, len(self.local), self.pdq_quality)
 

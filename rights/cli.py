@@ -1,4 +1,4 @@
-"""The ``rights`` command line: keys, register, match, serve and log verification.
+"""The ``rights`` command line: keys, register, refingerprint, match, serve and log verification.
 
 ``workers.cli`` is the installed console script; it takes :func:`build_parser`, adds its own commands
 (``scan``, ``demo``) with :func:`add_command`, and dispatches with :func:`run`. Every command is a function
@@ -65,6 +65,19 @@ def build_parser() -> argparse.ArgumentParser:
     register.add_argument("--creator", required=True, help="the creator the works belong to")
     register.add_argument("--title", help="title for every work (default: the file name without suffix)")
     register.set_defaults(handler=cmd_register)
+
+    redo = sub.add_parser(
+        "refingerprint",
+        help="fingerprint registered works again from their stored originals (after an upgrade)",
+        parents=[common],
+    )
+    redo.add_argument(
+        "--all",
+        dest="everything",
+        action="store_true",
+        help="every live work, not only those whose fingerprint an older release made",
+    )
+    redo.set_defaults(handler=cmd_refingerprint)
 
     match = sub.add_parser("match", help="find registered works in images", parents=[common])
     match.add_argument("images", nargs="+", metavar="IMAGE", type=Path)
@@ -226,6 +239,29 @@ def cmd_register(args: argparse.Namespace) -> int:
                 continue
             _emit(body)
     return EXIT_USAGE if failures else EXIT_OK
+
+
+def cmd_refingerprint(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from rights.refingerprint import refingerprint
+    from rights.registry import Registry
+
+    settings = settings_from_args(args)
+    with Registry.open(settings) as registry:
+        bar = tqdm(unit="work", file=sys.stderr, disable=not sys.stderr.isatty(), desc="refingerprinting")
+        with bar:
+            summary = refingerprint(
+                registry,
+                everything=args.everything,
+                processes=settings.fingerprint_workers(),
+                on_start=bar.reset,
+                on_work=bar.update,
+            )
+    for failure in summary.failed:
+        print(f"rights: error: {failure['work_id']}: {failure['error']}", file=sys.stderr)
+    _emit(summary.to_json())
+    return EXIT_FAILURE if summary.failed else EXIT_OK
 
 
 def cmd_match(args: argparse.Namespace) -> int:

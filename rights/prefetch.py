@@ -30,13 +30,17 @@ class Prefetcher:
 
     def read_ahead(self, paths: Iterable[Path]) -> Iterator[tuple[Path, bytes]]:
         """``(path, bytes)`` in order. A file that cannot be read raises ``OSError`` at its turn."""
+        return map(_ready, self.read_ahead_or_errors(paths))
+
+    def read_ahead_or_errors(self, paths: Iterable[Path]) -> Iterator[tuple[Path, bytes | OSError]]:
+        """Like :meth:`read_ahead`, but a file that cannot be read comes as its ``OSError``."""
         window: deque[tuple[Path, bytes | OSError]] = deque()
         for path in paths:
             window.append((path, self._start(path)))
             if len(window) >= self.depth:
-                yield _ready(window.popleft())
+                yield window.popleft()
         while window:
-            yield _ready(window.popleft())
+            yield window.popleft()
 
     def __call__(self, data: bytes, *, role: str = "query") -> Fingerprint:
         pending = self._pending.pop(id(data), None)

@@ -45,6 +45,10 @@ INDEX_SAVE_INTERVAL_S = 30.0
 INDEX_SAVE_MAX_SHARE = 0.05
 # Reconciliation adds a few missing works one by one, but rebuilds in bulk past this many.
 BULK_REBUILD_MIN = 256
+# Present while fingerprints are being replaced in bulk (``rights refingerprint``): the saved index may
+# then hold old fingerprints of works already updated in the database, which reconciling by key set
+# cannot see, so an open that finds it rebuilds the index from the database.
+STALE_INDEX_MARKER = "index.stale"
 MAX_MATCH_LIMIT = 100
 MAX_PAGE_LIMIT = 100
 MAX_TITLE_LENGTH = 500
@@ -86,7 +90,13 @@ class Registry:
         size = registry.log.size()
         # A changed feature budget applies to every work, so the index is rebuilt with it.
         rebudgeted = engine.stored_features_per_work not in (None, engine.features_per_work)
-        registry.reconcile(full=not loaded or rebudgeted)
+        stale = (data_dir / STALE_INDEX_MARKER).exists()
+        if stale:
+            logger.warning(
+                "a 'rights refingerprint' run did not finish: rebuilding the index from the database "
+                "(run it again to finish and stop these rebuilds)"
+            )
+        registry.reconcile(full=not loaded or rebudgeted or stale)
         registry._synced_log_size = size
         return registry
 
@@ -254,6 +264,49 @@ class Registry:
                 )
             self._index_changed(lambda: self.engine.remove(key))
             return works.to_json(conn, works.fetch_row(conn, key))
+
+    def replace_fingerprint(self, key: int, fp: Fingerprint, previous_digest: str) -> bool:
+        """Store a fresh fingerprint of a live work's own bytes and log it (kind ``refingerprint``).
+
+        Changes nothing and returns False if the work was withdrawn meanwhile or its stored fingerprint is
+        no longer ``previous_digest`` (another run got there first)."""
+        with self._write_lock:
+            self.sync()
+            conn = self.db
+            with db.transaction(conn):
+                row = works.fetch_row(conn, key)
+                if row["status"] == "withdrawn" or row["fp_digest"] != previous_digest:
+                    return False
+                if row["sha256"] != fp.sha256:
+                    raise ValueError(f"{format_work_id(key)}: the fingerprint is of other bytes")
+                now = db.utcnow()
+                conn.execute(
+                    "UPDATE works SET fingerprint = ?, fp_digest = ? WHERE id = ?",
+                    (fp.to_bytes(), fp.digest(), key),
+                )
+                self.log.append(
+                    _event(
+                        "refingerprint",
+                        key,
+                        fp.sha256,
+                        fp.digest(),
+                        row["creator"],
+                        now,
+                        previous_fingerprint_digest=previous_digest,
+                    )
+                )
+            self._index_changed(lambda: self.engine.add(key, fp))
+            return True
+
+    @contextmanager
+    def bulk_fingerprint_changes(self) -> Iterator[None]:
+        """Wrap a run of :meth:`replace_fingerprint`: until it ends cleanly, the marker makes any later
+        open rebuild the index, since a crash may have left it with fingerprints the database replaced."""
+        marker = self.data_dir / STALE_INDEX_MARKER
+        db.atomic_write(marker, b"fingerprints are being replaced; the index is rebuilt at the next open\n")
+        yield
+        self.flush_index()
+        marker.unlink(missing_ok=True)
 
     def get_work(self, work_id: str | int, actor: Account | None = None) -> dict[str, Any]:
         row = works.fetch_row(self.db, parse_work_id(work_id))
@@ -427,8 +480,26 @@ class Registry:
             return False
         with self._write_lock:
             changed = self.reconcile()
+            changed |= self._reload_refingerprinted(self._synced_log_size, size)
             self._synced_log_size = size
             return changed
+
+    def _reload_refingerprinted(self, start: int, end: int) -> bool:
+        """Re-index the works another process re-fingerprinted in log entries [start, end): their key
+        is unchanged, so reconciling by key set would keep the old fingerprint."""
+        if start < 0:
+            return False
+        keys = set()
+        for _, entry, _ in self.log.entries(start, end):
+            fields = json.loads(entry)
+            if fields.get("kind") == "refingerprint":
+                keys.add(parse_work_id(fields["work_id"]))
+        keys &= self.engine.keys()
+        for key, fp in self._stored_fingerprints(keys):
+            self.engine.add(key, fp)
+        if keys:
+            self._index_dirty = True
+        return bool(keys)
 
     def reconcile(self, *, full: bool = False) -> bool:
         """Make the engine hold exactly the live works of the database; save it if anything changed.

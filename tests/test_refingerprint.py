@@ -1,0 +1,170 @@
+"""Re-fingerprinting works that an older release registered, against a real data directory.
+
+An "older release" fingerprint is the current one without the appearance signature: byte for byte what
+fingerprints looked like before it existed (the header names it only when present).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from indexes import Fingerprint
+from indexes.appearance import EMPTY
+from rights.cli import main
+from rights.db import original_path
+from rights.log import verify_log
+from rights.refingerprint import refingerprint
+from rights.registry import INDEX_DIRNAME, STALE_INDEX_MARKER, Registry
+from rights.works import parse_work_id
+from tests.rights_support import artwork_png
+
+
+def _stored(reg: Registry, key: int) -> Fingerprint:
+    row = reg.db.execute("SELECT fingerprint FROM works WHERE id = ?", (key,)).fetchone()
+    return Fingerprint.from_bytes(bytes(row[0]))
+
+
+def _store(data: Path, key: int, fp: Fingerprint) -> None:
+    """Write a fingerprint straight into the database, as an older release (or a crashed run) left it."""
+    with Registry.open(data) as reg, reg.transaction() as conn:
+        conn.execute(
+            "UPDATE works SET fingerprint = ?, fp_digest = ? WHERE id = ?", (fp.to_bytes(), fp.digest(), key)
+        )
+
+
+def _age(data: Path, keys: list[int]) -> dict[int, str]:
+    """Give works pre-signature fingerprints, in the database and in the index. Returns their digests."""
+    digests = {}
+    for key in keys:
+        with Registry.open(data) as reg:
+            old = dataclasses.replace(_stored(reg, key), appearance=EMPTY)
+        _store(data, key, old)
+        digests[key] = old.digest()
+    shutil.rmtree(data / INDEX_DIRNAME)  # the next open rebuilds it from the aged fingerprints
+    return digests
+
+
+def _signature_indexed(reg: Registry, key: int) -> bool:
+    """Whether the engine holds an appearance signature for the work (saved indexes keep zeros for none)."""
+    return bool(reg.engine._works[key].appearance.any())
+
+
+@pytest.fixture
+def data(tmp_path: Path) -> Path:
+    path = tmp_path / "data"
+    with Registry.open(path) as reg:
+        for seed, creator in ((1, "alice"), (2, "alice"), (3, "bob")):
+            reg.register(creator, artwork_png(seed), title=f"art {seed}")
+    return path
+
+
+def test_outdated_works_are_refingerprinted_logged_and_reindexed(data: Path) -> None:
+    aged = _age(data, [1, 2])
+    with Registry.open(data) as reg:
+        assert [_signature_indexed(reg, k) for k in (1, 2, 3)] == [False, False, True]
+        log_size = reg.log.size()
+        summary = refingerprint(reg)
+        assert summary.to_json() == {"checked": 2, "refingerprinted": 2, "unchanged": 0, "failed": 0}
+        for key in (1, 2):
+            fp = _stored(reg, key)
+            assert not fp.outdated and _signature_indexed(reg, key)
+            digest = reg.db.execute("SELECT fp_digest FROM works WHERE id = ?", (key,)).fetchone()[0]
+            assert digest == fp.digest() != aged[key]
+        entries = [json.loads(e) for _, e, _ in reg.log.entries(log_size, reg.log.size())]
+        assert [(e["kind"], parse_work_id(e["work_id"])) for e in entries] == [
+            ("refingerprint", 1),
+            ("refingerprint", 2),
+        ]
+        assert all(e["previous_fingerprint_digest"] == aged[parse_work_id(e["work_id"])] for e in entries)
+        # The works still match their own bytes' copies, and nothing else changed.
+        assert reg.match_image(artwork_png(2))["matches"][0]["work_id"] == "w_2"
+        assert [r[0] for r in reg.db.execute("SELECT status FROM works ORDER BY id")] == ["registered"] * 3
+        # Nothing left to do; --all re-derives the same bytes, so it changes nothing either.
+        assert refingerprint(reg).checked == 0
+        again = refingerprint(reg, everything=True)
+        assert again.to_json() == {"checked": 3, "refingerprinted": 0, "unchanged": 3, "failed": 0}
+        assert reg.log.size() == log_size + 2
+    assert verify_log(data).ok
+    assert not (data / STALE_INDEX_MARKER).exists()
+    with Registry.open(data) as reopened:  # the saved index holds the new fingerprints
+        assert _signature_indexed(reopened, 1)
+
+
+def test_fingerprinting_ahead_in_processes_gives_the_same_result(data: Path) -> None:
+    _age(data, [1, 3])
+    with Registry.open(data) as reg:
+        summary = refingerprint(reg, processes=2)
+        assert summary.to_json() == {"checked": 2, "refingerprinted": 2, "unchanged": 0, "failed": 0}
+        assert not _stored(reg, 1).outdated and not _stored(reg, 3).outdated
+
+
+def test_withdrawn_works_are_left_alone(data: Path) -> None:
+    _age(data, [2])
+    with Registry.open(data) as reg:
+        reg.withdraw("w_2")
+        assert refingerprint(reg).checked == 0
+        assert _stored(reg, 2).outdated
+
+
+def test_a_missing_or_damaged_original_is_reported_and_keeps_its_fingerprint(data: Path) -> None:
+    aged = _age(data, [1, 2, 3])
+    with Registry.open(data) as reg:
+        sha = {k: reg.db.execute("SELECT sha256 FROM works WHERE id = ?", (k,)).fetchone()[0] for k in (1, 2)}
+        original_path(data, sha[1]).unlink()
+        original_path(data, sha[2]).write_bytes(b"not the registered bytes")
+        summary = refingerprint(reg)
+        assert summary.to_json() == {"checked": 3, "refingerprinted": 1, "unchanged": 0, "failed": 2}
+        errors = {f["work_id"]: f["error"] for f in summary.failed}
+        assert "cannot be read" in errors["w_1"] and "damaged" in errors["w_2"]
+        assert _stored(reg, 1).digest() == aged[1] and _stored(reg, 2).digest() == aged[2]
+        assert not _stored(reg, 3).outdated
+
+
+def test_an_interrupted_run_makes_the_next_open_rebuild_the_index(data: Path) -> None:
+    _age(data, [1])
+    with Registry.open(data) as reg:
+        fresh = reg.fingerprint(artwork_png(1), role="reference")
+        with pytest.raises(RuntimeError), reg.bulk_fingerprint_changes():
+            raise RuntimeError("killed")
+    assert (data / STALE_INDEX_MARKER).exists()
+    # As a kill between the database commit and the index save leaves it: the saved index still
+    # holds the old fingerprint, which reconciling by key set cannot tell.
+    _store(data, 1, fresh)
+    (data / STALE_INDEX_MARKER).unlink()
+    with Registry.open(data) as reg:
+        assert not _signature_indexed(reg, 1)  # without the marker: stale
+    (data / STALE_INDEX_MARKER).write_text("")
+    with Registry.open(data) as reg:
+        assert _signature_indexed(reg, 1)
+        refingerprint(reg)  # finishing a run removes the marker
+    assert not (data / STALE_INDEX_MARKER).exists()
+
+
+def test_another_process_picks_up_the_new_fingerprints(data: Path) -> None:
+    _age(data, [3])
+    with Registry.open(data) as server, Registry.open(data) as maintenance:
+        assert not _signature_indexed(server, 3)
+        assert refingerprint(maintenance).refingerprinted == 1
+        assert server.sync()
+        assert _signature_indexed(server, 3)
+        assert not server.sync()  # nothing new since
+
+
+def test_cli_reports_a_summary_and_fails_on_a_damaged_original(
+    data: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _age(data, [1, 2])
+    with Registry.open(data) as reg:
+        sha = reg.db.execute("SELECT sha256 FROM works WHERE id = 2").fetchone()[0]
+    original_path(data, sha).write_bytes(b"junk")
+    assert main(["--data", str(data), "refingerprint"]) == 1
+    out, err = capsys.readouterr()
+    assert json.loads(out) == {"checked": 2, "refingerprinted": 1, "unchanged": 0, "failed": 1}
+    assert "w_2" in err and "damaged" in err
+    assert main(["--data", str(data), "refingerprint", "--all"]) == 1  # w_2 is still damaged
+    assert json.loads(capsys.readouterr().out)["unchanged"] == 2
