@@ -89,7 +89,7 @@ class Fingerprint:
 
     @property
     def information(self) -> float:
-        return quality.information_score(self.edge_density, len(self.local), self.pdq_quality)
+        return quality.information_score(self.size, self.edge_density, len(self.local), self.pdq_quality)
 
     @property
     def scale(self) -> float:
@@ -245,8 +245,10 @@ def fingerprint_decoded(decoded: DecodedImage, sha256: str, *, role: str = "quer
         small_alpha = cv2.resize(
             decoded.alpha, (small.shape[1], small.shape[0]), interpolation=cv2.INTER_AREA
         )
+    native_side = max(decoded.rgb.shape[:2])
     decoded = _at_working_size(decoded, QUERY_MIN_SIDE if role == "query" else MIN_SIDE)
     rgb = decoded.rgb
+    upscale = max(rgb.shape[:2]) / native_side
     gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
     views = [small]
     if small_alpha is not None:
@@ -266,10 +268,14 @@ def fingerprint_decoded(decoded: DecodedImage, sha256: str, *, role: str = "quer
             for colour in SILHOUETTE_BACKGROUNDS:
                 other = cv2.cvtColor(decoded.flattened_on(colour), cv2.COLOR_RGB2GRAY)
                 alternates.append((other, edge, SILHOUETTE_FEATURES // len(SILHOUETTE_BACKGROUNDS)))
-        local, mirrored = local_features.extract(gray, REFERENCE_FEATURES, alternates=tuple(alternates))
+        local, mirrored = local_features.extract(
+            gray, REFERENCE_FEATURES, alternates=tuple(alternates), upscale=upscale
+        )
     else:
         budget = max(REFERENCE_FEATURES, round(QUERY_FEATURES_PER_MPX * gray.size / 1e6))
-        local, mirrored = local_features.extract(gray, budget, mirror_budget=round(budget * MIRROR_SHARE))
+        local, mirrored = local_features.extract(
+            gray, budget, mirror_budget=round(budget * MIRROR_SHARE), upscale=upscale
+        )
     edges = quality.edge_density(cv2.cvtColor(edge_source, cv2.COLOR_RGB2GRAY))
     reason = quality.is_low_information(decoded.original_size, edges, len(local), pdq_quality)
     return Fingerprint(

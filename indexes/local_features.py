@@ -16,7 +16,12 @@ import numpy as np
 
 DESCRIPTOR_BYTES = 32
 # Low FAST threshold: flat clip art has soft, low-contrast corners that the default 20 misses.
-_FAST_THRESHOLD = 8
+FAST_THRESHOLD = 8
+# The threshold is a grey-level difference across 3 px, so enlarging an image f times divides its
+# corners' contrast by ~f: callers that upscaled pass ``upscale`` and the threshold shrinks with it,
+# down to this. A faint 96 px photo tile enlarged to 640 px found 0-4 corners at 8 and was refused
+# as blank (46 of the benchmark's 300 photo works); photo µAP 0.828 -> 0.897 (BENCHMARKS.md).
+MIN_FAST_THRESHOLD = 2
 _GRID = 8
 # Thinner images get no keypoints: ORB's pyramid would shrink a side to 0 px and fail (a
 # 5000 x 3 strip), and no keypoint fits a 31 px patch in them anyway.
@@ -39,9 +44,10 @@ class LocalFeatures:
         return LocalFeatures(self.points[:n], self.descriptors[:n])
 
 
-def _detector(n: int) -> cv2.ORB:
+def _detector(n: int, upscale: float = 1.0) -> cv2.ORB:
+    threshold = max(MIN_FAST_THRESHOLD, round(FAST_THRESHOLD / max(1.0, upscale)))
     return cv2.ORB.create(
-        nfeatures=n, scaleFactor=1.2, nlevels=8, edgeThreshold=19, patchSize=31, fastThreshold=_FAST_THRESHOLD
+        nfeatures=n, scaleFactor=1.2, nlevels=8, edgeThreshold=19, patchSize=31, fastThreshold=threshold
     )
 
 
@@ -55,6 +61,7 @@ def extract(
     *,
     mirror_budget: int = 0,
     alternates: tuple[tuple[np.ndarray, np.ndarray, int], ...] = (),
+    upscale: float = 1.0,
 ) -> tuple[LocalFeatures, LocalFeatures]:
     """Up to ``budget`` descriptors, ordered round-robin over grid cells by response, and
     up to ``mirror_budget`` descriptors of the horizontally mirrored image.
@@ -69,7 +76,7 @@ def extract(
     """
     if budget <= 0 or min(gray.shape[:2]) < _MIN_SIDE:
         return _empty(), _empty()
-    detector = _detector(budget * _DETECT_FACTOR)
+    detector = _detector(budget * _DETECT_FACTOR, upscale)
     keypoints = detector.detect(gray, None)
     if not keypoints:
         return _empty(), _empty()

@@ -26,9 +26,13 @@ def edge_density(gray: np.ndarray) -> float:
     return float(np.mean(np.hypot(gx, gy) > _EDGE_LEVEL))
 
 
-def information_score(edges: float, keypoints: int, pdq_quality: int) -> float:
-    """0..1 summary for humans and the API; the gate itself uses :func:`is_low_information`."""
-    return float(min(1.0, edges / 0.05) * 0.5 + min(1.0, keypoints / 200) * 0.3 + pdq_quality / 100 * 0.2)
+def information_score(size: tuple[int, int], edges: float, keypoints: int, pdq_quality: int) -> float:
+    """0..1 summary for humans and the API; the gate itself uses :func:`is_low_information`.
+
+    Scaled down below twice the smallest accepted side: an enlarged 16 px icon shows many corners
+    (``local_features`` lowers its threshold for enlarged images), none of them information."""
+    detail = min(1.0, edges / 0.05) * 0.5 + min(1.0, keypoints / 200) * 0.3 + pdq_quality / 100 * 0.2
+    return float(detail * min(1.0, min(size) / (2 * MIN_SIDE_PX)))
 
 
 def is_low_information(size: tuple[int, int], edges: float, keypoints: int, pdq_quality: int) -> str | None:

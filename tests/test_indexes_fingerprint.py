@@ -11,9 +11,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageEnhance
 
-from indexes import MATCH_THRESHOLD, Engine, Fingerprint, fingerprint, scoring
+from indexes import MATCH_THRESHOLD, Engine, Fingerprint, fingerprint, local_features, scoring
 from indexes.fingerprinting import REFERENCE_FEATURES
 from tests import imagegen
 
@@ -158,6 +158,29 @@ def test_small_soft_detail_is_judged_on_its_own_pixels() -> None:
         assert fp.low_information_reason is None
 
 
+def faint_small_artwork(seed: int) -> Image.Image:
+    """96 px and low contrast, like a tile of a retina scan: its corners are real but gentle."""
+    small = imagegen.artwork(seed, (320, 320)).resize((96, 96), Image.Resampling.LANCZOS)
+    return ImageEnhance.Contrast(small).enhance(0.1)
+
+
+def test_an_enlarged_small_image_keeps_its_corners(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Enlarged ~7x to the working size, a faint 96 px image's corners differ by under 8 grey levels
+    across FAST's 3 px circle: the fixed threshold found almost none and the gate refused the work."""
+    data = imagegen.encode(faint_small_artwork(1))
+    fp = fingerprint(data, role="reference")
+    assert not fp.low_information and len(fp.local) >= 200
+    monkeypatch.setattr(local_features, "MIN_FAST_THRESHOLD", local_features.FAST_THRESHOLD)
+    fixed = fingerprint(data, role="reference")
+    assert len(fixed.local) < 24 and fixed.low_information
+
+
+def test_an_enlarged_tiny_icon_is_not_called_informative() -> None:
+    """Its lowered FAST threshold finds corners all over an enlarged 16 px icon: still no information."""
+    fp = fingerprint(imagegen.encode(imagegen.tiny_icon()))
+    assert len(fp.local) > 100 and fp.information < 0.3
+
+
 def test_rich_artwork_is_not_low_information(fps: dict[str, Fingerprint]) -> None:
     for name in ("query", "reference", "transparent", "sample"):
         assert not fps[name].low_information, name
@@ -262,3 +285,15 @@ def test_only_registered_works_carry_a_phash(fps: dict[str, Fingerprint]) -> Non
     assert len(query.phash) == 0
     back = Fingerprint.from_bytes(query.to_bytes())
     assert len(back.phash) == 0 and back == query
+
+
+def test_a_copy_of_a_faint_small_work_matches_and_other_faint_work_does_not() -> None:
+    work = faint_small_artwork(1)
+    copy = work.rotate(10, Image.Resampling.BICUBIC, expand=True, fillcolor=(128, 128, 128))
+    query = fingerprint(imagegen.encode(copy, "JPEG", quality=70))
+    engine = Engine()
+    engine.add(1, fingerprint(imagegen.encode(work), role="reference"))
+    engine.add(2, fingerprint(imagegen.encode(faint_small_artwork(51)), role="reference"))
+    matches = engine.search(query)
+    assert matches and matches[0].key == 1 and matches[0].verdict == "match"
+    assert all(m.verdict != "match" for m in matches[1:])
