@@ -48,6 +48,12 @@ class Prefetcher:
             return self._pool.fingerprint(data, role=role)
         return pending[1].result()
 
+    def discard(self, data: bytes) -> None:
+        """Drop the fingerprint started for ``data`` if nobody will ask for it (a file found damaged)."""
+        pending = self._pending.pop(id(data), None)
+        if pending is not None:
+            pending[1].cancel()
+
     def close(self) -> None:
         self._threads.shutdown(wait=True, cancel_futures=True)
         self._pool.close()

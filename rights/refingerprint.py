@@ -78,6 +78,8 @@ def refingerprint(
             error = _redo(registry, work, data, summary)
             if error is not None:
                 summary.failed.append({"work_id": format_work_id(work.key), "error": error})
+                if processes > 0 and isinstance(data, bytes):
+                    prefetch.discard(data)  # a damaged file's fingerprint is never asked for
             if on_work is not None:
                 on_work()
     return summary

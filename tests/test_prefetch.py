@@ -56,3 +56,17 @@ def test_a_registry_using_it_registers_in_file_order(tmp_path: Path) -> None:
         bodies = [registry.register("alice", data, title=path.stem) for path, data in items]
     assert [b["title"] for b in bodies] == [p.stem for p in paths]
     assert [b["log_index"] for b in bodies] == list(range(5))
+
+
+def test_errors_can_come_back_in_place_and_unwanted_fingerprints_are_dropped(tmp_path: Path) -> None:
+    good, other = _pngs(tmp_path, range(70, 72))
+    missing = tmp_path / "gone.png"
+    with Prefetcher(1) as prefetch:
+        items = list(prefetch.read_ahead_or_errors([good, missing, other]))
+        assert [path for path, _ in items] == [good, missing, other]
+        assert isinstance(items[1][1], FileNotFoundError)
+        data = items[0][1]
+        assert isinstance(data, bytes)
+        prefetch.discard(data)
+        assert id(data) not in prefetch._pending  # the bytes and their future are let go
+        assert prefetch(data, role="reference") == fingerprint(data, role="reference")  # still served
