@@ -49,6 +49,12 @@ SILHOUETTE_FEATURES = 128
 SILHOUETTE_BACKGROUNDS = ((0, 0, 0), (96, 96, 96))
 QUERY_FEATURES_PER_MPX = 1000
 MIRROR_SHARE = 0.4
+# Revision of how the signals are computed, so a registry can tell which stored fingerprints an
+# upgrade would compute differently (``rights refingerprint``). 1: before the appearance signature;
+# 2: with it; 3: FAST threshold scaled to the upscale factor. Bump it with any change that alters
+# the fingerprint of an image. Stored from 3 on; older fingerprints are told apart by their fields.
+METHOD = 3
+_FIRST_STORED_METHOD = 3
 _MAGIC = b"RFP1"
 _NO_REGIONS = np.zeros((0, global_hashes.PDQ_BYTES), np.uint8)
 _NO_PHASH = np.zeros(0, np.uint8)
@@ -74,6 +80,7 @@ class Fingerprint:
     # The 256 px RGB the hashes came from, so a search can re-hash the region where a work
     # was placed (``indexes.alignment``). Fresh fingerprints only: not serialised, not compared.
     thumbnail: np.ndarray | None = field(default=None, repr=False, compare=False)
+    method: int = METHOD  # the ``METHOD`` revision that computed it
     # Not an init field, so `dataclasses.replace` starts a changed copy with an empty cache.
     _digest: list[str] = field(default_factory=list, init=False, repr=False, compare=False)
 
@@ -83,9 +90,9 @@ class Fingerprint:
 
     @property
     def outdated(self) -> bool:
-        """Made by an older release, without signals the engine now uses (the appearance
-        signature): re-fingerprinting the image would find its copies more often."""
-        return len(self.appearance) == 0
+        """Computed by an older revision (``METHOD``), or missing a signal the engine now uses:
+        fingerprinting the image again would give other signals, that find its copies more often."""
+        return self.method < METHOD or len(self.appearance) == 0
 
     @property
     def information(self) -> float:
@@ -126,6 +133,8 @@ class Fingerprint:
         if len(self.appearance):
             # Only when present, so fingerprints made before it keep their bytes and digest.
             header["appearance"] = len(self.appearance)
+        if self.method >= _FIRST_STORED_METHOD:
+            header["method"] = self.method  # older fingerprints keep their bytes and digest
         if len(self.phash) != global_hashes.PHASH_BYTES:
             header["phash"] = len(self.phash)  # a query's: none (registered works' bytes unchanged)
         head = json.dumps(header, sort_keys=True, separators=(",", ":")).encode()
@@ -174,6 +183,7 @@ class Fingerprint:
             edge_density=float(h["edge_density"]),
             low_information_reason=h["low"],
             appearance=sig,
+            method=int(h.get("method", 2 if len(sig) else 1)),
         )
 
 

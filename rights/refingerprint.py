@@ -1,10 +1,11 @@
 """Re-fingerprint registered works from their stored originals.
 
-Fingerprints gain signals between releases (the appearance signature, for one). A work keeps the fingerprint
-it was registered with, so an older registry finds fewer copies of it than a fresh one would, until its
-works are fingerprinted again from the bytes kept under ``<data>/originals``. Each replacement is one
-transaction with its own log entry (kind ``refingerprint``, citing the previous fingerprint digest), so the
-log still accounts for every fingerprint a work has had.
+Fingerprinting improves between releases (the appearance signature; corners of enlarged small images). A
+work keeps the fingerprint it was registered with, so an older registry finds fewer copies of it than a
+fresh one would, until its works are fingerprinted again from the bytes kept under ``<data>/originals``.
+A fingerprint made by an earlier revision of the method (``Fingerprint.outdated``) is redone by default.
+Each replacement is one transaction with its own log entry (kind ``refingerprint``, citing the previous
+fingerprint digest), so the log still accounts for every fingerprint a work has had.
 """
 
 from __future__ import annotations

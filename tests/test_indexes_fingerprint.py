@@ -14,7 +14,7 @@ import pytest
 from PIL import Image, ImageEnhance
 
 from indexes import MATCH_THRESHOLD, Engine, Fingerprint, fingerprint, local_features, scoring
-from indexes.fingerprinting import REFERENCE_FEATURES
+from indexes.fingerprinting import METHOD, REFERENCE_FEATURES
 from tests import imagegen
 
 ART = imagegen.encode(imagegen.artwork(21))
@@ -256,9 +256,9 @@ def test_appearance_signature_round_trips_and_old_fingerprints_keep_their_bytes(
     assert np.array_equal(Fingerprint.from_bytes(fp.to_bytes()).appearance, fp.appearance)
     # A fingerprint stored before signatures existed has none; re-serialising it must give the
     # same bytes, or its digest would no longer match the transparency log.
-    old = dataclasses.replace(fp, appearance=np.zeros(0, np.int8))
+    old = dataclasses.replace(fp, appearance=np.zeros(0, np.int8), method=1)
     data = old.to_bytes()
-    assert b'"appearance"' not in data
+    assert b'"appearance"' not in data and b'"method"' not in data
     back = Fingerprint.from_bytes(data)
     assert len(back.appearance) == 0 and back.to_bytes() == data and back.digest() == old.digest()
     assert old.digest() != fp.digest()
@@ -297,3 +297,22 @@ def test_a_copy_of_a_faint_small_work_matches_and_other_faint_work_does_not() ->
     matches = engine.search(query)
     assert matches and matches[0].key == 1 and matches[0].verdict == "match"
     assert all(m.verdict != "match" for m in matches[1:])
+
+
+def test_fingerprints_of_earlier_methods_keep_their_bytes_and_are_outdated(
+    fps: dict[str, Fingerprint],
+) -> None:
+    current = fps["reference"]
+    assert current.method == METHOD and not current.outdated
+    assert Fingerprint.from_bytes(current.to_bytes()).method == METHOD
+    # Method 2 stored no revision: its bytes must come back the same, and be known as outdated.
+    before = dataclasses.replace(current, method=2)
+    data = before.to_bytes()
+    assert b'"method"' not in data
+    back = Fingerprint.from_bytes(data)
+    assert back.method == 2 and back.outdated and back.to_bytes() == data
+    # Method 1 had no appearance signature either.
+    oldest = Fingerprint.from_bytes(
+        dataclasses.replace(current, appearance=np.zeros(0, np.int8), method=1).to_bytes()
+    )
+    assert oldest.method == 1 and oldest.outdated

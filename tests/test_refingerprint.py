@@ -1,7 +1,7 @@
 """Re-fingerprinting works that an older release registered, against a real data directory.
 
-An "older release" fingerprint is the current one without the appearance signature: byte for byte what
-fingerprints looked like before it existed (the header names it only when present).
+An "older release" fingerprint is the current one as method 1 stored it, without the appearance signature
+or a method number: byte for byte the layout of that time (the header names either only when present).
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ def _age(data: Path, keys: list[int]) -> dict[int, str]:
     digests = {}
     for key in keys:
         with Registry.open(data) as reg:
-            old = dataclasses.replace(_stored(reg, key), appearance=EMPTY)
+            old = dataclasses.replace(_stored(reg, key), appearance=EMPTY, method=1)
         _store(data, key, old)
         digests[key] = old.digest()
     shutil.rmtree(data / INDEX_DIRNAME)  # the next open rebuilds it from the aged fingerprints
@@ -168,3 +168,19 @@ def test_cli_reports_a_summary_and_fails_on_a_damaged_original(
     assert "w_2" in err and "damaged" in err
     assert main(["--data", str(data), "refingerprint", "--all"]) == 1  # w_2 is still damaged
     assert json.loads(capsys.readouterr().out)["unchanged"] == 2
+
+
+def test_works_of_the_previous_method_are_refingerprinted_too(data: Path) -> None:
+    """Method 2 had the appearance signature but a fixed FAST threshold, and stored no method number."""
+    with Registry.open(data) as reg:
+        previous = dataclasses.replace(_stored(reg, 2), method=2)
+    _store(data, 2, previous)
+    with Registry.open(data) as reg:
+        assert _stored(reg, 2).method == 2
+        assert refingerprint(reg).to_json() == {
+            "checked": 1,
+            "refingerprinted": 1,
+            "unchanged": 0,
+            "failed": 0,
+        }
+        assert not _stored(reg, 2).outdated
