@@ -20,8 +20,8 @@ FAST_THRESHOLD = 8
 # The threshold is a grey-level difference across 3 px, so enlarging an image f times divides its
 # corners' contrast by ~f: callers that upscaled pass ``upscale`` and the threshold shrinks with it,
 # down to this. A faint 96 px photo tile enlarged to 640 px found 0-4 corners at 8 and was refused
-# as blank (46 of the benchmark's 300 photo works); photo µAP 0.828 -> 0.897 (BENCHMARKS.md).
-MIN_FAST_THRESHOLD = 2
+# as blank (46 of the benchmark's 300 photo works); photo µAP 0.828 -> 0.91 (BENCHMARKS.md).
+MIN_FAST_THRESHOLD = 1
 _GRID = 8
 # Thinner images get no keypoints: ORB's pyramid would shrink a side to 0 px and fail (a
 # 5000 x 3 strip), and no keypoint fits a 31 px patch in them anyway.
