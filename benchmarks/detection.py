@@ -63,16 +63,22 @@ def _run_method(method: Method, refs: list[tuple[int, Path]], queries: list[Quer
     }
 
 
-def _scores(preds: list[metrics.Pred], queries: list[Query]) -> dict:
+def _scores(preds: list[metrics.Pred], queries: list[Query], shown_min_score: float | None = None) -> dict:
     truth = {q.qid: q.truth for q in queries}
     ids = {q.qid for q in queries}
     preds = [p for p in preds if p.query in ids]
     by_transform = {q.qid: q.transform for q in queries if q.truth is not None}
+    extra = {}
+    if shown_min_score is not None:
+        # Micro-AP over what a user is shown (`match` and `review`), as reported before the
+        # engine submitted its weaker candidates.
+        extra["micro_ap_shown"] = metrics.micro_ap([p for p in preds if p.score >= shown_min_score], truth)
     return {
         "queries": len(queries),
         "positives": sum(q.truth is not None for q in queries),
         "distractors": sum(q.truth is None for q in queries),
         "micro_ap": metrics.micro_ap(preds, truth),
+        **extra,
         "recall_at_p90": metrics.recall_at_precision(preds, truth, 0.9),
         "distractor_fp_rate": metrics.distractor_fp_rate(preds, truth),
         "precision_at_match": metrics.precision_at_match(preds, truth),
@@ -117,10 +123,12 @@ def run(cfg: Config) -> dict:
     for method in methods:
         _log(f"running {method.name}")
         raw = _run_method(method, refs, queries)
+        shown = getattr(method, "shown_min_score", None)
         entry = {
-            "overall": _scores(raw["preds"], queries),
+            "overall": _scores(raw["preds"], queries, shown),
             "by_corpus": {
-                c: _scores(raw["preds"], [q for q in queries if q.corpus == c]) for c in ("clipart", "photo")
+                c: _scores(raw["preds"], [q for q in queries if q.corpus == c], shown)
+                for c in ("clipart", "photo")
             },
             "build_s": raw["build_s"],
             "latency_excl_hash": throughput.percentiles_ms(raw["search_s"]),
@@ -134,6 +142,7 @@ def run(cfg: Config) -> dict:
             "build_errors": raw["build_errors"][:20],
             "build_error_count": len(raw["build_errors"]),
             "fingerprint_error_count": raw["fingerprint_errors"],
+            "weak_search_inconsistent": getattr(method, "inconsistent", None),
         }  # fmt: skip
         results["methods"][method.name] = entry
 

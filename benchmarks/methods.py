@@ -114,6 +114,11 @@ class PDQDihedral(PHash):
         return score >= 1 - self.match_distance / 256 - 1e-9
 
 
+def _key(match: object) -> tuple:
+    m = match  # indexes.Match, imported lazily like the engine
+    return (m.key, m.score, m.verdict, m.kind, m.region)  # type: ignore[attr-defined]
+
+
 def engine_available() -> str | None:
     """None when `indexes.Engine` imports, else the reason it does not."""
     try:
@@ -137,6 +142,11 @@ class EngineMethod:
         self.search_s = 0.0
         self.build_errors: list[str] = []
         self.query_errors = 0
+        self.inconsistent = 0  # queries whose shown results changed when weak ones were asked for
+        # Predictions scoring under this are the weak candidates a user never sees.
+        from indexes.scoring import REVIEW_THRESHOLD
+
+        self.shown_min_score = REVIEW_THRESHOLD
 
     def build(self, refs: list[tuple[int, Path]]) -> None:
         from indexes import ImageError, fingerprint
@@ -159,9 +169,15 @@ class EngineMethod:
             self.hash_s, self.search_s = time.perf_counter() - t0, 0.0
             return []
         t1 = time.perf_counter()
-        matches = self.engine.search(fp, limit=self.limit)
+        shown = self.engine.search(fp, limit=self.limit)
         self.hash_s, self.search_s = t1 - t0, time.perf_counter() - t1
-        return [Prediction(int(m.key), float(m.score), m.verdict == "match") for m in matches]
+        # Micro-AP scores every candidate a method submits (the baselines submit their tails
+        # past the match distance), so the engine's candidates below `review` are submitted too.
+        # They come from a second, untimed search; its `match`/`review` part must be the same.
+        ranked = self.engine.search(fp, limit=self.limit, min_score=0.0)
+        if [_key(m) for m in ranked if m.verdict] != [_key(m) for m in shown]:
+            self.inconsistent += 1
+        return [Prediction(int(m.key), float(m.score), m.verdict == "match") for m in ranked]
 
     def is_match(self, score: float) -> bool:
         raise NotImplementedError("the engine's operating point is its verdict, see Prediction.match")

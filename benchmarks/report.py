@@ -27,6 +27,7 @@ def _summary_row(name: str, s: dict, families: list[str]) -> list[str]:
     return [
         name,
         _f(s["micro_ap"]),
+        _f(s.get("micro_ap_shown")),
         _f(s["recall_at_p90"]),
         _f(s["distractor_fp_rate"]),
         _f(s["precision_at_match"]),
@@ -51,7 +52,9 @@ def markdown(res: dict) -> str:
     if not res["engine_available"]:
         out += [f"engine: not available ({res['engine_unavailable_reason']})", ""]
 
-    header = ["method", "µAP", "R@P90", "FP distractors", "P@match", "R@match", *families]
+    # "µAP shown": over the `match` and `review` results only, without the engine's weaker
+    # candidates (the baselines have no such split).
+    header = ["method", "µAP", "µAP shown", "R@P90", "FP distractors", "P@match", "R@match", *families]
     base = {b: methods[b]["overall"] for b in BASELINES if b in methods}
     rows = []
     for name, m in methods.items():
@@ -107,6 +110,11 @@ def markdown(res: dict) -> str:
 
     notes = []
     for name, m in methods.items():
+        if m.get("weak_search_inconsistent"):
+            notes.append(
+                f"- {name}: {m['weak_search_inconsistent']} queries whose `match`/`review` results "
+                "changed when the candidates below `review` were asked for"
+            )
         if m["query_error_count"] or m["build_error_count"] or m["fingerprint_error_count"]:
             notes.append(
                 f"- {name}: {m['build_error_count']} ref build errors, {m['fingerprint_error_count']} query "

@@ -89,6 +89,12 @@ class Fingerprint:
         return self.low_information_reason is not None
 
     @property
+    def whole_image_only(self) -> bool:
+        """Too small for the gate, but a detailed, downscaled whole: as a query, its whole-image
+        hash may still name a work (``quality.identifiable_as_whole``)."""
+        return quality.identifiable_as_whole(self.size, self.edge_density, self.pdq_quality)
+
+    @property
     def outdated(self) -> bool:
         """Computed by an older revision (``METHOD``), or missing a signal the engine now uses:
         fingerprinting the image again would give other signals, that find its copies more often."""
@@ -271,7 +277,11 @@ def fingerprint_decoded(decoded: DecodedImage, sha256: str, *, role: str = "quer
     dihedral = [global_hashes.pdq_dihedral(v) for v in views]
     pdq = np.stack([hashes for hashes, _ in dihedral])
     pdq_quality = dihedral[0][1]  # of the whole view
-    if role == "reference":
+    if min(decoded.original_size) < quality.MIN_SIDE_PX:
+        # Enlarged 20x or more, such an image's corners are interpolation artefacts; the gate
+        # refuses it anyway, and as a query only its whole-image hash may name a work.
+        local = mirrored = local_features.NONE
+    elif role == "reference":
         alternates = []
         if decoded.alpha is not None:
             edge = _silhouette(decoded.alpha)

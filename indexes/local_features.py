@@ -55,6 +55,9 @@ def _empty() -> LocalFeatures:
     return LocalFeatures(np.zeros((0, 2), np.float32), np.zeros((0, DESCRIPTOR_BYTES), np.uint8))
 
 
+NONE = _empty()
+
+
 def extract(
     gray: np.ndarray,
     budget: int,

@@ -18,6 +18,11 @@ _EDGE_LEVEL = 40.0
 # Below this many keypoints AND a weak PDQ, an image is a blob or a gradient.
 MIN_KEYPOINTS = 24
 MIN_PDQ_QUALITY_WITH_FEW_KEYPOINTS = 40
+# A query under MIN_SIDE_PX is still a whole picture, only downscaled: PDQ hashes a 64 px DCT,
+# which keeps a work's layout, so a whole-image near-duplicate may still be named; local features
+# may not. On the benchmark, 15-31 px copies sat a median 14 bits from their work, and the nearest
+# other work was never under 50 bits (92 such queries, 20 of them distractors).
+MIN_WHOLE_IMAGE_SIDE_PX = 12
 
 
 def edge_density(gray: np.ndarray) -> float:
@@ -33,6 +38,16 @@ def information_score(size: tuple[int, int], edges: float, keypoints: int, pdq_q
     (``local_features`` lowers its threshold for enlarged images), none of them information."""
     detail = min(1.0, edges / 0.05) * 0.5 + min(1.0, keypoints / 200) * 0.3 + pdq_quality / 100 * 0.2
     return float(detail * min(1.0, min(size) / (2 * MIN_SIDE_PX)))
+
+
+def identifiable_as_whole(size: tuple[int, int], edges: float, pdq_quality: int) -> bool:
+    """True for an image too small for the gate that is still detailed enough (edges and PDQ
+    quality) to be recognised as a whole, downscaled copy by its whole-image hash alone."""
+    return (
+        MIN_WHOLE_IMAGE_SIDE_PX <= min(size) < MIN_SIDE_PX
+        and edges >= MIN_EDGE_DENSITY
+        and pdq_quality >= MIN_PDQ_QUALITY_WITH_FEW_KEYPOINTS
+    )
 
 
 def is_low_information(size: tuple[int, int], edges: float, keypoints: int, pdq_quality: int) -> str | None:

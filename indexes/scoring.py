@@ -24,6 +24,10 @@ REVIEW_THRESHOLD = 0.50
 _PDQ_SCALE = 100.0
 _PDQ_MATCH_BITS = 20
 _PDQ_ZERO_BITS = 44
+# Beyond _PDQ_ZERO_BITS a whole-image distance is only a hint for ranking (``weak_score``),
+# from _PDQ_HINT_SCORE down to 0 here.
+_PDQ_HINT_BITS = 64
+_PDQ_HINT_SCORE = 0.05
 # Aligned re-hash (``aligned_score``): bits forgiven against a whole-image hash, and the cut-off.
 _ALIGNED_BONUS_BITS = 8
 _ALIGNED_MAX_BITS = 40
@@ -111,6 +115,18 @@ def local_score(inliers: int, span: float = 1.0) -> float:
         return 0.0
     score = inliers / (inliers + _INLIER_HALF)
     return score if inliers >= _MIN_REVIEW_INLIERS else min(score, REVIEW_THRESHOLD * 0.96)
+
+
+def weak_score(loose_inliers: int, pdq_distance: int | None) -> float:
+    """Score of evidence too weak for `review`: a placement verified without the ratio test, or
+    a whole-image PDQ distance past the point where ``near_score`` gives up (a hint, ranked
+    below any such placement). Only ever below `review`: it ranks the candidates a ranking
+    evaluation asks for (``Engine.search(min_score=...)``) and is never shown otherwise."""
+    placed = local_score(loose_inliers) * (REVIEW_THRESHOLD - _STEP)
+    hint = 0.0
+    if pdq_distance is not None and pdq_distance < _PDQ_HINT_BITS:
+        hint = _PDQ_HINT_SCORE * (_PDQ_HINT_BITS - pdq_distance) / (_PDQ_HINT_BITS - _PDQ_ZERO_BITS)
+    return max(placed, hint)
 
 
 def combine(*scores: float) -> float:

@@ -568,3 +568,50 @@ def test_a_drawing_inside_a_stronger_match_is_explained_away() -> None:
     assert matches[1].region is not None and alone.region is not None
     assert iou(matches[1].region, alone.region) > 0.9
     assert_found(engine.search(query(imagegen.jpeg(small, 70))), 1)  # the drawing alone still matches
+
+
+# ---- queries under the gate's size, weak candidates ----------------------------------------
+
+
+def thumbnail(img: Image.Image, side: int = 28) -> Image.Image:
+    scale = side / max(img.size)
+    return img.resize(
+        (max(1, round(img.width * scale)), max(1, round(img.height * scale))), Image.Resampling.LANCZOS
+    )
+
+
+@pytest.mark.parametrize("key", [1, 2, 11, 13])
+def test_a_thumbnail_under_the_gates_size_matches_by_its_whole_image_hash(engine: Engine, key: int) -> None:
+    """A 28 px copy is too small for local features but is still the whole picture: its PDQ
+    names the work. Registering it would still be refused (low information)."""
+    fp = query(thumbnail(flat(key)))
+    assert fp.low_information and fp.whole_image_only
+    top = assert_found(engine.search(fp), key)
+    assert top.kind == "near" and top.region == (0, 0, *fp.size)
+
+
+@pytest.mark.parametrize("seed", [901, 902, 903])
+def test_a_thumbnail_of_unrelated_art_matches_nothing(engine: Engine, seed: int) -> None:
+    matches = engine.search(query(thumbnail(imagegen.artwork(seed))))
+    assert all(m.verdict != "match" for m in matches), describe(matches)
+
+
+def test_a_plain_thumbnail_is_not_trusted_even_as_a_whole(engine: Engine) -> None:
+    fp = query(imagegen.plain_fill().resize((24, 24)))
+    assert fp.low_information and not fp.whole_image_only
+    assert engine.search(fp) == []
+
+
+def test_weak_candidates_come_only_when_asked_and_change_nothing_shown(
+    engine: Engine, probes: dict[str, Fingerprint]
+) -> None:
+    weak_seen = 0
+    for name, fp in probes.items():
+        shown = engine.search(fp)
+        ranked = engine.search(fp, min_score=0.0)
+        assert [m for m in ranked if m.verdict] == shown, name
+        weak = [m for m in ranked if not m.verdict]
+        assert all(0.0 < m.score < scoring.REVIEW_THRESHOLD for m in weak), describe(weak)
+        assert [m.score for m in ranked] == sorted((m.score for m in ranked), reverse=True)
+        weak_seen += len(weak)
+    assert weak_seen > 0  # the probes' unrelated works do leave weak evidence

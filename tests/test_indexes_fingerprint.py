@@ -175,10 +175,20 @@ def test_an_enlarged_small_image_keeps_its_corners(monkeypatch: pytest.MonkeyPat
     assert len(fixed.local) < 24 and fixed.low_information
 
 
-def test_an_enlarged_tiny_icon_is_not_called_informative() -> None:
-    """Its lowered FAST threshold finds corners all over an enlarged 16 px icon: still no information."""
+def test_an_image_under_the_gates_size_has_no_local_features() -> None:
+    """Enlarged 48x to the query size, a 16 px icon's corners would be interpolation artefacts
+    (the lowered FAST threshold found hundreds): none are taken, and it is no information."""
     fp = fingerprint(imagegen.encode(imagegen.tiny_icon()))
-    assert len(fp.local) > 100 and fp.information < 0.3
+    assert len(fp.local) == 0 and len(fp.mirrored) == 0
+    assert fp.low_information and fp.information < 0.3
+    assert fp.whole_image_only  # detailed enough for its whole-image hash (tests/test_indexes_engine.py)
+
+
+def test_an_image_of_the_gates_size_keeps_its_corners_but_scores_less_information() -> None:
+    img = imagegen.artwork(5, (320, 320)).resize((40, 40), Image.Resampling.LANCZOS)
+    fp = fingerprint(imagegen.encode(img))
+    assert not fp.low_information and not fp.whole_image_only and len(fp.local) > 24
+    assert fp.information < 0.7
 
 
 def test_rich_artwork_is_not_low_information(fps: dict[str, Fingerprint]) -> None:
