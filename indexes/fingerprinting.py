@@ -90,9 +90,9 @@ class Fingerprint:
 
     @property
     def whole_image_only(self) -> bool:
-        """Too small for the gate, but a detailed, downscaled whole: as a query, its whole-image
-        hash may still name a work (``quality.identifiable_as_whole``)."""
-        return quality.identifiable_as_whole(self.size, self.edge_density, self.pdq_quality)
+        """Too small for the gate, but not blank: as a query, a downscaled whole copy whose
+        whole-image hash may still name a work (``quality.identifiable_as_whole``)."""
+        return quality.identifiable_as_whole(self.size, self.edge_density)
 
     @property
     def outdated(self) -> bool:
