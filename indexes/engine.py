@@ -390,7 +390,12 @@ class Engine:
                 if likeness > 0.0:
                     score = scoring.combine(score, likeness)
                     kind, region = "near", full
-            weak = scoring.weak_score(ev.loose, ev.near) if score < scoring.REVIEW_THRESHOLD else 0.0
+            weak = 0.0
+            if score < scoring.REVIEW_THRESHOLD and min_score < scoring.REVIEW_THRESHOLD:
+                if views is None:
+                    views = appearance.orientations(fp.appearance)
+                likeness = appearance.similarity(views, self._works[key].appearance)
+                weak = scoring.weak_score(ev.loose, ev.near, likeness)
             if weak > score:
                 score, kind = weak, "partial" if ev.loose else "near"
             whole_image = scoring.near_score(ev.near) if ev.near is not None else 0.0
