@@ -615,3 +615,13 @@ def test_weak_candidates_come_only_when_asked_and_change_nothing_shown(
         assert [m.score for m in ranked] == sorted((m.score for m in ranked), reverse=True)
         weak_seen += len(weak)
     assert weak_seen > 0  # the probes' unrelated works do leave weak evidence
+
+
+def test_weak_scores_stay_below_review_and_likeness_never_makes_a_candidate() -> None:
+    assert scoring.weak_score(0, None, 0.99) == 0.0
+    assert scoring.weak_score(0, 70, 0.99) == 0.0  # past the widest PDQ hint
+    strongest = scoring.weak_score(500, 45, 1.0)
+    assert 0.0 < strongest < scoring.REVIEW_THRESHOLD
+    # Likeness ranks candidates with the same placement: the look-alike first.
+    assert scoring.weak_score(8, None, 0.9) > scoring.weak_score(8, None, 0.1) > 0.0
+    assert scoring.weak_score(0, 50, 0.0) > scoring.weak_score(0, 60, 0.0) > 0.0
