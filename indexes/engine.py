@@ -258,6 +258,8 @@ class Engine:
         By default only `match` and `review`. A ranking evaluation (DISC21's micro-AP scores
         every candidate an engine submits, however weak) may lower ``min_score`` to also get the
         candidates below `review`, which carry an empty verdict."""
+        if not 0.0 <= min_score <= 1.0:
+            raise ValueError(f"min_score must be within [0, 1], got {min_score}")
         with self._lock.read():
             evidence: dict[int, _Evidence] = {}
             exact = set(self._owners(fp.sha256))
@@ -336,8 +338,8 @@ class Engine:
     ) -> None:
         """Weak candidates: placements verified from every close neighbour, without the ratio test.
 
-        They find ~1 % more copies (a recoloured, captioned crop) but as many false works as
-        true ones (BENCHMARKS.md), so they only rank candidates below `review`."""
+        They find ~1.5 % more copies (a recoloured, captioned crop) but five times as many
+        wrong works (BENCHMARKS.md, sixth session), so they only rank candidates below `review`."""
         q_idx, keys, feats = _correspondences(ids, close)
         for key in _best_voted(keys, q_idx, _LOOSE_CANDIDATES):
             work = self._works.get(key)

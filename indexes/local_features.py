@@ -55,7 +55,10 @@ def _empty() -> LocalFeatures:
     return LocalFeatures(np.zeros((0, 2), np.float32), np.zeros((0, DESCRIPTOR_BYTES), np.uint8))
 
 
+# No features, shared: its arrays are read-only.
 NONE = _empty()
+NONE.points.setflags(write=False)
+NONE.descriptors.setflags(write=False)
 
 
 def extract(

@@ -625,3 +625,11 @@ def test_weak_scores_stay_below_review_and_likeness_never_makes_a_candidate() ->
     # Likeness ranks candidates with the same placement: the look-alike first.
     assert scoring.weak_score(8, None, 0.9) > scoring.weak_score(8, None, 0.1) > 0.0
     assert scoring.weak_score(0, 50, 0.0) > scoring.weak_score(0, 60, 0.0) > 0.0
+
+
+@pytest.mark.parametrize("bad", [-0.1, 1.5, float("nan")])
+def test_a_min_score_outside_zero_to_one_is_refused(
+    engine: Engine, probes: dict[str, Fingerprint], bad: float
+) -> None:
+    with pytest.raises(ValueError, match="min_score"):
+        engine.search(probes["jpeg-1"], min_score=bad)
