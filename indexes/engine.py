@@ -392,14 +392,13 @@ class Engine:
                 if likeness > 0.0:
                     score = scoring.combine(score, likeness)
                     kind, region = "near", full
-            weak = 0.0
             if score < scoring.REVIEW_THRESHOLD and min_score < scoring.REVIEW_THRESHOLD:
                 if views is None:
                     views = appearance.orientations(fp.appearance)
                 likeness = appearance.similarity(views, self._works[key].appearance)
-                weak = scoring.weak_score(ev.loose, ev.near, likeness)
-            if weak > score:
-                score, kind = weak, "partial" if ev.loose else "near"
+                below_review = scoring.weak_score(ev.loose, ev.near, likeness)
+                if below_review > score:
+                    score, kind = below_review, "partial" if ev.loose else "near"
             whole_image = scoring.near_score(ev.near) if ev.near is not None else 0.0
             match = self._match(fp, key, score, kind, region, whole_image=whole_image)
             if match.score > 0.0 and match.score >= min_score:
