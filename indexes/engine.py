@@ -120,6 +120,7 @@ class _Work:
 @dataclass
 class _Evidence:
     near: int | None = None  # best whole-image PDQ distance
+    near_panel: tuple[int, int, int, int] | None = None  # the query panel it was found in, if one
     region: int | None = None  # best sub-region PDQ distance (the query is a crop)
     placement: geometry.Placement | None = None
     mirrored: bool = False
@@ -278,18 +279,23 @@ class Engine:
     def _near(self, fp: Fingerprint, evidence: dict[int, _Evidence]) -> None:
         queries = fp.pdq.reshape(-1, PDQ_BYTES)
         distances, ids = self._pdq.search(queries, 4)
-        for d, i in zip(distances.ravel(), ids.ravel(), strict=True):
-            if i < 0 or d > PDQ_CANDIDATE_DISTANCE:
-                continue
-            key, view = int(i) >> _VIEW_BITS, int(i) & ((1 << _VIEW_BITS) - 1)
-            work = self._works.get(key)
-            if work is None:
-                continue
-            ev = evidence.setdefault(key, _Evidence())
-            if view < work.whole_views:
-                ev.near = int(d) if ev.near is None else min(ev.near, int(d))
-            else:
-                ev.region = int(d) if ev.region is None else min(ev.region, int(d))
+        # Rows are 8 dihedral variants per query view; the last views are image panels.
+        first_panel = fp.pdq.shape[0] - len(fp.panels)
+        for row, (ds, js) in enumerate(zip(distances, ids, strict=True)):
+            query_view = row // 8
+            panel = fp.panels[query_view - first_panel] if query_view >= first_panel else None
+            for d, i in zip(ds.tolist(), js.tolist(), strict=True):
+                if i < 0 or d > PDQ_CANDIDATE_DISTANCE:
+                    continue
+                key, view = i >> _VIEW_BITS, i & ((1 << _VIEW_BITS) - 1)
+                work = self._works.get(key)
+                if work is None:
+                    continue
+                ev = evidence.setdefault(key, _Evidence())
+                if view >= work.whole_views:
+                    ev.region = d if ev.region is None else min(ev.region, d)
+                elif ev.near is None or d < ev.near:
+                    ev.near, ev.near_panel = d, panel
 
     def _partial(
         self,
@@ -366,13 +372,12 @@ class Engine:
             if ev.near is not None or ev.aligned is not None:
                 # The whole query, or the placed region, looks like the work: one piece of
                 # evidence (the two hashes agree on whole copies, so they must not add up).
-                parts.append(
-                    max(
-                        scoring.near_score(ev.near) if ev.near is not None else 0.0,
-                        scoring.aligned_score(ev.aligned) if ev.aligned is not None else 0.0,
-                    )
-                )
+                near = scoring.near_score(ev.near) if ev.near is not None else 0.0
+                aligned = scoring.aligned_score(ev.aligned) if ev.aligned is not None else 0.0
+                parts.append(max(near, aligned))
                 region = full
+                if ev.near_panel is not None and near >= aligned:
+                    kind, region = "partial", ev.near_panel  # the work fills a panel of the page
             elif ev.region is not None:
                 parts.append(scoring.region_score(ev.region))
                 kind, region = "partial", full
@@ -399,7 +404,9 @@ class Engine:
                 below_review = scoring.weak_score(ev.loose, ev.near, likeness)
                 if below_review > score:
                     score, kind = below_review, "partial" if ev.loose else "near"
-            whole_image = scoring.near_score(ev.near) if ev.near is not None else 0.0
+            whole_image = (
+                scoring.near_score(ev.near) if ev.near is not None and ev.near_panel is None else 0.0
+            )
             match = self._match(fp, key, score, kind, region, whole_image=whole_image)
             if match.score > 0.0 and match.score >= min_score:
                 out.append(match)

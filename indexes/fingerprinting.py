@@ -23,6 +23,7 @@ from indexes.appearance import signature as appearance_signature
 from indexes.content_box import content_box
 from indexes.decode import DecodedImage, decode_image, recomposite
 from indexes.local_features import LocalFeatures
+from indexes.panels import panels
 
 # Working resolution. Works are indexed at 640 px; queries are read at up to 1024 px because
 # a copy often shows the work smaller than the whole query (a listing page, a frame): ORB's
@@ -81,6 +82,9 @@ class Fingerprint:
     # was placed (``indexes.alignment``). Fresh fingerprints only: not serialised, not compared.
     thumbnail: np.ndarray | None = field(default=None, repr=False, compare=False)
     method: int = METHOD  # the ``METHOD`` revision that computed it
+    # Queries only: (x, y, w, h) in original pixels of each image panel (``indexes.panels``) whose
+    # PDQ are the last ``len(panels)`` views of ``pdq``.
+    panels: tuple[tuple[int, int, int, int], ...] = ()
     # Not an init field, so `dataclasses.replace` starts a changed copy with an empty cache.
     _digest: list[str] = field(default_factory=list, init=False, repr=False, compare=False)
 
@@ -143,6 +147,8 @@ class Fingerprint:
             header["method"] = self.method  # older fingerprints keep their bytes and digest
         if len(self.phash) != global_hashes.PHASH_BYTES:
             header["phash"] = len(self.phash)  # a query's: none (registered works' bytes unchanged)
+        if self.panels:
+            header["panels"] = [list(b) for b in self.panels]  # a query's only
         head = json.dumps(header, sort_keys=True, separators=(",", ":")).encode()
         buf = io.BytesIO()
         buf.write(_MAGIC + struct.pack("<I", len(head)) + head)
@@ -190,6 +196,7 @@ class Fingerprint:
             low_information_reason=h["low"],
             appearance=sig,
             method=int(h.get("method", 2 if len(sig) else 1)),
+            panels=tuple((int(x), int(y), int(w), int(w_h)) for x, y, w, w_h in h.get("panels", [])),
         )
 
 
@@ -274,6 +281,22 @@ def fingerprint_decoded(decoded: DecodedImage, sha256: str, *, role: str = "quer
     if box is not None:
         x, y, w, h = box
         views.append(small[y : y + h, x : x + w])
+    panel_boxes: list[tuple[int, int, int, int]] = []
+    if role == "query":
+        # A listing page's artwork panel, hashed as a view of its own (``indexes.panels``).
+        to_original = decoded.original_size[0] / small.shape[1]
+        for x, y, w, h in panels(small):
+            if box is not None and _overlap(box, (x, y, w, h)) > 0.9:
+                continue  # the content box already hashed it
+            views.append(small[y : y + h, x : x + w])
+            panel_boxes.append(
+                (
+                    round(x * to_original),
+                    round(y * to_original),
+                    round(w * to_original),
+                    round(h * to_original),
+                )
+            )
     dihedral = [global_hashes.pdq_dihedral(v) for v in views]
     pdq = np.stack([hashes for hashes, _ in dihedral])
     pdq_quality = dihedral[0][1]  # of the whole view
@@ -313,4 +336,13 @@ def fingerprint_decoded(decoded: DecodedImage, sha256: str, *, role: str = "quer
         low_information_reason=reason,
         appearance=appearance_signature(small),
         thumbnail=small,
+        panels=tuple(panel_boxes),
     )
+
+
+def _overlap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
+    """Intersection over union of two (x, y, w, h) boxes."""
+    w = max(0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
+    h = max(0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
+    inter = w * h
+    return inter / max(1, a[2] * a[3] + b[2] * b[3] - inter)
