@@ -11,6 +11,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from indexes.content_box import off_colour
+
 # How far (per channel) a pixel may differ from the page background and still be background.
 _BACKGROUND_TOLERANCE = 12
 # A panel covers this share of the image: smaller ones are swatches, buttons and words.
@@ -33,10 +35,7 @@ def panels(rgb: np.ndarray) -> list[tuple[int, int, int, int]]:
     # At full size: found at half size, boxes moved by a pixel and the panel's PDQ drifted
     # (a blurred work on a generated page no longer matched; tests/test_indexes_panels.py).
     h, w = rgb.shape[:2]
-    background = np.empty_like(rgb)
-    background[:] = colour
-    diff = cv2.absdiff(rgb, background)
-    mask = np.maximum(np.maximum(diff[..., 0], diff[..., 1]), diff[..., 2]) > _BACKGROUND_TOLERANCE
+    mask = off_colour(rgb, colour, _BACKGROUND_TOLERANCE)
     count, _, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
     x, y, bw, bh, area = stats[1:count].T.astype(np.int64)
     # A header bar, or a photo's own content, touches an edge: part of the page, not on it.
