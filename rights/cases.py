@@ -149,7 +149,12 @@ def record_hit(
     return get_case(conn, case_id)
 
 
+_MAX_ROWID = 2**63 - 1
+
+
 def get_case(conn: sqlite3.Connection, case_id: int) -> Case:
+    if not 0 < case_id <= _MAX_ROWID:  # SQLite cannot even bind a larger integer
+        raise NotFound(f"no case {case_id}", case_id=case_id)
     row = conn.execute(f"SELECT {_COLUMNS} FROM cases WHERE id = ?", (case_id,)).fetchone()
     if row is None:
         raise NotFound(f"no case {case_id}", case_id=case_id)

@@ -14,20 +14,27 @@ from __future__ import annotations
 
 import argparse
 import json
+import socket
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, NoReturn, TextIO
 
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from rights import json_input
 from rights.accounts import ROLES
 from rights.config import Settings, SettingsError, load_settings, resolve_data_dir
 from rights.errors import RightsError
-from rights.log import VerificationError, verify_log, verify_receipt
+from rights.log import VerificationError, load_public_key, verify_log, verify_receipt
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 # Domain errors that mean "your input is wrong" (exit 2) rather than "something failed" (exit 1).
-_INPUT_STATUSES = frozenset({400, 404, 409, 413, 415, 422})
+# The CLI has no caller to authorise, so a 403 means a named account cannot do that (a platform
+# named as --creator).
+_INPUT_STATUSES = frozenset({400, 403, 404, 409, 413, 415, 422})
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp", ".tif", ".tiff"})
 
 Handler = Callable[[argparse.Namespace], int]
@@ -37,12 +44,20 @@ class UsageError(Exception):
     """Bad input found by the CLI itself (a missing file, an empty folder): exit 2."""
 
 
+class OneLineErrors(argparse.ArgumentParser):
+    """Argument errors as one stderr line (the contract), not argparse's usage block. Subcommand
+    parsers inherit the class."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
 # ------------------------------------------------------------------------------------------------ parser
 
 
 def build_parser() -> argparse.ArgumentParser:
     common = _common_options()
-    parser = argparse.ArgumentParser(
+    parser: argparse.ArgumentParser = OneLineErrors(
         prog="rights",
         description="Creator-rights registry and piracy detector.",
         parents=[_common_options(top_level=True)],
@@ -81,14 +96,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     match = sub.add_parser("match", help="find registered works in images", parents=[common])
     match.add_argument("images", nargs="+", metavar="IMAGE", type=Path)
-    match.add_argument("--limit", type=_positive_int, default=10, help="matches per image (default 10)")
+    match.add_argument("--limit", type=positive_int, default=10, help="matches per image (default 10)")
     match.add_argument("--platform", help="platform of the listing (for licence checks)")
     match.add_argument("--seller", help="seller of the listing (for licence checks)")
     match.set_defaults(handler=cmd_match)
 
     serve = sub.add_parser("serve", help="run the HTTP API", parents=[common])
     serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--port", type=port_number, default=8000)
     serve.set_defaults(handler=cmd_serve)
 
     log = sub.add_parser("log", help="the transparency log", parents=[common])
@@ -133,10 +148,22 @@ def _common_options(*, top_level: bool = False) -> argparse.ArgumentParser:
     return options
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number ≥ 1, with a message that says so."""
+    return _int_in(text, 1, None, "a whole number of at least 1")
+
+
+def port_number(text: str) -> int:
+    return _int_in(text, 0, 65535, "a port number, 0-65535")
+
+
+def _int_in(text: str, low: int, high: int | None, wanted: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = low - 1
+    if value < low or (high is not None and value > high):
+        raise argparse.ArgumentTypeError(f"expected {wanted}, not {text!r}")
     return value
 
 
@@ -232,8 +259,8 @@ def cmd_register(args: argparse.Namespace) -> int:
                     metadata={"filename": path.name},
                 )
             except RightsError as exc:
-                if exc.status not in _INPUT_STATUSES:
-                    raise
+                if exc.status not in _INPUT_STATUSES or exc.status == 403:
+                    raise  # 403: the --creator, not this file, is wrong; it would fail every file
                 failures += 1
                 bar.write(f"rights: error: {path}: {exc.message}", file=sys.stderr)
                 continue
@@ -291,11 +318,32 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def serve(settings: Settings, host: str, port: int, *, scan_service: object | None = None) -> None:
+    """Serve until stopped (Ctrl-C or SIGTERM: the app's lifespan then closes ``scan_service``)."""
     import uvicorn
 
     from rights.api.app import create_app
 
-    uvicorn.run(create_app(settings, scan_service=scan_service), host=host, port=port)
+    sock = _listening_socket(host, port)  # bound here, so a taken port is one line, not uvicorn's exit 3
+    config = uvicorn.Config(create_app(settings, scan_service=scan_service), host=host, port=port)
+    with sock:
+        uvicorn.Server(config).run(sockets=[sock])
+
+
+def _listening_socket(host: str, port: int) -> socket.socket:
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        sock = socket.socket(family, kind, proto)
+    except OSError as exc:
+        raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        raise OSError(exc.errno, f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    return sock
 
 
 def cmd_log_verify(args: argparse.Namespace) -> int:
@@ -355,10 +403,10 @@ def _image_files(paths: list[Path]) -> Iterator[Path]:
 def _receipts_in(text: str) -> Iterator[dict[str, Any]]:
     """A receipt, a registration body holding one, or JSON Lines of either."""
     try:
-        docs = [json.loads(text)]
+        docs = [json_input.loads(text)]
     except ValueError:
         try:
-            docs = [json.loads(line) for line in text.splitlines() if line.strip()]
+            docs = [json_input.loads(line) for line in text.splitlines() if line.strip()]
         except ValueError as exc:
             raise UsageError(f"not JSON or JSON Lines: {exc}") from exc
     for doc in docs:
@@ -370,10 +418,17 @@ def _receipts_in(text: str) -> Iterator[dict[str, Any]]:
             raise UsageError("a receipt must be a JSON object")
 
 
-def _key_argument(value: str) -> str | bytes:
+def _key_argument(value: str) -> Ed25519PublicKey:
+    """The key in a file, or given inline (PEM, 64 hex or 44 base64 characters), checked now so that
+    a wrong file is one line of error rather than a traceback from deep in the verification."""
     path = Path(value)
     if path.is_file():
-        return path.read_bytes()
-    if "BEGIN PUBLIC KEY" in value or len(value.strip()) in (44, 64):
-        return value
-    raise UsageError(f"public key {value!r} is neither a readable file nor a key")
+        data: str | bytes = path.read_bytes()
+    elif "BEGIN PUBLIC KEY" in value or len(value.strip()) in (44, 64):
+        data = value
+    else:
+        raise UsageError(f"public key {value!r} is neither a readable file nor a key")
+    try:
+        return load_public_key(data)
+    except (ValueError, UnsupportedAlgorithm) as exc:
+        raise UsageError(f"public key {value!r} is not an Ed25519 public key ({exc})") from None

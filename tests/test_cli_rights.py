@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -234,3 +235,37 @@ def test_the_cli_starts_without_loading_faiss_or_opencv() -> None:
     probe = "import sys, workers.cli; print(sorted(m for m in ('faiss', 'cv2') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", probe], check=True, capture_output=True, text=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_every_error_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for argv, says in [
+        (["keys", "create", "--role", "wizard", "--name", "x"], "invalid choice: 'wizard'"),
+        (["match", "a.png", "--limit", "abc"], "expected a whole number of at least 1, not 'abc'"),
+        (["serve", "--port", "99999"], "expected a port number, 0-65535, not '99999'"),
+    ]:
+        with pytest.raises(SystemExit) as info:
+            main(argv)
+        assert info.value.code == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and says in err[0] and "--help" in err[0], err
+
+    data = str(tmp_path / "data")
+    assert main(["--data", data, "keys", "create", "--role", "platform", "--name", "etsy"]) == 0
+    art = tmp_path / "art.png"
+    art.write_bytes(artwork_png(620))
+    capsys.readouterr()
+    assert main(["--data", data, "register", str(art), str(art), "--creator", "etsy"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "platform account" in err[0], err  # once, not once per file
+
+    assert main(["--data", data, "log", "verify", "--public-key", str(art)]) == 2  # a file, not a key
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "not an Ed25519 public key" in err[0], err
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["--data", data, "serve", "--port", str(port)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"cannot listen on 127.0.0.1:{port}" in err[0], err

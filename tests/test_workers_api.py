@@ -118,12 +118,43 @@ def test_scan_submitted_as_json_then_cases_and_notices(setup: tuple) -> None:
 def test_scan_submitted_as_feed_file(setup: tuple, tmp_path: Path) -> None:
     client, keys, _, server = setup
     feed = "listing_id,platform,image\nF1,shop," + server.url("/a.png") + "\nF2,shop,\n"
-    answer = client.post(
-        "/v1/scans", files={"feed": ("feed.csv", feed.encode(), "text/csv")}, headers=_auth(keys["shop"])
-    )
-    assert answer.status_code == 202, answer.text
-    status = _wait(client, answer.json()["scan_id"], keys["shop"])
-    assert status["counts"] == {"match": 1, "review": 0, "clear": 0, "error": 1}
+    for name in ("feed.csv", "listings.txt"):  # a CSV is told by its name or by its content type
+        answer = client.post(
+            "/v1/scans", files={"feed": (name, feed.encode(), "text/csv")}, headers=_auth(keys["shop"])
+        )
+        assert answer.status_code == 202, answer.text
+        status = _wait(client, answer.json()["scan_id"], keys["shop"])
+        assert status["counts"] == {"match": 1, "review": 0, "clear": 0, "error": 1}
+
+
+def test_deep_json_and_out_of_range_ids_are_4xx(setup: tuple) -> None:
+    client, keys, _, _ = setup
+    deep = "[" * 100_000 + "]" * 100_000
+    as_json = {"content-type": "application/json"}
+    answers = [
+        client.post("/v1/match", content=deep, headers={**_auth(keys["shop"]), **as_json}),
+        client.post("/v1/scans", content=deep, headers={**_auth(keys["shop"]), **as_json}),
+        client.post(
+            "/v1/works",
+            files={"image": ("a.png", encode(artwork(905)), "image/png")},
+            data={"title": "t", "metadata": deep},
+            headers=_auth(keys["ana"]),
+        ),
+    ]
+    for answer in answers:
+        assert answer.status_code == 400, answer.text
+        assert "nested more than" in answer.json()["error"]["message"]
+    huge = 2**63
+    for method, path in (
+        ("GET", f"/v1/cases/{huge}"),
+        ("GET", f"/v1/cases/{huge}/notice"),
+        ("PATCH", f"/v1/cases/{huge}"),
+    ):
+        answer = client.request(method, path, json={"status": "dismissed"}, headers=_auth(keys["ana"]))
+        assert answer.status_code == 404, (path, answer.text)
+    for cursor in ("99999999999999999999", "²"):
+        answer = client.get("/v1/cases", params={"cursor": cursor}, headers=_auth(keys["ana"]))
+        assert answer.status_code == 400, answer.text
 
 
 def test_scan_permissions_and_bad_bodies(setup: tuple) -> None:

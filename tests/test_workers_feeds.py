@@ -120,3 +120,48 @@ def test_streams_without_loading_whole_file(tmp_path: Path) -> None:
     reader = read_feed(feed)
     assert next(reader)[0] == 1  # a generator: the first line comes before the rest is read
     assert sum(1 for _ in reader) == 4999
+
+
+def test_csv_rows_that_are_not_utf8_are_errors_and_the_rest_is_read(tmp_path: Path) -> None:
+    feed = tmp_path / "feed.csv"
+    rows = [f"r{i},shopb,pics/{i}.jpg" for i in range(300)]  # past csv's 8 KB read-ahead
+    body = ("\ufefflisting_id,platform,image\n" + "\n".join(rows) + "\n").encode("utf-8")
+    bad_at = body.index(b"r150,")
+    feed.write_bytes(body[:bad_at] + b"r150,shop\xffb,pics/150.jpg\n" + body[body.index(b"\n", bad_at) + 1 :])
+    items = dict(read_feed(feed))
+    assert len(items) == 300
+    errors = {n: i for n, i in items.items() if isinstance(i, FeedError)}
+    assert list(errors) == [152] and "not UTF-8" in errors[152].message  # header is line 1
+    assert items[2].listing_id == "r0" and items[301].listing_id == "r299"  # the BOM left the header intact
+
+
+def test_jsonl_bom_deep_nesting_and_nul_paths(tmp_path: Path) -> None:
+    feed = tmp_path / "feed.jsonl"
+    lines = [
+        _ok("a"),
+        "[" * 100_000 + "]" * 100_000,  # Python's parser would raise RecursionError
+        _ok("b", tags=_nested(80)),  # parseable, but deeper than any real listing
+        _ok("c", image="pics/a\u0000.jpg"),
+        _ok("d"),
+    ]
+    feed.write_bytes(b"\xef\xbb\xbf" + ("\n".join(lines) + "\n").encode("utf-8"))
+    items = dict(read_feed(feed))
+    assert isinstance(items[1], Listing) and items[1].listing_id == "a"
+    assert isinstance(items[2], FeedError) and "nested more than" in items[2].message
+    assert isinstance(items[3], FeedError) and "nested more than" in items[3].message
+    assert isinstance(items[4], FeedError) and "NUL" in items[4].message and items[4].listing_id == "c"
+    assert isinstance(items[5], Listing)
+
+
+def test_error_items_keep_the_line_for_pass_through(tmp_path: Path) -> None:
+    lines = [_ok("a", image="../x.jpg", colour="red"), _ok("b"), _ok("b", colour="blue")]
+    (_, bad), _, (_, dup) = list(read_feed(_write_jsonl(tmp_path / "feed.jsonl", lines)))
+    assert isinstance(bad, FeedError) and bad.raw["colour"] == "red"
+    assert isinstance(dup, FeedError) and "duplicate" in dup.message and dup.raw["colour"] == "blue"
+
+
+def _nested(depth: int) -> list:
+    value: list = ["x"]
+    for _ in range(depth - 1):
+        value = [value]
+    return value

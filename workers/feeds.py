@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rights import json_input
+
 __all__ = ["FeedError", "Listing", "feed_digest", "parse_listing", "read_feed", "resolve_image"]
 
 REQUIRED = ("listing_id", "platform", "image")
@@ -57,6 +59,7 @@ class FeedError:
     listing_id: str | None = None
     platform: str | None = None
     image: str | None = None
+    raw: dict[str, Any] = field(default_factory=dict)  # the line's keys, when it was an object
 
 
 def read_feed(
@@ -92,24 +95,30 @@ def parse_listing(record: Any, line_no: int, *, base: Path, roots: list[Path]) -
     for key in REQUIRED:
         value = record.get(key)
         if value is None or value == "":
-            return FeedError(line_no, f"line {line_no}: missing {key!r}", **partial)
+            return FeedError(line_no, f"line {line_no}: missing {key!r}", **partial, raw=record)
         if not isinstance(value, str):
             return FeedError(
-                line_no, f"line {line_no}: {key!r} must be a string, not {type(value).__name__}", **partial
+                line_no,
+                f"line {line_no}: {key!r} must be a string, not {type(value).__name__}",
+                **partial,
+                raw=record,
             )
     for key in OPTIONAL_TEXT:
         value = record.get(key)
         if value is not None and not isinstance(value, str):
             return FeedError(
-                line_no, f"line {line_no}: {key!r} must be a string, not {type(value).__name__}", **partial
+                line_no,
+                f"line {line_no}: {key!r} must be a string, not {type(value).__name__}",
+                **partial,
+                raw=record,
             )
     ident, platform, image = str(ident), str(platform), str(image)  # all checked to be str above
     if len(ident) > MAX_ID_CHARS:
         message = f"line {line_no}: listing_id longer than {MAX_ID_CHARS} characters"
-        return FeedError(line_no, message, **partial)
+        return FeedError(line_no, message, **partial, raw=record)
     resolved = resolve_image(image, base=base, roots=roots)
     if isinstance(resolved, str) and resolved.startswith("error:"):
-        return FeedError(line_no, f"line {line_no}: {resolved[6:]}", **partial)
+        return FeedError(line_no, f"line {line_no}: {resolved[6:]}", **partial, raw=record)
     return Listing(ident, platform, resolved, dict(record))
 
 
@@ -125,8 +134,13 @@ def resolve_image(image: str, *, base: Path, roots: list[Path]) -> str:
         return f"error:image {image!r}: only http(s) URLs or file paths are accepted"
     if not roots:
         return f"error:image {image!r}: local paths are not accepted here, give an http(s) URL"
+    if "\0" in image:
+        return f"error:image {image!r}: a path cannot contain a NUL character"
     candidate = Path(image)
-    full = (candidate if candidate.is_absolute() else base / candidate).resolve()
+    try:
+        full = (candidate if candidate.is_absolute() else base / candidate).resolve()
+    except (OSError, RuntimeError) as exc:  # a symlink loop, a name too long
+        return f"error:image {image!r}: {exc}"
     if not any(full.is_relative_to(root) for root in roots):
         return f"error:image {image!r} is outside the allowed folders"
     return str(full)
@@ -185,7 +199,9 @@ def _validated(
                     message = (
                         f"line {line_no}: duplicate listing_id {item.listing_id!r} (first on line {first})"
                     )
-                    item = FeedError(line_no, message, item.listing_id, item.platform, item.raw.get("image"))
+                    item = FeedError(
+                        line_no, message, item.listing_id, item.platform, item.raw.get("image"), item.raw
+                    )
             yield line_no, item
     finally:
         seen.close()
@@ -195,41 +211,48 @@ def _jsonl_records(path: Path) -> Iterator[tuple[int, Any]]:
     with open(path, "rb") as fh:
         for line_no, raw in enumerate(fh, start=1):
             text = raw.strip()
+            if line_no == 1:
+                text = text.removeprefix(_BOM)  # editors on Windows start UTF-8 files with one
             if not text:
                 continue  # blank lines are not listings; their line number is simply skipped
             try:
-                yield line_no, json.loads(text.decode("utf-8"))
+                yield line_no, json_input.loads(text.decode("utf-8"))
             except UnicodeDecodeError:
                 yield line_no, FeedError(line_no, f"line {line_no}: not UTF-8 text")
             except json.JSONDecodeError as exc:
                 message = f"line {line_no}: invalid JSON ({exc.msg} at column {exc.colno})"
                 yield line_no, FeedError(line_no, message)
+            except ValueError as exc:  # json_input.TooDeep
+                yield line_no, FeedError(line_no, f"line {line_no}: {exc}")
 
 
 def _csv_records(path: Path) -> Iterator[tuple[int, Any]]:
     # newline="" lets csv handle quoted newlines; line numbers are the reader's physical line of the row.
-    with open(path, encoding="utf-8", errors="strict", newline="") as fh:
+    # Bytes that are not UTF-8 become lone surrogates instead of stopping the stream, so one bad row
+    # is an error finding and the rows after it are still read; "utf-8-sig" drops a leading BOM.
+    with open(path, encoding="utf-8-sig", errors="surrogateescape", newline="") as fh:
         reader = csv.reader(fh)
         try:
             header = next(reader)
         except StopIteration:
             return
-        except (csv.Error, UnicodeDecodeError) as exc:
+        except csv.Error as exc:
             yield 1, FeedError(1, f"line 1: unreadable CSV header ({exc})")
             return
-        columns = [c.strip() for c in header]
+        columns = [_readable(c).strip() for c in header]
         while True:
             line_no = reader.line_num + 1
             try:
                 row = next(reader)
             except StopIteration:
                 return
-            except (csv.Error, UnicodeDecodeError) as exc:
+            except csv.Error as exc:
                 yield line_no, FeedError(line_no, f"line {line_no}: unreadable CSV row ({exc})")
-                if isinstance(exc, UnicodeDecodeError):
-                    return  # the text stream cannot resync after a decode error
                 continue
             if not any(cell.strip() for cell in row):
+                continue
+            if not _is_utf8(row):
+                yield line_no, FeedError(line_no, f"line {line_no}: not UTF-8 text")
                 continue
             if len(row) != len(columns):
                 yield (
@@ -239,3 +262,20 @@ def _csv_records(path: Path) -> Iterator[tuple[int, Any]]:
                 continue
             # Empty CSV cells mean "absent", as a missing JSON key would.
             yield line_no, {k: v for k, v in zip(columns, row, strict=True) if v != ""}
+
+
+_BOM = b"\xef\xbb\xbf"
+
+
+def _is_utf8(row: list[str]) -> bool:
+    """False if the row holds bytes that were not UTF-8 (read as lone surrogates)."""
+    try:
+        "".join(row).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _readable(cell: str) -> str:
+    """A header cell with its non-UTF-8 bytes shown as U+FFFD, so that the other columns still work."""
+    return cell.encode("utf-8", "surrogateescape").decode("utf-8", "replace")

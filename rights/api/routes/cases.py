@@ -124,6 +124,6 @@ def _own_case(registry: Registry, case_id: int, account: Account) -> cases.Case:
 def _cursor(cursor: str | None) -> int:
     if not cursor:
         return 0
-    if not cursor.isdigit():
+    if not (cursor.isascii() and cursor.isdigit()) or len(cursor) > 18:  # case ids are SQLite rowids
         raise BadInput(f"cursor {cursor!r} is not one this API returned")
     return int(cursor)

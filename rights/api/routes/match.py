@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from functools import partial
 from typing import Annotated, Any
 
@@ -10,6 +9,7 @@ from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
+from rights import json_input
 from rights.api.deps import AccountDep, RegistryDep, SettingsDep
 from rights.api.limits import read_upload
 from rights.api.schemas import ErrorBody, MatchResult
@@ -89,7 +89,7 @@ async def match(
 
 def _url_from_json(body: bytes) -> str:
     try:
-        value = json.loads(body)
+        value = json_input.loads(body)
     except ValueError as exc:
         raise BadInput(f"the JSON body is invalid: {exc}") from exc
     url = value.get("url") if isinstance(value, dict) else None

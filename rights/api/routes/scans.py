@@ -19,7 +19,7 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from rights import scans
+from rights import json_input, scans
 from rights.accounts import Account
 from rights.api.deps import AccountDep, RegistryDep, SettingsDep, require_role
 from rights.api.schemas import ErrorBody
@@ -79,6 +79,9 @@ _BODY = {
 }
 
 
+_CSV_TYPES = ("text/csv", "application/csv")
+
+
 @router.post(
     "",
     status_code=status.HTTP_202_ACCEPTED,
@@ -113,7 +116,8 @@ async def submit_scan(
             upload = form.get("feed")
             if not isinstance(upload, UploadFile):
                 raise BadInput("multipart field 'feed' (a file) is required")
-            suffix = ".csv" if (upload.filename or "").lower().endswith(".csv") else ".jsonl"
+            as_csv = (upload.filename or "").lower().endswith(".csv") or upload.content_type in _CSV_TYPES
+            suffix = ".csv" if as_csv else ".jsonl"
             feed = await run_in_threadpool(_store_upload, folder, upload, suffix, settings.max_upload_bytes)
     else:
         raise UnsupportedMedia(
@@ -167,7 +171,7 @@ def _visible_scan(registry: Registry, scan_id: str, account: Account) -> scans.S
 
 def _listings_as_jsonl(body: bytes) -> str:
     try:
-        value = json.loads(body)
+        value = json_input.loads(body)
     except ValueError as exc:
         raise BadInput(f"the JSON body is invalid: {exc}") from exc
     listings = value.get("listings") if isinstance(value, dict) else None

@@ -6,11 +6,11 @@ the event loop.
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
 
+from rights import json_input
 from rights.accounts import Account
 from rights.api.deps import AccountDep, CreatorDep, RegistryDep, SettingsDep
 from rights.api.limits import read_upload
@@ -113,7 +113,7 @@ def _parse_metadata(metadata: str | None) -> dict[str, Any] | None:
     if metadata is None or metadata == "":
         return None
     try:
-        value = json.loads(metadata)
+        value = json_input.loads(metadata)
     except ValueError as exc:
         raise BadInput(f"metadata is not valid JSON: {exc}") from exc
     if not isinstance(value, dict):
