@@ -26,7 +26,8 @@ REPO = Path(__file__).resolve().parent.parent
 BROKEN = [
     "{not json",
     json.dumps({"listing_id": "no-image", "platform": "bazaar"}),
-    json.dumps({"listing_id": "escape", "platform": "bazaar", "image": "../../etc/passwd"}),
+    json.dumps({"listing_id": "escape", "platform": "bazaar", "image": "../../etc/passwd", "ref": "r7"}),
+    "[" * 100_000 + "]" * 100_000,  # once a RecursionError that stopped the whole scan
     json.dumps({"listing_id": "gone", "platform": "bazaar", "image": "missing.png"}),
     json.dumps({"listing_id": "text", "platform": "bazaar", "image": "notes.png"}),
     json.dumps(
@@ -106,6 +107,8 @@ def test_every_broken_line_is_an_error_finding(local_findings: list[dict]) -> No
     assert any(f["listing_id"] is None and "invalid JSON" in f["error"] for f in errors)
     assert "missing 'image'" in messages["no-image"]
     assert "outside the allowed folders" in messages["escape"]
+    assert next(f for f in errors if f["listing_id"] == "escape")["ref"] == "r7"  # passed through
+    assert any(f["listing_id"] is None and "nested more than" in f["error"] for f in errors)
     assert "unreadable" in messages["gone"]
     assert "not_an_image" in messages["text"] or "invalid_image" in messages["text"]
     assert "cloud metadata" in messages["metadata"]
@@ -182,7 +185,7 @@ def test_kill_9_then_resume_gives_identical_findings(world: World, tmp_path: Pat
 def _listing_id(line: str) -> str | None:
     try:
         return json.loads(line).get("listing_id")
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
 
 

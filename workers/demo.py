@@ -1,7 +1,8 @@
 """``rights demo``: register the sample works, add their licences, scan the sample feed, write it all up.
 
 Idempotent: registering the same bytes again returns the existing work, licences are only added once,
-and the scan of an unchanged feed resumes (so a second run only rewrites the outputs).
+and a second run scans the feed again into the same findings, without new cases (one per work and
+listing). An interrupted run resumes its scan.
 """
 
 from __future__ import annotations

@@ -10,13 +10,15 @@ window holds at most ``window`` lines, after which reading pauses until the olde
 
 Resuming: the scan is keyed by the feed's path and SHA-256. Lines already in ``scan_items`` are not
 sent again; their stored findings are re-emitted at their place, so a resumed run writes the same
-findings file as an uninterrupted one.
+findings file as an uninterrupted one. Only an unfinished scan resumes: running the same feed after
+its scan finished scans it again, so that works registered since then are looked for.
 """
 
 from __future__ import annotations
 
 import json
 import sys
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -35,7 +37,7 @@ from workers.feeds import FeedError, Listing, feed_digest, read_feed
 from workers.report import Summary, write_report
 from workers.task import Item, Result, WorkerContext, index_version
 
-__all__ = ["Runner", "ScanOutcome", "make_context", "run_scan"]
+__all__ = ["Runner", "ScanOutcome", "ScanStopped", "make_context", "run_scan"]
 
 # Listings per task: amortises per-task overhead (pickling, Dask scheduling ~1 ms) over ~8 images
 # that each take tens of ms; small enough that a 2-worker pool stays evenly busy on a 100-line feed.
@@ -60,6 +62,10 @@ class Runner(Protocol):
     def in_flight(self) -> int: ...
 
     def wait(self) -> list[list[Result]]: ...
+
+
+class ScanStopped(Exception):
+    """``run_scan`` was asked to stop (a server shutting down); the scan is left ``queued`` to resume."""
 
 
 @dataclass
@@ -98,8 +104,9 @@ def run_scan(
     chunk_size: int = CHUNK_SIZE,
     max_in_flight: int | None = None,
     on_progress: Callable[[int], None] | None = None,
+    stop: threading.Event | None = None,
 ) -> ScanOutcome:
-    """Scan ``feed``; resume the scan ``scan_id`` (API) or the last scan of the same feed (CLI)."""
+    """Scan ``feed``; resume the scan ``scan_id`` (API) or the last unfinished scan of the same feed (CLI)."""
     started = time.perf_counter()
     feed = Path(feed)
     conn = registry.db
@@ -124,10 +131,16 @@ def run_scan(
             sink,
             chunk_size=chunk_size,
             max_in_flight=max_in_flight or IN_FLIGHT_PER_WORKER * max(1, runner.workers),
+            stop=stop,
         )
         sink.finish()
         with registry.transaction():
             scans.set_status(conn, scan.id, "done")
+    except ScanStopped:
+        sink.abandon()
+        with registry.transaction():
+            scans.set_status(conn, scan.id, "queued")
+        raise
     except BaseException as exc:
         sink.abandon()
         with registry.transaction():
@@ -169,6 +182,7 @@ def _drive(
     *,
     chunk_size: int,
     max_in_flight: int,
+    stop: threading.Event | None = None,
 ) -> None:
     window = max(chunk_size * max_in_flight * 4, 64)
     pending: deque[_Slot] = deque()
@@ -176,6 +190,8 @@ def _drive(
     chunk: list[Item] = []
     exhausted = False
     while True:
+        if stop is not None and stop.is_set():
+            raise ScanStopped("stopped before the end of the feed")
         # 1. read ahead while there is room in flight and in the reorder window
         while not exhausted and len(pending) < window and runner.in_flight < max_in_flight:
             line = next(feed, None)
@@ -359,14 +375,11 @@ def _finding(
         "matches": matches,
         "error": error,
     }
-    for key, value in listing.raw.items():
-        if key not in _CONTRACT_KEYS:
-            finding[key] = value
-    return finding
+    return _passed_through(finding, listing.raw)
 
 
 def _error_finding(error: FeedError) -> dict[str, Any]:
-    return {
+    finding: dict[str, Any] = {
         "listing_id": error.listing_id,
         "platform": error.platform,
         "image": error.image,
@@ -374,6 +387,15 @@ def _error_finding(error: FeedError) -> dict[str, Any]:
         "matches": [],
         "error": error.message,
     }
+    return _passed_through(finding, error.raw)
+
+
+def _passed_through(finding: dict[str, Any], raw: dict[str, Any]) -> dict[str, Any]:
+    """The feed line's unknown keys, after the contract's (which win over a line's own)."""
+    for key, value in raw.items():
+        if key not in _CONTRACT_KEYS:
+            finding[key] = value
+    return finding
 
 
 @lru_cache(maxsize=256)
@@ -399,8 +421,8 @@ def _open_scan(registry: Registry, feed: Path, scan_id: str | None, submitted_by
     digest = feed_digest(feed)
     with registry.transaction() as conn:
         existing = scans.latest_scan_for_feed(conn, feed_key=key, feed_digest=digest)
-        if existing is not None:
-            return existing
+        if existing is not None and existing.status != "done":
+            return existing  # interrupted: resume it; a finished scan is run afresh (new works count)
         return scans.create_scan(conn, feed_key=key, feed_digest=digest, submitted_by=submitted_by)
 
 

@@ -2,7 +2,9 @@
 
 Scans run one at a time on a process pool (or Dask) that is created on first use and kept, so later
 scans skip the worker start-up; workers reload the index when its version changes. A scan that fails
-is marked ``failed`` with its error and the thread goes on with the next one.
+is marked ``failed`` with its error and the thread goes on with the next one. :meth:`close` stops the
+running scan between chunks and leaves it (and any still waiting) ``queued``, so that the next server
+resumes them.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from rights import scans
 from rights.registry import Registry
 from workers.dask_runner import DaskRunner
 from workers.local_pool import LocalPool
-from workers.scan import Runner, make_context, run_scan
+from workers.scan import Runner, ScanStopped, make_context, run_scan
 
 __all__ = ["BackgroundScans"]
 
@@ -38,6 +40,7 @@ class BackgroundScans:
         self._runner_version: str | None = None
         self.idle = threading.Event()
         self.idle.set()
+        self._stop = threading.Event()
 
     def submit(self, registry: Any, scan_id: str, feed: Path) -> None:
         with self._lock:
@@ -58,24 +61,34 @@ class BackgroundScans:
         return resumed
 
     def close(self) -> None:
+        """Stop the scan in progress (it resumes on the next start) and the workers. Idempotent."""
+        self._stop.set()
         with self._lock:
             thread, self._thread = self._thread, None
         if thread is not None:
             self._queue.put(None)
             thread.join()
         if self._runner is not None:
-            self._runner.close()
+            self._runner.close(cancel=True)
             self._runner = None
 
     def _loop(self) -> None:
-        while (job := self._queue.get()) is not None:
+        while (job := self._queue.get()) is not None and not self._stop.is_set():
             registry, scan_id, feed = job
             try:
                 runner = self._runner_for(registry)
                 # Feeds sent over HTTP name images by URL only (allowed_roots=[]): no server file reads.
                 run_scan(
-                    feed, registry=registry, runner=runner, scan_id=scan_id, allowed_roots=[], progress=False
+                    feed,
+                    registry=registry,
+                    runner=runner,
+                    scan_id=scan_id,
+                    allowed_roots=[],
+                    progress=False,
+                    stop=self._stop,
                 )
+            except ScanStopped:
+                logger.info("scan %s stopped; it resumes when the server starts again", scan_id)
             except Exception:
                 # run_scan has already marked the scan failed with its error; keep serving the queue.
                 logger.exception("scan %s failed", scan_id)

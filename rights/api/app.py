@@ -40,7 +40,9 @@ def create_app(settings: Settings | None = None, *, scan_service: object | None 
     """The API over the data directory in ``settings`` (default: :func:`get_settings`).
 
     The registry opens in the lifespan, so building the app is cheap and touches no files. ``scan_service``
-    is kept on ``app.state`` for the scan routes.
+    is kept on ``app.state`` for the scan routes; the lifespan resumes its unfinished scans at start and
+    closes it at shutdown, before the registry (uvicorn ends a SIGTERM'd process right after the lifespan,
+    so code after ``serve()`` would never run and its worker processes would be left behind).
     """
     settings = settings or get_settings()
     metrics = Metrics()
@@ -59,6 +61,9 @@ def create_app(settings: Settings | None = None, *, scan_service: object | None 
                 registry.fingerprinter = pool.fingerprint
             app.state.registry = registry
             metrics.bind(registry)
+            close = getattr(scan_service, "close", None)
+            if close is not None:
+                stack.push_async_callback(run_in_threadpool, close)  # runs before registry.close
             resume = getattr(scan_service, "resume_unfinished", None)
             if resume is not None:
                 # Scans a previous server left queued or running pick up where they stopped.

@@ -1,0 +1,130 @@
+"""Stopping the server's scan service: the scan in progress resumes on the next start, and a
+SIGTERM'd `rights serve` leaves no worker processes behind."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from rights.api.app import create_app
+from rights.registry import Registry
+from tests.artwork import artwork, encode, pirate
+from tests.image_server import ImageServer, Route, serve_images
+from tests.rights_support import TestClient, free_port
+from tests.scan_support import build_world
+from workers.service import BackgroundScans
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _listings(server: ImageServer, n: int) -> list[dict[str, str]]:
+    copy, clean = encode(pirate(artwork(11), "crop")), encode(artwork(903))
+    for i in range(n):  # distinct URLs: the fetch cache would otherwise make most of them free
+        server.routes[f"/l{i}.png"] = Route(body=copy if i % 3 == 0 else clean)
+    return [{"listing_id": f"L{i}", "platform": "shop", "image": server.url(f"/l{i}.png")} for i in range(n)]
+
+
+def _status(client: TestClient, scan_id: str, key: str) -> dict:
+    return client.get(f"/v1/scans/{scan_id}", headers={"Authorization": f"Bearer {key}"}).json()
+
+
+def test_a_scan_stopped_by_shutdown_resumes_on_the_next_start(tmp_path: Path) -> None:
+    world = build_world(tmp_path, fetch_allow=["127.0.0.1/32"])
+    with Registry.open(world.settings) as registry:
+        key = registry.create_key("platform", "shop")
+    auth = {"Authorization": f"Bearer {key}"}
+    with serve_images() as server:
+        listings = _listings(server, 150)
+        with TestClient(create_app(world.settings, scan_service=BackgroundScans(workers=1))) as client:
+            scan_id = client.post("/v1/scans", json={"listings": listings}, headers=auth).json()["scan_id"]
+            deadline = time.monotonic() + 90
+            while _status(client, scan_id, key)["done"] < 10:
+                assert time.monotonic() < deadline, _status(client, scan_id, key)
+                time.sleep(0.05)
+        # The app shut down mid-scan: its lifespan stopped the service between chunks.
+        with TestClient(create_app(world.settings)) as client:
+            stopped = _status(client, scan_id, key)
+        assert stopped["status"] == "queued" and 10 <= stopped["done"] < 150, stopped
+
+        with TestClient(create_app(world.settings, scan_service=BackgroundScans(workers=1))) as client:
+            deadline = time.monotonic() + 120
+            while (status := _status(client, scan_id, key))["status"] != "done":
+                assert time.monotonic() < deadline and status["status"] != "failed", status
+                time.sleep(0.1)
+            findings = client.get(f"/v1/scans/{scan_id}/findings", headers=auth).text.splitlines()
+    assert status["done"] == status["total"] == 150
+    assert [line.split('"')[3] for line in findings] == [f"L{i}" for i in range(150)]  # each once, in order
+    assert status["counts"]["match"] == 50 and status["counts"]["error"] == 0
+
+
+def test_sigterm_stops_serve_and_its_scan_workers(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    with Registry.open(data) as registry:
+        key = registry.create_key("platform", "shop")
+    port = free_port()
+    env = {**os.environ, "RIGHTS_FETCH_ALLOW": '["127.0.0.1/32"]'}
+    command = [sys.executable, "-m", "workers", "--data", str(data), "serve", "--port", str(port)]
+    proc = subprocess.Popen(
+        [*command, "--workers", "1"], cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        with (
+            serve_images() as server,
+            httpx.Client(
+                base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {key}"}, timeout=10
+            ) as client,
+        ):
+            _wait_until_up(client, proc)
+            scan_id = client.post("/v1/scans", json={"listings": _listings(server, 3)}).json()["scan_id"]
+            deadline = time.monotonic() + 90
+            while client.get(f"/v1/scans/{scan_id}").json()["status"] != "done":
+                assert time.monotonic() < deadline
+                time.sleep(0.1)
+            children = _children(proc.pid)
+            assert children, "the scan should have started worker processes"
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    deadline = time.monotonic() + 15
+    while alive := [pid for pid in children if Path(f"/proc/{pid}").exists() and not _zombie(pid)]:
+        assert time.monotonic() < deadline, f"left running after SIGTERM: {alive}"
+        time.sleep(0.1)
+
+
+def _wait_until_up(client: httpx.Client, proc: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            client.get("/healthz")
+            return
+        except httpx.TransportError:
+            assert time.monotonic() < deadline and proc.poll() is None, "serve did not start"
+            time.sleep(0.1)
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # the process ended while we looked
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return False
