@@ -70,6 +70,7 @@ def test_register_then_contested_by_bytes_and_by_near_duplicate(live: Live) -> N
             assert body["conflicts"][0]["work_id"] == work["work_id"]
             assert body["conflicts"][0]["log_index"] == work["log_index"]
         assert same.json()["conflicts"][0]["kind"] == "exact"
+        assert same.json()["title"] == "art"  # no title given: the file's name
         again = _upload(alice, artwork_png(300))
         assert again.json()["work_id"] == work["work_id"]
 

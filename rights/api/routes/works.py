@@ -6,6 +6,7 @@ the event loop.
 
 from __future__ import annotations
 
+from pathlib import PureWindowsPath
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
@@ -49,7 +50,10 @@ def register_work(
     settings: SettingsDep,
     account: CreatorDep,
     image: Annotated[UploadFile, File(description="the artwork (PNG, JPEG, WebP, GIF, BMP, TIFF)")],
-    title: Annotated[str | None, Form(max_length=500, examples=["Harbour at dusk"])] = None,
+    title: Annotated[
+        str | None,
+        Form(max_length=500, description="default: the file's name", examples=["Harbour at dusk"]),
+    ] = None,
     creator: Annotated[
         str | None, Form(description="admins only: register on behalf of this creator")
     ] = None,
@@ -58,7 +62,9 @@ def register_work(
     owner = _owner(account, creator)
     meta = _parse_metadata(metadata)
     data = read_upload(image, settings.max_upload_bytes)
-    return registry.register(owner, data, title=title or None, metadata=meta)
+    # Without a title, the file's name stands in for it, as on the CLI.
+    title = title or PureWindowsPath(image.filename or "").stem or None  # Windows paths split on / too
+    return registry.register(owner, data, title=title, metadata=meta)
 
 
 @router.get("", response_model=WorkPage, summary="List works, oldest first")
