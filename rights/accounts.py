@@ -21,7 +21,7 @@ ROLES = ("admin", "creator", "platform")
 KEY_SCHEME = "rk_"
 # "rk_" + 8 random characters: 48 bits, so two keys practically never share one.
 PREFIX_LENGTH = len(KEY_SCHEME) + 8
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,99}$")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,99}")  # fullmatch: "$" would let "name\n" pass
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ class Account:
 
 
 def check_name(name: str) -> str:
-    if not isinstance(name, str) or not _NAME.match(name):
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise BadInput(
             f"account name {name!r} is not allowed: use 1-100 letters, digits or ._@+- "
             "(starting with a letter or digit)"

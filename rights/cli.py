@@ -13,8 +13,10 @@ argument errors answer instantly.
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import socket
+import sqlite3
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack
@@ -191,6 +193,8 @@ def run(args: argparse.Namespace) -> int:
         return _fail(exc.message, EXIT_USAGE if exc.status in _INPUT_STATUSES else EXIT_FAILURE)
     except FileNotFoundError as exc:
         return _fail(f"{exc.filename or exc}: no such file", EXIT_USAGE)
+    except sqlite3.DatabaseError as exc:
+        return _fail(f"the registry database cannot be read ({exc}); restore it from a backup", EXIT_FAILURE)
     except OSError as exc:
         return _fail(f"{exc.filename or ''} {exc.strerror or exc}".strip(), EXIT_FAILURE)
     except KeyboardInterrupt:
@@ -298,9 +302,8 @@ def cmd_match(args: argparse.Namespace) -> int:
     with Registry.open(settings_from_args(args)) as registry:
         for path in args.images:
             try:
-                result = registry.match_image(
-                    path.read_bytes(), args.limit, platform=args.platform, seller=args.seller
-                )
+                data = _read_image_file(path, registry.settings.max_upload_bytes)
+                result = registry.match_image(data, args.limit, platform=args.platform, seller=args.seller)
             except (RightsError, OSError) as exc:
                 if isinstance(exc, RightsError) and exc.status not in _INPUT_STATUSES:
                     raise
@@ -360,7 +363,10 @@ def cmd_log_verify(args: argparse.Namespace) -> int:
 
 def cmd_log_verify_receipt(args: argparse.Namespace) -> int:
     key = _key_argument(args.public_key)
-    text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text(encoding="utf-8")
+    try:
+        text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise UsageError(f"{args.file} is not UTF-8 text, so not a receipt") from None
     receipts = list(_receipts_in(text))
     if not receipts:
         raise UsageError(f"{args.file} holds no receipt")
@@ -416,6 +422,18 @@ def _receipts_in(text: str) -> Iterator[dict[str, Any]]:
             yield doc
         else:
             raise UsageError("a receipt must be a JSON object")
+
+
+def _read_image_file(path: Path, limit: int) -> bytes:
+    """A regular file's bytes, capped as uploads are (``/dev/zero`` or a FIFO would never end).
+    Problems are ``OSError``s, so that the caller reports them per file."""
+    if path.exists() and not path.is_file():
+        raise OSError(errno.EINVAL, "not a regular file", str(path))
+    with open(path, "rb") as fh:
+        data = fh.read(limit + 1)
+    if len(data) > limit:
+        raise OSError(errno.EFBIG, f"over the {limit}-byte limit (RIGHTS_MAX_UPLOAD_BYTES)", str(path))
+    return data
 
 
 def _key_argument(value: str) -> Ed25519PublicKey:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsError as PydanticSettingsError
 
 DEFAULT_DATA_DIR = Path("rights-data")
 
@@ -29,7 +30,8 @@ class Settings(BaseSettings):
     )
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
     # URL fetching (API `{"url": ...}` and scan feeds).
-    fetch_timeout_s: float = 10.0
+    fetch_timeout_s: float = 10.0  # to connect, and between two reads
+    fetch_deadline_s: float = Field(default=30.0, gt=0)  # the whole fetch: redirects, retries and body
     fetch_max_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
     fetch_max_redirects: int = 3
     # Hosts or CIDRs that may be fetched although private/loopback (e.g. "127.0.0.1/32" in tests).
@@ -68,6 +70,10 @@ def load_settings(**values: object) -> Settings:
             for error in exc.errors()
         )
         raise SettingsError(problems) from None
+    except PydanticSettingsError as exc:  # a list setting that is not JSON
+        raise SettingsError(
+            f"{exc}; list settings are JSON, e.g. RIGHTS_FETCH_ALLOW='[\"127.0.0.1/32\"]'"
+        ) from None
 
 
 def resolve_data_dir(cli_value: str | Path | None) -> Path:

@@ -48,8 +48,8 @@ RETRY_BASE_S = 0.25
 RETRY_AFTER_CAP_S = 5.0
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _TRANSIENT_STATUS = frozenset({429, 500, 502, 503, 504})
-_CHUNK = 64 * 1024
 _NOT_IMAGE = "{url} does not look like an image (PNG, JPEG, GIF, WebP, BMP or TIFF)"
+_TOO_SLOW = "fetching {url} took longer than {seconds:g} s"
 
 # Leading bytes of the formats the fingerprinter decodes.
 _MAGIC: tuple[bytes, ...] = (
@@ -89,11 +89,14 @@ def fetch_image(
     if client is None:
         # trust_env=False: an environment proxy would connect on our behalf and undo the address pinning.
         client = httpx.Client(timeout=settings.fetch_timeout_s, trust_env=False, follow_redirects=False)
+    # One deadline for the whole fetch: per-read timeouts alone let a server that trickles a byte
+    # every few seconds hold a request thread (and with enough of them, the whole API) forever.
+    deadline = time.monotonic() + settings.fetch_deadline_s
     try:
         current = url
         for _hop in range(settings.fetch_max_redirects + 1):
             target = check_url(current, settings=settings, resolver=resolve)
-            outcome = _get_with_retries(client, target, settings)
+            outcome = _get_with_retries(client, target, settings, deadline)
             if isinstance(outcome, bytes):
                 return outcome
             current = outcome  # a redirect Location, checked at the top of the loop
@@ -137,6 +140,8 @@ def check_url(url: str, *, settings: Settings, resolver: Resolver | None = None)
     else:
         try:
             addresses = [_parse_ip(a) for a in (resolver or _system_resolver)(host, port)]
+        except UnicodeError as exc:  # an empty or over-long label: IDNA encoding refuses it
+            raise FetchRefused(f"not a valid host name: {host!r}", url=url) from exc
         except OSError as exc:
             raise FetchFailed(f"cannot resolve host {host!r}: {exc}", url=url) from exc
         if not addresses:
@@ -228,32 +233,44 @@ class _Transient(Exception):
         self.retry_after = retry_after
 
 
-def _get_with_retries(client: httpx.Client, target: _Target, settings: Settings) -> bytes | str:
+def _get_with_retries(
+    client: httpx.Client, target: _Target, settings: Settings, deadline: float
+) -> bytes | str:
     last = ""
+    url = str(target.url)
     for attempt in range(MAX_ATTEMPTS):
         try:
-            return _get_once(client, target, settings)
+            return _get_once(client, target, settings, deadline)
         except _Transient as exc:
             last = str(exc)
             if attempt + 1 < MAX_ATTEMPTS:
                 delay = RETRY_BASE_S * 2**attempt
                 if exc.retry_after is not None:
                     delay = max(delay, min(exc.retry_after, RETRY_AFTER_CAP_S))
+                if time.monotonic() + delay >= deadline:
+                    break
                 time.sleep(delay)
-    url = str(target.url)
-    raise FetchFailed(f"fetching {url} failed after {MAX_ATTEMPTS} attempts: {last}", url=url)
+    raise FetchFailed(f"fetching {url} failed after {attempt + 1} attempts: {last}", url=url)
 
 
-def _get_once(client: httpx.Client, target: _Target, settings: Settings) -> bytes | str:
+def _get_once(client: httpx.Client, target: _Target, settings: Settings, deadline: float) -> bytes | str:
     """One request to the pinned address: the body, or the absolute URL of a redirect."""
     url = str(target.url)
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise FetchFailed(_TOO_SLOW.format(url=url, seconds=settings.fetch_deadline_s), url=url)
     headers = {"Host": target.url.netloc.decode("ascii"), "Accept": "image/*"}
     extensions: dict[str, Any] = {}
     if target.url.scheme == "https":
         extensions["sni_hostname"] = target.url.host  # certificate is checked against the name, not the IP
     try:
         with client.stream(
-            "GET", target.pinned_url(), headers=headers, extensions=extensions, follow_redirects=False
+            "GET",
+            target.pinned_url(),
+            headers=headers,
+            extensions=extensions,
+            follow_redirects=False,
+            timeout=min(settings.fetch_timeout_s, left),
         ) as response:
             status = response.status_code
             if status in _REDIRECTS:
@@ -265,14 +282,18 @@ def _get_once(client: httpx.Client, target: _Target, settings: Settings) -> byte
                 raise _Transient(f"HTTP {status}", _retry_after(response.headers.get("retry-after")))
             if status != 200:
                 raise FetchFailed(f"fetching {url} gave HTTP {status}", url=url, status=status)
-            return _read_capped(response, url, settings.fetch_max_bytes)
+            body = _read_capped(response, url, settings.fetch_max_bytes, deadline)
+            if body is None:
+                raise FetchFailed(_TOO_SLOW.format(url=url, seconds=settings.fetch_deadline_s), url=url)
+            return body
     except (httpx.ConnectError, httpx.ConnectTimeout, httpx.ReadTimeout, httpx.RemoteProtocolError) as exc:
         raise _Transient(f"{type(exc).__name__}: {exc}") from exc
     except httpx.HTTPError as exc:
         raise FetchFailed(f"fetching {url} failed: {type(exc).__name__}: {exc}", url=url) from exc
 
 
-def _read_capped(response: httpx.Response, url: str, limit: int) -> bytes:
+def _read_capped(response: httpx.Response, url: str, limit: int, deadline: float) -> bytes | None:
+    """The body, or None if the deadline passed while it was arriving."""
     declared = _int_or_none(response.headers.get("content-length"))
     if declared is not None and declared > limit:
         raise FetchRefused(f"{url} is {declared} bytes, over the {limit}-byte limit", url=url)
@@ -281,6 +302,8 @@ def _read_capped(response: httpx.Response, url: str, limit: int) -> bytes:
         body += chunk
         if len(body) > limit:
             raise FetchRefused(f"{url} is over the {limit}-byte limit", url=url)
+        if time.monotonic() > deadline:
+            return None
         # Sniff as soon as the first 16 bytes are in, so a large HTML page is not read to the end.
         if len(body) >= 16 and len(body) - len(chunk) < 16 and not looks_like_image(bytes(body[:16])):
             raise FetchFailed(_NOT_IMAGE.format(url=url), url=url)
@@ -290,7 +313,9 @@ def _read_capped(response: httpx.Response, url: str, limit: int) -> bytes:
 
 
 def _chunks(response: httpx.Response) -> Iterator[bytes]:
-    yield from response.iter_bytes(_CHUNK)
+    # As the network delivers: with a chunk size, httpx would wait for a full chunk, and a server
+    # trickling bytes would never reach the deadline check between chunks.
+    yield from response.iter_bytes()
 
 
 def _retry_after(value: str | None) -> float | None:

@@ -262,6 +262,13 @@ def test_every_error_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[s
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "not an Ed25519 public key" in err[0], err
 
+    assert main(["--data", data, "keys", "create", "--role", "creator", "--name", "eve\n"]) == 2
+    assert "eve" in capsys.readouterr().err  # "$" in the name rule used to let a trailing newline in
+
+    assert main(["--data", data, "match", "/dev/zero", str(art)]) == 2  # capped, not read forever
+    out, err = capsys.readouterr()
+    assert "/dev/zero: not a regular file" in err and len(out.splitlines()) == 1  # art.png still answered
+
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()

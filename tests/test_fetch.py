@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import io
 import random
+import threading
+import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
@@ -95,6 +98,8 @@ def test_too_many_redirects_refused(server: ImageServer, settings: Settings) -> 
         ("file:///etc/passwd", "only http and https"),
         ("ftp://example.org/x.png", "only http and https"),
         ("gopher://127.0.0.1/", "only http and https"),
+        ("http://a..b/x.png", "not a valid host name"),
+        ("http://" + "x" * 300 + ".example/x.png", "not a valid host name"),
     ],
 )
 def test_hostile_urls_refused_before_connecting(
@@ -189,3 +194,33 @@ def test_image_sniffing() -> None:
     assert looks_like_image(b"RIFF\0\0\0\0WEBPVP8 ")
     assert looks_like_image(b"\xff\xd8\xff\xe0")
     assert not looks_like_image(b"<svg xmlns=")
+
+
+def test_a_trickling_server_is_cut_off_at_the_deadline() -> None:
+    body = _png()
+
+    class Trickle(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            for byte in body:  # every read returns in time, so only a deadline stops it
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+                time.sleep(0.05)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Trickle)
+    httpd.daemon_threads = True
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    settings = Settings(fetch_allow=["127.0.0.1/32"], fetch_timeout_s=1, fetch_deadline_s=1.5)
+    try:
+        started = time.monotonic()
+        with pytest.raises(FetchFailed, match=r"took longer than 1\.5 s"):
+            fetch_image(f"http://127.0.0.1:{httpd.server_port}/slow.png", settings=settings)
+        assert time.monotonic() - started < 4
+    finally:
+        httpd.shutdown()
+        httpd.server_close()

@@ -23,15 +23,18 @@ def test_good_lines_resolve_paths_and_keep_unknown_keys(tmp_path: Path) -> None:
         [
             _ok("a", title="Cat", seller="s1", colour="blue"),
             _ok("b", image="https://cdn.example/x.png"),
+            _ok("c", image="HTTPS://cdn.example/Y.png"),
         ],
     )
     items = list(read_feed(feed))
-    assert [n for n, _ in items] == [1, 2]
+    assert [n for n, _ in items] == [1, 2, 3]
     first, second = items[0][1], items[1][1]
     assert isinstance(first, Listing) and isinstance(second, Listing)
     assert first.image == str((tmp_path / "img" / "a.jpg").resolve())
     assert first.raw["colour"] == "blue" and first.title == "Cat" and first.seller == "s1"
     assert second.image == "https://cdn.example/x.png" and second.is_url
+    third = items[2][1]
+    assert isinstance(third, Listing) and third.is_url and third.image == "https://cdn.example/Y.png"
 
 
 def test_every_kind_of_bad_line(tmp_path: Path) -> None:
@@ -165,3 +168,11 @@ def _nested(depth: int) -> list:
     for _ in range(depth - 1):
         value = [value]
     return value
+
+
+def test_csv_header_without_the_required_columns_says_so(tmp_path: Path) -> None:
+    feed = tmp_path / "feed.csv"
+    feed.write_text("c1,shopb,pics/1.jpg\n", encoding="utf-8")  # no header: the row was taken for one
+    ((line_no, error),) = list(read_feed(feed))
+    assert line_no == 1 and isinstance(error, FeedError)
+    assert "no 'listing_id', 'platform', 'image' column" in error.message

@@ -211,3 +211,19 @@ def _wait_for_progress(data: Path, feed: Path, *, at_least: int, proc: subproces
     raise AssertionError(
         "the scan never got going" if proc.poll() is None else "the scan ended before the kill"
     )
+
+
+def test_outputs_that_would_overwrite_the_feed_are_refused(tmp_path: Path) -> None:
+    from workers.cli import main as rights_main
+
+    feed = tmp_path / "feed.jsonl"
+    feed.write_text('{"listing_id": "a", "platform": "p", "image": "a.png"}\n')
+    before = feed.read_bytes()
+    data = str(tmp_path / "data")
+    for extra in (
+        ["--out", str(feed)],
+        ["--out", str(tmp_path)],
+        ["--out", "x.jsonl", "--report", "x.jsonl"],
+    ):
+        assert rights_main(["--data", data, "scan", str(feed), *extra]) == 2
+    assert feed.read_bytes() == before and not (tmp_path / "data").exists()  # refused before any work

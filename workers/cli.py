@@ -66,6 +66,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
 
     if not args.feed.is_file():
         raise UsageError(f"{args.feed}: no such feed file")
+    _check_outputs(args.feed, args.out, args.report)
     with Registry.open(settings_from_args(args)) as registry:
         ctx = make_context(registry)
         with _runner(ctx, args.workers, args.scheduler) as runner:
@@ -106,6 +107,20 @@ def _runner(ctx: WorkerContext, workers: int | None, scheduler: str | None) -> L
     from workers.local_pool import LocalPool
 
     return DaskRunner(ctx, scheduler) if scheduler else LocalPool(ctx, workers)
+
+
+def _check_outputs(feed: Path, out: Path, report: Path | None) -> None:
+    """Refuse outputs that would overwrite the feed or each other, or that are folders, before any work."""
+    named = {feed.resolve(): "the feed"}
+    for option, path in (("--out", out), ("--report", report)):
+        if path is None:
+            continue
+        if path.is_dir():
+            raise UsageError(f"{option} {path} is a folder; give a file name")
+        clash = named.get(path.resolve())
+        if clash is not None:
+            raise UsageError(f"{option} {path} is {clash}; write it to another file")
+        named[path.resolve()] = f"the {option} file"
 
 
 def _subcommand(p: argparse.ArgumentParser, name: str) -> argparse.ArgumentParser:

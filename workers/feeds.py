@@ -129,7 +129,8 @@ def resolve_image(image: str, *, base: Path, roots: list[Path]) -> str:
     """
     lowered = image.lower()
     if lowered.startswith(("http://", "https://")):
-        return image
+        scheme, rest = image.split("://", 1)
+        return f"{scheme.lower()}://{rest}"  # "HTTP://..." must not be taken for a path further on
     if "://" in image or lowered.startswith(("file:", "data:")):
         return f"error:image {image!r}: only http(s) URLs or file paths are accepted"
     if not roots:
@@ -240,6 +241,9 @@ def _csv_records(path: Path) -> Iterator[tuple[int, Any]]:
             yield 1, FeedError(1, f"line 1: unreadable CSV header ({exc})")
             return
         columns = [_readable(c).strip() for c in header]
+        missing = [c for c in REQUIRED if c not in columns]
+        if missing:  # every row will fail too; say why once, where the cause is
+            yield 1, FeedError(1, f"line 1: the CSV header has no {', '.join(map(repr, missing))} column")
         while True:
             line_no = reader.line_num + 1
             try:

@@ -21,11 +21,12 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from rights.db import atomic_write
+from rights.errors import RightsError
 
 PRIVATE_KEY_FILE = "log-signing-key.pem"
 PUBLIC_KEY_FILE = "log-public-key.pem"
@@ -90,9 +91,12 @@ class Signer:
         path = data_dir / PRIVATE_KEY_FILE
         if not path.exists():
             _create_key(path)
-        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        try:
+            key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+            raise RightsError(f"{path} is not a readable private key ({exc}); restore a backup") from None
         if not isinstance(key, Ed25519PrivateKey):
-            raise ValueError(f"{path} is not an Ed25519 private key")
+            raise RightsError(f"{path} is not an Ed25519 private key; restore it from a backup")
         signer = cls(key)
         pub_path = data_dir / PUBLIC_KEY_FILE
         pem = public_key_pem(signer.public_key).encode("ascii")
