@@ -88,15 +88,22 @@ def record_hit(
     listing: dict[str, Any],
     evidence: dict[str, Any],
     scan_id: str | None = None,
-) -> Case:
+) -> Case | None:
     """Open (or refresh) the case for one ``match``-verdict contract match found in ``listing``.
 
     ``listing`` needs ``listing_id`` and ``platform``; ``url``, ``title``, ``seller``, ``image`` are
     copied when present. Call it inside ``rights.db.transaction``.
+
+    A ``contested`` work opens no case (None): whoever registered it second may be the copier, and
+    takedowns on its behalf could hit the original creator's own listings. Its matches are still
+    reported; the earlier work they copy opens the case.
     """
     if match.get("verdict") != "match":
         raise BadInput("only match verdicts open cases", verdict=match.get("verdict"))
     work_id = parse_work_id(match["work_id"])
+    status_row = conn.execute("SELECT status FROM works WHERE id = ?", (work_id,)).fetchone()
+    if status_row is not None and status_row[0] == "contested":
+        return None
     platform, listing_id = str(listing["platform"]), str(listing["listing_id"])
     now = utcnow()
     score = float(match["score"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 import sqlite3
@@ -9,8 +10,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from indexes import Match
+from rights import cases
 from rights import registry as registry_module
 from rights.accounts import Account
 from rights.config import Settings
@@ -269,3 +272,28 @@ def test_describe_turns_engine_matches_into_contract_objects(reg: Registry) -> N
     ]
     assert reg.describe([], platform=None, seller=None) == []
     assert reg.describe(matches[1:2], platform=None, seller=None)[0]["licensed"] is False
+
+
+def test_a_contested_copy_takes_neither_the_match_nor_the_case_from_the_original(reg: Registry) -> None:
+    original = (
+        Path(__file__).resolve().parents[1] / "samples" / "works" / "06_stack_of_books_01.png"
+    ).read_bytes()
+    picture = Image.open(io.BytesIO(original)).convert("RGBA").convert("RGB")  # flattened, as copiers do
+    prior = reg.register("alice", original)
+    copy = reg.register("mallory", _jpeg(picture, 92))
+    assert copy["status"] == "contested"
+    found = reg.match_image(_jpeg(picture, 60), 5)["matches"]
+    # The re-encoded copy is closer to a JPEG query; it used to explain the original away to `review`.
+    assert {m["creator"]: m["verdict"] for m in found} == {"alice": "match", "mallory": "match"}
+    listing = {"listing_id": "L1", "platform": "bazaar"}
+    with reg.transaction() as conn:
+        opened = [cases.record_hit(conn, match=m, listing=listing, evidence={}) for m in found]
+    by_creator = {m["creator"]: case for m, case in zip(found, opened, strict=True)}
+    assert by_creator["mallory"] is None  # a contested registration opens no takedown case
+    assert by_creator["alice"] is not None and by_creator["alice"].work_id == prior["work_id"]
+
+
+def _jpeg(picture: Image.Image, quality: int) -> bytes:
+    buf = io.BytesIO()
+    picture.save(buf, "JPEG", quality=quality)
+    return buf.getvalue()

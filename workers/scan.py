@@ -329,7 +329,8 @@ class _Sink:
                 case = cases.record_hit(
                     conn, match=m, listing=listing, evidence=case_evidence, scan_id=self.scan_id
                 )
-                self.outcome.cases_opened += case.first_scan_id == self.scan_id and case.status == "open"
+                if case is not None:  # None: a contested work opens no case
+                    self.outcome.cases_opened += case.first_scan_id == self.scan_id and case.status == "open"
         self._uncommitted += 1
         now = time.monotonic()
         if self._uncommitted >= COMMIT_EVERY or now - self._last_commit >= COMMIT_SECONDS:
