@@ -21,6 +21,13 @@ from types import TracebackType
 
 from indexes.errors import ImageError
 from indexes.fingerprinting import Fingerprint, fingerprint, one_image_thread
+from indexes.orphans import exit_with_parent
+
+
+def start_worker() -> None:
+    """Pool initializer: one OpenCV thread (the pool is the parallelism), and end with the parent."""
+    one_image_thread()
+    exit_with_parent()
 
 
 class WorkerDiedError(ImageError):
@@ -34,7 +41,7 @@ class FingerprintPool:
 
     # What a worker runs, and runs first; module-level functions, so that spawned children can import them.
     _target: Callable[..., Fingerprint] = staticmethod(fingerprint)
-    _start_worker: Callable[[], None] = staticmethod(one_image_thread)
+    _start_worker: Callable[[], None] = staticmethod(start_worker)
 
     def __init__(self, processes: int, *, inline_when_idle: bool = False) -> None:
         if processes < 1:

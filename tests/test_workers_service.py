@@ -1,5 +1,5 @@
 """Stopping the server's scan service: the scan in progress resumes on the next start, and a
-SIGTERM'd `rights serve` leaves no worker processes behind."""
+`rights serve` stopped by SIGTERM or killed with SIGKILL leaves no worker processes behind."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from rights.api.app import create_app
 from rights.registry import Registry
@@ -63,7 +64,8 @@ def test_a_scan_stopped_by_shutdown_resumes_on_the_next_start(tmp_path: Path) ->
     assert status["counts"]["match"] == 50 and status["counts"]["error"] == 0
 
 
-def test_sigterm_stops_serve_and_its_scan_workers(tmp_path: Path) -> None:
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm", "kill-9"])
+def test_a_stopped_serve_leaves_no_worker_processes(tmp_path: Path, stop: signal.Signals) -> None:
     data = tmp_path / "data"
     with Registry.open(data) as registry:
         key = registry.create_key("platform", "shop")
@@ -88,7 +90,7 @@ def test_sigterm_stops_serve_and_its_scan_workers(tmp_path: Path) -> None:
                 time.sleep(0.1)
             children = _children(proc.pid)
             assert children, "the scan should have started worker processes"
-            proc.send_signal(signal.SIGTERM)
+            proc.send_signal(stop)  # SIGTERM: the lifespan closes the pools; SIGKILL: workers watch
             proc.wait(timeout=60)
     finally:
         if proc.poll() is None:
@@ -96,7 +98,7 @@ def test_sigterm_stops_serve_and_its_scan_workers(tmp_path: Path) -> None:
             proc.wait()
     deadline = time.monotonic() + 15
     while alive := [pid for pid in children if Path(f"/proc/{pid}").exists() and not _zombie(pid)]:
-        assert time.monotonic() < deadline, f"left running after SIGTERM: {alive}"
+        assert time.monotonic() < deadline, f"left running after {stop.name}: {alive}"
         time.sleep(0.1)
 
 

@@ -12,9 +12,17 @@ import os
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from types import TracebackType
 
+from indexes.orphans import exit_with_parent
 from workers.task import Item, Result, WorkerContext, analyse_chunk, warm_up
 
 __all__ = ["LocalPool"]
+
+
+def _start_worker(ctx: WorkerContext) -> None:
+    """Pool initializer: the engine loaded once, and an exit when the parent dies (a ``kill -9``'d
+    scan or server must not leave its workers running)."""
+    exit_with_parent()
+    warm_up(ctx)
 
 
 class LocalPool:
@@ -29,7 +37,7 @@ class LocalPool:
         self._pool = ProcessPoolExecutor(
             max_workers=self.workers,
             mp_context=multiprocessing.get_context("spawn"),
-            initializer=warm_up,
+            initializer=_start_worker,
             initargs=(ctx,),
         )
 
