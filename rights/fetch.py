@@ -160,9 +160,17 @@ def check_url(url: str, *, settings: Settings, resolver: Resolver | None = None)
     return _Target(parsed, addresses[0])
 
 
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+
+
 def _forbidden_reason(address: IPAddress) -> str | None:
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return _forbidden_reason(address.ipv4_mapped)
+    if isinstance(address, ipaddress.IPv6Address):
+        # IPv6 forms that carry an IPv4 address a gateway may deliver to: judge the IPv4 one.
+        embedded = address.ipv4_mapped or address.sixtofour or (address.teredo or (None, None))[1]
+        if embedded is None and address in _NAT64:
+            embedded = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+        if embedded is not None:
+            return _forbidden_reason(embedded)
     if address in METADATA_ADDRESSES:
         return "cloud metadata"
     checks = (
