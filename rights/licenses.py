@@ -9,6 +9,7 @@ from typing import Any
 
 from rights.db import utcnow
 from rights.errors import BadInput
+from rights.text import has_control_characters
 from rights.works import format_work_id
 
 MAX_NAME_LENGTH = 200
@@ -38,6 +39,8 @@ def check_party(value: str | None, field: str, *, required: bool) -> str | None:
         return None
     if not isinstance(value, str) or len(value) > MAX_NAME_LENGTH or not value.strip():
         raise BadInput(f"{field} must be a non-blank string of at most {MAX_NAME_LENGTH} characters")
+    if has_control_characters(value):
+        raise BadInput(f"{field} must not contain control characters (NUL, line breaks, escapes)")
     return value.strip()
 
 

@@ -31,6 +31,7 @@ from rights.accounts import Account, authenticate, check_name, create_key, ensur
 from rights.config import Settings
 from rights.errors import BadInput, Conflict, Forbidden, InvalidImage, LowInformation, NotFound
 from rights.log import LogStore, Signer, build_receipt
+from rights.text import has_control_characters
 from rights.works import format_work_id, parse_work_id
 
 logger = logging.getLogger(__name__)
@@ -621,6 +622,8 @@ def _check_title(title: str | None) -> str | None:
         return None
     if not isinstance(title, str) or len(title) > MAX_TITLE_LENGTH:
         raise BadInput(f"title must be a string of at most {MAX_TITLE_LENGTH} characters")
+    if has_control_characters(title):
+        raise BadInput("title must not contain control characters (NUL, line breaks, escapes)")
     return title
 
 

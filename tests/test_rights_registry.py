@@ -87,10 +87,15 @@ def test_refusals(reg: Registry) -> None:
         reg.register("bad name with spaces", artwork_png(6))
     with pytest.raises(BadInput):
         reg.register("alice", artwork_png(6), metadata=["not", "a", "dict"])  # type: ignore[arg-type]
+    with pytest.raises(BadInput, match="control characters"):
+        reg.register("alice", artwork_png(6), title="Gull\x00\x1b[2J")
     reg.create_key("platform", "shop")
     with pytest.raises(Forbidden):
         reg.register("shop", artwork_png(6))
     assert reg.log.size() == 0
+    work = reg.register("alice", artwork_png(6))
+    with pytest.raises(BadInput, match="control characters"):
+        reg.add_license(work["work_id"], "goodprints\n", "bazaar", None)
 
 
 def test_match_and_withdraw(reg: Registry) -> None:
