@@ -30,7 +30,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from indexes import alignment, appearance, geometry, global_hashes, scoring
+from indexes import alignment, appearance, file_lock, geometry, global_hashes, scoring
 from indexes.binary_index import BinaryIndex, VectorBatches
 from indexes.cpu import available_cores, faiss_threads
 from indexes.fingerprinting import REFERENCE_FEATURES, SILHOUETTE_FEATURES, Fingerprint
@@ -463,8 +463,7 @@ class Engine:
         """Persist atomically: new files under a fresh generation, then the manifest switch."""
         if self.directory is None:
             raise ValueError("this engine has no directory to save to")
-        with self._save_lock, self._lock.read():
-            self.directory.mkdir(parents=True, exist_ok=True)
+        with self._save_lock, self._lock.read(), file_lock.locked(self.directory, shared=False):
             self.stored_features_per_work = self.features_per_work
             gen = uuid.uuid4().hex[:12]
             names = {"pdq": f"pdq.{gen}.faissb", "local": f"local.{gen}.faissb", "works": f"works.{gen}.npz"}
@@ -487,8 +486,9 @@ class Engine:
             _fsync(tmp)
             os.replace(tmp, self.directory / "manifest.json")
             _fsync(self.directory)
+            keep = {"manifest.json", file_lock.LOCK_NAME, *names.values()}
             for stale in self.directory.iterdir():
-                if stale.name != "manifest.json" and stale.name not in names.values():
+                if stale.name not in keep:
                     stale.unlink(missing_ok=True)
 
     def _save_works(self, path: Path) -> None:
@@ -514,6 +514,11 @@ class Engine:
             )
 
     def _load(self) -> None:
+        assert self.directory is not None
+        with file_lock.locked(self.directory, shared=True):  # no save deletes the files meanwhile
+            self._load_files()
+
+    def _load_files(self) -> None:
         assert self.directory is not None
         manifest = json.loads((self.directory / "manifest.json").read_text())
         if manifest.get("format") not in _READABLE_FORMATS:

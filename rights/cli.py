@@ -194,7 +194,9 @@ def run(args: argparse.Namespace) -> int:
     except FileNotFoundError as exc:
         return _fail(f"{exc.filename or exc}: no such file", EXIT_USAGE)
     except sqlite3.DatabaseError as exc:
-        return _fail(f"the registry database cannot be read ({exc}); restore it from a backup", EXIT_FAILURE)
+        if type(exc) is sqlite3.DatabaseError:  # "malformed", "not a database": the file itself
+            return _fail(f"the registry database cannot be read ({exc}); restore a backup", EXIT_FAILURE)
+        return _fail(f"database error: {exc}", EXIT_FAILURE)  # locked, a constraint: not corruption
     except OSError as exc:
         return _fail(f"{exc.filename or ''} {exc.strerror or exc}".strip(), EXIT_FAILURE)
     except KeyboardInterrupt:

@@ -183,9 +183,18 @@ class Registry:
             db.store_original(self.data_dir, data)
             candidates = self.engine.search(fp, limit=CONFLICT_SEARCH_LIMIT)
             with db.transaction(conn):
+                # Another process on this data directory may have registered since the checks above:
+                # under the write lock now, look again, so that the same bytes stay one work and a
+                # near-duplicate it just registered makes this one contested.
+                existing = works.live_row(conn, creator, fp.sha256)
+                if existing is not None:
+                    return self._registration_body(existing)
+                log = self.log
+                if log.size() != self._synced_log_size:  # the engine searched is behind the database
+                    self.sync()
+                    candidates = self.engine.search(fp, limit=CONFLICT_SEARCH_LIMIT)
                 _owner(conn, creator)
                 conflicts = self._conflicts(conn, creator, fp.sha256, candidates)
-                log = self.log
                 log_index = log.size()
                 now = db.utcnow()
                 cur = conn.execute(
@@ -532,7 +541,11 @@ class Registry:
         """Write the in-memory index to disk if it changed since the last save."""
         with self._write_lock:
             if self._index_dirty:
-                self._save_index()
+                # Catch up first: another process may have saved a newer index (works it registered,
+                # fingerprints it replaced), which this save would otherwise overwrite with an older one.
+                self.sync()
+                if self._index_dirty:  # sync may have saved it already
+                    self._save_index()
             self._index_saved_at = time.monotonic()
 
     def _save_index(self) -> None:

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from indexes import Engine, Fingerprint, Match, fingerprint, global_hashes, scoring
+from indexes import Engine, Fingerprint, Match, file_lock, fingerprint, global_hashes, scoring
 from indexes import binary_index as binary_index_module
 from indexes import engine as engine_module
 from indexes.local_features import LocalFeatures
@@ -280,7 +280,7 @@ def test_save_and_load_give_the_same_results(
     before = _results(first, probes)
     first.save()
     first.save()  # a second generation replaces the first
-    files = sorted(p.name for p in (tmp_path / "index").iterdir())
+    files = sorted(p.name for p in (tmp_path / "index").iterdir() if p.name != file_lock.LOCK_NAME)
     generations = {name.split(".")[1] for name in files if name != "manifest.json"}
     parts = {name.split(".")[0] for name in files if name != "manifest.json"}
     assert "manifest.json" in files and len(generations) == 1, files
@@ -295,13 +295,45 @@ def test_save_and_load_give_the_same_results(
     loaded.remove(12)
     loaded.add(112, refs[12])
     loaded.save()
-    parts = {p.name.split(".")[0] for p in (tmp_path / "index").iterdir() if p.name != "manifest.json"}
+    other = ("manifest.json", file_lock.LOCK_NAME)
+    parts = {p.name.split(".")[0] for p in (tmp_path / "index").iterdir() if p.name not in other}
     assert parts == {"pdq", "local", "works"} | ({"local-delta"} if flat_limit == 1000 else set())
     again = Engine(tmp_path / "index")
     assert _results(again, probes) == _results(loaded, probes)
     assert_found(again.search(probes["crop-12"]), 112)
     for name, key in PROBE_KEY.items():
         assert_found(before[name], key)
+
+
+def test_two_engines_saving_and_loading_one_folder_never_lose_files(
+    refs: dict[int, Fingerprint], tmp_path: Path
+) -> None:
+    """As two processes on one data directory: each save deletes the generations it does not own,
+    which, without the folder's lock, included the other's half-written files."""
+    folder = tmp_path / "index"
+    one, two = Engine(folder), Engine(folder)
+    for key, fp in refs.items():
+        one.add(key, fp)
+        two.add(key + 1000, fp)
+    errors: list[Exception] = []
+
+    def repeat(action: Callable[[], object]) -> None:
+        try:
+            for _ in range(12):
+                action()
+        except Exception as exc:
+            errors.append(exc)
+
+    threads = [
+        threading.Thread(target=repeat, args=(action,))
+        for action in (one.save, two.save, lambda: Engine(folder))
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    assert Engine(folder).keys() in (one.keys(), two.keys())  # one whole generation, the last saved
 
 
 def test_remove_stops_matching_and_survives_reload(

@@ -6,13 +6,16 @@ import io
 import json
 import shutil
 import sqlite3
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import pytest
 from PIL import Image
 
-from indexes import Match
+from indexes import Engine, Match, fingerprint
 from rights import cases
 from rights import registry as registry_module
 from rights.accounts import Account
@@ -234,6 +237,66 @@ def test_index_saves_take_a_bounded_share_of_the_time(
         reg._index_save_s = 0.0
         reg.register("alice", artwork_png(62))
         assert manifest.read_text() != saved
+
+
+def test_two_registries_racing_on_one_directory(tmp_path: Path) -> None:
+    """As two servers (or a server and a bulk register) on one data directory: each registration
+    re-checks under the database's write lock, and index saves never delete each other's files."""
+    with Registry.open(tmp_path) as a, Registry.open(tmp_path) as b:
+        a._index_save_s = b._index_save_s = 0.0
+        for n in range(6):
+            same = artwork_png(700 + n)
+            one, two = _race(partial(a.register, "carol", same), partial(b.register, "carol", same))
+            assert one["work_id"] == two["work_id"]  # the same bytes by the same creator: one work
+            original, copy = artwork_png(800 + n), near_copy(800 + n)
+            pair = _race(partial(a.register, "alice", original), partial(b.register, "dave", copy))
+            assert sorted(r["status"] for r in pair) == ["contested", "registered"], pair
+            a.flush_index()
+            b.flush_index()
+    with Registry.open(tmp_path) as again:
+        assert len(again.engine.keys()) == 18  # per round: carol once, alice, dave
+    assert verify_log(tmp_path, tmp_path / "log-public-key.pem").ok
+
+
+def test_a_registry_closing_keeps_what_another_saved_since(tmp_path: Path) -> None:
+    """Closing saves the index: it must first take in what another process changed (here a
+    re-fingerprinted work: same key, so the startup check by key set would never notice)."""
+    with Registry.open(tmp_path) as a:
+        work = a.register("alice", artwork_png(90))  # in a's memory, not yet saved
+        key = int(work["work_id"].removeprefix("w_"))
+        newer = fingerprint(artwork_png(90), role="query")  # another method's fingerprint of the same bytes
+        with Registry.open(tmp_path) as b:
+            row = b.db.execute("SELECT fp_digest FROM works WHERE id = ?", (key,)).fetchone()
+            assert b.replace_fingerprint(key, newer, row[0])
+    budget = Engine().features_per_work
+    old_count = len(fingerprint(artwork_png(90), role="reference").local.head(budget))
+    new_count = len(newer.local.head(budget))
+    assert new_count != old_count  # so that the saved index tells the two apart
+    saved = Engine(tmp_path / "index")
+    assert len(saved._works[key].fixed_points) == new_count
+
+
+def _race(*calls: Callable[[], dict]) -> list[dict]:
+    """Run ``calls`` in threads released together; their results, or the first error raised."""
+    start = threading.Barrier(len(calls))
+    results: list[Any] = [None] * len(calls)
+
+    def run(i: int) -> None:
+        start.wait()
+        try:
+            results[i] = calls[i]()
+        except Exception as exc:  # re-raised below, in the test's thread
+            results[i] = exc
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for r in results:
+        if isinstance(r, Exception):
+            raise r
+    return results
 
 
 def test_two_registries_on_one_directory_stay_in_step(tmp_path: Path) -> None:
