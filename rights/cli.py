@@ -98,7 +98,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     match = sub.add_parser("match", help="find registered works in images", parents=[common])
     match.add_argument("images", nargs="+", metavar="IMAGE", type=Path)
-    match.add_argument("--limit", type=positive_int, default=10, help="matches per image (default 10)")
+    match.add_argument(
+        "--limit", type=positive_int, default=10, help="matches per image (default 10, at most 100)"
+    )
     match.add_argument("--platform", help="platform of the listing (for licence checks)")
     match.add_argument("--seller", help="seller of the listing (for licence checks)")
     match.set_defaults(handler=cmd_match)

@@ -22,7 +22,7 @@ from rights.accounts import Account
 from rights.config import Settings
 from rights.db import original_path
 from rights.errors import BadInput, Conflict, Forbidden, InvalidImage, LowInformation, NotFound
-from rights.log import verify_log, verify_receipt
+from rights.log import VerificationError, verify_log, verify_receipt
 from rights.registry import Registry
 from tests.rights_support import artwork_png, near_copy, plain_png
 
@@ -44,6 +44,8 @@ def test_register_returns_the_contract_body_with_a_verifiable_receipt(reg: Regis
     assert body["work_id"].startswith("w_") and body["creator"] == "alice" and body["title"] == "Harbour"
     entry = verify_receipt(body["receipt"], reg.data_dir / "log-public-key.pem")
     assert entry["kind"] == "register" and entry["work_id"] == body["work_id"]
+    with pytest.raises(VerificationError, match="malformed receipt: it has no 'log_index' field"):
+        verify_receipt({}, reg.data_dir / "log-public-key.pem")
     assert entry["work_sha256"] == body["sha256"] and entry["index"] == body["log_index"]
     assert original_path(reg.data_dir, body["sha256"]).read_bytes() == artwork_png(1)
     assert reg.get_work(body["work_id"])["metadata"] == {"year": 2024}

@@ -35,8 +35,10 @@ def verify_receipt(receipt: dict[str, Any], public_key: PublicKeyLike) -> dict[s
         checkpoint = Checkpoint.from_json(receipt["checkpoint"])
         path = [bytes.fromhex(h) for h in receipt["inclusion_proof"]]
         entry = json.loads(entry_bytes)
-    except (KeyError, TypeError, ValueError, binascii.Error) as exc:
-        raise VerificationError(f"malformed receipt: {exc!r}") from exc
+    except KeyError as exc:
+        raise VerificationError(f"malformed receipt: it has no {exc.args[0]!r} field") from exc
+    except (TypeError, ValueError, binascii.Error) as exc:
+        raise VerificationError(f"malformed receipt: {exc}") from exc
     if not isinstance(entry, dict) or entry.get("index") != index:
         raise VerificationError(f"the entry does not name log index {index}")
     if not verify_signature(key, checkpoint.signature, checkpoint.body()):
