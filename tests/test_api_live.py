@@ -85,6 +85,14 @@ def test_refusals_answer_in_the_contract_shape(live: Live) -> None:
         assert meta.status_code == 400 and meta.json()["error"]["code"] == "bad_input"
         missing = alice.post("/v1/works", data={"title": "no image"})
         assert missing.status_code == 422 and missing.json()["error"]["code"] == "validation_error"
+        two = [
+            ("image", ("a.png", artwork_png(302), "image/png")),
+            ("image", ("b.png", artwork_png(303), "image/png")),
+        ]
+        both = alice.post("/v1/works", files=two)
+        assert (
+            both.status_code == 400 and "one 'image'" in both.json()["error"]["message"]
+        )  # not the last only
 
 
 def test_receipt_and_proofs_verify_offline(live: Live) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import PureWindowsPath
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
+from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile, status
 
 from rights import json_input
 from rights.accounts import Account
@@ -27,6 +27,13 @@ router = APIRouter(
         404: {"model": ErrorBody, "description": "no such work"},
     },
 )
+
+
+async def _one_image(request: Request) -> None:
+    """Refuse a second ``image`` part: the route would silently register only the last one."""
+    form = await request.form()  # already parsed for the route's parameters: no second read
+    if len(form.getlist("image")) > 1:
+        raise BadInput("send one 'image' file per registration")
 
 
 @router.post(
@@ -49,6 +56,7 @@ def register_work(
     registry: RegistryDep,
     settings: SettingsDep,
     account: CreatorDep,
+    _single: Annotated[None, Depends(_one_image)],
     image: Annotated[UploadFile, File(description="the artwork (PNG, JPEG, WebP, GIF, BMP, TIFF)")],
     title: Annotated[
         str | None,
