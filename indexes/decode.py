@@ -132,9 +132,8 @@ def _to_rgb_or_rgba(im: Image.Image) -> Image.Image:
     if mode in ("RGB", "RGBA"):
         return im
     if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
-        arr = np.asarray(im, dtype=np.float64)
-        top = 65535.0 if mode.startswith("I;16") or arr.max() > 255 else 255.0
-        return Image.fromarray(np.clip(arr * (255.0 / top), 0, 255).astype(np.uint8), "L").convert("RGB")
+        arr = np.nan_to_num(np.asarray(im, dtype=np.float64))
+        return Image.fromarray(_grey_levels(arr, sixteen_bit=mode.startswith("I;16")), "L").convert("RGB")
     if mode in ("LA", "PA", "La", "RGBa") or (mode == "P" and "transparency" in im.info):
         return im.convert("RGBA")
     if mode in ("P", "L", "1", "CMYK", "YCbCr", "LAB", "HSV"):
@@ -143,6 +142,20 @@ def _to_rgb_or_rgba(im: Image.Image) -> Image.Image:
         return im.convert("RGB")
     except ValueError as exc:
         raise UnsupportedImageError(f"unsupported pixel mode {mode}") from exc
+
+
+def _grey_levels(arr: np.ndarray, *, sixteen_bit: bool) -> np.ndarray:
+    """8-bit grey from 16-bit, 32-bit integer or float samples. The range is the format's where the
+    values fit it (8 or 16 bits), else the values' own: 32-bit samples used to be clipped to white.
+    (Images within 16 bits convert as before, so stored fingerprints stay valid.)"""
+    high = float(arr.max(initial=0.0))
+    if sixteen_bit or 255 < high <= 65535:
+        top = 65535.0
+    elif high <= 255:
+        top = 255.0
+    else:
+        top = high
+    return np.clip(arr * (255.0 / top), 0, 255).astype(np.uint8)
 
 
 def _shrink(im: Image.Image, max_side: int) -> np.ndarray:

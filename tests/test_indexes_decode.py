@@ -141,6 +141,21 @@ def test_16_bit_grayscale_png_is_rescaled() -> None:
     assert tuple(decoded.rgb[0, 35]) == (255, 255, 255)
 
 
+def test_32_bit_integer_tiff_is_rescaled_not_clipped() -> None:
+    arr = np.zeros((30, 40), np.int32)
+    arr[:, 10:20] = 1 << 30
+    arr[:, 20:] = (1 << 31) - 1
+    data = imagegen.encode(Image.fromarray(arr), "TIFF")  # int32 -> mode I
+    assert Image.open(io.BytesIO(data)).mode == "I"
+
+    decoded = decode_image(data)
+
+    _assert_rgb8(decoded.rgb, 40, 30)
+    assert tuple(decoded.rgb[0, 5]) == (0, 0, 0)
+    assert abs(int(decoded.rgb[0, 15, 0]) - 128) <= 1  # was 255: everything over 65535 clipped
+    assert tuple(decoded.rgb[0, 35]) == (255, 255, 255)
+
+
 def test_cmyk_jpeg_becomes_rgb() -> None:
     img = Image.new("CMYK", (64, 64), (0, 0, 0, 0))  # white
     img.paste((255, 0, 0, 0), (0, 0, 32, 64))  # cyan left half
