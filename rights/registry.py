@@ -571,12 +571,13 @@ class Registry:
         # on every write: that cost O(index) per registration. It is saved when scans need it
         # on disk (flush_index), at close, and now and then (``_index_save_due``).
         self._index_dirty = True
-        if self._index_save_due():
-            self.flush_index()
-        # Only our own entry was appended since the last sync: no need to re-read the key set.
+        # Only our own entry was appended since the last sync: no need to re-read the key set (here,
+        # or in the sync that a due save starts with).
         size = self.log.size()
         if size == self._synced_log_size + 1:
             self._synced_log_size = size
+        if self._index_save_due():
+            self.flush_index()
 
 
 # ------------------------------------------------------------------------------------------------ helpers
