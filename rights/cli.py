@@ -401,9 +401,11 @@ def _image_files(paths: list[Path]) -> Iterator[Path]:
                 if child.is_file() and child.suffix.lower() in IMAGE_SUFFIXES:
                     found += 1
                     yield child
-        else:
+        elif path.is_file():
             found += 1
             yield path
+        else:  # /dev/zero or a FIFO would be read forever
+            raise UsageError(f"{path}: not a regular file or folder")
     if not found:
         raise UsageError(
             f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) under {', '.join(map(str, paths))}"

@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     # URL fetching (API `{"url": ...}` and scan feeds).
     fetch_timeout_s: float = 10.0  # to connect, and between two reads
     fetch_deadline_s: float = Field(default=30.0, gt=0)  # the whole fetch: redirects, retries and body
+    # URL matches fetching at once in the API server; more wait their turn without holding one of the
+    # server's worker threads, so slow image hosts cannot take every thread (and /healthz) with them.
+    fetch_concurrency: int = Field(default=8, ge=1)
     fetch_max_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
     fetch_max_redirects: int = 3
     # Hosts or CIDRs that may be fetched although private/loopback (e.g. "127.0.0.1/32" in tests).

@@ -129,7 +129,10 @@ def check_url(url: str, *, settings: Settings, resolver: Resolver | None = None)
     if parsed.scheme not in ("http", "https"):
         scheme = parsed.scheme or "none"
         raise FetchRefused(f"only http and https URLs can be fetched, not {scheme!r}", url=url)
-    host = parsed.host
+    try:
+        host = parsed.host
+    except UnicodeError as exc:  # a malformed IDNA label ("xn--"): decoding it for display fails
+        raise FetchRefused(f"not a valid host name in {url!r}", url=url) from exc
     if not host:
         raise FetchRefused(f"URL has no host: {url!r}", url=url)
     port = parsed.port or (443 if parsed.scheme == "https" else 80)

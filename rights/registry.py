@@ -489,7 +489,7 @@ class Registry:
         if size == self._synced_log_size:
             return False
         with self._write_lock:
-            changed = self.reconcile()
+            changed = self.reconcile(catching_up=True)
             changed |= self._reload_refingerprinted(self._synced_log_size, size)
             self._synced_log_size = size
             return changed
@@ -511,10 +511,13 @@ class Registry:
             self._index_dirty = True
         return bool(keys)
 
-    def reconcile(self, *, full: bool = False) -> bool:
+    def reconcile(self, *, full: bool = False, catching_up: bool = False) -> bool:
         """Make the engine hold exactly the live works of the database; save it if anything changed.
 
         ``full`` rebuilds from every stored fingerprint (used when the index files were unreadable).
+        ``catching_up`` is the routine case of works another process on this data directory wrote:
+        the change is logged at INFO and saved on the usual schedule, not at once (a save costs
+        O(index), 30 s at a million works, and here it could run under the database's write lock).
         """
         with self._write_lock:
             live = {r[0] for r in self.db.execute("SELECT id FROM works WHERE status != 'withdrawn'")}
@@ -527,25 +530,31 @@ class Registry:
                 logger.warning("rebuilding the index from %d stored fingerprints", len(live))
                 self.engine.rebuild(self._stored_fingerprints(live))
             else:
-                logger.warning(
-                    "index out of step with the database: +%d -%d works", len(missing), len(ghosts)
+                logger.log(
+                    logging.INFO if catching_up else logging.WARNING,
+                    "index out of step with the database: +%d -%d works",
+                    len(missing),
+                    len(ghosts),
                 )
                 for key in ghosts:
                     self.engine.remove(key)
                 for key, fp in self._stored_fingerprints(missing):
                     self.engine.add(key, fp)
-            self._save_index()
+            if catching_up:
+                self._index_dirty = True
+            else:
+                self._save_index()
             return True
 
     def flush_index(self) -> None:
         """Write the in-memory index to disk if it changed since the last save."""
         with self._write_lock:
+            # Catch up first (one query when nothing changed): another process may have saved a newer
+            # index (works it registered, fingerprints it replaced) that this save would overwrite
+            # with an older one, or written works not yet saved, which scan workers read from disk.
+            self.sync()
             if self._index_dirty:
-                # Catch up first: another process may have saved a newer index (works it registered,
-                # fingerprints it replaced), which this save would otherwise overwrite with an older one.
-                self.sync()
-                if self._index_dirty:  # sync may have saved it already
-                    self._save_index()
+                self._save_index()
             self._index_saved_at = time.monotonic()
 
     def _save_index(self) -> None:

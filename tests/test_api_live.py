@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import base64
 import socket
+import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -227,3 +230,50 @@ def test_concurrent_requests_never_fail(live: Live) -> None:
         works = next(line for line in metrics.splitlines() if line.startswith("rights_works_indexed "))
         assert float(works.split()[1]) >= 6
         assert public.get("/healthz").json()["status"] == "ok"
+
+
+def test_url_fetches_are_capped_so_slow_hosts_cannot_take_every_thread(tmp_path: Path) -> None:
+    arrivals: list[float] = []
+
+    class Trickle(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            arrivals.append(time.monotonic())
+            try:
+                self.send_response(200)
+                self.send_header("Content-Length", "100000")
+                self.end_headers()
+                for _ in range(40):  # about 2 s of a byte at a time: longer than the deadline
+                    self.wfile.write(b"\x89")
+                    self.wfile.flush()
+                    time.sleep(0.05)
+            except OSError:
+                pass  # the fetcher gave up and closed the connection
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    slow = ThreadingHTTPServer(("127.0.0.1", 0), Trickle)
+    slow.daemon_threads = True
+    threading.Thread(target=slow.serve_forever, daemon=True).start()
+    with Registry.open(tmp_path) as reg:
+        key = reg.create_key("platform", "shop")
+    settings = Settings(
+        data=tmp_path, fetch_allow=["127.0.0.1/32"], fetch_deadline_s=0.6, fetch_concurrency=3
+    )
+    try:
+        with (
+            live_server(create_app(settings)) as url,
+            httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=30) as client,
+            ThreadPoolExecutor(9) as pool,
+        ):
+            body = {"url": f"http://127.0.0.1:{slow.server_port}/slow.png"}
+            answers = list(pool.map(lambda _: client.post("/v1/match", json=body), range(9)))
+    finally:
+        slow.shutdown()
+        slow.server_close()
+    assert [a.status_code for a in answers] == [400] * 9
+    assert all("took longer than" in a.json()["error"]["message"] for a in answers)
+    # Three at a time: a fetch starts only when one of the three before it has hit its deadline.
+    arrivals.sort()
+    assert len(arrivals) == 9 and arrivals[2] - arrivals[0] < 0.5, arrivals
+    assert all(arrivals[i] - arrivals[i - 3] >= 0.5 for i in range(3, 9)), arrivals

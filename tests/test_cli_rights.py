@@ -265,6 +265,8 @@ def test_every_error_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert main(["--data", data, "keys", "create", "--role", "creator", "--name", "eve\n"]) == 2
     assert "eve" in capsys.readouterr().err  # "$" in the name rule used to let a trailing newline in
 
+    assert main(["--data", data, "register", "/dev/zero", "--creator", "alice"]) == 2
+    assert "/dev/zero: not a regular file" in capsys.readouterr().err
     assert main(["--data", data, "match", "/dev/zero", str(art)]) == 2  # capped, not read forever
     out, err = capsys.readouterr()
     assert "/dev/zero: not a regular file" in err and len(out.splitlines()) == 1  # art.png still answered

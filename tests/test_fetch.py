@@ -102,6 +102,7 @@ def test_too_many_redirects_refused(server: ImageServer, settings: Settings) -> 
         ("http://[64:ff9b::a9fe:a9fe]/x.png", "cloud metadata"),  # NAT64 of 169.254.169.254
         ("http://[2001:0:4136:e378:8000:63bf:f5ff:fffe]/x.png", "private"),  # Teredo client 10.0.0.1
         ("http://a..b/x.png", "not a valid host name"),
+        ("http://xn--/x.png", "not a valid host name"),
         ("http://" + "x" * 300 + ".example/x.png", "not a valid host name"),
     ],
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -60,6 +61,8 @@ def create_app(settings: Settings | None = None, *, scan_service: object | None 
                 await run_in_threadpool(pool.warm_up)
                 registry.fingerprinter = pool.fingerprint
             app.state.registry = registry
+            # Made here, in the serving event loop, which it then belongs to.
+            app.state.fetch_slots = asyncio.Semaphore(settings.fetch_concurrency)
             metrics.bind(registry)
             close = getattr(scan_service, "close", None)
             if close is not None:

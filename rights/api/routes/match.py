@@ -75,7 +75,8 @@ async def match(
             data = await run_in_threadpool(read_upload, image, settings.max_upload_bytes)
     elif content_type == "application/json":
         url = _url_from_json(await request.body())
-        data = await run_in_threadpool(partial(fetch_image, url, settings=settings))
+        async with request.app.state.fetch_slots:
+            data = await run_in_threadpool(partial(fetch_image, url, settings=settings))
     else:
         raise UnsupportedMedia(
             "send multipart/form-data with an 'image' file, or application/json {\"url\": ...}"
