@@ -7,6 +7,7 @@ nothing reads settings at import time.
 from __future__ import annotations
 
 import os
+import re
 from functools import lru_cache
 from pathlib import Path
 
@@ -74,8 +75,11 @@ def load_settings(**values: object) -> Settings:
         )
         raise SettingsError(problems) from None
     except PydanticSettingsError as exc:  # a list setting that is not JSON
+        field = re.search(r'field "(\w+)"', str(exc))
+        name = f"RIGHTS_{field.group(1).upper()}" if field else "a RIGHTS_* list setting"
         raise SettingsError(
-            f"{exc}; list settings are JSON, e.g. RIGHTS_FETCH_ALLOW='[\"127.0.0.1/32\"]'"
+            f"{name}: not a JSON list (got {os.environ.get(name)!r}); "
+            f"write it as JSON, e.g. {name}='[\"127.0.0.1/32\"]'"
         ) from None
 
 

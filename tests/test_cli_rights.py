@@ -109,6 +109,7 @@ def test_usage_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     [
         ("RIGHTS_FEATURES_PER_WORK", "8", "greater than or equal to 32"),
         ("RIGHTS_FINGERPRINT_PROCESSES", "two", "integer"),
+        ("RIGHTS_FETCH_ALLOW", "127.0.0.1", "not a JSON list"),  # once a traceback
     ],
 )
 def test_a_bad_setting_is_one_line_naming_the_variable(
