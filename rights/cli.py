@@ -30,6 +30,7 @@ from rights import json_input
 from rights.accounts import ROLES
 from rights.config import Settings, SettingsError, load_settings, resolve_data_dir
 from rights.errors import RightsError
+from rights.limits import MAX_MATCH_LIMIT
 from rights.log import VerificationError, load_public_key, verify_log, verify_receipt
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
@@ -99,7 +100,10 @@ def build_parser() -> argparse.ArgumentParser:
     match = sub.add_parser("match", help="find registered works in images", parents=[common])
     match.add_argument("images", nargs="+", metavar="IMAGE", type=Path)
     match.add_argument(
-        "--limit", type=positive_int, default=10, help="matches per image (default 10, at most 100)"
+        "--limit",
+        type=match_limit,
+        default=10,
+        help=f"matches per image (default 10, at most {MAX_MATCH_LIMIT})",
     )
     match.add_argument("--platform", help="platform of the listing (for licence checks)")
     match.add_argument("--seller", help="seller of the listing (for licence checks)")
@@ -155,6 +159,10 @@ def _common_options(*, top_level: bool = False) -> argparse.ArgumentParser:
 def positive_int(text: str) -> int:
     """An argparse type: a whole number ≥ 1, with a message that says so."""
     return _int_in(text, 1, None, "a whole number of at least 1")
+
+
+def match_limit(text: str) -> int:
+    return _int_in(text, 1, MAX_MATCH_LIMIT, f"a whole number from 1 to {MAX_MATCH_LIMIT}")
 
 
 def port_number(text: str) -> int:
@@ -354,7 +362,7 @@ def _listening_socket(host: str, port: int) -> socket.socket:
 
 
 def cmd_log_verify(args: argparse.Namespace) -> int:
-    data_dir = resolve_data_dir(getattr(args, "data", None))
+    data_dir = settings_from_args(args).data
     if not (data_dir / "rights.sqlite3").exists():
         raise UsageError(f"no registry in {data_dir} (use --data DIR or $RIGHTS_DATA)")
     key = _key_argument(args.public_key) if args.public_key else None

@@ -84,11 +84,17 @@ def load_settings(**values: object) -> Settings:
 
 
 def resolve_data_dir(cli_value: str | Path | None) -> Path:
-    """``--data DIR``, else ``$RIGHTS_DATA``, else ``./rights-data`` (the contract's order)."""
-    if cli_value:
-        return Path(cli_value)
+    """``--data DIR``, else ``$RIGHTS_DATA``, else ``./rights-data`` (the contract's order).
+
+    Raises :class:`SettingsError` when the path, or a folder above it, is a file."""
     env = os.environ.get("RIGHTS_DATA")
-    return Path(env) if env else DEFAULT_DATA_DIR
+    path = Path(cli_value) if cli_value else Path(env) if env else DEFAULT_DATA_DIR
+    for part in (path, *path.parents):
+        if part.exists():
+            if not part.is_dir():
+                raise SettingsError(f"data directory {path}: {part} is a file, not a folder")
+            break
+    return path
 
 
 @lru_cache(maxsize=1)

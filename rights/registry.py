@@ -30,6 +30,7 @@ from rights import db, licenses, works
 from rights.accounts import Account, authenticate, check_name, create_key, ensure_account, get_account
 from rights.config import Settings
 from rights.errors import BadInput, Conflict, Forbidden, InvalidImage, LowInformation, NotFound
+from rights.limits import MAX_MATCH_LIMIT, MAX_METADATA_BYTES, MAX_PAGE_LIMIT, MAX_TITLE_LENGTH
 from rights.log import LogStore, Signer, build_receipt
 from rights.text import has_control_characters
 from rights.works import format_work_id, parse_work_id
@@ -50,11 +51,6 @@ BULK_REBUILD_MIN = 256
 # then hold old fingerprints of works already updated in the database, which reconciling by key set
 # cannot see, so an open that finds it rebuilds the index from the database.
 STALE_INDEX_MARKER = "index.stale"
-MAX_MATCH_LIMIT = 100
-MAX_PAGE_LIMIT = 100
-MAX_TITLE_LENGTH = 500
-# Metadata is for titles, tags and links, not payloads; 16 KiB of JSON is plenty.
-MAX_METADATA_BYTES = 16 * 1024
 
 
 class Registry:

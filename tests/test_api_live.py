@@ -96,6 +96,12 @@ def test_refusals_answer_in_the_contract_shape(live: Live) -> None:
         assert (
             both.status_code == 400 and "one 'image'" in both.json()["error"]["message"]
         )  # not the last only
+        titles = alice.post(
+            "/v1/works",
+            files=[("image", ("c.png", artwork_png(304), "image/png"))],
+            data={"title": ["first", "second"]},
+        )
+        assert titles.status_code == 400 and "'title' field once" in titles.json()["error"]["message"]
 
 
 def test_receipt_and_proofs_verify_offline(live: Live) -> None:

@@ -102,6 +102,23 @@ def test_usage_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert info.value.code == 2
     err = capsys.readouterr().err
     assert "missing" in err and "no images" in err and "no registry" in err
+    with pytest.raises(SystemExit) as info:  # refused by argparse, before any registry is opened
+        main(["--data", str(tmp_path / "unopened"), "match", str(tmp_path / "x.png"), "--limit", "101"])
+    assert info.value.code == 2 and "from 1 to 100" in capsys.readouterr().err
+    assert not (tmp_path / "unopened").exists()
+
+
+@pytest.mark.parametrize("command", [["keys", "create", "--role", "admin", "--name", "a"], ["log", "verify"]])
+def test_a_data_directory_that_is_a_file_is_refused_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
+    blocker = tmp_path / "afile"
+    blocker.write_bytes(b"keep me")
+    for data in (blocker, blocker / "below"):
+        assert main(["--data", str(data), *command]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and f"{blocker} is a file, not a folder" in err[0], err
+    assert blocker.read_bytes() == b"keep me"
 
 
 @pytest.mark.parametrize(
@@ -241,7 +258,7 @@ def test_the_cli_starts_without_loading_faiss_or_opencv() -> None:
 def test_every_error_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     for argv, says in [
         (["keys", "create", "--role", "wizard", "--name", "x"], "invalid choice: 'wizard'"),
-        (["match", "a.png", "--limit", "abc"], "expected a whole number of at least 1, not 'abc'"),
+        (["match", "a.png", "--limit", "abc"], "expected a whole number from 1 to 100, not 'abc'"),
         (["serve", "--port", "99999"], "expected a port number, 0-65535, not '99999'"),
     ]:
         with pytest.raises(SystemExit) as info:

@@ -176,3 +176,12 @@ def test_csv_header_without_the_required_columns_says_so(tmp_path: Path) -> None
     ((line_no, error),) = list(read_feed(feed))
     assert line_no == 1 and isinstance(error, FeedError)
     assert "no 'listing_id', 'platform', 'image' column" in error.message
+
+
+def test_csv_header_repeating_a_column_makes_every_row_an_error(tmp_path: Path) -> None:
+    feed = tmp_path / "feed.csv"
+    feed.write_text("listing_id,platform,image,image\nc1,shopb,a.jpg,b.jpg\n", encoding="utf-8")
+    (line1, header_error), (line2, row_error) = list(read_feed(feed))
+    assert (line1, line2) == (1, 2)
+    assert isinstance(header_error, FeedError) and "repeats 'image'" in header_error.message
+    assert isinstance(row_error, FeedError) and "ambiguous" in row_error.message

@@ -244,6 +244,9 @@ def _csv_records(path: Path) -> Iterator[tuple[int, Any]]:
         missing = [c for c in REQUIRED if c not in columns]
         if missing:  # every row will fail too; say why once, where the cause is
             yield 1, FeedError(1, f"line 1: the CSV header has no {', '.join(map(repr, missing))} column")
+        repeated = sorted({c for c in columns if columns.count(c) > 1})
+        if repeated:  # which cell is the listing's image or id would be a guess
+            yield 1, FeedError(1, f"line 1: the CSV header repeats {', '.join(map(repr, repeated))}")
         while True:
             line_no = reader.line_num + 1
             try:
@@ -257,6 +260,10 @@ def _csv_records(path: Path) -> Iterator[tuple[int, Any]]:
                 continue
             if not _is_utf8(row):
                 yield line_no, FeedError(line_no, f"line {line_no}: not UTF-8 text")
+                continue
+            if repeated:
+                message = f"line {line_no}: ambiguous, the header repeats {repeated[0]!r}"
+                yield line_no, FeedError(line_no, message)
                 continue
             if len(row) != len(columns):
                 yield (

@@ -15,6 +15,7 @@ from rights.api.limits import read_upload
 from rights.api.schemas import ErrorBody, MatchResult
 from rights.errors import BadInput, UnsupportedMedia
 from rights.fetch import fetch_image
+from rights.limits import MAX_MATCH_LIMIT
 
 router = APIRouter(tags=["match"])
 
@@ -62,7 +63,7 @@ async def match(
     registry: RegistryDep,
     settings: SettingsDep,
     account: AccountDep,
-    limit: Annotated[int, Query(ge=1, le=100)] = 10,
+    limit: Annotated[int, Query(ge=1, le=MAX_MATCH_LIMIT)] = 10,
     seller: Annotated[str | None, Query(max_length=200, description="seller of the listing")] = None,
     platform: Annotated[str | None, Query(max_length=200, description="platform of the listing")] = None,
 ) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from rights.api.deps import AccountDep, CreatorDep, RegistryDep, SettingsDep
 from rights.api.limits import read_upload
 from rights.api.schemas import ErrorBody, Receipt, Registration, WorkOut, WorkPage
 from rights.errors import BadInput, Forbidden
+from rights.limits import MAX_PAGE_LIMIT, MAX_TITLE_LENGTH
 
 router = APIRouter(
     prefix="/v1/works",
@@ -30,10 +31,13 @@ router = APIRouter(
 
 
 async def _one_image(request: Request) -> None:
-    """Refuse a second ``image`` part: the route would silently register only the last one."""
+    """Refuse a repeated part: the route would silently use only the last ``image`` or ``title``."""
     form = await request.form()  # already parsed for the route's parameters: no second read
     if len(form.getlist("image")) > 1:
         raise BadInput("send one 'image' file per registration")
+    for field in ("title", "creator", "metadata"):
+        if len(form.getlist(field)) > 1:
+            raise BadInput(f"send the {field!r} field once")
 
 
 @router.post(
@@ -60,7 +64,9 @@ def register_work(
     image: Annotated[UploadFile, File(description="the artwork (PNG, JPEG, WebP, GIF, BMP, TIFF)")],
     title: Annotated[
         str | None,
-        Form(max_length=500, description="default: the file's name", examples=["Harbour at dusk"]),
+        Form(
+            max_length=MAX_TITLE_LENGTH, description="default: the file's name", examples=["Harbour at dusk"]
+        ),
     ] = None,
     creator: Annotated[
         str | None, Form(description="admins only: register on behalf of this creator")
@@ -82,7 +88,7 @@ def list_works(
     creator: Annotated[
         str | None, Query(description="only this creator's works (creators: only their own)")
     ] = None,
-    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_LIMIT)] = 50,
     cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page")] = None,
 ) -> dict[str, Any]:
     if account.role == "creator":
