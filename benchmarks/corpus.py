@@ -1,8 +1,9 @@
 """Select the reference works and unregistered distractors, deduplicated.
 
 Candidates are visited in a seeded order and kept greedily, so a kept image
-is never within pHash Hamming 12 or PDQ 40 of any other kept image (across
-refs and distractors and both corpora). Normalised copies (long side
+is never within pHash Hamming 12 or PDQ 40 of any other kept image, nor its
+sibling by the content-box hashes of ``benchmarks.siblings`` (across refs and
+distractors and both corpora). Normalised copies (long side
 <= 1024 px, PNG, alpha kept) and per-file hashes are cached, so later runs
 with other sizes only decode new candidates. The selection is written as a
 JSON manifest.
@@ -22,7 +23,7 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from benchmarks import imaging, sources
+from benchmarks import imaging, siblings, sources
 
 MAX_SIDE = 1024
 MIN_SIDE = 64
@@ -31,6 +32,7 @@ PHASH_DUP = 12
 PDQ_DUP = 40
 BLANK_STD = 8.0
 BATCH = 64
+MANIFEST_VERSION = 4
 # openclipart's shapes/stars holds 1,378 generated star polygons; the many-pointed
 # thin-line ones all look like the same circle yet differ by > 20 pHash bits,
 # so the hash dedup cannot clean them and they poison the ground truth.
@@ -125,6 +127,7 @@ def _describe(item: tuple[str, str]) -> dict | None:
         "pdq": imaging.pack(pdq),
         "pdq_turned": [imaging.pack(bits) for bits in _turned_pdq(flat)],
         "transparent": img.mode == "RGBA",
+        "siblings": siblings.sibling_hashes(img, flat),
     }
 
 
@@ -145,6 +148,7 @@ class _Dedup:
     def __init__(self) -> None:
         self.ph = np.zeros((0, 64), dtype=bool)
         self.pdq = np.zeros((0, 256), dtype=bool)
+        self.siblings = siblings.SiblingIndex()
 
     def try_keep(self, rec: dict) -> bool:
         ph = imaging.unpack(rec["phash"], 64)
@@ -153,15 +157,18 @@ class _Dedup:
         if len(self.ph) and (
             (self.ph != ph).sum(1).min() <= PHASH_DUP
             or min((self.pdq != h).sum(1).min() for h in [pdq, *turned]) <= PDQ_DUP
+            or self.siblings.is_sibling(rec["siblings"])
         ):
             return False
         self.ph = np.vstack([self.ph, ph])
         self.pdq = np.vstack([self.pdq, pdq])
+        self.siblings.add(rec["siblings"])
         return True
 
 
 def _hash_cache_path() -> Path:
-    return sources.cache_root() / "norm" / "hashes_v2.json"  # v2: + rotated/mirrored PDQ
+    # v2: + rotated/mirrored PDQ; v3: + sibling hashes
+    return sources.cache_root() / "norm" / "hashes_v3.json"
 
 
 def _take(
@@ -207,7 +214,8 @@ def split_counts(n_refs: int, n_distractors: int) -> dict[str, tuple[int, int]]:
 
 def build_corpus(n_refs: int, n_distractors: int, seed: int) -> Corpus:
     """Select (or load the cached manifest of) refs and distractors."""
-    name = f"manifest_v3_s{seed}_r{n_refs}_d{n_distractors}.json"
+    # v4: sibling hashes in the dedup (v3 manifests, without them, are kept for comparison)
+    name = f"manifest_v{MANIFEST_VERSION}_s{seed}_r{n_refs}_d{n_distractors}.json"
     manifest = sources.cache_root() / "corpus" / name
     if manifest.exists():
         data = json.loads(manifest.read_text())
