@@ -30,7 +30,7 @@ router = APIRouter(
 )
 
 
-async def _one_image(request: Request) -> None:
+async def _single_parts(request: Request) -> None:
     """Refuse a repeated part: the route would silently use only the last ``image`` or ``title``."""
     form = await request.form()  # already parsed for the route's parameters: no second read
     if len(form.getlist("image")) > 1:
@@ -60,7 +60,7 @@ def register_work(
     registry: RegistryDep,
     settings: SettingsDep,
     account: CreatorDep,
-    _single: Annotated[None, Depends(_one_image)],
+    _single: Annotated[None, Depends(_single_parts)],
     image: Annotated[UploadFile, File(description="the artwork (PNG, JPEG, WebP, GIF, BMP, TIFF)")],
     title: Annotated[
         str | None,
