@@ -30,8 +30,10 @@ from rights import json_input
 from rights.accounts import ROLES
 from rights.config import Settings, SettingsError, load_settings, resolve_data_dir
 from rights.errors import RightsError
-from rights.limits import MAX_MATCH_LIMIT
+from rights.limits import MAX_MATCH_LIMIT, MAX_TITLE_LENGTH
 from rights.log import VerificationError, load_public_key, verify_log, verify_receipt
+from rights.log.signing import PUBLIC_KEY_FILE
+from rights.text import has_lone_surrogates, readable, title_from_file_name
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 # Domain errors that mean "your input is wrong" (exit 2) rather than "something failed" (exit 1).
@@ -73,15 +75,21 @@ def build_parser() -> argparse.ArgumentParser:
         "create", help="create the account if new and print a new API key", parents=[common]
     )
     create.add_argument("--role", required=True, choices=ROLES)
-    create.add_argument("--name", required=True, help="account name (a creator's name, a platform's name)")
+    create.add_argument(
+        "--name", required=True, type=text_argument, help="account name (a creator's name, a platform's name)"
+    )
     create.set_defaults(handler=cmd_keys_create)
 
     register = sub.add_parser(
         "register", help="register image files, or every image under folders", parents=[common]
     )
     register.add_argument("paths", nargs="+", metavar="PATH", type=Path)
-    register.add_argument("--creator", required=True, help="the creator the works belong to")
-    register.add_argument("--title", help="title for every work (default: the file name without suffix)")
+    register.add_argument(
+        "--creator", required=True, type=text_argument, help="the creator the works belong to"
+    )
+    register.add_argument(
+        "--title", type=text_argument, help="title for every work (default: the file name without suffix)"
+    )
     register.set_defaults(handler=cmd_register)
 
     redo = sub.add_parser(
@@ -105,13 +113,15 @@ def build_parser() -> argparse.ArgumentParser:
         default=10,
         help=f"matches per image (default 10, at most {MAX_MATCH_LIMIT})",
     )
-    match.add_argument("--platform", help="platform of the listing (for licence checks)")
-    match.add_argument("--seller", help="seller of the listing (for licence checks)")
+    match.add_argument("--platform", type=text_argument, help="platform of the listing (for licence checks)")
+    match.add_argument("--seller", type=text_argument, help="seller of the listing (for licence checks)")
     match.set_defaults(handler=cmd_match)
 
     serve = sub.add_parser("serve", help="run the HTTP API", parents=[common])
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=port_number, default=8000)
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    serve.add_argument(
+        "--port", type=port_number, default=8000, help="port to listen on; 0 picks a free one (default: 8000)"
+    )
     serve.set_defaults(handler=cmd_serve)
 
     log = sub.add_parser("log", help="the transparency log", parents=[common])
@@ -163,6 +173,14 @@ def positive_int(text: str) -> int:
 
 def match_limit(text: str) -> int:
     return _int_in(text, 1, MAX_MATCH_LIMIT, f"a whole number from 1 to {MAX_MATCH_LIMIT}")
+
+
+def text_argument(text: str) -> str:
+    """Text that the registry keeps (names, titles): argv bytes that are not UTF-8 reach Python as
+    lone surrogates, which could be neither stored nor printed."""
+    if has_lone_surrogates(text):
+        raise argparse.ArgumentTypeError(f"expected UTF-8 text, not {text!r}")
+    return text
 
 
 def port_number(text: str) -> int:
@@ -271,14 +289,14 @@ def cmd_register(args: argparse.Namespace) -> int:
                 body = registry.register(
                     args.creator,
                     data,
-                    title=args.title or path.stem,
-                    metadata={"filename": path.name},
+                    title=args.title or title_from_file_name(path.stem, MAX_TITLE_LENGTH),
+                    metadata={"filename": readable(path.name)},
                 )
             except RightsError as exc:
                 if exc.status not in _INPUT_STATUSES or exc.status == 403:
                     raise  # 403: the --creator, not this file, is wrong; it would fail every file
                 failures += 1
-                bar.write(f"rights: error: {path}: {exc.message}", file=sys.stderr)
+                bar.write(f"rights: error: {readable(str(path))}: {exc.message}", file=sys.stderr)
                 continue
             _emit(body)
     return EXIT_USAGE if failures else EXIT_OK
@@ -321,9 +339,9 @@ def cmd_match(args: argparse.Namespace) -> int:
                     raise
                 failures += 1
                 message = exc.message if isinstance(exc, RightsError) else (exc.strerror or str(exc))
-                print(f"rights: error: {path}: {message}", file=sys.stderr)
+                print(f"rights: error: {readable(str(path))}: {message}", file=sys.stderr)
                 continue
-            _emit({"image": str(path), **result})
+            _emit({"image": readable(str(path)), **result})
     return EXIT_USAGE if failures else EXIT_OK
 
 
@@ -340,6 +358,12 @@ def serve(settings: Settings, host: str, port: int, *, scan_service: object | No
 
     sock = _listening_socket(host, port)  # bound here, so a taken port is one line, not uvicorn's exit 3
     config = uvicorn.Config(create_app(settings, scan_service=scan_service), host=host, port=port)
+    # Uvicorn names no address for sockets it is handed; with --port 0 this is the only way to learn it.
+    bound = sock.getsockname()
+    shown = f"[{bound[0]}]" if sock.family == socket.AF_INET6 else bound[0]
+    print(
+        f"rights: listening on http://{shown}:{bound[1]} (data: {settings.data})", file=sys.stderr, flush=True
+    )
     with sock:
         uvicorn.Server(config).run(sockets=[sock])
 
@@ -365,7 +389,19 @@ def cmd_log_verify(args: argparse.Namespace) -> int:
     data_dir = settings_from_args(args).data
     if not (data_dir / "rights.sqlite3").exists():
         raise UsageError(f"no registry in {data_dir} (use --data DIR or $RIGHTS_DATA)")
-    key = _key_argument(args.public_key) if args.public_key else None
+    if args.public_key:
+        key = _key_argument(args.public_key)
+    else:
+        published = data_dir / PUBLIC_KEY_FILE
+        try:
+            key = load_public_key(published)
+        except (OSError, ValueError, UnsupportedAlgorithm) as exc:
+            detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            return _fail(
+                f"the published key {published} is unreadable ({detail}); "
+                "pass a copy held elsewhere with --public-key",
+                EXIT_FAILURE,
+            )
     report = verify_log(data_dir, key)
     _emit(report.to_json())
     if not report.ok:
@@ -379,6 +415,8 @@ def cmd_log_verify_receipt(args: argparse.Namespace) -> int:
         text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise UsageError(f"{args.file} is not UTF-8 text, so not a receipt") from None
+    except OSError as exc:  # missing, a folder, unreadable: the argument is wrong
+        raise UsageError(f"{args.file}: {exc.strerror or exc}") from None
     receipts = list(_receipts_in(text))
     if not receipts:
         raise UsageError(f"{args.file} holds no receipt")
@@ -426,7 +464,8 @@ def _receipts_in(text: str) -> Iterator[dict[str, Any]]:
         docs = [json_input.loads(text)]
     except ValueError:
         try:
-            docs = [json_input.loads(line) for line in text.splitlines() if line.strip()]
+            # Only "\n" ends a line: splitlines() would also split a title at U+2028 or U+0085.
+            docs = [json_input.loads(line) for line in text.split("\n") if line.strip()]
         except ValueError as exc:
             raise UsageError(f"not JSON or JSON Lines: {exc}") from exc
     for doc in docs:

@@ -29,15 +29,15 @@ class Settings(BaseSettings):
     data: Path = Field(
         default=DEFAULT_DATA_DIR, description="data directory (database, index, keys, originals)"
     )
-    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
+    max_upload_bytes: int = Field(default=DEFAULT_MAX_UPLOAD_BYTES, ge=1)
     # URL fetching (API `{"url": ...}` and scan feeds).
-    fetch_timeout_s: float = 10.0  # to connect, and between two reads
+    fetch_timeout_s: float = Field(default=10.0, gt=0)  # to connect, and between two reads
     fetch_deadline_s: float = Field(default=30.0, gt=0)  # the whole fetch: redirects, retries and body
     # URL matches fetching at once in the API server; more wait their turn without holding one of the
     # server's worker threads, so slow image hosts cannot take every thread (and /healthz) with them.
     fetch_concurrency: int = Field(default=8, ge=1)
-    fetch_max_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
-    fetch_max_redirects: int = 3
+    fetch_max_bytes: int = Field(default=DEFAULT_MAX_UPLOAD_BYTES, ge=1)
+    fetch_max_redirects: int = Field(default=3, ge=0)
     # Hosts or CIDRs that may be fetched although private/loopback (e.g. "127.0.0.1/32" in tests).
     fetch_allow: list[str] = Field(default_factory=list)
     log_origin: str = "rights-registry"

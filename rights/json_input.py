@@ -4,6 +4,8 @@ Python's parser recurses once per nesting level, so ``[[[...]]]`` 100,000 deep r
 ``RecursionError``, which is not a ``ValueError``: callers that caught bad JSON answered 500 or
 stopped a whole scan. Nothing real nests deeper than a few levels, so deeper values are refused as
 bad input, also those the parser could still read: stored, they could fail when written out later.
+Strings holding a lone surrogate (``"\\ud800"``) are refused too: they are not Unicode text, and
+writing them out as UTF-8 (the store, a findings file) would fail later.
 """
 
 from __future__ import annotations
@@ -11,7 +13,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-__all__ = ["MAX_DEPTH", "TooDeep", "loads"]
+from rights.text import has_lone_surrogates
+
+__all__ = ["MAX_DEPTH", "NotText", "TooDeep", "loads"]
 
 MAX_DEPTH = 64
 
@@ -20,29 +24,36 @@ class TooDeep(ValueError):
     """The JSON value nests objects or arrays more than ``MAX_DEPTH`` levels deep."""
 
 
+class NotText(ValueError):
+    """A string in the JSON value holds a lone surrogate escape."""
+
+
 def loads(text: str | bytes) -> Any:
-    """``json.loads``, raising ``ValueError`` (``TooDeep``) instead of ``RecursionError``."""
+    """``json.loads``, raising ``ValueError`` (``TooDeep``, ``NotText``) instead of
+    ``RecursionError`` or a value that cannot be written out again."""
     try:
         value = json.loads(text)
     except RecursionError:
         raise TooDeep(f"JSON nested more than {MAX_DEPTH} levels deep") from None
-    if _deeper_than(value, MAX_DEPTH):
-        raise TooDeep(f"JSON nested more than {MAX_DEPTH} levels deep")
+    _check(value, MAX_DEPTH)
     return value
 
 
-def _deeper_than(value: Any, limit: int) -> bool:
+def _check(value: Any, limit: int) -> None:
     # Iterative, so that checking a deep value cannot itself overflow the stack.
     stack = [(value, 1)]
     while stack:
         item, depth = stack.pop()
+        if isinstance(item, str):
+            if has_lone_surrogates(item):
+                raise NotText("JSON holds a lone surrogate escape (such as \\ud800): not Unicode text")
+            continue
         if isinstance(item, dict):
-            children: Any = item.values()
+            children: Any = [*item.keys(), *item.values()]
         elif isinstance(item, list):
             children = item
         else:
             continue
         if depth > limit:
-            return True
+            raise TooDeep(f"JSON nested more than {MAX_DEPTH} levels deep")
         stack.extend((child, depth + 1) for child in children)
-    return False

@@ -9,7 +9,7 @@ from typing import Any
 
 from rights.db import utcnow
 from rights.errors import BadInput
-from rights.text import has_control_characters
+from rights.text import has_control_characters, has_lone_surrogates
 from rights.works import format_work_id
 
 MAX_NAME_LENGTH = 200
@@ -26,7 +26,10 @@ def normalise_expiry(value: str | datetime | None) -> str | None:
             raise BadInput(f"expires_at {value!r} is not an ISO 8601 time") from exc
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
-    text = value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    try:
+        text = value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    except OverflowError as exc:  # 9999-12-31T23:59-12:00 is past year 9999 in UTC
+        raise BadInput(f"expires_at {value.isoformat()} is out of the range of dates") from exc
     if text <= utcnow():
         raise BadInput(f"expires_at {text} is in the past")
     return text
@@ -39,6 +42,8 @@ def check_party(value: str | None, field: str, *, required: bool) -> str | None:
         return None
     if not isinstance(value, str) or len(value) > MAX_NAME_LENGTH or not value.strip():
         raise BadInput(f"{field} must be a non-blank string of at most {MAX_NAME_LENGTH} characters")
+    if has_lone_surrogates(value):
+        raise BadInput(f"{field} is not valid Unicode text (undecodable bytes or a lone surrogate)")
     if has_control_characters(value):
         raise BadInput(f"{field} must not contain control characters (NUL, line breaks, escapes)")
     return value.strip()
@@ -63,7 +68,9 @@ def licensed_keys(
     """Works among ``keys`` with an unexpired licence covering this use.
 
     A licence covers the use when it names the seller as licensee and either names no platform or the
-    listing's platform; or when its licensee is the platform itself (a platform-wide licence).
+    listing's platform; or when its licensee is the listing's platform itself, a ``platform`` account
+    (a platform-wide licence), and it names no other platform. A seller who happens to share a
+    platform's name gets no platform-wide licence.
     """
     keys = list(keys)
     if not keys or (platform is None and seller is None):
@@ -72,7 +79,9 @@ def licensed_keys(
     rows = conn.execute(
         f"SELECT DISTINCT work_id FROM licenses WHERE work_id IN ({marks})"
         " AND (expires_at IS NULL OR expires_at > ?)"
-        " AND ((licensee = ? AND (platform IS NULL OR platform = ?)) OR licensee = ?)",
+        " AND ((licensee = ? AND (platform IS NULL OR platform = ?))"
+        "      OR (licensee = ? AND (platform IS NULL OR platform = licensee)"
+        "          AND EXISTS (SELECT 1 FROM accounts WHERE name = licensee AND role = 'platform')))",
         (*keys, utcnow(), seller, platform, platform),
     )
     return {r[0] for r in rows}

@@ -32,7 +32,7 @@ from rights.config import Settings
 from rights.errors import BadInput, Conflict, Forbidden, InvalidImage, LowInformation, NotFound
 from rights.limits import MAX_MATCH_LIMIT, MAX_METADATA_BYTES, MAX_PAGE_LIMIT, MAX_TITLE_LENGTH
 from rights.log import LogStore, Signer, build_receipt
-from rights.text import has_control_characters
+from rights.text import has_control_characters, has_lone_surrogates
 from rights.works import format_work_id, parse_work_id
 
 logger = logging.getLogger(__name__)
@@ -512,8 +512,10 @@ class Registry:
 
         ``full`` rebuilds from every stored fingerprint (used when the index files were unreadable).
         ``catching_up`` is the routine case of works another process on this data directory wrote:
-        the change is logged at INFO and saved on the usual schedule, not at once (a save costs
-        O(index), 30 s at a million works, and here it could run under the database's write lock).
+        the change is saved on the usual schedule, not at once (a save costs O(index), 30 s at a
+        million works, and here it could run under the database's write lock). An index a few works
+        behind is routine at open too, since saves are lazy (a server running beside a CLI command),
+        so only a rebuild is a warning.
         """
         with self._write_lock:
             live = {r[0] for r in self.db.execute("SELECT id FROM works WHERE status != 'withdrawn'")}
@@ -526,12 +528,7 @@ class Registry:
                 logger.warning("rebuilding the index from %d stored fingerprints", len(live))
                 self.engine.rebuild(self._stored_fingerprints(live))
             else:
-                logger.log(
-                    logging.INFO if catching_up else logging.WARNING,
-                    "index out of step with the database: +%d -%d works",
-                    len(missing),
-                    len(ghosts),
-                )
+                logger.info("index catching up with the database: +%d -%d works", len(missing), len(ghosts))
                 for key in ghosts:
                     self.engine.remove(key)
                 for key, fp in self._stored_fingerprints(missing):
@@ -641,6 +638,8 @@ def _check_title(title: str | None) -> str | None:
         return None
     if not isinstance(title, str) or len(title) > MAX_TITLE_LENGTH:
         raise BadInput(f"title must be a string of at most {MAX_TITLE_LENGTH} characters")
+    if has_lone_surrogates(title):
+        raise BadInput("title is not valid Unicode text (undecodable bytes or a lone surrogate)")
     if has_control_characters(title):
         raise BadInput("title must not contain control characters (NUL, line breaks, escapes)")
     return title
@@ -655,6 +654,8 @@ def _check_metadata(metadata: dict[str, Any] | None) -> str:
         text = json.dumps(metadata, sort_keys=True, ensure_ascii=False, allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise BadInput(f"metadata is not serialisable as JSON: {exc}") from exc
+    if has_lone_surrogates(text):
+        raise BadInput("metadata is not valid Unicode text (undecodable bytes or a lone surrogate)")
     if len(text.encode("utf-8")) > MAX_METADATA_BYTES:
         raise BadInput(f"metadata is larger than {MAX_METADATA_BYTES} bytes of JSON")
     return text

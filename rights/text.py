@@ -4,10 +4,40 @@ from __future__ import annotations
 
 import unicodedata
 
-__all__ = ["has_control_characters"]
+__all__ = ["has_control_characters", "has_lone_surrogates", "readable", "title_from_file_name"]
+
+# Cc: NUL, newlines, escapes; Zl/Zp: U+2028/U+2029, line breaks to JSON Lines readers and browsers.
+_CONTROL_CATEGORIES = frozenset({"Cc", "Zl", "Zp"})
 
 
 def has_control_characters(value: str) -> bool:
-    """Whether ``value`` holds NUL, newlines, escapes or other control characters. Such text
+    """Whether ``value`` holds NUL, line breaks, escapes or other control characters. Such text
     breaks the log's entries, the notices' Markdown and the terminal a reviewer reads it in."""
-    return any(unicodedata.category(ch) == "Cc" for ch in value)
+    return any(unicodedata.category(ch) in _CONTROL_CATEGORIES for ch in value)
+
+
+def has_lone_surrogates(value: str) -> bool:
+    """Whether ``value`` is not Unicode text that UTF-8 can hold: a JSON ``"\\ud800"`` escape, or
+    the stand-ins Python puts for undecodable bytes in file names and arguments."""
+    if value.isascii():
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def readable(value: str) -> str:
+    """``value`` with any undecodable bytes (from a file name or argument) shown as U+FFFD."""
+    if not has_lone_surrogates(value):
+        return value
+    return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def title_from_file_name(stem: str, max_length: int) -> str | None:
+    """A title for a work registered without one, from its file's name: made readable, control
+    characters as spaces, cut to ``max_length``. The name was not chosen as a title, so nothing in
+    it should refuse the work (a 600-character name, a tab, bytes that are not UTF-8)."""
+    text = "".join(" " if unicodedata.category(ch) in _CONTROL_CATEGORIES else ch for ch in readable(stem))
+    return text.strip()[:max_length].strip() or None

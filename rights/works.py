@@ -14,7 +14,7 @@ from typing import Any
 from rights.errors import NotFound
 
 WORK_ID_PREFIX = "w_"
-_WORK_ID = re.compile(r"^w_([0-9]{1,15})$")
+_WORK_ID = re.compile(r"w_([1-9][0-9]{0,14})")  # fullmatch: one spelling per work
 
 
 def format_work_id(key: int) -> str:
@@ -25,7 +25,7 @@ def parse_work_id(work_id: str | int) -> int:
     """``"w_12"`` (or the bare int 12) → 12; anything else is a work that does not exist."""
     if isinstance(work_id, int) and not isinstance(work_id, bool):
         return work_id
-    m = _WORK_ID.match(str(work_id))
+    m = _WORK_ID.fullmatch(str(work_id))
     if not m:
         raise NotFound(f"no work {work_id!r}: work ids look like 'w_12'", work_id=str(work_id))
     return int(m.group(1))

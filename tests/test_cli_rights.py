@@ -19,7 +19,7 @@ from rights.cli import add_command, build_parser, main
 from rights.db import original_path
 from rights.log import verify_log
 from rights.registry import Registry
-from tests.rights_support import artwork_png, free_port, near_copy, plain_png
+from tests.rights_support import artwork_png, near_copy, plain_png
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -225,14 +225,18 @@ def test_parser_is_extensible() -> None:
 
 
 def test_serve_runs_the_api(tmp_path: Path) -> None:
-    port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "rights", "--data", str(tmp_path), "serve", "--port", str(port)],
+        [sys.executable, "-m", "rights", "--data", str(tmp_path), "serve", "--port", "0"],
         cwd=REPO,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
+        assert proc.stderr is not None
+        first = proc.stderr.readline()  # --port 0: the only way to learn the port
+        assert first.startswith("rights: listening on http://127.0.0.1:"), first
+        port = int(first.split("http://127.0.0.1:")[1].split()[0])
         deadline = time.monotonic() + 60
         while True:
             try:
@@ -245,7 +249,7 @@ def test_serve_runs_the_api(tmp_path: Path) -> None:
         assert health.json() == {"status": "ok", "works_indexed": 0, "log_size": 0}
     finally:
         proc.terminate()
-        proc.wait(timeout=30)
+        proc.communicate(timeout=30)  # drains and closes the pipe
 
 
 def test_the_cli_starts_without_loading_faiss_or_opencv() -> None:
@@ -296,3 +300,74 @@ def test_every_error_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[s
         assert main(["--data", data, "serve", "--port", str(port)]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and f"cannot listen on 127.0.0.1:{port}" in err[0], err
+
+
+def test_file_names_that_are_not_titles_still_register(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Bytes that are not UTF-8, a tab or 600 characters in a file name once stopped a bulk register
+    with a traceback, leaving the files after it unregistered."""
+    folder = tmp_path / "names"
+    folder.mkdir()
+    names = [b"a_first.png", b"caf\xe9.png", b"tab\there.png", b"x" * 200 + b".png", b"z_last.png"]
+    for i, name in enumerate(names):
+        (folder / os.fsdecode(name)).write_bytes(artwork_png(640 + i))
+    assert main(["--data", str(tmp_path / "d"), "register", str(folder), "--creator", "alice"]) == 0
+    titles = sorted(json.loads(line)["title"] for line in capsys.readouterr().out.splitlines())
+    assert titles == sorted(["a_first", "caf\ufffd", "tab here", "x" * 200, "z_last"])
+
+
+@pytest.mark.parametrize("flag", ["--title", "--creator"])
+def test_arguments_that_are_not_utf8_are_usage_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], flag: str
+) -> None:
+    art = tmp_path / "art.png"
+    art.write_bytes(artwork_png(660))
+    argv = ["--data", str(tmp_path / "d"), "register", str(art), "--creator", "alice", flag, "bad\udcff"]
+    with pytest.raises(SystemExit) as info:  # what argv bytes b"bad\xff" become in Python
+        main(argv)
+    assert info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "expected UTF-8 text" in err[0], err
+    assert not (tmp_path / "d").exists()
+
+
+def test_log_commands_answer_bad_files_in_one_line(
+    tmp_path: Path, images: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "data"
+    assert main(["--data", str(data), "register", str(images / "art0.png"), "--creator", "alice"]) == 0
+    line = capsys.readouterr().out
+    key = data / "log-public-key.pem"
+    # JSON Lines split on "\n" only: U+2028 inside a string (legal JSON) is no line break.
+    body = json.loads(line)
+    body["note"] = "before\u2028after"
+    receipts = tmp_path / "receipts.jsonl"
+    receipts.write_text(json.dumps(body, ensure_ascii=False) + "\n" + line, encoding="utf-8")
+    assert main(["--data", str(data), "log", "verify-receipt", str(receipts), "--public-key", str(key)]) == 0
+    assert [json.loads(x)["valid"] for x in capsys.readouterr().out.splitlines()] == [True, True]
+
+    # A receipt whose index is the string "0" is no receipt (README's algorithm compares integers).
+    body["receipt"]["log_index"] = "0"
+    typed = tmp_path / "typed.json"
+    typed.write_text(json.dumps(body))
+    assert main(["--data", str(data), "log", "verify-receipt", str(typed), "--public-key", str(key)]) == 1
+    assert "'log_index' must be a JSON integer" in capsys.readouterr().err
+
+    assert main(["--data", str(data), "log", "verify-receipt", str(tmp_path), "--public-key", str(key)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "Is a directory" in err[0], err
+
+    key.write_text("garbage\n")  # the published key, damaged
+    assert main(["--data", str(data), "log", "verify"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "published key" in err[0] and "--public-key" in err[0], err
+
+
+def test_a_bad_upload_cap_is_a_setting_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("RIGHTS_MAX_UPLOAD_BYTES", "-5")
+    assert main(["--data", str(tmp_path), "match", str(tmp_path / "any.png")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "RIGHTS_MAX_UPLOAD_BYTES" in err[0], err

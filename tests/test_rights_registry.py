@@ -94,6 +94,12 @@ def test_refusals(reg: Registry) -> None:
         reg.register("alice", artwork_png(6), metadata=["not", "a", "dict"])  # type: ignore[arg-type]
     with pytest.raises(BadInput, match="control characters"):
         reg.register("alice", artwork_png(6), title="Gull\x00\x1b[2J")
+    with pytest.raises(BadInput, match="control characters"):  # U+2028 ends a line in JSON Lines readers
+        reg.register("alice", artwork_png(6), title="Gull\u2028at dusk")
+    with pytest.raises(BadInput, match="not valid Unicode"):  # would fail when written out as UTF-8
+        reg.register("alice", artwork_png(6), title="Gull\udcff")
+    with pytest.raises(BadInput, match="not valid Unicode"):
+        reg.register("alice", artwork_png(6), metadata={"from": "\ud800"})
     reg.create_key("platform", "shop")
     with pytest.raises(Forbidden):
         reg.register("shop", artwork_png(6))
@@ -150,8 +156,12 @@ def test_licences_set_the_licensed_flag(reg: Registry) -> None:
     assert not licensed(platform="ebay", seller="goodshop")  # licence names another platform
     assert not licensed(platform=None, seller="goodshop")
     assert not licensed(platform="etsy", seller="badshop")
-    reg.add_license(work["work_id"], "printhub")  # platform-wide: the licensee is the platform itself
-    assert licensed(platform="printhub", seller=None)
+    # A seller's licence is no platform-wide licence for a platform that shares its name.
+    assert not licensed(platform="goodshop", seller=None)
+    reg.add_license(work["work_id"], "printhub")
+    assert not licensed(platform="printhub", seller=None)  # printhub is no platform account (yet)
+    reg.create_key("platform", "printhub")
+    assert licensed(platform="printhub", seller=None)  # platform-wide: the licensee is the platform itself
     assert [x["licensee"] for x in reg.list_licenses(work["work_id"], ALICE)] == ["goodshop", "printhub"]
 
 

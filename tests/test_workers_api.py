@@ -144,6 +144,10 @@ def test_deep_json_and_out_of_range_ids_are_4xx(setup: tuple) -> None:
     for answer in answers:
         assert answer.status_code == 400, answer.text
         assert "nested more than" in answer.json()["error"]["message"]
+    # A lone surrogate escape parses, but could never be written out as UTF-8: once a 500.
+    lone = b'{"listings": [{"listing_id": "a\\ud800", "platform": "etsy", "image": "x.png"}]}'
+    answer = client.post("/v1/scans", content=lone, headers={**_auth(keys["shop"]), **as_json})
+    assert answer.status_code == 400 and "surrogate" in answer.json()["error"]["message"], answer.text
     huge = 2**63
     for method, path in (
         ("GET", f"/v1/cases/{huge}"),

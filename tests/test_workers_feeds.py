@@ -138,7 +138,7 @@ def test_csv_rows_that_are_not_utf8_are_errors_and_the_rest_is_read(tmp_path: Pa
     assert items[2].listing_id == "r0" and items[301].listing_id == "r299"  # the BOM left the header intact
 
 
-def test_jsonl_bom_deep_nesting_and_nul_paths(tmp_path: Path) -> None:
+def test_jsonl_bom_deep_nesting_nul_paths_and_lone_surrogates(tmp_path: Path) -> None:
     feed = tmp_path / "feed.jsonl"
     lines = [
         _ok("a"),
@@ -146,6 +146,7 @@ def test_jsonl_bom_deep_nesting_and_nul_paths(tmp_path: Path) -> None:
         _ok("b", tags=_nested(80)),  # parseable, but deeper than any real listing
         _ok("c", image="pics/a\u0000.jpg"),
         _ok("d"),
+        '{"listing_id": "e\\ud800", "platform": "shopb", "image": "pics/e.jpg"}',  # not text: once a crash
     ]
     feed.write_bytes(b"\xef\xbb\xbf" + ("\n".join(lines) + "\n").encode("utf-8"))
     items = dict(read_feed(feed))
@@ -154,6 +155,7 @@ def test_jsonl_bom_deep_nesting_and_nul_paths(tmp_path: Path) -> None:
     assert isinstance(items[3], FeedError) and "nested more than" in items[3].message
     assert isinstance(items[4], FeedError) and "NUL" in items[4].message and items[4].listing_id == "c"
     assert isinstance(items[5], Listing)
+    assert isinstance(items[6], FeedError) and "lone surrogate" in items[6].message
 
 
 def test_error_items_keep_the_line_for_pass_through(tmp_path: Path) -> None:

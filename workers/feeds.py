@@ -223,7 +223,7 @@ def _jsonl_records(path: Path) -> Iterator[tuple[int, Any]]:
             except json.JSONDecodeError as exc:
                 message = f"line {line_no}: invalid JSON ({exc.msg} at column {exc.colno})"
                 yield line_no, FeedError(line_no, message)
-            except ValueError as exc:  # json_input.TooDeep
+            except ValueError as exc:  # json_input.TooDeep, json_input.NotText
                 yield line_no, FeedError(line_no, f"line {line_no}: {exc}")
 
 

@@ -18,6 +18,7 @@ from indexes.fingerprint_pool import FingerprintPool
 from rights.api.errors import install_error_handler
 from rights.api.limits import FORM_OVERHEAD_BYTES, BodyLimitMiddleware
 from rights.api.metrics import Metrics, MetricsMiddleware
+from rights.api.query import EmptyQueryMiddleware
 from rights.api.routes import health, licenses, log, match, works
 from rights.config import Settings, get_settings
 from rights.registry import Registry
@@ -90,6 +91,7 @@ def create_app(settings: Settings | None = None, *, scan_service: object | None 
     install_error_handler(app)
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_upload_bytes + FORM_OVERHEAD_BYTES)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.add_middleware(EmptyQueryMiddleware)
     for module in (health, works, licenses, match, log):
         app.include_router(module.router)
     for name in OPTIONAL_ROUTERS:

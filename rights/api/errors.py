@@ -2,12 +2,14 @@
 
 ``{"error": {"code": "...", "message": "..."}}`` with the error's status. Domain errors carry their own
 status and code; request validation is 422 ``validation_error``; an ``indexes.ImageError`` is a 400 with
-the image's reason; anything else is a bug and answers 500 ``internal`` without details.
+the image's reason; a database another process holds locked past the busy timeout is 503 ``busy``
+(retry later); anything else is a bug and answers 500 ``internal`` without details.
 """
 
 from __future__ import annotations
 
 import logging
+import sqlite3
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -46,12 +48,27 @@ async def handle_error(request: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, StarletteHTTPException):
         code = _HTTP_CODES.get(exc.status_code, "http_error")
         return error_response(exc.status_code, code, str(exc.detail))
+    if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
+        # Another process (a CLI bulk register, a scan) held the write lock past BUSY_TIMEOUT_MS.
+        logger.warning("database busy on %s %s: %s", request.method, request.url.path, exc)
+        response = error_response(503, "busy", "the registry is busy with another writer; retry shortly")
+        response.headers["Retry-After"] = "5"
+        return response
     logger.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return error_response(500, "internal", "internal error; it has been logged")
 
 
 def install_error_handler(app: FastAPI) -> None:
-    for exc_class in (RightsError, ImageError, RequestValidationError, StarletteHTTPException, Exception):
+    # sqlite3.OperationalError is named so that a busy database is answered here: a handler for
+    # Exception alone runs in Starlette's outermost middleware, which re-raises after answering.
+    handled = (
+        RightsError,
+        ImageError,
+        RequestValidationError,
+        StarletteHTTPException,
+        sqlite3.OperationalError,
+    )
+    for exc_class in (*handled, Exception):
         app.add_exception_handler(exc_class, handle_error)
 
 

@@ -30,8 +30,9 @@ def verify_receipt(receipt: dict[str, Any], public_key: PublicKeyLike) -> dict[s
     except (ValueError, binascii.Error) as exc:
         raise VerificationError(f"unusable public key: {exc}") from exc
     try:
-        index = int(receipt["log_index"])
-        entry_bytes = str(receipt["entry"]).encode("utf-8")
+        _check_types(receipt)
+        index = receipt["log_index"]
+        entry_bytes = receipt["entry"].encode("utf-8")
         checkpoint = Checkpoint.from_json(receipt["checkpoint"])
         path = [bytes.fromhex(h) for h in receipt["inclusion_proof"]]
         entry = json.loads(entry_bytes)
@@ -50,6 +51,29 @@ def verify_receipt(receipt: dict[str, Any], public_key: PublicKeyLike) -> dict[s
     if root != checkpoint.root_hash:
         raise VerificationError(f"entry {index} is not in the signed tree (inclusion proof leads elsewhere)")
     return entry
+
+
+# A receipt's fields and their JSON types, as README's algorithm reads them: a re-implementation
+# comparing ``entry.index == receipt.log_index`` would refuse "0" or 0.0, so this one does too.
+_RECEIPT_TYPES = {"log_index": int, "entry": str, "inclusion_proof": list, "checkpoint": dict}
+_CHECKPOINT_TYPES = {"origin": str, "tree_size": int, "root_hash": str, "timestamp": str, "signature": str}
+
+
+def _check_types(receipt: dict[str, Any]) -> None:
+    _typed(receipt, "receipt", _RECEIPT_TYPES)
+    _typed(receipt["checkpoint"], "checkpoint", _CHECKPOINT_TYPES)
+    if not all(isinstance(h, str) for h in receipt["inclusion_proof"]):
+        raise TypeError("receipt field 'inclusion_proof' must be a list of hex strings")
+
+
+def _typed(fields: dict[str, Any], where: str, wanted: dict[str, type]) -> None:
+    for name, kind in wanted.items():
+        value = fields[name]
+        if not isinstance(value, kind) or isinstance(value, bool):
+            raise TypeError(f"{where} field {name!r} must be a JSON {_JSON_NAMES[kind]}")
+
+
+_JSON_NAMES = {int: "integer", str: "string", list: "array", dict: "object"}
 
 
 @dataclass

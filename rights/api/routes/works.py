@@ -18,6 +18,7 @@ from rights.api.limits import read_upload
 from rights.api.schemas import ErrorBody, Receipt, Registration, WorkOut, WorkPage
 from rights.errors import BadInput, Forbidden
 from rights.limits import MAX_PAGE_LIMIT, MAX_TITLE_LENGTH
+from rights.text import title_from_file_name
 
 router = APIRouter(
     prefix="/v1/works",
@@ -77,7 +78,8 @@ def register_work(
     meta = _parse_metadata(metadata)
     data = read_upload(image, settings.max_upload_bytes)
     # Without a title, the file's name stands in for it, as on the CLI.
-    title = title or PureWindowsPath(image.filename or "").stem or None  # Windows paths split on / too
+    if not title:  # Windows paths split on / too
+        title = title_from_file_name(PureWindowsPath(image.filename or "").stem, MAX_TITLE_LENGTH)
     return registry.register(owner, data, title=title, metadata=meta)
 
 

@@ -1,0 +1,109 @@
+"""Odd but plausible requests get the contract's 4xx, never a 500 (the tenth session's audit)."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from rights import db
+from rights.api.app import create_app
+from rights.config import Settings
+from rights.registry import Registry
+from tests.rights_support import TestClient, artwork_png
+
+
+@dataclass
+class Api:
+    client: TestClient
+    data: Path
+    alice: dict[str, str]
+    admin: dict[str, str]
+    work_id: str
+
+
+@pytest.fixture(scope="module")
+def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+    data = tmp_path_factory.mktemp("edges")
+    with Registry.open(data) as reg:
+        alice = reg.create_key("creator", "alice")
+        admin = reg.create_key("admin", "root")
+        work_id = reg.register("alice", artwork_png(700))["work_id"]
+        reg.register("alice", artwork_png(701))
+    with TestClient(create_app(Settings(data=data))) as client:
+        yield Api(
+            client,
+            data,
+            {"Authorization": f"Bearer {alice}"},
+            {"Authorization": f"Bearer {admin}"},
+            work_id,
+        )
+
+
+def test_lone_surrogate_escapes_are_bad_input(api: Api) -> None:
+    upload = {"image": ("a.png", artwork_png(702), "image/png")}
+    meta = api.client.post(
+        "/v1/works", headers=api.alice, files=upload, data={"metadata": '{"a": "\\ud800"}'}
+    )
+    assert meta.status_code == 400 and "surrogate" in meta.json()["error"]["message"]
+    lic = api.client.post(
+        f"/v1/works/{api.work_id}/licenses",
+        headers={**api.alice, "Content-Type": "application/json"},
+        content=b'{"licensee": "shop\\ud800"}',
+    )
+    assert lic.status_code == 422 and "unicode" in lic.json()["error"]["message"], lic.text  # pydantic's
+
+
+@pytest.mark.parametrize("expiry", ["9999-12-31T23:59:59-12:00", "0001-01-01T00:00:00+14:00"])
+def test_licence_expiry_at_the_ends_of_the_calendar_is_bad_input(api: Api, expiry: str) -> None:
+    r = api.client.post(
+        f"/v1/works/{api.work_id}/licenses", headers=api.alice, json={"licensee": "x", "expires_at": expiry}
+    )
+    assert r.status_code == 400 and r.json()["error"]["code"] == "bad_input", r.text
+
+
+def test_empty_query_values_count_as_absent(api: Api) -> None:
+    plain = api.client.get("/v1/works", headers=api.alice)
+    template = api.client.get("/v1/works?creator=&limit=&cursor=", headers=api.alice)
+    assert plain.status_code == template.status_code == 200
+    assert template.json() == plain.json() and len(plain.json()["works"]) == 2
+    paged = api.client.get("/v1/works?creator=&limit=1", headers=api.alice)
+    assert len(paged.json()["works"]) == 1  # what is given still counts
+    upload = {"image": ("a.png", artwork_png(700), "image/png")}
+    match = api.client.post("/v1/match?limit=&seller=&platform=", headers=api.admin, files=upload)
+    assert match.status_code == 200 and match.json()["verdict"] == "match"
+
+
+@pytest.mark.parametrize("spelling", ["w_01", "w_1%0A", "w_0", "w_+1"])
+def test_a_work_has_one_id_spelling(api: Api, spelling: str) -> None:
+    assert api.work_id == "w_1"
+    assert api.client.get("/v1/works/w_1", headers=api.alice).status_code == 200
+    r = api.client.get(f"/v1/works/{spelling}", headers=api.alice)
+    assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
+
+
+def _busy_timeout(registry: Registry, ms: int) -> None:
+    with registry._conns_lock:  # every thread's connection (they allow use from other threads)
+        for conn in registry._conns:
+            conn.execute(f"PRAGMA busy_timeout = {ms}")
+
+
+def test_a_database_locked_by_another_process_is_503_busy(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    registry = api.client.app.state.registry  # type: ignore[attr-defined]
+    monkeypatch.setattr(db, "BUSY_TIMEOUT_MS", 200)  # not the 30 s a real overlap may wait
+    _busy_timeout(registry, 200)
+    holder = sqlite3.connect(api.data / "rights.sqlite3", isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        r = api.client.post(f"/v1/works/{api.work_id}/licenses", headers=api.alice, json={"licensee": "y"})
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+        _busy_timeout(registry, db.BUSY_TIMEOUT_MS)
+    assert r.status_code == 503 and r.json()["error"]["code"] == "busy", r.text
+    assert r.headers["Retry-After"] == "5"
+    again = api.client.post(f"/v1/works/{api.work_id}/licenses", headers=api.alice, json={"licensee": "y"})
+    assert again.status_code == 201  # nothing half-written by the refused attempt
