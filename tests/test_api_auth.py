@@ -93,6 +93,7 @@ MATRIX = [
     ("admin", "DELETE", "/v1/works/{b1}", None, 204),
     # public
     ("anonymous", "GET", "/healthz", None, 200),
+    ("anonymous", "HEAD", "/healthz", None, 200),
     ("anonymous", "GET", "/v1/log/checkpoint", None, 200),
     ("anonymous", "GET", "/v1/log/entries?start=0&end=3", None, 200),
     ("anonymous", "GET", "/v1/log/proof/inclusion?index=1", None, 200),
