@@ -10,6 +10,10 @@ no sense (a dismissed case cannot be "taken down") and keeps every change in ``c
       │   ╲      │   ╲        └──> open       (the listing came back)
       v    v     v    v
    dismissed  licensed  ──> open             (licence ended, dismissal reconsidered)
+
+A later scan that finds the work in the same listing again moves the case itself: to ``licensed``
+when a licence now covers the use (from open, notified or taken down), back to ``open`` when a
+licensed case's licence no longer does or a taken-down listing is back. Dismissed cases stay so.
 """
 
 from __future__ import annotations
@@ -148,12 +152,26 @@ def record_hit(
             "UPDATE cases SET score = ?, kind = ?, evidence = ? WHERE id = ?",
             (score, match.get("kind"), json.dumps(evidence), case_id),
         )
-    if match.get("licensed") and status == "open":
-        # A licence registered since the case was opened settles it.
-        conn.execute("UPDATE cases SET status = 'licensed' WHERE id = ?", (case_id,))
-        _event(conn, case_id, status, "licensed", actor="scan", note="licence found")
+    moved = _rescanned(status, licensed=bool(match.get("licensed")))
+    if moved is not None:
+        new_status, why = moved
+        conn.execute("UPDATE cases SET status = ? WHERE id = ?", (new_status, case_id))
+        _event(conn, case_id, status, new_status, actor="scan", note=f"{why} ({scan_id})")
     conn.execute("UPDATE cases SET last_scan_id = ?, updated_at = ? WHERE id = ?", (scan_id, now, case_id))
     return get_case(conn, case_id)
+
+
+def _rescanned(status: str, *, licensed: bool) -> tuple[str, str] | None:
+    """Where a later scan's `match` on the same listing moves a case, and why; None: it stays.
+
+    A dismissal is the owner's decision, so no scan reverses it."""
+    if licensed and status in ("open", "notified", "taken_down"):
+        return "licensed", "licence found"
+    if not licensed and status == "licensed":
+        return "open", "no licence covers this listing any more"
+    if not licensed and status == "taken_down":
+        return "open", "the listing came back"
+    return None
 
 
 _MAX_ROWID = 2**63 - 1

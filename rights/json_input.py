@@ -5,17 +5,19 @@ Python's parser recurses once per nesting level, so ``[[[...]]]`` 100,000 deep r
 stopped a whole scan. Nothing real nests deeper than a few levels, so deeper values are refused as
 bad input, also those the parser could still read: stored, they could fail when written out later.
 Strings holding a lone surrogate (``"\\ud800"``) are refused too: they are not Unicode text, and
-writing them out as UTF-8 (the store, a findings file) would fail later.
+writing them out as UTF-8 (the store, a findings file) would fail later. So are ``NaN`` and
+``Infinity``, which Python reads but JSON lacks: copied into findings, strict readers rejected them.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from rights.text import has_lone_surrogates
 
-__all__ = ["MAX_DEPTH", "NotText", "TooDeep", "loads"]
+__all__ = ["MAX_DEPTH", "NotJson", "NotText", "TooDeep", "loads"]
 
 MAX_DEPTH = 64
 
@@ -28,15 +30,24 @@ class NotText(ValueError):
     """A string in the JSON value holds a lone surrogate escape."""
 
 
+class NotJson(ValueError):
+    """``NaN``, ``Infinity`` or ``-Infinity``: Python's parser reads them, JSON has no such values."""
+
+
 def loads(text: str | bytes) -> Any:
     """``json.loads``, raising ``ValueError`` (``TooDeep``, ``NotText``) instead of
     ``RecursionError`` or a value that cannot be written out again."""
     try:
-        value = json.loads(text)
+        value = json.loads(text, parse_constant=_no_constants)
     except RecursionError:
         raise TooDeep(f"JSON nested more than {MAX_DEPTH} levels deep") from None
     _check(value, MAX_DEPTH)
     return value
+
+
+def _no_constants(name: str) -> Any:
+    # Python reads NaN and Infinity, which JSON lacks; passed through to findings, they broke strict readers.
+    raise NotJson(f"{name} is not a JSON value")
 
 
 def _check(value: Any, limit: int) -> None:
@@ -48,6 +59,8 @@ def _check(value: Any, limit: int) -> None:
             if has_lone_surrogates(item):
                 raise NotText("JSON holds a lone surrogate escape (such as \\ud800): not Unicode text")
             continue
+        if isinstance(item, float) and not math.isfinite(item):
+            raise NotJson("JSON holds a number too large for a double (such as 1e999)")
         if isinstance(item, dict):
             children: Any = [*item.keys(), *item.values()]
         elif isinstance(item, list):

@@ -65,6 +65,7 @@ _TEXT: dict[str, dict[str, str]] = {
         "listing": "3. Infringing material (remove or disable access)",
         "listing_title": "Listing title",
         "listing_url": "Listing URL",
+        "image_url": "Image URL (the copy itself)",
         "listing_id": "Listing ID",
         "seller": "Seller",
         "image": "Image",
@@ -111,6 +112,7 @@ _TEXT: dict[str, dict[str, str]] = {
         "listing": "三、要求删除或者断开链接的侵权内容",
         "listing_title": "商品标题",
         "listing_url": "网络地址",
+        "image_url": "侵权图片网络地址",
         "listing_id": "商品编号",
         "seller": "卖家",
         "image": "图片",
@@ -230,6 +232,8 @@ def _sections(n: dict[str, Any]) -> list[tuple[str, list[tuple[str, str]]]]:
             [
                 (t["listing_title"], m.get("title")),
                 (t["listing_url"], m.get("url")),
+                # The copy's own address: a notice must locate the material, and a feed may give no page URL.
+                (t["image_url"], m.get("image") if re.match(r"https?://", str(m.get("image"))) else None),
                 (t["listing_id"], f"{m['platform']} / {m['listing_id']}"),
                 (t["seller"], m.get("seller")),
             ],
@@ -291,7 +295,7 @@ def _html(n: dict[str, Any]) -> str:
             if value in (None, ""):
                 continue
             text = esc(str(value))
-            if label == t["listing_url"] and re.match(r"https?://", str(value)):
+            if label in (t["listing_url"], t["image_url"]) and re.match(r"https?://", str(value)):
                 text = f'<a href="{text}">{text}</a>'
             parts.append(f"<dt>{esc(label)}</dt><dd>{text}</dd>")
         parts.append("</dl>")

@@ -70,6 +70,24 @@ def test_licence_found_later_settles_open_case(conn: sqlite3.Connection) -> None
     assert [e["to"] for e in cases.case_events(conn, case.id)] == ["open", "licensed"]
 
 
+def test_later_scans_reopen_when_the_licence_ends_or_the_listing_comes_back(conn: sqlite3.Connection) -> None:
+    licensed = _hit(conn, licensed=True)
+    assert _hit(conn, licensed=False, scan="scan_b").status == "open"  # the licence expired
+    with db.transaction(conn):
+        cases.change_status(conn, licensed.id, "notified", actor="ana")
+    with db.transaction(conn):
+        cases.change_status(conn, licensed.id, "taken_down", actor="ana")
+    back = _hit(conn, scan="scan_c")
+    assert back.status == "open"  # the listing came back: a new notice is due
+    events = cases.case_events(conn, back.id)
+    assert [(e["from"], e["to"]) for e in events][-1] == ("taken_down", "open")
+    assert events[-1]["actor"] == "scan" and "came back" in events[-1]["note"]
+    with db.transaction(conn):
+        cases.change_status(conn, back.id, "dismissed", actor="ana")
+    assert _hit(conn, scan="scan_d").status == "dismissed"  # the owner's decision stands
+    assert _hit(conn, licensed=True, scan="scan_e").status == "dismissed"
+
+
 def test_review_verdict_does_not_open_case(conn: sqlite3.Connection) -> None:
     with pytest.raises(BadInput):
         _hit(conn, verdict="review")

@@ -68,3 +68,20 @@ def test_demo_is_idempotent(demo, tmp_path: Path) -> None:
     assert again.findings.read_bytes() == demo.findings.read_bytes()
     assert again.outcome.skipped == 0  # a finished scan is not resumed: the feed is scanned afresh
     assert again.outcome.cases_opened == 0  # and finds the same cases, not new ones
+
+
+def test_a_rerun_drops_the_notices_of_cases_no_longer_open(demo) -> None:
+    """Last in this file: it dismisses a case in the shared demo registry."""
+    from rights import cases, db
+    from rights.registry import Registry
+
+    out = demo.findings.parent
+    dismissed = demo.notices[0]
+    case_id = int(dismissed.name.split(".")[0].removeprefix("case-"))
+    with Registry.open(demo.findings.parent.parent / "data") as registry, db.transaction(registry.db):
+        cases.change_status(registry.db, case_id, "dismissed", actor="test")
+    again = run_demo(data=out.parent / "data", out=out, workers=1, stream=io.StringIO())
+    on_disk = sorted(p.name for p in (out / "notices").iterdir())
+    assert on_disk == sorted(p.name for p in again.notices)
+    assert not any(name.startswith(f"case-{case_id}.") for name in on_disk)
+    assert len(on_disk) == len(demo.notices) - 3  # its English Markdown, HTML and Chinese drafts

@@ -59,6 +59,7 @@ def case(tmp_path: Path) -> Iterator[cases.Case]:
         "title": HOSTILE_TITLE,
         "url": "https://bazaar.example/item/9",
         "seller": "cheapprints",
+        "image": "https://cdn.bazaar.example/9.jpg",
     }
     evidence = {"query_thumb": query_thumb, "query_size": list(size), "work_thumb": work_thumb}
     with db.transaction(conn):
@@ -113,6 +114,9 @@ def test_english_markdown_and_html(case: cases.Case) -> None:
     text = _visible_text(page)
     assert "under penalty of perjury" in text and "Ana Example" in text and "2024-06-01" in text
     assert page.count("<img ") == 2
+    # The copy's own address locates the material even when a feed gives no listing page URL.
+    assert "Image URL (the copy itself)**: https://cdn.bazaar.example/9.jpg" in md
+    assert '<a href="https://cdn.bazaar.example/9.jpg">' in page
 
 
 def test_chinese_notice(case: cases.Case) -> None:

@@ -138,7 +138,7 @@ def test_csv_rows_that_are_not_utf8_are_errors_and_the_rest_is_read(tmp_path: Pa
     assert items[2].listing_id == "r0" and items[301].listing_id == "r299"  # the BOM left the header intact
 
 
-def test_jsonl_bom_deep_nesting_nul_paths_and_lone_surrogates(tmp_path: Path) -> None:
+def test_jsonl_lines_that_are_not_plain_json_are_errors(tmp_path: Path) -> None:
     feed = tmp_path / "feed.jsonl"
     lines = [
         _ok("a"),
@@ -147,6 +147,8 @@ def test_jsonl_bom_deep_nesting_nul_paths_and_lone_surrogates(tmp_path: Path) ->
         _ok("c", image="pics/a\u0000.jpg"),
         _ok("d"),
         '{"listing_id": "e\\ud800", "platform": "shopb", "image": "pics/e.jpg"}',  # not text: once a crash
+        '{"listing_id": "f", "platform": "shopb", "image": "pics/f.jpg", "x": NaN}',  # Python's, not JSON
+        '{"listing_id": "g", "platform": "shopb", "image": "pics/g.jpg", "x": 1e999}',
     ]
     feed.write_bytes(b"\xef\xbb\xbf" + ("\n".join(lines) + "\n").encode("utf-8"))
     items = dict(read_feed(feed))
@@ -156,6 +158,8 @@ def test_jsonl_bom_deep_nesting_nul_paths_and_lone_surrogates(tmp_path: Path) ->
     assert isinstance(items[4], FeedError) and "NUL" in items[4].message and items[4].listing_id == "c"
     assert isinstance(items[5], Listing)
     assert isinstance(items[6], FeedError) and "lone surrogate" in items[6].message
+    assert isinstance(items[7], FeedError) and "NaN is not a JSON value" in items[7].message
+    assert isinstance(items[8], FeedError) and "too large" in items[8].message
 
 
 def test_error_items_keep_the_line_for_pass_through(tmp_path: Path) -> None:
@@ -187,3 +191,22 @@ def test_csv_header_repeating_a_column_makes_every_row_an_error(tmp_path: Path) 
     assert (line1, line2) == (1, 2)
     assert isinstance(header_error, FeedError) and "repeats 'image'" in header_error.message
     assert isinstance(row_error, FeedError) and "ambiguous" in row_error.message
+
+
+def test_a_symlinked_feed_resolves_paths_against_its_own_folder(tmp_path: Path) -> None:
+    (tmp_path / "real").mkdir()
+    (tmp_path / "work").mkdir()
+    _write_jsonl(tmp_path / "real" / "feed.jsonl", [_ok("a", image="a.jpg")])
+    (tmp_path / "work" / "feed.jsonl").symlink_to(Path("..") / "real" / "feed.jsonl")
+    ((_, listing),) = list(read_feed(tmp_path / "work" / "feed.jsonl"))
+    assert isinstance(listing, Listing) and listing.image == str((tmp_path / "work" / "a.jpg").resolve())
+
+
+def test_a_line_over_the_cap_is_an_error_and_the_next_is_read(tmp_path: Path) -> None:
+    from workers.feeds import MAX_LINE_BYTES
+
+    huge = _ok("big", title="x" * (MAX_LINE_BYTES + 10))
+    feed = _write_jsonl(tmp_path / "feed.jsonl", [_ok("a"), huge, _ok("b")])
+    items = dict(read_feed(feed))
+    assert isinstance(items[1], Listing) and isinstance(items[3], Listing) and items[3].listing_id == "b"
+    assert isinstance(items[2], FeedError) and f"longer than {MAX_LINE_BYTES} bytes" in items[2].message

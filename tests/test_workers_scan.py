@@ -35,6 +35,7 @@ BROKEN = [
     ),
     json.dumps({"listing_id": "lan", "platform": "bazaar", "image": "http://10.0.0.1/x.png"}),
     json.dumps({"listing_id": "11-jpeg-0", "platform": "bazaar", "image": "11-jpeg.png"}),  # duplicate id
+    json.dumps({"listing_id": "fifo", "platform": "bazaar", "image": "pipe.png"}),  # once hung the scan
 ]
 
 
@@ -51,6 +52,7 @@ def server() -> Iterator:
 def world(tmp_path_factory: pytest.TempPathFactory, server) -> World:
     world = build_world(tmp_path_factory.mktemp("world"), fetch_allow=["127.0.0.1/32"])
     (world.feed_dir / "notes.png").write_text("not an image")
+    os.mkfifo(world.feed_dir / "pipe.png")  # no writer ever: opening it to read would wait forever
     lines = listings(world)
     lines += [
         {"listing_id": "url-crop", "platform": "bazaar", "image": server.url("/img/33-crop.png")},
@@ -115,6 +117,7 @@ def test_every_broken_line_is_an_error_finding(local_findings: list[dict]) -> No
     assert "private" in messages["lan"]
     assert "HTTP 404" in messages["url-404"]
     assert "duplicate listing_id" in messages["11-jpeg-0"]
+    assert "not a regular file" in messages["fifo"]
     assert len(errors) == len(BROKEN) + 1
 
 
@@ -227,3 +230,20 @@ def test_outputs_that_would_overwrite_the_feed_are_refused(tmp_path: Path) -> No
     ):
         assert rights_main(["--data", data, "scan", str(feed), *extra]) == 2
     assert feed.read_bytes() == before and not (tmp_path / "data").exists()  # refused before any work
+
+
+def test_a_finished_csv_scan_counts_rows_not_lines(world: World) -> None:
+    """The total was physical lines, so a quoted title with line breaks made a done scan look 60 % done."""
+    from rights import scans
+
+    feed = world.feed_dir / "multiline.csv"
+    feed.write_text(
+        'listing_id,platform,image,title\nm1,bazaar,notes.png,"one\ntwo\nthree"\nm2,bazaar,notes.png,plain\n',
+        encoding="utf-8",
+    )
+    with Registry.open(world.settings) as registry, LocalPool(make_context(registry), 1) as pool:
+        outcome = run_scan(
+            feed, registry=registry, runner=pool, out=world.feed_dir.parent / "multiline.jsonl"
+        )
+        scan = scans.get_scan(registry.db, outcome.scan_id)
+    assert outcome.processed == 2 and scan.total == 2 and scan.done == 2

@@ -106,7 +106,14 @@ def _runner(ctx: WorkerContext, workers: int | None, scheduler: str | None) -> L
     from workers.dask_runner import DaskRunner
     from workers.local_pool import LocalPool
 
-    return DaskRunner(ctx, scheduler) if scheduler else LocalPool(ctx, workers)
+    if not scheduler:
+        return LocalPool(ctx, workers)
+    try:
+        return DaskRunner(ctx, scheduler)
+    except ValueError as exc:  # "notaurl": distributed's "missing port number", as a traceback
+        raise UsageError(f"--scheduler {scheduler!r} is not a scheduler address ({exc})") from None
+    except OSError as exc:  # a timeout is an OSError too
+        raise OSError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
 
 
 def _check_outputs(feed: Path, out: Path, report: Path | None) -> None:

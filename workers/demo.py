@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import sys
 import time
 from dataclasses import dataclass
@@ -99,6 +100,9 @@ def _licences(registry: Registry, samples: Path, works: dict[str, str]) -> None:
                 registry.add_license(work_id, row["licensee"], platform, row.get("expires_at") or None)
 
 
+_NOTICE_FILE = re.compile(r"case-[0-9]+(\.md|\.html|\.zh\.md)")
+
+
 def _notices(registry: Registry, scan_id: str, folder: Path) -> list[Path]:
     """A takedown notice (English Markdown and HTML, Chinese Markdown) for each open case of this scan."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -118,6 +122,11 @@ def _notices(registry: Registry, scan_id: str, folder: Path) -> list[Path]:
                     render_notice(build_notice(case, holder=holder, work=work, lang=lang), fmt), "utf-8"
                 )
                 written.append(path)
+    # A rerun after a case was dismissed or its work withdrawn must not leave that case's old draft.
+    kept = set(written)
+    for old in folder.iterdir():
+        if _NOTICE_FILE.fullmatch(old.name) and old not in kept:
+            old.unlink()
     return written
 
 

@@ -14,7 +14,7 @@ import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from rights import json_input
 
@@ -24,6 +24,9 @@ REQUIRED = ("listing_id", "platform", "image")
 OPTIONAL_TEXT = ("url", "title", "seller", "price")
 # A listing id longer than this is not an id; it also keeps one bad line from bloating the DB.
 MAX_ID_CHARS = 512
+# A JSON Lines listing is a few hundred bytes; a 20 MB title was copied into the findings, the case
+# and the report. Python's csv refuses fields over 128 KiB the same way.
+MAX_LINE_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -71,7 +74,8 @@ def read_feed(
     refuses every local path, which is what feeds submitted over HTTP get.
     """
     path = Path(path)
-    base = path.resolve().parent
+    # The folder the feed was named in, not its symlink target's (the contract: "the feed file's folder").
+    base = path.absolute().parent.resolve()
     roots = [base] if allowed_roots is None else [Path(r).resolve() for r in allowed_roots]
     if path.suffix.lower() == ".csv":
         records: Iterator[tuple[int, Any]] = _csv_records(path)
@@ -210,7 +214,10 @@ def _validated(
 
 def _jsonl_records(path: Path) -> Iterator[tuple[int, Any]]:
     with open(path, "rb") as fh:
-        for line_no, raw in enumerate(fh, start=1):
+        for line_no, raw in _capped_lines(fh, MAX_LINE_BYTES):
+            if raw is None:
+                yield line_no, FeedError(line_no, f"line {line_no}: longer than {MAX_LINE_BYTES} bytes")
+                continue
             text = raw.strip()
             if line_no == 1:
                 text = text.removeprefix(_BOM)  # editors on Windows start UTF-8 files with one
@@ -223,8 +230,21 @@ def _jsonl_records(path: Path) -> Iterator[tuple[int, Any]]:
             except json.JSONDecodeError as exc:
                 message = f"line {line_no}: invalid JSON ({exc.msg} at column {exc.colno})"
                 yield line_no, FeedError(line_no, message)
-            except ValueError as exc:  # json_input.TooDeep, json_input.NotText
+            except ValueError as exc:  # json_input.TooDeep, NotText, NotJson
                 yield line_no, FeedError(line_no, f"line {line_no}: {exc}")
+
+
+def _capped_lines(fh: BinaryIO, limit: int) -> Iterator[tuple[int, bytes | None]]:
+    """Each line with its number, or None for a line over ``limit`` bytes, never held whole."""
+    line_no = 0
+    while raw := fh.readline(limit + 1):
+        line_no += 1
+        if len(raw) <= limit or raw.endswith(b"\n"):
+            yield line_no, raw
+            continue
+        while raw and not raw.endswith(b"\n"):  # the rest of the long line, in pieces
+            raw = fh.readline(1 << 16)
+        yield line_no, None
 
 
 def _csv_records(path: Path) -> Iterator[tuple[int, Any]]:

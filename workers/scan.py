@@ -135,7 +135,8 @@ def run_scan(
         )
         sink.finish()
         with registry.transaction():
-            scans.set_status(conn, scan.id, "done")
+            # The exact count now: the estimate counts physical lines, and a CSV row may span several.
+            scans.set_status(conn, scan.id, "done", total=outcome.processed + outcome.skipped)
     except ScanStopped:
         sink.abandon()
         with registry.transaction():
@@ -285,7 +286,7 @@ class _Sink:
                 finding, evidence = slot.ready, None
             else:
                 assert slot.listing is not None and slot.result is not None  # set together in _drive
-                finding, evidence = self._describe(slot.listing, slot.result)
+                finding, evidence = self._describe(slot.listing, slot.result, slot.seq)
             self.outcome.processed += 1
             text = scans.finding_json(finding)
             self._store(slot, finding, evidence)
@@ -294,10 +295,14 @@ class _Sink:
         self.outcome.summary.add(finding)
         self.bar.update(1)
 
-    def _describe(self, listing: Listing, result: Result) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    def _describe(
+        self, listing: Listing, result: Result, line: int
+    ) -> tuple[dict[str, Any], dict[str, Any] | None]:
         matches = self.registry.describe(result.matches, platform=listing.platform, seller=listing.seller)
         verdict = "error" if result.error else overall_verdict(matches)
-        finding = _finding(listing, verdict, matches, result.error)
+        # Numbered like the errors found while reading the feed, so each points at its line.
+        error = f"line {line}: {result.error}" if result.error else None
+        finding = _finding(listing, verdict, matches, error)
         if not matches:
             return finding, None
         shown = {m["work_id"] for m in matches if m["verdict"] == "match"} | {matches[0]["work_id"]}
@@ -428,7 +433,8 @@ def _open_scan(registry: Registry, feed: Path, scan_id: str | None, submitted_by
 
 
 def _count_lines(feed: Path) -> int:
-    """Non-blank lines (minus a CSV header): the progress bar's total, read at disk speed."""
+    """Non-blank lines (minus a CSV header): the progress bar's total, read at disk speed. An
+    estimate for CSV, where a quoted field may hold line breaks; a finished scan stores the count."""
     count = 0
     with open(feed, "rb") as fh:
         for line in fh:

@@ -10,7 +10,9 @@ creators, licences) needs the database and happens in the parent.
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 
 # Before anything can load OpenMP (faiss, OpenCV): one thread per worker process, parallelism
 # comes from having several processes. A no-op where the parent already set it.
@@ -135,7 +137,11 @@ def _analyse(item: Item, engine: Engine, settings: Settings) -> Result:
 def _read(image: str, settings: Settings) -> bytes:
     if image.startswith(("http://", "https://")):
         return fetch_image(image, settings=settings, client=_http_client(settings))
-    with open(image, "rb") as fh:
+    # Non-blocking open, then a check: opening a FIFO for reading would wait forever for a writer.
+    fd = os.open(image, os.O_RDONLY | os.O_NONBLOCK)
+    with open(fd, "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file")
         # Same cap as for URLs: a huge local file is refused before it is read into memory.
         data = fh.read(settings.fetch_max_bytes + 1)
     if len(data) > settings.fetch_max_bytes:

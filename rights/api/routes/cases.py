@@ -16,7 +16,7 @@ from rights import cases
 from rights.accounts import Account
 from rights.api.deps import CreatorDep, RegistryDep
 from rights.api.schemas import ErrorBody
-from rights.errors import BadInput, NotFound
+from rights.errors import BadInput, Conflict, NotFound
 from rights.notices import MEDIA_TYPES, RightsHolder, build_notice, render_notice
 from rights.registry import Registry
 
@@ -97,6 +97,7 @@ def update_case(case_id: int, body: CaseUpdate, registry: RegistryDep, account: 
     responses={
         200: {"content": {"text/markdown": {}, "text/html": {}, "application/json": {}}},
         404: {"model": ErrorBody},
+        409: {"model": ErrorBody, "description": "the case's work was withdrawn"},
     },
 )
 def get_notice(
@@ -109,6 +110,9 @@ def get_notice(
 ) -> Response:
     case = _own_case(registry, case_id, account)
     work = registry.get_work(case.work_id)
+    if work["status"] == "withdrawn":
+        # The holder no longer claims the work in the registry: a notice would cite a withdrawn claim.
+        raise Conflict(f"work {case.work_id} was withdrawn; case {case_id} has no notice", case_id=case_id)
     work["receipt"] = registry.receipt(case.work_id)
     notice = build_notice(case, holder=RightsHolder(case.creator, contact), work=work, lang=lang)
     return Response(render_notice(notice, format), media_type=MEDIA_TYPES[format])

@@ -137,7 +137,8 @@ def get_scan(scan_id: str, registry: RegistryDep, account: AccountDep) -> dict[s
     scan = _visible_scan(registry, scan_id, account)
     body = scan.to_dict()
     body["progress"] = (
-        round(scan.done / scan.total, 4) if scan.total else (1.0 if scan.status == "done" else 0.0)
+        # min: a running CSV scan's total is an estimate from physical lines (exact once done)
+        min(1.0, round(scan.done / scan.total, 4)) if scan.total else (1.0 if scan.status == "done" else 0.0)
     )
     return body
 
