@@ -18,8 +18,9 @@ import pytest
 from rights.api.app import create_app
 from rights.api.limits import FORM_OVERHEAD_BYTES
 from rights.config import Settings
-from rights.log import verify_receipt
+from rights.log import load_public_key, verify_receipt
 from rights.log.merkle import verify_consistency, verify_inclusion
+from rights.log.signing import verify_signature
 from rights.registry import Registry
 from tests.image_server import Route, serve_images
 from tests.rights_support import artwork_png, live_server, near_copy, plain_png
@@ -143,6 +144,13 @@ def test_receipt_and_proofs_verify_offline(live: Live) -> None:
         assert [e["index"] for e in entries["entries"]] == list(range(size))
         assert base64.b64decode(checkpoint["signature"])
         assert public.get("/v1/log/proof/inclusion", params={"index": size}).status_code == 400
+        # The tree head at the receipt's size, signed then: a proof against it can be checked too.
+        older = public.get("/v1/log/checkpoint", params={"size": first["tree_size"]}).json()
+        assert older["tree_size"] == first["tree_size"] and older["root_hash"] == first["root_hash"]
+        key = load_public_key(checkpoint["public_key"])
+        assert verify_signature(key, base64.b64decode(older["signature"]), older["body"].encode())
+        assert public.get("/v1/log/checkpoint", params={"size": size + 1}).status_code == 404
+        assert public.get("/v1/log/checkpoint", params={"size": 2**70}).status_code == 422
 
 
 def test_match_by_upload_and_by_url(live: Live) -> None:

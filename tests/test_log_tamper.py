@@ -14,6 +14,7 @@ from rights import db
 from rights.log import LogStore, Signer, VerificationError, build_receipt, verify_log, verify_receipt
 from rights.log.merkle import leaf_hash
 from rights.log.signing import PUBLIC_KEY_FILE
+from rights.log.store import LogInconsistent
 
 SIZE = 12
 
@@ -129,6 +130,63 @@ def test_another_public_key_fails(data_dir: Path) -> None:
     other = Ed25519PrivateKey.generate().public_key()
     report = verify_log(data_dir, other)
     assert not report.ok and report.first_bad_index == 0
+    assert "not by the public key given" in (report.problem or "")  # named as a key problem, not an entry's
+
+
+def _leaf_row(data_dir: Path, idx: int, **fields: object) -> tuple[str, tuple[object, ...]]:
+    entry = json.dumps({"index": idx, "v": 1, **fields}, sort_keys=True, separators=(",", ":")).encode()
+    return "INSERT INTO log_entries (idx, entry, leaf_hash) VALUES (?, ?, ?)", (idx, entry, leaf_hash(entry))
+
+
+def test_an_entry_appended_without_a_checkpoint_is_caught_and_never_signed_over(data_dir: Path) -> None:
+    """Once passed: verify only compared the checkpoints present, and the next genuine append signed
+    a root that covered the forged entry. (SIZE is even, so the forgery needs no cached node.)"""
+    _edit(data_dir, _leaf_row(data_dir, SIZE, kind="register", work_id="w_99", creator="mallory"))
+    report = verify_log(data_dir)
+    assert not report.ok and report.first_bad_index == SIZE and "never signed" in (report.problem or "")
+    conn = db.connect(data_dir)
+    store = LogStore(conn, Signer.load_or_create(data_dir), "tamper-test")
+    with pytest.raises(LogInconsistent), db.transaction(conn):
+        store.append({"kind": "register", "work_id": "w_100", "creator": "c0"})
+    assert store.size() == SIZE + 1  # nothing appended, nothing signed
+    conn.close()
+
+
+@pytest.mark.parametrize("kept", [0, 5])
+def test_removed_checkpoints_are_caught(data_dir: Path, kept: int) -> None:
+    """Without its checkpoints an entry can be rewritten and its nodes rebuilt with no key at all."""
+    _edit(data_dir, ("DELETE FROM log_checkpoints WHERE tree_size > ?", (kept,)))
+    report = verify_log(data_dir)
+    assert not report.ok and report.first_bad_index == kept and "never signed" in (report.problem or "")
+
+
+def test_a_forged_checkpoint_past_the_end_or_at_size_0_is_caught(data_dir: Path) -> None:
+    row = "INSERT INTO log_checkpoints (tree_size, origin, root_hash, timestamp, key_id, signature) VALUES"
+    junk = ("tamper-test", b"\x11" * 32, "2026-01-01T00:00:00.000Z", "x", b"\x00" * 64)
+    _edit(data_dir, (f"{row} (?, ?, ?, ?, ?, ?)", (1000, *junk)))
+    report = verify_log(data_dir)
+    assert not report.ok and "checkpoint at size 1000" in (report.problem or "")  # not "entries missing"
+    _edit(
+        data_dir,
+        ("DELETE FROM log_checkpoints WHERE tree_size = 1000", ()),
+        (f"{row} (?, ?, ?, ?, ?, ?)", (0, *junk)),
+    )
+    report = verify_log(data_dir)
+    assert not report.ok and "size 0" in (report.problem or "")
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE log_entries SET entry = CAST(entry AS TEXT) WHERE idx = 3",  # what a sqlite3 shell writes
+        "UPDATE log_entries SET entry = 1000000000000 WHERE idx = 3",  # bytes(10**12) once ran out of memory
+        "UPDATE log_checkpoints SET root_hash = hex(root_hash) WHERE tree_size = 4",
+    ],
+)
+def test_values_of_the_wrong_type_are_reported_not_raised(data_dir: Path, statement: str) -> None:
+    _edit(data_dir, (statement, ()))
+    report = verify_log(data_dir)
+    assert not report.ok and report.first_bad_index == 3 and "stored" in (report.problem or "")
 
 
 # ------------------------------------------------------------------------------------------------ receipts

@@ -6,7 +6,7 @@
 
 Proof *generation* is written over a ``subtree(start, end) -> hash`` callable, so the store can answer from
 its cached complete-subtree nodes in O(log n) reads. Proof *verification* needs nothing but hashes and is what
-an offline verifier re-implements (see ``rights/README-api.md``).
+an offline verifier re-implements (README.md, "Verifying a receipt").
 """
 
 from __future__ import annotations

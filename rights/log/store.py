@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rights.db import utcnow
+from rights.errors import RightsError
 from rights.log.merkle import (
     EMPTY_ROOT,
     consistency_path,
@@ -27,7 +28,7 @@ from rights.log.merkle import (
     node_hash,
     split_point,
 )
-from rights.log.signing import Signer, checkpoint_body
+from rights.log.signing import Signer, checkpoint_body, verify_signature
 
 ENTRY_VERSION = 1
 
@@ -80,6 +81,12 @@ class Checkpoint:
             row["key_id"],
             row["signature"],
         )
+
+
+class LogInconsistent(RightsError):
+    """The log's entries and its newest signed checkpoint disagree: the database was edited."""
+
+    code = "log_inconsistent"
 
 
 class LogStore:
@@ -162,6 +169,7 @@ class LogStore:
         if not self.conn.in_transaction:
             raise RuntimeError("LogStore.append must run inside a transaction")
         index = self.size()
+        self._check_head(index)
         entry = encode_entry({**fields, "index": index, "v": ENTRY_VERSION})
         h = leaf_hash(entry)
         self.conn.execute(
@@ -175,6 +183,27 @@ class LogStore:
             self.conn.execute("INSERT INTO log_nodes (level, idx, hash) VALUES (?, ?, ?)", (level, i, h))
         checkpoint = self._sign(index + 1)
         return index, entry, checkpoint
+
+    def _check_head(self, size: int) -> None:
+        """Refuse to sign over a log that its last checkpoint does not describe.
+
+        Every append signs, so the newest checkpoint covers exactly ``size`` entries with their root.
+        Entries added or rewritten in the database by someone without the key would otherwise be
+        covered by the next genuine signature, and ``rights log verify`` could no longer tell."""
+        head = self.checkpoint()
+        if head is None and size == 0:
+            return
+        if (
+            head is None
+            or head.tree_size != size
+            or head.root_hash != self.root(size)
+            or not verify_signature(self.signer.public_key, head.signature, head.body())
+        ):
+            raise LogInconsistent(
+                f"the transparency log ({size} entries) does not match its last signed checkpoint"
+                f" ({head.tree_size if head else 'none'}); nothing was appended. Run `rights log verify`"
+                " and restore the data directory from a backup"
+            )
 
     def _sign(self, size: int) -> Checkpoint:
         root = self.root(size)

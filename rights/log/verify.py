@@ -112,34 +112,39 @@ def verify_log(db: sqlite3.Connection | Path | str, public_key: PublicKeyLike | 
 
 
 def _verify(conn: sqlite3.Connection, key: Ed25519PublicKey) -> LogReport:
-    count, largest = conn.execute("SELECT count(*), max(tree_size) FROM log_checkpoints").fetchone()
-    report = LogReport(ok=True, size=0, checkpoints=count, key_id=key_id(key))
+    count = conn.execute("SELECT count(*) FROM log_checkpoints").fetchone()[0]
+    ours = key_id(key)
+    report = LogReport(ok=True, size=0, checkpoints=count, key_id=ours)
 
     def fail(index: int, problem: str) -> LogReport:
         report.ok, report.first_bad_index, report.problem = False, index, problem
         return report
 
+    # Every checkpoint row is checked before any is trusted: a forged one past the end would
+    # otherwise read as deleted entries, and one at size 0 would never be looked at.
+    for row in _checkpoint_rows(conn):
+        problem = _checkpoint(row, key, ours)[1]
+        if problem:
+            size = row[0] if isinstance(row[0], int) else 1
+            return fail(max(0, size - 1), problem)
     # Entries and checkpoints are walked side by side in size order, so memory stays O(log n).
-    checkpoints = (
-        Checkpoint(row[1], row[0], bytes(row[2]), row[3], row[4], bytes(row[5]))
-        for row in conn.execute(
-            "SELECT tree_size, origin, root_hash, timestamp, key_id, signature FROM log_checkpoints"
-            " WHERE tree_size > 0 ORDER BY tree_size"
-        )
-    )
-    cp = next(checkpoints, None)
+    checkpoints = (_checkpoint(row, key, ours)[0] for row in _checkpoint_rows(conn))
+    cp: Checkpoint | None = next(checkpoints, None)
     stack: list[tuple[int, bytes]] = []  # complete subtrees (level, hash), as in merkle.root_of
     expected = 0
     rows = conn.execute("SELECT idx, entry, leaf_hash FROM log_entries ORDER BY idx")
     for idx, raw_entry, stored_leaf in rows:
-        entry = bytes(raw_entry)
         if idx != expected:
             return fail(expected, f"entry {expected} is missing (next stored entry is {idx})")
+        if not isinstance(raw_entry, bytes) or not isinstance(stored_leaf, bytes):
+            # TEXT or INTEGER where a BLOB belongs: written by hand, not by the registry.
+            return fail(idx, f"entry {idx} is not stored as bytes (edited outside the registry)")
+        entry = raw_entry
         problem = _check_entry(idx, entry)
         if problem:
             return fail(idx, problem)
         leaf = leaf_hash(entry)
-        if bytes(stored_leaf) != leaf:
+        if stored_leaf != leaf:
             return fail(idx, f"entry {idx}: stored leaf hash does not match its bytes")
         level, h, pos = 0, leaf, idx
         bad_node = None
@@ -150,18 +155,46 @@ def _verify(conn: sqlite3.Connection, key: Ed25519PublicKey) -> LogReport:
                 bad_node = f"cached tree node level={level} idx={pos} is wrong or missing"
         stack.append((level, h))
         expected = report.size = idx + 1
-        if cp is not None and cp.tree_size == expected:
-            if not verify_signature(key, cp.signature, cp.body()):
-                return fail(idx, f"checkpoint at size {expected} has an invalid signature")
-            if cp.root_hash != _root(stack):
-                return fail(idx, f"entry {idx} was altered: the root differs from checkpoint {expected}")
-            cp = next(checkpoints, None)
+        # Every append signs the new tree head, so each size has its checkpoint: an entry without
+        # one was added, or its checkpoint removed, by someone without the signing key.
+        if cp is None or cp.tree_size != expected:
+            return fail(idx, f"checkpoint at size {expected} is missing: entry {idx} was never signed")
+        if cp.root_hash != _root(stack):
+            return fail(idx, f"entry {idx} was altered: the root differs from checkpoint {expected}")
+        cp = next(checkpoints, None)
         # Entries agree with the signed roots, so a wrong cached node is damage to proofs, not to the log.
         if bad_node:
             return fail(idx, bad_node)
-    if largest is not None and largest > expected:
-        return fail(expected, f"entries from {expected} are missing: a checkpoint covers size {largest}")
+    if cp is not None:
+        return fail(expected, f"entries from {expected} are missing: a checkpoint covers size {cp.tree_size}")
     return report
+
+
+def _checkpoint_rows(conn: sqlite3.Connection) -> sqlite3.Cursor:
+    return conn.execute(
+        "SELECT tree_size, origin, root_hash, timestamp, key_id, signature"
+        " FROM log_checkpoints ORDER BY tree_size"
+    )
+
+
+def _checkpoint(
+    row: tuple[Any, ...], key: Ed25519PublicKey, our_key_id: str
+) -> tuple[Checkpoint, str | None]:
+    """The row as a checkpoint, and what is wrong with it (types, size, signature), if anything."""
+    size, origin, root, timestamp, signer_id, signature = row
+    if not (isinstance(size, int) and isinstance(root, bytes) and isinstance(signature, bytes)):
+        return Checkpoint("", 0, b"", "", "", b""), "a checkpoint is not stored as the registry writes it"
+    cp = Checkpoint(str(origin), size, root, str(timestamp), str(signer_id), signature)
+    if size < 1:
+        return cp, f"checkpoint at size {size}: no append signs an empty tree"
+    if not verify_signature(key, cp.signature, cp.body()):
+        if cp.key_id and cp.key_id != our_key_id:
+            return cp, (
+                f"checkpoint at size {size} was signed by key {cp.key_id}, not by the public key given"
+                f" ({our_key_id}): a swapped key, or the wrong one"
+            )
+        return cp, f"checkpoint at size {size} has an invalid signature"
+    return cp, None
 
 
 def _stored_node(conn: sqlite3.Connection, level: int, idx: int) -> bytes | None:

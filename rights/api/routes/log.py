@@ -15,17 +15,27 @@ from rights.log.signing import public_key_pem
 router = APIRouter(prefix="/v1/log", tags=["log"], responses={400: {"model": ErrorBody}})
 
 MAX_ENTRIES_PER_PAGE = 1000
+MAX_TREE_SIZE = 2**63 - 1  # SQLite's integers: larger sizes are a 422, not an overflow
 
 
 @router.get(
     "/checkpoint",
     response_model=SignedCheckpoint,
-    summary="Latest signed tree head",
-    responses={404: {"model": ErrorBody, "description": "the log is still empty"}},
+    summary="Signed tree head: the latest, or the one signed at a given size",
+    responses={404: {"model": ErrorBody, "description": "the log is still empty, or no such size"}},
 )
-def checkpoint(registry: RegistryDep) -> dict[str, Any]:
-    cp = registry.log.checkpoint()
+def checkpoint(
+    registry: RegistryDep,
+    size: Annotated[
+        int | None,
+        Query(ge=1, le=MAX_TREE_SIZE, description="tree size (every append signed one); default: the latest"),
+    ] = None,
+) -> dict[str, Any]:
+    # Any size: a proof fetched against an older tree can then be checked against that tree's signature.
+    cp = registry.log.checkpoint(size)
     if cp is None:
+        if size is not None:
+            raise NotFound(f"no checkpoint at size {size}: the log has {registry.log.size()} entries")
         raise NotFound("the log is empty: nothing has been registered yet")
     return {
         **cp.to_json(),
