@@ -8,11 +8,14 @@ speed-up, and EXIF orientation, palettes, 16-bit and CMYK all need normalising b
 from __future__ import annotations
 
 import io
+import os
+import stat
 from dataclasses import dataclass
+from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
 from indexes.errors import (
     DecompressionBombError,
@@ -34,6 +37,24 @@ _EXIF_ORIENTATION = 0x0112
 # check would otherwise *warn* (not raise) inside Image.open for 1-2x its limit, an untyped
 # surprise under warnings-as-errors; this module is the one door for untrusted image bytes.
 Image.MAX_IMAGE_PIXELS = None
+# Formats Image.open may try. Containers that decode an embedded image inside Image.open itself
+# (ICO, ICNS, CUR) would do so before our size check: a 2.4 MB ICO wrapping a 25,000 px PNG took
+# 2.5 GB there. Others (EPS via Ghostscript, FITS, HDF5 ...) are not artwork uploads.
+FORMATS = ("PNG", "JPEG", "GIF", "WEBP", "BMP", "DIB", "TIFF", "AVIF", "PPM", "QOI", "TGA")
+# Orientation values that swap width and height, and the transposition of each (as exif_transpose).
+_SWAPS_SIDES = frozenset({5, 6, 7, 8})
+_TRANSPOSE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+# 16-bit and 32-bit samples are scaled to 8 bits this many rows at a time: the whole float64 copy of
+# a 13,000 px 16-bit PNG needed 4.3 GB.
+_ROWS_PER_CHUNK = 256
 
 
 @dataclass(frozen=True, eq=False)
@@ -68,18 +89,41 @@ def recomposite(rgb_on_white: np.ndarray, alpha: np.ndarray, colour: tuple[int, 
     return cv2.subtract(rgb_on_white, cv2.LUT(cv2.merge([alpha] * 3), table))
 
 
+def read_image_file(path: str | Path, max_bytes: int = MAX_FILE_BYTES) -> bytes:
+    """A file's bytes, at most ``max_bytes`` (else ``ImageTooLargeError``). A folder, FIFO or device
+    is ``NotAnImageError`` (a FIFO with no writer would block forever, ``/dev/zero`` would fill
+    memory); a missing file is the usual ``FileNotFoundError``."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        regular = stat.S_ISREG(os.fstat(fd).st_mode)
+    except OSError:
+        os.close(fd)
+        raise
+    if not regular:  # checked before open(): Python refuses to wrap a folder's descriptor
+        os.close(fd)
+        raise NotAnImageError(f"{path} is not a regular file")
+    with open(fd, "rb") as fh:
+        data = fh.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise ImageTooLargeError(f"{path} is over the {max_bytes}-byte limit")
+    return data
+
+
 def decode_image(data: bytes, *, max_side: int = 1024) -> DecodedImage:
     """Decode ``data`` to at most ``max_side`` px on the long side. Raises ``ImageError`` subclasses."""
     if len(data) > MAX_FILE_BYTES:
         raise ImageTooLargeError(f"file is {len(data)} bytes; the limit is {MAX_FILE_BYTES}")
     try:
-        im: Image.Image = Image.open(io.BytesIO(data))
+        im: Image.Image = Image.open(io.BytesIO(data), formats=FORMATS)
     except UnidentifiedImageError as exc:
-        raise NotAnImageError("not a recognised image format (PNG, JPEG, GIF, WebP, BMP, TIFF ...)") from exc
+        raise NotAnImageError(f"not an image in an accepted format ({', '.join(FORMATS)})") from exc
     except Image.DecompressionBombError as exc:  # pragma: no cover - our limit fires first
         raise DecompressionBombError(str(exc)) from exc
-    except (OSError, SyntaxError, ValueError) as exc:
+    # RuntimeError: a corrupt AVIF. Warning: Pillow's "corrupt EXIF", raised under warnings-as-errors.
+    except (OSError, SyntaxError, ValueError, RuntimeError, Warning) as exc:
         raise TruncatedImageError(f"corrupt image header: {exc}") from exc
+    except MemoryError as exc:
+        raise ImageTooLargeError("image too large to decode") from exc
     width, height = im.size
     _check_dimensions(width, height)
     fmt = im.format or "unknown"
@@ -89,20 +133,31 @@ def decode_image(data: bytes, *, max_side: int = 1024) -> DecodedImage:
         if fmt == "JPEG":
             im.draft("RGB", (max_side, max_side))  # DCT-domain downscale, never below max_side
         im.load()
-        if im.getexif().get(_EXIF_ORIENTATION, 1) != 1:
-            im = ImageOps.exif_transpose(im)  # copies the pixels, so only when needed
+        orientation = _orientation(im)
+        if orientation in _TRANSPOSE:
+            im = im.transpose(_TRANSPOSE[orientation])  # copies the pixels, so only when needed
         im = _to_rgb_or_rgba(im)
         pixels = _shrink(im, max_side)
     except Image.DecompressionBombError as exc:  # pragma: no cover - our limit fires first
         raise DecompressionBombError(str(exc), width=width, height=height) from exc
-    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+    except (OSError, SyntaxError, ValueError, EOFError, RuntimeError, Warning) as exc:
         raise TruncatedImageError(
             f"image data is truncated or corrupt: {exc}", width=width, height=height
         ) from exc
     except MemoryError as exc:
         raise ImageTooLargeError("image too large to decode", width=width, height=height) from exc
-    original = _oriented_size(width, height, pixels.shape[1], pixels.shape[0])
+    original = (height, width) if orientation in _SWAPS_SIDES else (width, height)
     return _split_alpha(pixels, original, fmt)
+
+
+def _orientation(im: Image.Image) -> int:
+    """The EXIF orientation (1 = as stored). EXIF is advisory: a broken block (Pillow raised
+    ``struct.error`` from it) leaves the pixels as they are stored, it does not refuse them."""
+    try:
+        value = im.getexif().get(_EXIF_ORIENTATION, 1)
+    except Exception:  # any parse failure of optional metadata means "no orientation"
+        return 1
+    return value if isinstance(value, int) else 1
 
 
 def _check_dimensions(width: int, height: int) -> None:
@@ -120,20 +175,13 @@ def _check_dimensions(width: int, height: int) -> None:
         )
 
 
-def _oriented_size(width: int, height: int, w: int, h: int) -> tuple[int, int]:
-    """Original size after EXIF rotation, from the decoded ``w`` x ``h`` (maybe smaller)."""
-    if (w > h) != (width > height) and width != height:
-        return height, width
-    return width, height
-
-
 def _to_rgb_or_rgba(im: Image.Image) -> Image.Image:
     mode = im.mode
     if mode in ("RGB", "RGBA"):
         return im
     if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
-        arr = np.nan_to_num(np.asarray(im, dtype=np.float64))
-        return Image.fromarray(_grey_levels(arr, sixteen_bit=mode.startswith("I;16")), "L").convert("RGB")
+        grey = _grey_levels(np.asarray(im), sixteen_bit=mode.startswith("I;16"))
+        return Image.fromarray(grey, "L").convert("RGB")
     if mode in ("LA", "PA", "La", "RGBa") or (mode == "P" and "transparency" in im.info):
         return im.convert("RGBA")
     if mode in ("P", "L", "1", "CMYK", "YCbCr", "LAB", "HSV"):
@@ -148,14 +196,19 @@ def _grey_levels(arr: np.ndarray, *, sixteen_bit: bool) -> np.ndarray:
     """8-bit grey from 16-bit, 32-bit integer or float samples. The range is the format's where the
     values fit it (8 or 16 bits), else the values' own: 32-bit samples used to be clipped to white.
     (Images within 16 bits convert as before, so stored fingerprints stay valid.)"""
-    high = float(arr.max(initial=0.0))
+    # fmax skips NaN, as the NaN -> 0 of the whole-array version did; inf stays the largest float.
+    high = float(np.nan_to_num(np.fmax.reduce(arr.ravel(), initial=0)))
     if sixteen_bit or 255 < high <= 65535:
         top = 65535.0
     elif high <= 255:
         top = 255.0
     else:
         top = high
-    return np.clip(arr * (255.0 / top), 0, 255).astype(np.uint8)
+    out = np.empty(arr.shape, np.uint8)
+    for start in range(0, arr.shape[0], _ROWS_PER_CHUNK):  # float64 a few rows at a time
+        rows = np.nan_to_num(arr[start : start + _ROWS_PER_CHUNK].astype(np.float64))
+        out[start : start + _ROWS_PER_CHUNK] = np.clip(rows * (255.0 / top), 0, 255).astype(np.uint8)
+    return out
 
 
 def _shrink(im: Image.Image, max_side: int) -> np.ndarray:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 import uuid
 from collections.abc import Callable, Iterable
@@ -83,6 +84,11 @@ _SAME_PICTURE_BITS = 16
 # with 3-6 inliers on the benchmark), and each re-hash costs 0.5-1 ms.
 _MIN_ALIGNED_INLIERS = 7
 _NO_SIGNATURE = np.zeros(appearance.SIGNATURE_BYTES, np.int8)
+# Files ``save`` writes under a generation id (and a manifest it wrote but never switched to).
+_GENERATION_FILE = re.compile(
+    r"(?:(?:pdq|local)(?:-delta)?\.[0-9a-f]{12}\.faissb|works\.[0-9a-f]{12}\.npz"
+    r"|manifest\.[0-9a-f]{12}\.tmp)"
+)
 
 
 @dataclass(frozen=True)
@@ -185,7 +191,7 @@ class Engine:
 
     def add(self, key: int, fp: Fingerprint) -> None:
         """Index ``fp`` under ``key`` (replacing an earlier entry with that key)."""
-        _check_key(key)
+        key = _check_key(key)
         local = fp.local.head(self.features_per_work)
         with self._lock.write():
             if key in self._works:
@@ -238,8 +244,10 @@ class Engine:
         fingerprint at once (a million works' fingerprints would not fit in memory)."""
         works: dict[int, _Work] = {}
         pdq, loc = VectorBatches(PDQ_BYTES), VectorBatches(DESCRIPTOR_BYTES)
-        for key, fp in items:
-            _check_key(key)
+        for item_key, fp in items:
+            key = _check_key(item_key)
+            if key in works:  # its vectors are already batched: a second set would stay findable
+                raise ValueError(f"rebuild got work key {key} twice")
             local = fp.local.head(self.features_per_work)
             views = _pdq_views(fp)
             pdq.append(views, (key << _VIEW_BITS) + np.arange(len(views), dtype=np.int64))
@@ -266,6 +274,8 @@ class Engine:
         candidates below `review`, which carry an empty verdict."""
         if not 0.0 <= min_score <= 1.0:
             raise ValueError(f"min_score must be within [0, 1], got {min_score}")
+        if limit < 0:
+            raise ValueError(f"limit must not be negative, got {limit}")
         with self._lock.read():
             evidence: dict[int, _Evidence] = {}
             exact = set(self._owners(fp.sha256))
@@ -486,9 +496,10 @@ class Engine:
             _fsync(tmp)
             os.replace(tmp, self.directory / "manifest.json")
             _fsync(self.directory)
-            keep = {"manifest.json", file_lock.LOCK_NAME, *names.values()}
+            # Only the engine's own earlier generations go: the folder may hold a user's other files.
+            keep = set(names.values())
             for stale in self.directory.iterdir():
-                if stale.name not in keep:
+                if stale.name not in keep and _GENERATION_FILE.fullmatch(stale.name) and stale.is_file():
                     stale.unlink(missing_ok=True)
 
     def _save_works(self, path: Path) -> None:
@@ -618,9 +629,13 @@ def _inside(inner: tuple[int, int, int, int] | None, outer: tuple[int, int, int,
     return x >= ox - sx and y >= oy - sy and x + w <= ox + ow + sx and y + h <= oy + oh + sy
 
 
-def _check_key(key: int) -> None:
+def _check_key(key: int) -> int:
+    """``key`` as a plain int; keys are packed into FAISS ids, so a bool or a float is refused."""
+    if isinstance(key, bool) or not isinstance(key, (int, np.integer)):
+        raise ValueError(f"work key must be an integer, got {key!r}")
     if not 0 <= key < 1 << 52:
         raise ValueError(f"work key must be in [0, 2**52), got {key}")
+    return int(key)
 
 
 def _aligned_distance(

@@ -21,7 +21,7 @@ from indexes import global_hashes, local_features, quality
 from indexes.appearance import EMPTY as _NO_APPEARANCE
 from indexes.appearance import signature as appearance_signature
 from indexes.content_box import content_box
-from indexes.decode import DecodedImage, decode_image, recomposite
+from indexes.decode import DecodedImage, decode_image, read_image_file, recomposite
 from indexes.local_features import LocalFeatures
 from indexes.panels import panels
 
@@ -250,7 +250,7 @@ def fingerprint(source: bytes | str | Path, *, role: str = "query") -> Fingerpri
     """
     if role not in ("query", "reference"):
         raise ValueError(f"role must be 'query' or 'reference', not {role!r}")
-    data = Path(source).read_bytes() if isinstance(source, (str, Path)) else bytes(source)
+    data = read_image_file(source) if isinstance(source, (str, Path)) else bytes(source)
     side = QUERY_SIDE if role == "query" else REFERENCE_SIDE
     decoded = decode_image(data, max_side=side)
     return fingerprint_decoded(decoded, hashlib.sha256(data).hexdigest(), role=role)

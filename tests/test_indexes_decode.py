@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import io
+import os
 import struct
 import warnings
 import zlib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -223,6 +225,8 @@ BAD_INPUTS = {
     "bomb-20000x20000": (_png_declaring(20_000, 20_000), DecompressionBombError),
     "strip-50000x1": (imagegen.encode(Image.new("L", (50_000, 1), 128), "PNG"), ImageTooLargeError),
     "tall-1x50000": (_png_declaring(1, 50_000), ImageTooLargeError),
+    # ICO decodes its embedded PNG inside Image.open, before any size check: not an accepted format.
+    "icon-container": (imagegen.encode(Image.new("RGB", (64, 64), (9, 90, 9)), "ICO"), NotAnImageError),
 }
 
 
@@ -273,3 +277,43 @@ def test_very_short_prefixes_never_raise_untyped_errors() -> None:
             with pytest.raises(ImageError) as info:
                 decode_image(data[:cut])
             assert info.value.code in ("not_an_image", "truncated_image"), (cut, info.value)
+
+
+def _exif_orientation_6(broken: int) -> bytes:
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    exif[0x010F] = "Camera"
+    raw = exif.tobytes()
+    return raw[:10] if broken == 0 else raw[:17] + b"\0" + raw[18:]
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG", "WEBP"])
+@pytest.mark.parametrize("broken", [0, 1])
+def test_broken_exif_leaves_the_pixels_as_stored(fmt: str, broken: int) -> None:
+    """Pillow raised struct.error from such EXIF blocks: an untyped crash on a decodable image."""
+    img = imagegen.artwork(12, (320, 200))
+    decoded = decode_image(imagegen.encode(img, fmt, exif=_exif_orientation_6(broken)))
+    # Cut short, the block has no orientation to apply; with one bad byte, Pillow still reads the 6.
+    assert decoded.original_size == ((320, 200) if broken == 0 else (200, 320))
+    assert decoded.original_size == (decoded.rgb.shape[1], decoded.rgb.shape[0])
+
+
+def test_the_original_size_follows_the_orientation_tag_not_the_shape() -> None:
+    """A 2049 x 2048 PNG shrinks to a square; its size was once guessed as 2048 x 2049."""
+    decoded = decode_image(imagegen.encode(Image.new("RGB", (2049, 2048), (200, 30, 30)), "PNG"))
+    assert decoded.original_size == (2049, 2048)
+
+
+def test_sixteen_bit_rows_scale_exactly_across_chunks() -> None:
+    ramp = (np.arange(700, dtype=np.uint32)[:, None] * 93 + np.arange(300)[None, :] * 7) % 65536
+    decoded = decode_image(imagegen.encode(Image.fromarray(ramp.astype(np.uint16)), "PNG"))  # I;16
+    expected = np.clip(ramp.astype(np.float64) * (255.0 / 65535.0), 0, 255).astype(np.uint8)
+    assert np.array_equal(decoded.rgb[..., 0], expected)
+
+
+def test_files_that_are_not_regular_are_refused_before_reading(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe.png"
+    os.mkfifo(fifo)  # no writer: a plain open() would wait forever
+    for path in (fifo, tmp_path):
+        with pytest.raises(NotAnImageError, match="not a regular file"):
+            fingerprint(path)

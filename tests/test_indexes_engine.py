@@ -408,12 +408,32 @@ def test_same_fingerprint_under_two_keys_reports_both(refs: dict[int, Fingerprin
 
 def test_bad_keys_and_unsaved_engine(refs: dict[int, Fingerprint]) -> None:
     eng = Engine()
-    for key in (-1, 1 << 52):
+    for key in (-1, 1 << 52, True, 1.5, "7"):  # bools and floats were packed into FAISS ids
         with pytest.raises(ValueError):
-            eng.add(key, refs[1])
+            eng.add(key, refs[1])  # type: ignore[arg-type]
     with pytest.raises(ValueError):
         eng.save()
     assert eng.search(refs[1]) == []  # empty engine
+    with pytest.raises(ValueError, match="limit"):
+        eng.search(refs[1], limit=-1)
+    with pytest.raises(ValueError, match="twice"):  # the first set of vectors would stay findable
+        eng.rebuild([(1, refs[1]), (2, refs[2]), (1, refs[2])])
+    eng.add(np.int64(3), refs[3])  # type: ignore[arg-type]
+    keys = eng.keys()
+    assert keys == {3} and all(type(k) is int for k in keys)
+
+
+def test_save_leaves_other_files_in_its_folder(refs: dict[int, Fingerprint], tmp_path: Path) -> None:
+    folder = tmp_path / "shared"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("precious")
+    (folder / "sub").mkdir()  # once an IsADirectoryError after the manifest switch
+    eng = Engine(folder)
+    eng.add(1, refs[1])
+    eng.save()
+    eng.save()
+    assert (folder / "notes.txt").read_text() == "precious" and (folder / "sub").is_dir()
+    assert len(list(folder.glob("works.*.npz"))) == 1  # earlier generations still go
 
 
 # ---- PDQ's dihedral hashes on their own ------------------------------------------------------

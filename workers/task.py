@@ -10,9 +10,7 @@ creators, licences) needs the database and happens in the parent.
 
 from __future__ import annotations
 
-import errno
 import os
-import stat
 
 # Before anything can load OpenMP (faiss, OpenCV): one thread per worker process, parallelism
 # comes from having several processes. A no-op where the parent already set it.
@@ -28,8 +26,9 @@ import cv2
 import httpx
 
 from indexes import Engine, ImageError, LowInformationError, Match, fingerprint, one_image_thread
+from indexes.decode import read_image_file
 from rights.config import Settings
-from rights.errors import PayloadTooLarge, RightsError
+from rights.errors import RightsError
 from rights.evidence import pixels_b64
 from rights.fetch import fetch_image
 from workers.malloc_tuning import reuse_freed_memory
@@ -137,16 +136,8 @@ def _analyse(item: Item, engine: Engine, settings: Settings) -> Result:
 def _read(image: str, settings: Settings) -> bytes:
     if image.startswith(("http://", "https://")):
         return fetch_image(image, settings=settings, client=_http_client(settings))
-    # Non-blocking open, then a check: opening a FIFO for reading would wait forever for a writer.
-    fd = os.open(image, os.O_RDONLY | os.O_NONBLOCK)
-    with open(fd, "rb") as fh:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise OSError(errno.EINVAL, "not a regular file")
-        # Same cap as for URLs: a huge local file is refused before it is read into memory.
-        data = fh.read(settings.fetch_max_bytes + 1)
-    if len(data) > settings.fetch_max_bytes:
-        raise PayloadTooLarge(f"{image} is over the {settings.fetch_max_bytes}-byte limit")
-    return data
+    # Regular files only (a FIFO would block the worker), within the same cap as URLs.
+    return read_image_file(image, settings.fetch_max_bytes)
 
 
 def _http_client(settings: Settings) -> httpx.Client:
