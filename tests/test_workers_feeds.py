@@ -114,6 +114,7 @@ def test_csv_feed_same_columns(tmp_path: Path) -> None:
     assert by_line[2].raw["extra"] == "x"
     assert isinstance(by_line[3], FeedError) and "missing 'image'" in by_line[3].message
     assert isinstance(by_line[4], FeedError) and "columns" in by_line[4].message
+    assert (by_line[4].listing_id, by_line[4].platform) == ("c3", "shopb")  # the error names its listing
     assert isinstance(by_line[6], Listing) and by_line[6].title == "multi\nline"
     assert isinstance(by_line[8], FeedError) and "duplicate" in by_line[8].message
 

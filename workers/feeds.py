@@ -286,10 +286,11 @@ def _csv_records(path: Path) -> Iterator[tuple[int, Any]]:
                 yield line_no, FeedError(line_no, message)
                 continue
             if len(row) != len(columns):
-                yield (
-                    line_no,
-                    FeedError(line_no, f"line {line_no}: {len(row)} columns, the header has {len(columns)}"),
-                )
+                # The cells before the stray or missing one are most likely in place: name the listing.
+                cells = dict(zip(columns, row, strict=False))
+                message = f"line {line_no}: {len(row)} columns, the header has {len(columns)}"
+                ident, platform = cells.get("listing_id"), cells.get("platform")
+                yield line_no, FeedError(line_no, message, listing_id=ident, platform=platform)
                 continue
             # Empty CSV cells mean "absent", as a missing JSON key would.
             yield line_no, {k: v for k, v in zip(columns, row, strict=True) if v != ""}
