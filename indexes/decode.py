@@ -37,10 +37,12 @@ _EXIF_ORIENTATION = 0x0112
 # check would otherwise *warn* (not raise) inside Image.open for 1-2x its limit, an untyped
 # surprise under warnings-as-errors; this module is the one door for untrusted image bytes.
 Image.MAX_IMAGE_PIXELS = None
-# Formats Image.open may try. Containers that decode an embedded image inside Image.open itself
-# (ICO, ICNS, CUR) would do so before our size check: a 2.4 MB ICO wrapping a 25,000 px PNG took
-# 2.5 GB there. Others (EPS via Ghostscript, FITS, HDF5 ...) are not artwork uploads.
-FORMATS = ("PNG", "JPEG", "GIF", "WEBP", "BMP", "DIB", "TIFF", "AVIF", "PPM", "QOI", "TGA")
+# Formats Image.open may try: those artwork is published in, which URL fetching can also recognise
+# from their first bytes (``rights.fetch``) and bulk ``register`` picks from folders. Containers that
+# decode an embedded image inside Image.open itself (ICO, ICNS, CUR) would do so before our size
+# check: a 2.4 MB ICO wrapping a 25,000 px PNG took 2.5 GB there. Others (EPS via Ghostscript,
+# FITS, HDF5 ...) are not artwork uploads.
+FORMATS = ("PNG", "JPEG", "GIF", "WEBP", "BMP", "TIFF", "AVIF")
 # Orientation values that swap width and height, and the transposition of each (as exif_transpose).
 _SWAPS_SIDES = frozenset({5, 6, 7, 8})
 _TRANSPOSE = {

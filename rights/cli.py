@@ -40,7 +40,8 @@ EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 # The CLI has no caller to authorise, so a 403 means a named account cannot do that (a platform
 # named as --creator).
 _INPUT_STATUSES = frozenset({400, 403, 404, 409, 413, 415, 422})
-IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp", ".tif", ".tiff"})
+# indexes.decode.FORMATS, as file names show them (this module must not import the engine).
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp", ".tif", ".tiff", ".avif"})
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -128,7 +129,9 @@ def build_parser() -> argparse.ArgumentParser:
     log_sub = log.add_subparsers(dest="log_command", required=True, metavar="ACTION")
     verify = log_sub.add_parser("verify", help="check the whole log offline", parents=[common])
     verify.add_argument(
-        "--public-key", metavar="KEY", help="PEM file or key to trust (default: the data dir's)"
+        "--public-key",
+        metavar="KEY",
+        help="public key to trust, as for verify-receipt (default: the data dir's)",
     )
     verify.set_defaults(handler=cmd_log_verify)
     receipt = log_sub.add_parser(
@@ -138,7 +141,10 @@ def build_parser() -> argparse.ArgumentParser:
         "file", metavar="FILE", help="receipt JSON, registration JSON or JSON Lines; - for stdin"
     )
     receipt.add_argument(
-        "--public-key", metavar="KEY", required=True, help="the log's public key: PEM file or text"
+        "--public-key",
+        metavar="KEY",
+        required=True,
+        help="the log's public key: a PEM file, PEM text, or the raw key as 64 hex or 44 base64 characters",
     )
     receipt.set_defaults(handler=cmd_log_verify_receipt)
     return parser

@@ -48,7 +48,7 @@ RETRY_BASE_S = 0.25
 RETRY_AFTER_CAP_S = 5.0
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _TRANSIENT_STATUS = frozenset({429, 500, 502, 503, 504})
-_NOT_IMAGE = "{url} does not look like an image (PNG, JPEG, GIF, WebP, BMP or TIFF)"
+_NOT_IMAGE = "{url} does not look like an image (PNG, JPEG, GIF, WebP, BMP, TIFF or AVIF)"
 _TOO_SLOW = "fetching {url} took longer than {seconds:g} s"
 
 # Leading bytes of the formats the fingerprinter decodes.
@@ -63,6 +63,10 @@ _MAGIC: tuple[bytes, ...] = (
 )
 
 
+# AVIF is an ISO-BMFF file: a size, "ftyp", then the major brand (still image / image sequence).
+_AVIF_BRANDS = (b"avif", b"avis")
+
+
 class FetchFailed(FetchRefused):
     """The URL was acceptable but the fetch did not produce an image (404, timeout, not an image ...)."""
 
@@ -73,7 +77,9 @@ def looks_like_image(head: bytes) -> bool:
     """Content sniffing: trust the bytes, not the Content-Type header."""
     if head.startswith(_MAGIC):
         return True
-    return len(head) >= 12 and head[:4] == b"RIFF" and head[8:12] == b"WEBP"
+    if len(head) >= 12 and head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return True
+    return len(head) >= 12 and head[4:8] == b"ftyp" and head[8:12] in _AVIF_BRANDS
 
 
 def fetch_image(

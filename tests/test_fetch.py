@@ -197,6 +197,8 @@ def test_image_sniffing() -> None:
     assert looks_like_image(_png())
     assert looks_like_image(b"RIFF\0\0\0\0WEBPVP8 ")
     assert looks_like_image(b"\xff\xd8\xff\xe0")
+    assert looks_like_image(b"\0\0\0\x1cftypavif\0\0\0\0")  # AVIF, which the decoder accepts too
+    assert not looks_like_image(b"\0\0\0\x1cftypmp42\0\0\0\0")  # an MP4 video is no image
     assert not looks_like_image(b"<svg xmlns=")
 
 
@@ -228,3 +230,13 @@ def test_a_trickling_server_is_cut_off_at_the_deadline() -> None:
     finally:
         httpd.shutdown()
         httpd.server_close()
+
+
+def test_avif_is_fetched_as_the_decoder_accepts_it() -> None:
+    from indexes.decode import decode_image
+    from tests import imagegen
+
+    data = imagegen.encode(imagegen.artwork(3, (300, 200)), "AVIF")
+    assert looks_like_image(data[:64])
+    decoded = decode_image(data)
+    assert decoded.format == "AVIF" and decoded.original_size == (300, 200)

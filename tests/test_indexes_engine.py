@@ -406,6 +406,27 @@ def test_same_fingerprint_under_two_keys_reports_both(refs: dict[int, Fingerprin
     assert not [m for m in eng.search(fingerprint(REGISTERED[12])) if m.kind == "exact"]
 
 
+@pytest.mark.parametrize("key", [1, 2, 11])
+def test_a_second_registration_of_the_same_file_hides_no_copies(
+    refs: dict[int, Fingerprint], tmp_path: Path, key: int
+) -> None:
+    """Identical descriptors under two keys made the ratio test call every feature generic: crops and
+    rotations of the original then matched nothing, so re-uploading a file hid its copies."""
+    eng = Engine(tmp_path / "index")
+    for k, fp in refs.items():
+        eng.add(k, fp)
+    eng.add(900, refs[key])  # the same bytes again, as another creator's contested work
+    copies = [imagegen.crop_fraction(flat(key), 0.5, "top-left"), imagegen.rotate(flat(key), 10)]
+    for copy in copies:
+        found = {m.key for m in eng.search(query(copy)) if m.verdict == "match"}
+        assert {key, 900} <= found, found
+    eng.save()
+    reloaded = Engine(tmp_path / "index")  # the twins are known again after a load
+    assert {key, 900} <= {m.key for m in reloaded.search(query(copies[0])) if m.verdict == "match"}
+    eng.remove(900)
+    assert key in {m.key for m in eng.search(query(copies[0])) if m.verdict == "match"}
+
+
 def test_bad_keys_and_unsaved_engine(refs: dict[int, Fingerprint]) -> None:
     eng = Engine()
     for key in (-1, 1 << 52, True, 1.5, "7"):  # bools and floats were packed into FAISS ids

@@ -69,6 +69,11 @@ def test_same_bytes_by_another_creator_is_contested(reg: Registry) -> None:
     assert conflict["log_index"] == prior["log_index"]
     assert conflict["registered_at"] == prior["registered_at"]
     assert reg.get_work(copy["work_id"])["conflicts"] == copy["conflicts"]
+    # Re-uploading the file must not hide its crops (both works' identical features once cancelled out).
+    picture = Image.open(io.BytesIO(artwork_png(3)))
+    crop = picture.crop((0, 0, picture.width * 6 // 10, picture.height * 6 // 10))
+    found = reg.match_image(_jpeg(crop.convert("RGB"), 85), 5)["matches"]
+    assert {m["creator"]: m["verdict"] for m in found} == {"alice": "match", "mallory": "match"}
 
 
 def test_near_duplicate_by_another_creator_is_contested(reg: Registry) -> None:
