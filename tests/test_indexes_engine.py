@@ -407,15 +407,21 @@ def test_same_fingerprint_under_two_keys_reports_both(refs: dict[int, Fingerprin
 
 
 @pytest.mark.parametrize("key", [1, 2, 11])
-def test_a_second_registration_of_the_same_file_hides_no_copies(
-    refs: dict[int, Fingerprint], tmp_path: Path, key: int
+@pytest.mark.parametrize("upload", ["same bytes", "png re-saved", "jpeg q92"])
+def test_a_second_registration_of_the_same_picture_hides_no_copies(
+    refs: dict[int, Fingerprint], tmp_path: Path, key: int, upload: str
 ) -> None:
-    """Identical descriptors under two keys made the ratio test call every feature generic: crops and
-    rotations of the original then matched nothing, so re-uploading a file hid its copies."""
+    """(Nearly) identical descriptors under two keys made the ratio test call every feature generic:
+    crops and rotations of the original then matched nothing, so re-uploading a file hid its copies."""
     eng = Engine(tmp_path / "index")
     for k, fp in refs.items():
         eng.add(k, fp)
-    eng.add(900, refs[key])  # the same bytes again, as another creator's contested work
+    again = {
+        "same bytes": REGISTERED[key],
+        "png re-saved": imagegen.encode(flat(key), "PNG", compress_level=1),
+        "jpeg q92": imagegen.encode(flat(key).convert("RGB"), "JPEG", quality=92),
+    }[upload]
+    eng.add(900, fingerprint(again, role="reference"))  # another creator's contested upload
     copies = [imagegen.crop_fraction(flat(key), 0.5, "top-left"), imagegen.rotate(flat(key), 10)]
     for copy in copies:
         found = {m.key for m in eng.search(query(copy)) if m.verdict == "match"}

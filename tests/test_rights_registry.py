@@ -76,6 +76,19 @@ def test_same_bytes_by_another_creator_is_contested(reg: Registry) -> None:
     assert {m["creator"]: m["verdict"] for m in found} == {"alice": "match", "mallory": "match"}
 
 
+def test_a_resaved_copy_by_another_creator_hides_no_crops_of_the_original(reg: Registry) -> None:
+    """A PNG saved again (other bytes, the same pixels) once left 0 of 40 crops of the original found."""
+    picture = Image.open(io.BytesIO(artwork_png(4))).convert("RGB")
+    reg.register("alice", artwork_png(4))
+    buf = io.BytesIO()
+    picture.save(buf, "PNG", compress_level=1)
+    assert reg.register("mallory", buf.getvalue())["status"] == "contested"
+    crop = picture.crop((picture.width // 4, picture.height // 4, picture.width, picture.height))
+    for query in (crop, crop.rotate(10, expand=True, fillcolor="white")):
+        found = reg.match_image(_jpeg(query, 85), 5)["matches"]
+        assert {m["creator"]: m["verdict"] for m in found} == {"alice": "match", "mallory": "match"}
+
+
 def test_near_duplicate_by_another_creator_is_contested(reg: Registry) -> None:
     prior = reg.register("alice", artwork_png(4))
     reg.register("alice", artwork_png(5))
