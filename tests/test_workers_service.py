@@ -64,6 +64,34 @@ def test_a_scan_stopped_by_shutdown_resumes_on_the_next_start(tmp_path: Path) ->
     assert status["counts"]["match"] == 50 and status["counts"]["error"] == 0
 
 
+def test_a_scan_whose_worker_process_dies_is_finished_by_new_workers(tmp_path: Path) -> None:
+    """An out-of-memory kill of one worker once marked the scan failed for good (BrokenProcessPool)."""
+    world = build_world(tmp_path, fetch_allow=["127.0.0.1/32"])
+    with Registry.open(world.settings) as registry:
+        key = registry.create_key("platform", "shop")
+    auth = {"Authorization": f"Bearer {key}"}
+    with serve_images() as server:
+        listings = _listings(server, 150)
+        service = BackgroundScans(workers=1)
+        with TestClient(create_app(world.settings, scan_service=service)) as client:
+            scan_id = client.post("/v1/scans", json={"listings": listings}, headers=auth).json()["scan_id"]
+            deadline = time.monotonic() + 90
+            while _status(client, scan_id, key)["done"] < 10:
+                assert time.monotonic() < deadline, _status(client, scan_id, key)
+                time.sleep(0.05)
+            [pid] = list(service._runner._pool._processes)  # the scan pool's one worker process
+            os.kill(pid, signal.SIGKILL)
+            deadline = time.monotonic() + 120
+            while (status := _status(client, scan_id, key))["status"] != "done":
+                assert time.monotonic() < deadline and status["status"] != "failed", status
+                time.sleep(0.1)
+            findings = client.get(f"/v1/scans/{scan_id}/findings", headers=auth).text.splitlines()
+        service.close()
+    assert status["done"] == status["total"] == 150
+    assert [line.split('"')[3] for line in findings] == [f"L{i}" for i in range(150)]
+    assert status["counts"]["match"] == 50 and status["counts"]["error"] == 0
+
+
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm", "kill-9"])
 def test_a_stopped_serve_leaves_no_worker_processes(tmp_path: Path, stop: signal.Signals) -> None:
     data = tmp_path / "data"

@@ -11,7 +11,7 @@ import csv
 import hashlib
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -67,7 +67,7 @@ class FeedError:
 
 def read_feed(
     path: Path, *, allowed_roots: Iterable[Path] | None = None
-) -> Iterator[tuple[int, Listing | FeedError]]:
+) -> Generator[tuple[int, Listing | FeedError], None, None]:
     """Stream ``path``; CSV if it ends in ``.csv``, JSON Lines otherwise. Line numbers start at 1.
 
     Local image paths must lie inside ``allowed_roots`` (default: the feed's folder); an empty list

@@ -22,6 +22,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -123,9 +124,12 @@ def run_scan(
     )
     outcome = ScanOutcome(scan.id, Summary())
     sink = _Sink(registry, scan.id, out, outcome, bar, on_progress)
+    # Closed here, on this thread, however the scan ends: left to the garbage collector, the reader's
+    # private SQLite database was closed from another thread, with a traceback in the server log.
+    listings = read_feed(feed, allowed_roots=allowed_roots)
     try:
         _drive(
-            read_feed(feed, allowed_roots=allowed_roots),
+            listings,
             _DoneLookup(conn, scan.id),
             runner,
             sink,
@@ -137,7 +141,8 @@ def run_scan(
         with registry.transaction():
             # The exact count now: the estimate counts physical lines, and a CSV row may span several.
             scans.set_status(conn, scan.id, "done", total=outcome.processed + outcome.skipped)
-    except ScanStopped:
+    except (ScanStopped, BrokenProcessPool):
+        # Stopped, or a worker process died (killed for memory): the scan is resumable, not failed.
         sink.abandon()
         with registry.transaction():
             scans.set_status(conn, scan.id, "queued")
@@ -148,6 +153,7 @@ def run_scan(
             scans.set_status(conn, scan.id, "failed", error=f"{type(exc).__name__}: {exc}"[:500])
         raise
     finally:
+        listings.close()
         bar.close()
     if report is not None:
         write_report(

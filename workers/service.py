@@ -13,6 +13,7 @@ import logging
 import os
 import queue
 import threading
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,9 @@ from workers.scan import Runner, ScanStopped, make_context, run_scan
 __all__ = ["BackgroundScans"]
 
 logger = logging.getLogger(__name__)
+
+# Times one scan is resumed with new workers after a worker process died under it.
+_WORKER_DEATH_RETRIES = 2
 
 
 class BackgroundScans:
@@ -41,6 +45,7 @@ class BackgroundScans:
         self.idle = threading.Event()
         self.idle.set()
         self._stop = threading.Event()
+        self._retries: dict[str, int] = {}  # scan id -> resumptions after a worker died
 
     def submit(self, registry: Any, scan_id: str, feed: Path) -> None:
         with self._lock:
@@ -89,6 +94,16 @@ class BackgroundScans:
                 )
             except ScanStopped:
                 logger.info("scan %s stopped; it resumes when the server starts again", scan_id)
+            except BrokenProcessPool:
+                # A worker died (an out-of-memory kill): new workers take the scan up where it stopped.
+                self._drop_runner()
+                retries = self._retries.get(scan_id, 0)
+                if retries < _WORKER_DEATH_RETRIES:
+                    self._retries[scan_id] = retries + 1
+                    logger.warning("scan %s lost a worker process; resuming it with new workers", scan_id)
+                    self.submit(registry, scan_id, feed)
+                else:
+                    logger.error("scan %s lost worker processes %d times; left queued", scan_id, retries + 1)
             except Exception:
                 # run_scan has already marked the scan failed with its error; keep serving the queue.
                 logger.exception("scan %s failed", scan_id)
