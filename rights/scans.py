@@ -13,6 +13,7 @@ import sqlite3
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -114,12 +115,44 @@ def latest_scan_for_feed(conn: sqlite3.Connection, *, feed_key: str, feed_digest
     return _scan(row) if row else None
 
 
-def unfinished_scans(conn: sqlite3.Connection) -> list[Scan]:
-    """Scans left ``queued`` or ``running`` (a server stopped mid-scan), oldest first."""
+def unfinished_scans(conn: sqlite3.Connection, *, unclaimed_only: bool = False) -> list[Scan]:
+    """Scans left ``queued`` or ``running`` (a server stopped mid-scan), oldest first; with
+    ``unclaimed_only``, those no live server holds (no owner, or its lease ran out)."""
+    claim = " AND (owner IS NULL OR lease_until < ?)" if unclaimed_only else ""
     rows = conn.execute(
-        f"SELECT {_COLUMNS} FROM scans WHERE status IN ('queued', 'running') ORDER BY created_at, rowid"
+        f"SELECT {_COLUMNS} FROM scans WHERE status IN ('queued', 'running'){claim}"
+        " ORDER BY created_at, rowid",
+        (utcnow(),) if unclaimed_only else (),
     )
     return [_scan(r) for r in rows]
+
+
+def claim_scan(conn: sqlite3.Connection, scan_id: str, owner: str, lease_s: float) -> bool:
+    """Take an unfinished scan for ``owner`` unless another owner's lease still holds it."""
+    now = datetime.now(UTC)
+    cur = conn.execute(
+        "UPDATE scans SET owner = ?, lease_until = ? WHERE id = ? AND status IN ('queued', 'running')"
+        " AND (owner IS NULL OR owner = ? OR lease_until < ?)",
+        (owner, _stamp(now + timedelta(seconds=lease_s)), scan_id, owner, _stamp(now)),
+    )
+    return cur.rowcount == 1
+
+
+def renew_claims(conn: sqlite3.Connection, owner: str, lease_s: float) -> None:
+    """Extend every lease ``owner`` holds on an unfinished scan (a live server's heartbeat)."""
+    until = _stamp(datetime.now(UTC) + timedelta(seconds=lease_s))
+    conn.execute(
+        "UPDATE scans SET lease_until = ? WHERE owner = ? AND status IN ('queued', 'running')", (until, owner)
+    )
+
+
+def release_claims(conn: sqlite3.Connection, owner: str) -> None:
+    """A server stopping gives its scans up at once, for the next server to take."""
+    conn.execute("UPDATE scans SET owner = NULL, lease_until = NULL WHERE owner = ?", (owner,))
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")  # as db.utcnow
 
 
 def get_scan(conn: sqlite3.Connection, scan_id: str) -> Scan:
@@ -132,9 +165,12 @@ def get_scan(conn: sqlite3.Connection, scan_id: str) -> Scan:
 def set_status(
     conn: sqlite3.Connection, scan_id: str, status: str, *, total: int | None = None, error: str | None = None
 ) -> None:
+    """Move a scan to ``status``. A ``done`` scan stays done: a second runner of it (a server that
+    took it over meanwhile) must not send it back to queued or failed."""
     conn.execute(
-        "UPDATE scans SET status = ?, total = COALESCE(?, total), error = ?, updated_at = ? WHERE id = ?",
-        (status, total, error, utcnow(), scan_id),
+        "UPDATE scans SET status = ?, total = COALESCE(?, total), error = ?, updated_at = ?"
+        " WHERE id = ? AND (status != 'done' OR ? = 'done')",
+        (status, total, error, utcnow(), scan_id, status),
     )
 
 

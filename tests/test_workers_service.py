@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -13,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from rights import scans
 from rights.api.app import create_app
 from rights.registry import Registry
 from tests.artwork import artwork, encode, pirate
@@ -62,6 +64,43 @@ def test_a_scan_stopped_by_shutdown_resumes_on_the_next_start(tmp_path: Path) ->
     assert status["done"] == status["total"] == 150
     assert [line.split('"')[3] for line in findings] == [f"L{i}" for i in range(150)]  # each once, in order
     assert status["counts"]["match"] == 50 and status["counts"]["error"] == 0
+
+
+def test_a_starting_server_leaves_a_live_servers_scan_alone_and_adopts_a_dead_ones(tmp_path: Path) -> None:
+    """Every starting server once re-queued every unfinished scan: a live server's scan then ran
+    twice, and one left by a killed server stayed `running` until some server restarted."""
+    world = build_world(tmp_path, fetch_allow=["127.0.0.1/32"])
+    with Registry.open(world.settings) as registry:
+        key = registry.create_key("platform", "shop")
+    auth = {"Authorization": f"Bearer {key}"}
+    with serve_images() as server:
+        listings = _listings(server, 60)
+        first = BackgroundScans(workers=1, lease_s=30, heartbeat_s=0.2)
+        second = BackgroundScans(workers=1, lease_s=30, heartbeat_s=0.2)
+        with TestClient(create_app(world.settings, scan_service=first)) as one:
+            scan_id = one.post("/v1/scans", json={"listings": listings}, headers=auth).json()["scan_id"]
+            with TestClient(create_app(world.settings, scan_service=second)) as two:
+                deadline = time.monotonic() + 120
+                while (status := _status(one, scan_id, key))["status"] != "done":
+                    assert time.monotonic() < deadline and status["status"] != "failed", status
+                    time.sleep(0.1)
+                assert second._thread is None  # it never queued the scan the first server runs
+                # A server died holding a claim: its lease runs out, and the live one adopts the scan.
+                feed = Path(world.settings.data) / scans.FEEDS_DIRNAME / "orphan.jsonl"
+                feed.write_text("".join(json.dumps(item) + "\n" for item in listings[:30]))
+                with Registry.open(world.settings) as registry, registry.transaction() as conn:
+                    orphan = scans.create_scan(
+                        conn, feed_key="upload:orphan.jsonl", feed_digest="-", submitted_by="shop"
+                    ).id
+                    conn.execute(
+                        "UPDATE scans SET status = 'running', owner = ?, lease_until = ? WHERE id = ?",
+                        ("dead:1:x", "2000-01-01T00:00:00.000Z", orphan),
+                    )
+                deadline = time.monotonic() + 120
+                while (status := _status(two, orphan, key))["status"] != "done":
+                    assert time.monotonic() < deadline and status["status"] != "failed", status
+                    time.sleep(0.1)
+    assert status["done"] == status["total"] == 30
 
 
 def test_a_scan_whose_worker_process_dies_is_finished_by_new_workers(tmp_path: Path) -> None:
