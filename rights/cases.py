@@ -106,7 +106,9 @@ def record_hit(
         raise BadInput("only match verdicts open cases", verdict=match.get("verdict"))
     work_id = parse_work_id(match["work_id"])
     status_row = conn.execute("SELECT status FROM works WHERE id = ?", (work_id,)).fetchone()
-    if status_row is not None and status_row[0] == "contested":
+    # Contested: the registry takes no side. Withdrawn: the match was found just before a withdrawal
+    # that committed first (a scan reads the works, then waits for the write lock).
+    if status_row is not None and status_row[0] in ("contested", "withdrawn"):
         return None
     platform, listing_id = str(listing["platform"]), str(listing["listing_id"])
     now = utcnow()

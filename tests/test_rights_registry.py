@@ -391,6 +391,18 @@ def test_a_contested_copy_takes_neither_the_match_nor_the_case_from_the_original
     assert by_creator["alice"] is not None and by_creator["alice"].work_id == prior["work_id"]
 
 
+def test_a_match_on_a_work_withdrawn_meanwhile_opens_no_case(reg: Registry) -> None:
+    """A scan reads the works, then waits for the write lock; a withdrawal may commit in between."""
+    work = reg.register("alice", artwork_png(61))
+    [match] = reg.match_image(near_copy(61), 5)["matches"]
+    reg.withdraw(work["work_id"])
+    with reg.transaction() as conn:
+        assert (
+            cases.record_hit(conn, match=match, listing={"listing_id": "L", "platform": "p"}, evidence={})
+            is None
+        )
+
+
 def _jpeg(picture: Image.Image, quality: int) -> bytes:
     buf = io.BytesIO()
     picture.save(buf, "JPEG", quality=quality)
