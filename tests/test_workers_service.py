@@ -37,6 +37,21 @@ def _status(client: TestClient, scan_id: str, key: str) -> dict:
     return client.get(f"/v1/scans/{scan_id}", headers={"Authorization": f"Bearer {key}"}).json()
 
 
+def _wait_for_progress(client: TestClient, scan_id: str, key: str, done: int = 10) -> None:
+    deadline = time.monotonic() + 90
+    while _status(client, scan_id, key)["done"] < done:
+        assert time.monotonic() < deadline, _status(client, scan_id, key)
+        time.sleep(0.05)
+
+
+def _wait_until_done(client: TestClient, scan_id: str, key: str) -> dict:
+    deadline = time.monotonic() + 120
+    while (status := _status(client, scan_id, key))["status"] != "done":
+        assert time.monotonic() < deadline and status["status"] != "failed", status
+        time.sleep(0.1)
+    return status
+
+
 def test_a_scan_stopped_by_shutdown_resumes_on_the_next_start(tmp_path: Path) -> None:
     world = build_world(tmp_path, fetch_allow=["127.0.0.1/32"])
     with Registry.open(world.settings) as registry:
@@ -46,20 +61,14 @@ def test_a_scan_stopped_by_shutdown_resumes_on_the_next_start(tmp_path: Path) ->
         listings = _listings(server, 150)
         with TestClient(create_app(world.settings, scan_service=BackgroundScans(workers=1))) as client:
             scan_id = client.post("/v1/scans", json={"listings": listings}, headers=auth).json()["scan_id"]
-            deadline = time.monotonic() + 90
-            while _status(client, scan_id, key)["done"] < 10:
-                assert time.monotonic() < deadline, _status(client, scan_id, key)
-                time.sleep(0.05)
+            _wait_for_progress(client, scan_id, key)
         # The app shut down mid-scan: its lifespan stopped the service between chunks.
         with TestClient(create_app(world.settings)) as client:
             stopped = _status(client, scan_id, key)
         assert stopped["status"] == "queued" and 10 <= stopped["done"] < 150, stopped
 
         with TestClient(create_app(world.settings, scan_service=BackgroundScans(workers=1))) as client:
-            deadline = time.monotonic() + 120
-            while (status := _status(client, scan_id, key))["status"] != "done":
-                assert time.monotonic() < deadline and status["status"] != "failed", status
-                time.sleep(0.1)
+            status = _wait_until_done(client, scan_id, key)
             findings = client.get(f"/v1/scans/{scan_id}/findings", headers=auth).text.splitlines()
     assert status["done"] == status["total"] == 150
     assert [line.split('"')[3] for line in findings] == [f"L{i}" for i in range(150)]  # each once, in order
@@ -80,10 +89,7 @@ def test_a_starting_server_leaves_a_live_servers_scan_alone_and_adopts_a_dead_on
         with TestClient(create_app(world.settings, scan_service=first)) as one:
             scan_id = one.post("/v1/scans", json={"listings": listings}, headers=auth).json()["scan_id"]
             with TestClient(create_app(world.settings, scan_service=second)) as two:
-                deadline = time.monotonic() + 120
-                while (status := _status(one, scan_id, key))["status"] != "done":
-                    assert time.monotonic() < deadline and status["status"] != "failed", status
-                    time.sleep(0.1)
+                status = _wait_until_done(one, scan_id, key)
                 assert second._thread is None  # it never queued the scan the first server runs
                 # A server died holding a claim: its lease runs out, and the live one adopts the scan.
                 feed = Path(world.settings.data) / scans.FEEDS_DIRNAME / "orphan.jsonl"
@@ -96,10 +102,7 @@ def test_a_starting_server_leaves_a_live_servers_scan_alone_and_adopts_a_dead_on
                         "UPDATE scans SET status = 'running', owner = ?, lease_until = ? WHERE id = ?",
                         ("dead:1:x", "2000-01-01T00:00:00.000Z", orphan),
                     )
-                deadline = time.monotonic() + 120
-                while (status := _status(two, orphan, key))["status"] != "done":
-                    assert time.monotonic() < deadline and status["status"] != "failed", status
-                    time.sleep(0.1)
+                status = _wait_until_done(two, orphan, key)
     assert status["done"] == status["total"] == 30
 
 
@@ -114,16 +117,10 @@ def test_a_scan_whose_worker_process_dies_is_finished_by_new_workers(tmp_path: P
         service = BackgroundScans(workers=1)
         with TestClient(create_app(world.settings, scan_service=service)) as client:
             scan_id = client.post("/v1/scans", json={"listings": listings}, headers=auth).json()["scan_id"]
-            deadline = time.monotonic() + 90
-            while _status(client, scan_id, key)["done"] < 10:
-                assert time.monotonic() < deadline, _status(client, scan_id, key)
-                time.sleep(0.05)
+            _wait_for_progress(client, scan_id, key)
             [pid] = list(service._runner._pool._processes)  # the scan pool's one worker process
             os.kill(pid, signal.SIGKILL)
-            deadline = time.monotonic() + 120
-            while (status := _status(client, scan_id, key))["status"] != "done":
-                assert time.monotonic() < deadline and status["status"] != "failed", status
-                time.sleep(0.1)
+            status = _wait_until_done(client, scan_id, key)
             findings = client.get(f"/v1/scans/{scan_id}/findings", headers=auth).text.splitlines()
         service.close()
     assert status["done"] == status["total"] == 150
