@@ -501,11 +501,17 @@ class Engine:
         return (round(x * s), round(y * s), max(1, round(w * s)), max(1, round(h * s))), whole
 
     # ---- persistence ------------------------------------------------------------------
-    def save(self) -> None:
-        """Persist atomically: new files under a fresh generation, then the manifest switch."""
+    def save(self, stamp: int | None = None) -> bool:
+        """Persist atomically: new files under a fresh generation, then the manifest switch.
+
+        ``stamp`` is the caller's version of what the index holds (a registry passes the log size it
+        has caught up with). When the saved index carries a larger stamp, another process saved a
+        newer index, and this older one is not written over it: returns False."""
         if self.directory is None:
             raise ValueError("this engine has no directory to save to")
         with self._save_lock, self._lock.read(), file_lock.locked(self.directory, shared=False):
+            if stamp is not None and _saved_stamp(self.directory) > stamp:
+                return False
             self.stored_features_per_work = self.features_per_work
             gen = uuid.uuid4().hex[:12]
             names = {"pdq": f"pdq.{gen}.faissb", "local": f"local.{gen}.faissb", "works": f"works.{gen}.npz"}
@@ -523,6 +529,8 @@ class Engine:
                 "works": len(self._works),
                 "features_per_work": self.features_per_work,
             }
+            if stamp is not None:
+                manifest["stamp"] = stamp
             tmp = self.directory / f"manifest.{gen}.tmp"
             tmp.write_text(json.dumps(manifest))
             _fsync(tmp)
@@ -533,6 +541,7 @@ class Engine:
             for stale in self.directory.iterdir():
                 if stale.name not in keep and _GENERATION_FILE.fullmatch(stale.name) and stale.is_file():
                     stale.unlink(missing_ok=True)
+        return True
 
     def _save_works(self, path: Path) -> None:
         keys = np.fromiter(self._works, dtype=np.int64, count=len(self._works))
@@ -659,6 +668,15 @@ def _inside(inner: tuple[int, int, int, int] | None, outer: tuple[int, int, int,
     ox, oy, ow, oh = outer
     sx, sy = ow * 0.1, oh * 0.1
     return x >= ox - sx and y >= oy - sy and x + w <= ox + ow + sx and y + h <= oy + oh + sy
+
+
+def _saved_stamp(directory: Path) -> int:
+    """The stamp of the index saved in ``directory``; -1 when none was recorded or it is unreadable."""
+    try:
+        stamp = json.loads((directory / "manifest.json").read_text()).get("stamp", -1)
+    except (OSError, ValueError, AttributeError):
+        return -1
+    return stamp if isinstance(stamp, int) else -1
 
 
 def _check_key(key: int) -> int:

@@ -93,8 +93,9 @@ class Registry:
                 "a 'rights refingerprint' run did not finish: rebuilding the index from the database "
                 "(run it again to finish and stop these rebuilds)"
             )
-        registry.reconcile(full=not loaded or rebudgeted or stale)
+        # Read before reconciling, so the index never claims more than it holds (its save stamp).
         registry._synced_log_size = size
+        registry.reconcile(full=not loaded or rebudgeted or stale)
         return registry
 
     def close(self) -> None:
@@ -552,7 +553,12 @@ class Registry:
 
     def _save_index(self) -> None:
         started = time.monotonic()
-        self.engine.save()
+        # Stamped with the log size the index has caught up with, so that a process which caught
+        # up earlier never writes its older index over a newer one another process saved meanwhile
+        # (that one's scan workers would then load an index without the works it just registered).
+        if not self.engine.save(stamp=self._synced_log_size):
+            logger.info("a newer index is saved on disk; this one is saved after catching up")
+            return  # still dirty: the next flush catches up first, then saves
         self._index_dirty = False
         self._index_saved_at = time.monotonic()
         self._index_save_s = self._index_saved_at - started

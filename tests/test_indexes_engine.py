@@ -450,6 +450,20 @@ def test_bad_keys_and_unsaved_engine(refs: dict[int, Fingerprint]) -> None:
     assert keys == {3} and all(type(k) is int for k in keys)
 
 
+def test_a_save_with_an_older_stamp_keeps_the_newer_index(
+    refs: dict[int, Fingerprint], tmp_path: Path
+) -> None:
+    newer, older = Engine(tmp_path), Engine(tmp_path)
+    newer.add(1, refs[1])
+    newer.add(2, refs[2])
+    assert newer.save(stamp=5)
+    older.add(1, refs[1])
+    assert not older.save(stamp=3)  # another process saved a newer index meanwhile
+    assert Engine(tmp_path).keys() == {1, 2}
+    assert older.save(stamp=5) and Engine(tmp_path).keys() == {1}  # equal stamps: the caller knows
+    assert older.save()  # no stamp: saved as before
+
+
 def test_save_leaves_other_files_in_its_folder(refs: dict[int, Fingerprint], tmp_path: Path) -> None:
     folder = tmp_path / "shared"
     folder.mkdir()

@@ -306,6 +306,23 @@ def test_a_registry_closing_keeps_what_another_saved_since(tmp_path: Path) -> No
     assert len(saved._works[key].fixed_points) == new_count
 
 
+def test_an_older_index_is_never_saved_over_a_newer_one(tmp_path: Path) -> None:
+    """Process B caught up, then A registered and saved; B's save then wrote over A's index, so A's
+    scan workers (which load the saved index) would not know the work A had just registered."""
+    with Registry.open(tmp_path) as a, Registry.open(tmp_path) as b:
+        a.register("alice", artwork_png(95))
+        b.sync()  # B is up to date ...
+        work = a.register("alice", artwork_png(96))  # ... until A registers and saves
+        a.flush_index()
+        b._index_dirty = True
+        b._save_index()  # B saving what it caught up with before
+        key = int(work["work_id"].removeprefix("w_"))
+        assert key in Engine(tmp_path / "index")  # A's work is still in the saved index
+        assert b._index_dirty  # B saves after its next catch-up
+        b.flush_index()
+        assert not b._index_dirty and key in Engine(tmp_path / "index")
+
+
 def _race(*calls: Callable[[], dict]) -> list[dict]:
     """Run ``calls`` in threads released together; their results, or the first error raised."""
     start = threading.Barrier(len(calls))
