@@ -20,7 +20,7 @@ from rights.registry import Registry
 from tests.artwork import artwork, encode, pirate
 from tests.image_server import ImageServer, Route, serve_images
 from tests.rights_support import TestClient, free_port
-from tests.scan_support import build_world
+from tests.scan_support import World, build_world
 from workers.service import BackgroundScans
 
 REPO = Path(__file__).resolve().parents[1]
@@ -31,6 +31,19 @@ def _listings(server: ImageServer, n: int) -> list[dict[str, str]]:
     for i in range(n):  # distinct URLs: the fetch cache would otherwise make most of them free
         server.routes[f"/l{i}.png"] = Route(body=copy if i % 3 == 0 else clean)
     return [{"listing_id": f"L{i}", "platform": "shop", "image": server.url(f"/l{i}.png")} for i in range(n)]
+
+
+def _world_with_platform_key(tmp_path: Path) -> tuple[World, str, dict[str, str]]:
+    world = build_world(tmp_path, fetch_allow=["127.0.0.1/32"])
+    with Registry.open(world.settings) as registry:
+        key = registry.create_key("platform", "shop")
+    return world, key, {"Authorization": f"Bearer {key}"}
+
+
+def _assert_all_150_found_once_in_order(status: dict, findings: list[str]) -> None:
+    assert status["done"] == status["total"] == 150
+    assert [line.split('"')[3] for line in findings] == [f"L{i}" for i in range(150)]  # each once, in order
+    assert status["counts"]["match"] == 50 and status["counts"]["error"] == 0
 
 
 def _status(client: TestClient, scan_id: str, key: str) -> dict:
@@ -53,10 +66,7 @@ def _wait_until_done(client: TestClient, scan_id: str, key: str) -> dict:
 
 
 def test_a_scan_stopped_by_shutdown_resumes_on_the_next_start(tmp_path: Path) -> None:
-    world = build_world(tmp_path, fetch_allow=["127.0.0.1/32"])
-    with Registry.open(world.settings) as registry:
-        key = registry.create_key("platform", "shop")
-    auth = {"Authorization": f"Bearer {key}"}
+    world, key, auth = _world_with_platform_key(tmp_path)
     with serve_images() as server:
         listings = _listings(server, 150)
         with TestClient(create_app(world.settings, scan_service=BackgroundScans(workers=1))) as client:
@@ -70,18 +80,13 @@ def test_a_scan_stopped_by_shutdown_resumes_on_the_next_start(tmp_path: Path) ->
         with TestClient(create_app(world.settings, scan_service=BackgroundScans(workers=1))) as client:
             status = _wait_until_done(client, scan_id, key)
             findings = client.get(f"/v1/scans/{scan_id}/findings", headers=auth).text.splitlines()
-    assert status["done"] == status["total"] == 150
-    assert [line.split('"')[3] for line in findings] == [f"L{i}" for i in range(150)]  # each once, in order
-    assert status["counts"]["match"] == 50 and status["counts"]["error"] == 0
+    _assert_all_150_found_once_in_order(status, findings)
 
 
 def test_a_starting_server_leaves_a_live_servers_scan_alone_and_adopts_a_dead_ones(tmp_path: Path) -> None:
     """Every starting server once re-queued every unfinished scan: a live server's scan then ran
     twice, and one left by a killed server stayed `running` until some server restarted."""
-    world = build_world(tmp_path, fetch_allow=["127.0.0.1/32"])
-    with Registry.open(world.settings) as registry:
-        key = registry.create_key("platform", "shop")
-    auth = {"Authorization": f"Bearer {key}"}
+    world, key, auth = _world_with_platform_key(tmp_path)
     with serve_images() as server:
         listings = _listings(server, 60)
         first = BackgroundScans(workers=1, lease_s=30, heartbeat_s=0.2)
@@ -108,10 +113,7 @@ def test_a_starting_server_leaves_a_live_servers_scan_alone_and_adopts_a_dead_on
 
 def test_a_scan_whose_worker_process_dies_is_finished_by_new_workers(tmp_path: Path) -> None:
     """An out-of-memory kill of one worker once marked the scan failed for good (BrokenProcessPool)."""
-    world = build_world(tmp_path, fetch_allow=["127.0.0.1/32"])
-    with Registry.open(world.settings) as registry:
-        key = registry.create_key("platform", "shop")
-    auth = {"Authorization": f"Bearer {key}"}
+    world, key, auth = _world_with_platform_key(tmp_path)
     with serve_images() as server:
         listings = _listings(server, 150)
         service = BackgroundScans(workers=1)
@@ -123,9 +125,7 @@ def test_a_scan_whose_worker_process_dies_is_finished_by_new_workers(tmp_path: P
             status = _wait_until_done(client, scan_id, key)
             findings = client.get(f"/v1/scans/{scan_id}/findings", headers=auth).text.splitlines()
         service.close()
-    assert status["done"] == status["total"] == 150
-    assert [line.split('"')[3] for line in findings] == [f"L{i}" for i in range(150)]
-    assert status["counts"]["match"] == 50 and status["counts"]["error"] == 0
+    _assert_all_150_found_once_in_order(status, findings)
 
 
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm", "kill-9"])
