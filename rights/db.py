@@ -39,7 +39,13 @@ class Migration:
 
 def utcnow() -> str:
     """ISO 8601 UTC with milliseconds and ``Z``; fixed width, so stored times compare as strings."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return stored_time(datetime.now(UTC))
+
+
+def stored_time(moment: datetime) -> str:
+    """``moment`` (timezone-aware) in the store's form, as ``utcnow``. ``OverflowError`` when it
+    falls outside the years 1-9999 in UTC."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def discover_migrations(directory: Path = MIGRATIONS_DIR) -> list[Migration]:

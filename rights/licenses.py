@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from rights.db import utcnow
+from rights.db import stored_time, utcnow
 from rights.errors import BadInput
 from rights.text import has_control_characters, has_lone_surrogates
 from rights.works import format_work_id
@@ -27,7 +27,7 @@ def normalise_expiry(value: str | datetime | None) -> str | None:
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     try:
-        text = value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        text = stored_time(value)
     except OverflowError as exc:  # 9999-12-31T23:59-12:00 is past year 9999 in UTC
         raise BadInput(f"expires_at {value.isoformat()} is out of the range of dates") from exc
     if text <= utcnow():

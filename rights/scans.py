@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
-from rights.db import utcnow
+from rights.db import stored_time, utcnow
 from rights.errors import NotFound
 
 __all__ = [
@@ -133,14 +133,14 @@ def claim_scan(conn: sqlite3.Connection, scan_id: str, owner: str, lease_s: floa
     cur = conn.execute(
         "UPDATE scans SET owner = ?, lease_until = ? WHERE id = ? AND status IN ('queued', 'running')"
         " AND (owner IS NULL OR owner = ? OR lease_until < ?)",
-        (owner, _stamp(now + timedelta(seconds=lease_s)), scan_id, owner, _stamp(now)),
+        (owner, stored_time(now + timedelta(seconds=lease_s)), scan_id, owner, stored_time(now)),
     )
     return cur.rowcount == 1
 
 
 def renew_claims(conn: sqlite3.Connection, owner: str, lease_s: float) -> None:
     """Extend every lease ``owner`` holds on an unfinished scan (a live server's heartbeat)."""
-    until = _stamp(datetime.now(UTC) + timedelta(seconds=lease_s))
+    until = stored_time(datetime.now(UTC) + timedelta(seconds=lease_s))
     conn.execute(
         "UPDATE scans SET lease_until = ? WHERE owner = ? AND status IN ('queued', 'running')", (until, owner)
     )
@@ -149,10 +149,6 @@ def renew_claims(conn: sqlite3.Connection, owner: str, lease_s: float) -> None:
 def release_claims(conn: sqlite3.Connection, owner: str) -> None:
     """A server stopping gives its scans up at once, for the next server to take."""
     conn.execute("UPDATE scans SET owner = NULL, lease_until = NULL WHERE owner = ?", (owner,))
-
-
-def _stamp(moment: datetime) -> str:
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")  # as db.utcnow
 
 
 def get_scan(conn: sqlite3.Connection, scan_id: str) -> Scan:
