@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -139,7 +140,11 @@ def test_cases_opened_for_unlicensed_matches_only(world: World, local_findings: 
 def test_dask_cluster_gives_the_same_findings(world: World, local_findings: list[dict]) -> None:
     from distributed import Client, LocalCluster
 
-    from workers.dask_runner import DaskRunner
+    from workers.dask_runner import PROFILER_CALLBACKS, DaskRunner
+
+    def _profiler_running(dask_worker: Any) -> bool:
+        callbacks = dask_worker.periodic_callbacks
+        return all(name in callbacks and callbacks[name].is_running() for name in PROFILER_CALLBACKS)
 
     feed = world.feed_dir / "feed-dask.jsonl"  # another path: a new scan, not a resume of the local one
     feed.write_bytes((world.feed_dir / "feed.jsonl").read_bytes())
@@ -148,12 +153,16 @@ def test_dask_cluster_gives_the_same_findings(world: World, local_findings: list
         LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster,
         Client(cluster) as client,
         Registry.open(world.settings) as registry,
-        DaskRunner(make_context(registry), client) as runner,
     ):
-        run_scan(feed, registry=registry, runner=runner, out=out)
-        loads = client.run(lambda: __import__("workers.task").task._engine is not None)
+        with DaskRunner(make_context(registry), client) as runner:
+            run_scan(feed, registry=registry, runner=runner, out=out)
+            loads = client.run(lambda: __import__("workers.task").task._engine is not None)
+            profiling = client.run(_profiler_running)
+        profiling_after = client.run(_profiler_running)
     assert read_findings(out) == local_findings
     assert all(loads.values()) and len(loads) == 2  # each worker process holds its engine
+    # The scan pauses Dask's stack sampler on its workers, and gives it back when it closes.
+    assert not any(profiling.values()) and all(profiling_after.values())
 
 
 def test_kill_9_then_resume_gives_identical_findings(world: World, tmp_path: Path) -> None:

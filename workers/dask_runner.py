@@ -3,10 +3,16 @@
 Workers must see the data directory at the same path (shared disk), since each loads the engine
 index from it. A ``WorkerPlugin`` loads it when the worker joins, so no task pays for it; the task
 itself only looks the engine up in ``workers.task``'s per-process cache.
+
+The plugin also pauses Dask's statistical profiler on the workers while it is registered: sampling
+every thread's stack every 10 ms cost these short CPU-bound tasks 10-15 % of their throughput at
+two workers on two cores (BENCHMARKS.md, section 2). Closing the runner unregisters the plugin,
+which restarts it.
 """
 
 from __future__ import annotations
 
+import contextlib
 from types import TracebackType
 from typing import Any
 
@@ -17,6 +23,10 @@ from workers.task import Item, Result, WorkerContext, analyse_chunk, warm_up
 __all__ = ["DaskRunner", "EngineLoader"]
 
 
+# The worker's periodic callbacks that run its statistical profiler (distributed.worker.Worker).
+PROFILER_CALLBACKS = ("profile", "profile-cycle")
+
+
 class EngineLoader(WorkerPlugin):
     """Warms each worker's engine cache once, at setup (and on workers that join later)."""
 
@@ -24,9 +34,21 @@ class EngineLoader(WorkerPlugin):
 
     def __init__(self, ctx: WorkerContext) -> None:
         self.ctx = ctx
+        self._paused: dict[str, Any] = {}
 
     def setup(self, worker: Any) -> None:
         warm_up(self.ctx)
+        for name in PROFILER_CALLBACKS:
+            callback = worker.periodic_callbacks.pop(name, None)
+            if callback is not None:
+                callback.stop()
+                self._paused[name] = callback
+
+    def teardown(self, worker: Any) -> None:
+        for name, callback in self._paused.items():
+            worker.periodic_callbacks[name] = callback
+            callback.start()
+        self._paused.clear()
 
 
 class DaskRunner:
@@ -65,6 +87,9 @@ class DaskRunner:
         if cancel and self._pending:
             self.client.cancel(list(self._pending))
         self._pending.clear()
+        # Gives the workers their profiler back; the engine stays in their per-process cache.
+        with contextlib.suppress(ValueError, OSError):  # already gone, or the cluster with it
+            self.client.unregister_worker_plugin(EngineLoader.name)
         if self._own:
             self.client.close()
 
