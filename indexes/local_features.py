@@ -32,7 +32,7 @@ _DETECT_FACTOR = 4
 
 @dataclass(frozen=True, eq=False)
 class LocalFeatures:
-    """Keypoint positions (working-image pixels) and their descriptors, best-spread first."""
+    """Keypoint positions (working-image pixels) and their descriptors, by pyramid level, finest first."""
 
     points: np.ndarray  # (n, 2) float32, x/y in working pixels
     descriptors: np.ndarray  # (n, 32) uint8
@@ -83,15 +83,10 @@ def extract(
     if budget <= 0 or min(gray.shape[:2]) < _MIN_SIDE:
         return _empty(), _empty()
     detector = _detector(budget * _DETECT_FACTOR, upscale)
-    keypoints = detector.detect(gray, None)
+    keypoints, order, local = _detect_and_describe(detector, gray, None, budget)
     if not keypoints:
         return _empty(), _empty()
-    pts = np.array([k.pt for k in keypoints], dtype=np.float32)
-    response = np.array([k.response for k in keypoints], dtype=np.float32)
-    octave = np.array([k.octave for k in keypoints], dtype=np.int32)
-    order = _balanced_order(pts, response, octave, gray.shape)[:budget]
     chosen = [keypoints[i] for i in order]
-    local = _describe(detector, gray, chosen)
     for other, mask, limit in alternates:
         local = _concat(local, _masked(detector, other, mask, limit))
     if mirror_budget <= 0:
@@ -105,14 +100,30 @@ def extract(
 
 
 def _masked(detector: cv2.ORB, gray: np.ndarray, mask: np.ndarray, limit: int) -> LocalFeatures:
-    keypoints = detector.detect(gray, mask.astype(np.uint8))
-    if not keypoints or limit <= 0:
+    if limit <= 0:
         return _empty()
+    return _detect_and_describe(detector, gray, mask.astype(np.uint8), limit)[2]
+
+
+def _detect_and_describe(
+    detector: cv2.ORB, gray: np.ndarray, mask: np.ndarray | None, limit: int
+) -> tuple[list[cv2.KeyPoint], np.ndarray, LocalFeatures]:
+    """Every detected keypoint, the indices of the ``limit`` chosen ones, and their features.
+
+    One ``detectAndCompute`` builds and blurs ORB's pyramid once; describing every detection
+    and keeping the chosen ones costs less than a second pyramid for ``compute`` (6.8 against
+    8.1 ms at 1024 px), and gives the same descriptors bit for bit (ORB describes each keypoint
+    from its own pyramid level whichever way it was found)."""
+    keypoints, descriptors = detector.detectAndCompute(gray, mask)
+    if not keypoints or descriptors is None:
+        return [], np.zeros(0, np.int64), _empty()
     pts = np.array([k.pt for k in keypoints], dtype=np.float32)
     response = np.array([k.response for k in keypoints], dtype=np.float32)
     octave = np.array([k.octave for k in keypoints], dtype=np.int32)
     order = _balanced_order(pts, response, octave, gray.shape)[:limit]
-    return _describe(detector, gray, [keypoints[i] for i in order])
+    # Stored by pyramid level, as ``compute`` used to return them, so fingerprints keep their bytes.
+    stored = order[np.argsort(octave[order], kind="stable")]
+    return list(keypoints), order, LocalFeatures(pts[stored], descriptors[stored])
 
 
 def _concat(a: LocalFeatures, b: LocalFeatures) -> LocalFeatures:

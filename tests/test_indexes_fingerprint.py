@@ -175,6 +175,23 @@ def test_an_enlarged_small_image_keeps_its_corners(monkeypatch: pytest.MonkeyPat
     assert len(fixed.local) < 24 and fixed.low_information
 
 
+def test_one_orb_pass_gives_the_descriptors_a_second_compute_pass_would() -> None:
+    """``extract`` describes every detection in one pyramid and keeps the chosen ones; ORB's own
+    ``compute`` on the chosen keypoints (two pyramids) must give the same bits, in its order."""
+    gray = cv2.cvtColor(np.asarray(imagegen.artwork(3, (800, 600))), cv2.COLOR_RGB2GRAY)
+    local, mirrored = local_features.extract(gray, 300, mirror_budget=120)
+    detector = local_features._detector(300 * local_features._DETECT_FACTOR)
+    keypoints = detector.detect(gray, None)
+    pts = np.array([k.pt for k in keypoints], np.float32)
+    response = np.array([k.response for k in keypoints], np.float32)
+    octave = np.array([k.octave for k in keypoints], np.int32)
+    order = local_features._balanced_order(pts, response, octave, gray.shape)[:300]
+    kept, descriptors = detector.compute(gray, [keypoints[i] for i in order])
+    assert len(local) == len(kept) == 300 and len(mirrored) == 120
+    assert np.array_equal(local.points, np.array([k.pt for k in kept], np.float32))
+    assert np.array_equal(local.descriptors, descriptors)
+
+
 def test_an_image_under_the_gates_size_has_no_local_features() -> None:
     """Enlarged 48x to the query size, a 16 px icon's corners would be interpolation artefacts
     (the lowered FAST threshold found hundreds): none are taken, and it is no information."""
