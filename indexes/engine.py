@@ -451,9 +451,10 @@ class Engine:
                 below_review = scoring.weak_score(ev.loose, ev.near, likeness)
                 if below_review > score:
                     score, kind = below_review, "partial" if ev.loose else "near"
-            whole_image = (
-                scoring.near_score(ev.near) if ev.near is not None and ev.near_panel is None else 0.0
-            )
+            whole_image = 0.0
+            if ev.near is not None and ev.near_panel is None:
+                by_hash = scoring.tiny_query_score if fp.whole_image_only else scoring.near_score
+                whole_image = by_hash(ev.near)
             match = self._match(fp, key, score, kind, region, whole_image=whole_image)
             if match.score > 0.0 and match.score >= min_score:
                 out.append(match)

@@ -53,6 +53,24 @@ def near_score(pdq_distance: int) -> float:
     return max(0.0, near_score(_PDQ_MATCH_BITS) * fade)
 
 
+# A query too small for local features (``Fingerprint.whole_image_only``) has its whole-image hash
+# as its only evidence: it reaches `match` up to PDQ's usual confident distance (31 bits, as in
+# Meta's HMA) rather than the 20 that full-size clip art needs. Resampling a 12-31 px copy moves
+# its hash further than a larger copy's, while unrelated works stay far from such a query: on
+# seeds 0 and 1 the nearest wrong work of every tiny query was >= 56 bits away (BENCHMARKS.md).
+_TINY_MATCH_BITS = 31
+_TINY_ZERO_BITS = _TINY_MATCH_BITS + (_PDQ_ZERO_BITS - _PDQ_MATCH_BITS)
+
+
+def tiny_query_score(pdq_distance: int) -> float:
+    """Score of a whole-image PDQ match for a query too small for local features: MATCH_THRESHOLD
+    at 31 bits, fading to 0 at 55 (the fade of ``near_score``, moved with it)."""
+    if pdq_distance <= _TINY_MATCH_BITS:
+        return 1.0 - pdq_distance * (1.0 - MATCH_THRESHOLD) / _TINY_MATCH_BITS
+    fade = (_TINY_ZERO_BITS - pdq_distance) / (_TINY_ZERO_BITS - _TINY_MATCH_BITS)
+    return max(0.0, MATCH_THRESHOLD * fade)
+
+
 def aligned_score(pdq_distance: int) -> float:
     """Score of the query region under a verified placement, warped into the work's frame and
     PDQ-hashed, at ``pdq_distance`` bits from the work.

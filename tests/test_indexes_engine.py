@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageFilter
 
 from indexes import Engine, Fingerprint, Match, file_lock, fingerprint, global_hashes, scoring
 from indexes import binary_index as binary_index_module
@@ -681,6 +681,21 @@ def test_a_thumbnail_under_the_gates_size_matches_by_its_whole_image_hash(engine
     assert fp.low_information and fp.whole_image_only
     top = assert_found(engine.search(fp), key)
     assert top.kind == "near" and top.region == (0, 0, *fp.size)
+
+
+@pytest.mark.parametrize(("key", "side", "blur"), [(2, 22, 0.0), (3, 30, 1.5), (13, 22, 1.0)])
+def test_a_drifted_thumbnail_matches_within_pdqs_usual_distance(
+    engine: Engine, key: int, side: int, blur: float
+) -> None:
+    """A JPEG thumbnail (blurred first) whose whole-image hash drifted 28-30 bits from the work:
+    past the 20 bits a larger query needs, within the 31 a query with no other evidence gets."""
+    img = flat(key)
+    if blur:
+        img = img.filter(ImageFilter.GaussianBlur(blur * max(img.size) / 100))
+    fp = query(thumbnail(img, side), "JPEG")
+    assert fp.whole_image_only
+    top = assert_found(engine.search(fp), key)
+    assert top.kind == "near" and scoring.near_score(28) < scoring.MATCH_THRESHOLD
 
 
 @pytest.mark.parametrize("seed", [901, 902, 903])
