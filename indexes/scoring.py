@@ -47,10 +47,7 @@ def near_score(pdq_distance: int) -> float:
 
     1 - d/100 up to 20 bits (MATCH_THRESHOLD), then steeply down to 0 at 44 bits: mostly-white
     clip art sits 25-60 bits from unrelated clip art, so those distances are weak evidence."""
-    if pdq_distance <= _PDQ_MATCH_BITS:
-        return 1.0 - pdq_distance / _PDQ_SCALE
-    fade = (_PDQ_ZERO_BITS - pdq_distance) / (_PDQ_ZERO_BITS - _PDQ_MATCH_BITS)
-    return max(0.0, near_score(_PDQ_MATCH_BITS) * fade)
+    return _whole_image_score(pdq_distance, _PDQ_MATCH_BITS)
 
 
 # A query too small for local features (``Fingerprint.whole_image_only``) has its whole-image hash
@@ -59,16 +56,23 @@ def near_score(pdq_distance: int) -> float:
 # its hash further than a larger copy's, while unrelated works stay far from such a query: on
 # seeds 0 and 1 the nearest wrong work of every tiny query was >= 56 bits away (BENCHMARKS.md).
 _TINY_MATCH_BITS = 31
-_TINY_ZERO_BITS = _TINY_MATCH_BITS + (_PDQ_ZERO_BITS - _PDQ_MATCH_BITS)
 
 
 def tiny_query_score(pdq_distance: int) -> float:
-    """Score of a whole-image PDQ match for a query too small for local features: MATCH_THRESHOLD
-    at 31 bits, fading to 0 at 55 (the fade of ``near_score``, moved with it)."""
-    if pdq_distance <= _TINY_MATCH_BITS:
-        return 1.0 - pdq_distance * (1.0 - MATCH_THRESHOLD) / _TINY_MATCH_BITS
-    fade = (_TINY_ZERO_BITS - pdq_distance) / (_TINY_ZERO_BITS - _TINY_MATCH_BITS)
-    return max(0.0, MATCH_THRESHOLD * fade)
+    """Score of a whole-image PDQ match for a query too small for local features: the shape of
+    ``near_score`` stretched to reach MATCH_THRESHOLD at 31 bits, fading to 0 at 55."""
+    return _whole_image_score(pdq_distance, _TINY_MATCH_BITS)
+
+
+def _whole_image_score(pdq_distance: int, match_bits: int) -> float:
+    """Linear from 1 at 0 bits to MATCH_THRESHOLD at ``match_bits``, then down to 0 over the next
+    ``_PDQ_ZERO_BITS - _PDQ_MATCH_BITS`` bits."""
+    scale = _PDQ_SCALE * match_bits / _PDQ_MATCH_BITS  # 100 for near_score: 1 - d/100
+    if pdq_distance <= match_bits:
+        return 1.0 - pdq_distance / scale
+    zero_bits = match_bits + (_PDQ_ZERO_BITS - _PDQ_MATCH_BITS)
+    fade = (zero_bits - pdq_distance) / (zero_bits - match_bits)
+    return max(0.0, (1.0 - match_bits / scale) * fade)
 
 
 def aligned_score(pdq_distance: int) -> float:
