@@ -11,7 +11,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from benchmarks import metrics, report, throughput
-from benchmarks.corpus import build_corpus
+from benchmarks.corpus import Corpus, build_corpus
 from benchmarks.methods import EngineMethod, Method, PDQDihedral, PHash, engine_available
 from benchmarks.queries import Query, build_queries
 from benchmarks.transforms import FAMILIES, TRANSFORMS
@@ -35,7 +35,7 @@ def _log(msg: str) -> None:
     print(f"[detection] {msg}", file=sys.stderr, flush=True)
 
 
-def _run_method(method: Method, refs: list[tuple[int, Path]], queries: list[Query]) -> dict:
+def run_method(method: Method, refs: list[tuple[int, Path]], queries: list[Query]) -> dict:
     t0 = time.perf_counter()
     method.build(refs)
     build_s = time.perf_counter() - t0
@@ -63,7 +63,7 @@ def _run_method(method: Method, refs: list[tuple[int, Path]], queries: list[Quer
     }
 
 
-def _scores(preds: list[metrics.Pred], queries: list[Query], shown_min_score: float | None = None) -> dict:
+def scores(preds: list[metrics.Pred], queries: list[Query], shown_min_score: float | None = None) -> dict:
     truth = {q.qid: q.truth for q in queries}
     ids = {q.qid for q in queries}
     preds = [p for p in preds if p.query in ids]
@@ -98,8 +98,22 @@ def run(cfg: Config) -> dict:
     corpus = build_corpus(cfg.refs, cfg.distractors, cfg.seed)
     queries = build_queries(corpus, cfg.per_transform, cfg.seed)
     _log(f"{len(queries)} queries over {len(TRANSFORMS)} transforms")
-    refs = [(w.key, Path(w.path)) for w in corpus.refs]
+    results = evaluate(corpus, queries, [t.name for t in TRANSFORMS], FAMILIES, cfg.__dict__)
+    if cfg.throughput_images > 0:  # 0 skips the throughput section
+        _log(f"throughput on {cfg.throughput_images} ~1 MP JPEGs")
+        blobs = throughput.one_megapixel_jpegs(corpus.refs, cfg.throughput_images, cfg.seed)
+        engine = results["engine_available"]
+        results["throughput_images_per_s"] = throughput.hashing_throughput(blobs, engine=engine)
+    results["wall_s"] = time.perf_counter() - t_start
+    return results
 
+
+def evaluate(
+    corpus: Corpus, queries: list[Query], transform_names: list[str], families: list[str], config: dict
+) -> dict:
+    """Every method (pHash, PDQ8 and the engine when it imports) built on the corpus's refs and
+    scored on ``queries``: the results dict that ``report.markdown`` renders."""
+    refs = [(w.key, Path(w.path)) for w in corpus.refs]
     methods: list[Method] = [PHash(), PDQDihedral()]
     why_not = engine_available()
     if why_not is None:
@@ -108,26 +122,26 @@ def run(cfg: Config) -> dict:
         _log(f"engine: not available ({why_not})")
 
     results: dict = {
-        "config": cfg.__dict__,
+        "config": config,
         "corpus": {
             "refs": {c: sum(w.corpus == c for w in corpus.refs) for c in ("clipart", "photo")},
             "distractors": {c: sum(w.corpus == c for w in corpus.distractors) for c in ("clipart", "photo")},
             "transparent_refs": sum(w.transparent for w in corpus.refs),
         },
-        "families": FAMILIES,
-        "transforms": [t.name for t in TRANSFORMS],
+        "families": families,
+        "transforms": transform_names,
         "engine_available": why_not is None,
         "engine_unavailable_reason": why_not,
         "methods": {},
     }
     for method in methods:
         _log(f"running {method.name}")
-        raw = _run_method(method, refs, queries)
+        raw = run_method(method, refs, queries)
         shown = getattr(method, "shown_min_score", None)
         entry = {
-            "overall": _scores(raw["preds"], queries, shown),
+            "overall": scores(raw["preds"], queries, shown),
             "by_corpus": {
-                c: _scores(raw["preds"], [q for q in queries if q.corpus == c], shown)
+                c: scores(raw["preds"], [q for q in queries if q.corpus == c], shown)
                 for c in ("clipart", "photo")
             },
             "build_s": raw["build_s"],
@@ -145,12 +159,6 @@ def run(cfg: Config) -> dict:
             "weak_search_inconsistent": getattr(method, "inconsistent", None),
         }  # fmt: skip
         results["methods"][method.name] = entry
-
-    if cfg.throughput_images > 0:  # 0 skips the throughput section
-        _log(f"throughput on {cfg.throughput_images} ~1 MP JPEGs")
-        blobs = throughput.one_megapixel_jpegs(corpus.refs, cfg.throughput_images, cfg.seed)
-        results["throughput_images_per_s"] = throughput.hashing_throughput(blobs, engine=why_not is None)
-    results["wall_s"] = time.perf_counter() - t_start
     return results
 
 

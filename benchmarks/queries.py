@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import multiprocessing as mp
 import random
@@ -39,11 +40,25 @@ def pick_query_refs(refs: list[Work], per_transform: int, seed: int) -> list[Wor
     return sorted(rng.sample(photos, n_photo) + rng.sample(clips, n_clip), key=lambda w: w.key)
 
 
-def _render(job: tuple[str, str, str, int, str]) -> None:
-    src, name, tname, seed, out = job
+@dataclass(frozen=True)
+class TransformSet:
+    """The transforms a query set is rendered with: ``module`` provides ``BY_NAME`` and ``apply``."""
+
+    module: str
+    transforms: list[transforms.Transform]
+    distractor_transforms: list[transforms.Transform]
+    jpeg_families: tuple[str, ...]  # families saved as JPEG (the rest as PNG, except ``jpeg``)
+
+
+ISSUE_TRANSFORMS = TransformSet("benchmarks.transforms", transforms.TRANSFORMS, MILD, ("composite",))
+
+
+def _render(job: tuple[str, str, str, int, str, str]) -> None:
+    src, name, tname, seed, out, module_name = job
     if Path(out).exists():
         return
-    img, quality = transforms.apply(imaging.load_path(Path(src)), name, transforms.BY_NAME[tname], seed)
+    module = importlib.import_module(module_name)
+    img, quality = module.apply(imaging.load_path(Path(src)), name, module.BY_NAME[tname], seed)
     tmp = Path(out + ".tmp")
     if quality is None:
         img.save(tmp, format="PNG", compress_level=1)
@@ -52,11 +67,17 @@ def _render(job: tuple[str, str, str, int, str]) -> None:
     tmp.replace(out)
 
 
-def build_queries(corpus: Corpus, per_transform: int, seed: int) -> list[Query]:
+def build_queries(
+    corpus: Corpus, per_transform: int, seed: int, tset: TransformSet = ISSUE_TRANSFORMS
+) -> list[Query]:
     """Render (or reuse) the query files; returns them with their ground truth."""
-    # editing transforms.py invalidates the cached queries
+    # editing the transforms' module invalidates the cached queries
     code = Path(transforms.__file__).read_bytes()
+    if tset.module != ISSUE_TRANSFORMS.module:
+        code += Path(importlib.import_module(tset.module).__file__ or "").read_bytes()
     spec = [seed, per_transform, [w.name for w in corpus.refs], [w.name for w in corpus.distractors]]
+    if tset.module != ISSUE_TRANSFORMS.module:  # the issue set keeps its old cache folders
+        spec.append(tset.module)
     tag = hashlib.sha256(json.dumps(spec).encode() + code).hexdigest()[:12]
     root = sources.cache_root() / "queries" / tag
     manifest = root / "queries.json"
@@ -64,21 +85,21 @@ def build_queries(corpus: Corpus, per_transform: int, seed: int) -> list[Query]:
         return [Query(**q) for q in json.loads(manifest.read_text())]
 
     queries: list[Query] = []
-    jobs: list[tuple[str, str, str, int, str]] = []
+    jobs: list[tuple[str, str, str, int, str, str]] = []
 
     def add(work: Work, t: transforms.Transform, truth: int | None) -> None:
         # must agree with the transform returning a JPEG quality (see transforms.py)
-        suffix = ".jpg" if t.family == "composite" or t.name == "jpeg" else ".png"
+        suffix = ".jpg" if t.family in tset.jpeg_families or t.name == "jpeg" else ".png"
         out = root / t.name / f"{'ref' if truth is not None else 'dis'}_{hash_name(work.name)}{suffix}"
         queries.append(Query(len(queries), str(out), t.name, t.family, work.corpus, truth))
-        jobs.append((work.path, work.name, t.name, seed, str(out)))
+        jobs.append((work.path, work.name, t.name, seed, str(out), tset.module))
 
-    for t in transforms.TRANSFORMS:
+    for t in tset.transforms:
         (root / t.name).mkdir(parents=True, exist_ok=True)
         for w in pick_query_refs(corpus.refs, per_transform, seed):
             add(w, t, w.key)
     for w in corpus.distractors:
-        add(w, random.Random(f"{seed}:{w.name}:distractor").choice(MILD), None)
+        add(w, random.Random(f"{seed}:{w.name}:distractor").choice(tset.distractor_transforms), None)
 
     with mp.get_context("spawn").Pool(2) as pool:
         for _ in tqdm(pool.imap_unordered(_render, jobs, chunksize=8), total=len(jobs), desc="queries",

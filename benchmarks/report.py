@@ -36,12 +36,12 @@ def _summary_row(name: str, s: dict, families: list[str]) -> list[str]:
     ]
 
 
-def markdown(res: dict) -> str:
+def markdown(res: dict, title: str = "Detection benchmark") -> str:
     methods: dict = res["methods"]
     families: list[str] = res["families"]
     cfg, corp = res["config"], res["corpus"]
     out = [
-        "## Detection benchmark",
+        f"## {title}",
         "",
         f"Refs: {corp['refs']['clipart']} clip art + {corp['refs']['photo']} photo tiles "
         f"({corp['transparent_refs']} transparent); distractors: {corp['distractors']['clipart']} clip art + "
