@@ -3,7 +3,8 @@
 Search is a cascade, cheapest evidence first:
 1. exact bytes (SHA-256 lookup);
 2. whole-image PDQ over every dihedral variant of the query and of its content box, which
-   catches re-encodes, recolours, mirrors, 90-degree turns and frames at hash-lookup cost;
+   catches re-encodes, recolours, mirrors, 90-degree turns and frames at hash-lookup cost; a
+   PDQ that drifted past its match distance still counts when the work's pHash agrees;
 3. ORB descriptors of the query in one batched FAISS search, votes per work, then RANSAC
    (``geometry``) on the best-voted works: crops, small rotations, stretches, overlays,
    screenshots; each placement's query region is re-hashed in the work's frame, and its edges
@@ -35,7 +36,7 @@ from indexes import alignment, appearance, file_lock, geometry, global_hashes, s
 from indexes.binary_index import BinaryIndex, VectorBatches
 from indexes.cpu import available_cores, faiss_threads
 from indexes.fingerprinting import REFERENCE_FEATURES, SILHOUETTE_FEATURES, Fingerprint
-from indexes.global_hashes import PDQ_BYTES
+from indexes.global_hashes import PDQ_BYTES, PHASH_BYTES
 from indexes.local_features import DESCRIPTOR_BYTES, LocalFeatures
 from indexes.rwlock import ReadWriteLock
 
@@ -63,8 +64,10 @@ MIN_FEATURES_PER_WORK = 32
 _FEATURE_BITS = 10  # local id = key << 10 | feature number
 _MAX_FEATURES = 1 << _FEATURE_BITS
 _VIEW_BITS = 5  # pdq id = key << 5 | view (whole-image views first, then sub-regions)
-_FORMAT = 5
-_READABLE_FORMATS = (3, 4, 5)  # 3 stored keypoints as float32; 3 and 4 had no appearance
+_FORMAT = 6
+# 3 stored keypoints as float32; 3 and 4 had no appearance; 3-5 no pHash (their works search
+# as before, without pHash corroboration, until the index is rebuilt).
+_READABLE_FORMATS = (3, 4, 5, 6)
 # A work's keypoints are kept in fixed point, 1/32 px in uint16 (working images are at most
 # 1,024 px): half the memory of float32, which was 1 GB of a million-work registry.
 _POINT_SCALE = 32
@@ -84,6 +87,7 @@ _SAME_PICTURE_BITS = 16
 # with 3-6 inliers on the benchmark), and each re-hash costs 0.5-1 ms.
 _MIN_ALIGNED_INLIERS = 7
 _NO_SIGNATURE = np.zeros(appearance.SIGNATURE_BYTES, np.int8)
+_NO_PHASH = np.zeros(0, np.uint8)
 # ``_pictures``: the pairs of works competing for most query descriptors that are checked for being
 # one picture, and how many descriptors they must both be close to (twins share nearly all).
 _TWIN_PAIRS = 4
@@ -120,6 +124,9 @@ class _Work:
     # into the loaded array, like ``pdq`` and the points: with per-work copies, made while the
     # array was still held, a million-work server peaked at 8,175 MiB instead of 8,018.
     appearance: np.ndarray
+    # 64-bit pHash of the whole image (8 bytes), empty when unknown (an index saved before format 6,
+    # or a work added from a query fingerprint): it corroborates a drifted PDQ (``scoring``).
+    phash: np.ndarray
 
     @property
     def points(self) -> np.ndarray:
@@ -262,7 +269,8 @@ class Engine:
         # A signature of another size (none, or a future layout) is not compared, nor saved.
         sig = fp.appearance.copy() if len(fp.appearance) == appearance.SIGNATURE_BYTES else appearance.EMPTY
         points, pdq = _fixed(local.points), fp.pdq[:, 0, :].copy()
-        return _Work(fp.sha256, self._size(fp.working_size), points, fp.low_information, pdq, sig)
+        phash = fp.phash.copy() if len(fp.phash) == PHASH_BYTES else _NO_PHASH
+        return _Work(fp.sha256, self._size(fp.working_size), points, fp.low_information, pdq, sig, phash)
 
     def _size(self, size: tuple[int, int]) -> tuple[int, int]:
         return self._sizes.setdefault(size, size)
@@ -410,6 +418,7 @@ class Engine:
         out: list[Match] = []
         full = (0, 0, fp.size[0], fp.size[1])
         views: np.ndarray | None = None  # the query's appearance, computed once if needed
+        query_phash: np.ndarray | None = None  # likewise its pHash (queries do not store one)
         for key in exact:
             out.append(self._match(fp, key, 1.0, "exact", full))
         for key, ev in evidence.items():
@@ -419,7 +428,14 @@ class Engine:
             if ev.near is not None or ev.aligned is not None:
                 # The whole query, or the placed region, looks like the work: one piece of
                 # evidence (the two hashes agree on whole copies, so they must not add up).
-                near = scoring.near_score(ev.near) if ev.near is not None else 0.0
+                near = 0.0
+                if ev.near is not None:
+                    phash_bits = None
+                    if ev.near_panel is None and scoring.phash_may_corroborate(ev.near):
+                        if query_phash is None:
+                            query_phash = _query_phash(fp)
+                        phash_bits = _phash_distance(query_phash, self._works[key].phash)
+                    near = scoring.corroborated_near_score(ev.near, phash_bits)
                 aligned = scoring.aligned_score(ev.aligned) if ev.aligned is not None else 0.0
                 parts.append(max(near, aligned))
                 region = full
@@ -564,6 +580,10 @@ class Engine:
                 appearance=np.stack([w.appearance if len(w.appearance) else _NO_SIGNATURE for w in works])
                 if works
                 else np.zeros((0, appearance.SIGNATURE_BYTES), np.int8),
+                phash=np.array(
+                    [w.phash if len(w.phash) else np.zeros(PHASH_BYTES, np.uint8) for w in works], np.uint8
+                ).reshape(-1, PHASH_BYTES),
+                has_phash=np.array([len(w.phash) > 0 for w in works], dtype=bool),
             )
 
     def _load(self) -> None:
@@ -596,6 +616,8 @@ class Engine:
             keys, sha, sizes, low = z["keys"], z["sha256"], z["working_size"], z["low"]
             views, counts, points, pdq = z["whole_views"], z["counts"], z["points"], z["pdq"]
             sigs = z["appearance"] if "appearance" in z.files else None  # formats 3 and 4: none
+            phashes = z["phash"] if "phash" in z.files else None  # formats 3-5: none
+            has_phash = z["has_phash"] if "has_phash" in z.files else None
         if points.dtype != np.uint16:  # format 3
             points = _fixed(points)
         offsets = np.concatenate([[0], np.cumsum(counts)])
@@ -608,9 +630,26 @@ class Engine:
                 bool(low[i]),
                 pdq[pdq_offsets[i] : pdq_offsets[i + 1]],
                 appearance.EMPTY if sigs is None else sigs[i],  # an all-zero row compares as 0
+                phashes[i] if phashes is not None and has_phash is not None and has_phash[i] else _NO_PHASH,
             )
             self._works[key] = work
             self._own(work.sha256, key)
+
+
+def _query_phash(fp: Fingerprint) -> np.ndarray:
+    """The query's whole-image pHash: stored in reference fingerprints, else hashed from the
+    thumbnail (~0.5 ms, only for queries that have a drifted whole-image candidate)."""
+    if len(fp.phash) == PHASH_BYTES:
+        return fp.phash
+    if fp.thumbnail is None:
+        return _NO_PHASH
+    return global_hashes.phash(fp.thumbnail)
+
+
+def _phash_distance(a: np.ndarray, b: np.ndarray) -> int | None:
+    if len(a) != PHASH_BYTES or len(b) != PHASH_BYTES:
+        return None
+    return int(global_hashes.hamming(a, b))
 
 
 def _explain_away(matches: list[Match], same_picture: Callable[[int, int], bool]) -> list[Match]:

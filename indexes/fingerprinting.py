@@ -71,7 +71,7 @@ class Fingerprint:
     pdq: np.ndarray  # (views, 8, 32) uint8: dihedral PDQ of each view (full, [dark bg], [content box])
     pdq_quality: int
     regions: np.ndarray  # (r, 32) uint8: PDQ of sub-regions of a work (crops); empty for queries
-    phash: np.ndarray  # (8,) uint8 for registered works (kept for exchange); empty for queries
+    phash: np.ndarray  # (8,) uint8 for registered works (exchange, corroboration); empty for queries
     local: LocalFeatures
     mirrored: LocalFeatures  # features of the horizontally flipped image, in flipped coordinates
     edge_density: float
@@ -328,7 +328,8 @@ def fingerprint_decoded(decoded: DecodedImage, sha256: str, *, role: str = "quer
         pdq=pdq,
         pdq_quality=pdq_quality,
         regions=global_hashes.region_hashes(small) if role == "reference" else _NO_REGIONS,
-        # Nothing searches by pHash; registered works keep it for exchange, queries skip its ~1 ms.
+        # Registered works keep pHash for exchange and to corroborate a drifted PDQ; a query's is
+        # hashed from its thumbnail only when a search needs it (``engine._query_phash``).
         phash=global_hashes.phash(small) if role == "reference" else _NO_PHASH,
         local=local,
         mirrored=mirrored,

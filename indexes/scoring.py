@@ -75,6 +75,29 @@ def _whole_image_score(pdq_distance: int, match_bits: int) -> float:
     return max(0.0, (1.0 - match_bits / scale) * fade)
 
 
+# Two independent whole-image hashes agreeing. A whole copy blurred, noised, shrunk or re-encoded
+# often drifts past PDQ's 20 bits (PDQ keeps a 16 x 16 DCT of a 64 px image, so it sees fine
+# damage), while pHash (8 x 8 of 32 px) stays put. Both close at once is rare for unrelated
+# works: on benchmark seed 0, pairs at PDQ 21-44 bits with pHash <= 6 were 29 true copies the
+# engine had not matched and 0 wrong works; seed 1, held out, 26 and 0 (BENCHMARKS.md).
+_PHASH_AGREE_BITS = 6
+
+
+def phash_may_corroborate(pdq_distance: int) -> bool:
+    """Whether a pHash comparison could change ``corroborated_near_score`` at this PDQ distance."""
+    return _PDQ_MATCH_BITS < pdq_distance <= _PDQ_ZERO_BITS
+
+
+def corroborated_near_score(pdq_distance: int, phash_distance: int | None) -> float:
+    """``near_score``, except that a PDQ distance within the fade (21-44 bits) that the 64-bit
+    pHash confirms (<= 6 bits) counts as PDQ's match distance: exactly MATCH_THRESHOLD.
+    ``phash_distance`` None means no pHash to compare (an index saved before it was kept)."""
+    agrees = phash_distance is not None and phash_distance <= _PHASH_AGREE_BITS
+    if not agrees or not phash_may_corroborate(pdq_distance):
+        return near_score(pdq_distance)
+    return near_score(min(pdq_distance, _PDQ_MATCH_BITS))
+
+
 def aligned_score(pdq_distance: int) -> float:
     """Score of the query region under a verified placement, warped into the work's frame and
     PDQ-hashed, at ``pdq_distance`` bits from the work.

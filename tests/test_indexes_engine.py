@@ -592,11 +592,18 @@ def test_concurrent_searches_agree_with_serial_ones_while_works_are_added(
 
 
 def _pdq_drifted(fp: Fingerprint, bits: int) -> Fingerprint:
-    """``fp`` as a copy whose only evidence is a whole-image PDQ ``bits`` away (no features)."""
+    """``fp`` as a copy whose only evidence is a whole-image PDQ ``bits`` away (no features, and a
+    pHash that disagrees, so it cannot corroborate the drift)."""
     mask = np.packbits(np.arange(global_hashes.PDQ_BYTES * 8) < bits)
     none = LocalFeatures(np.zeros((0, 2), np.float32), np.zeros((0, 32), np.uint8))
     return dataclasses.replace(
-        fp, sha256="0" * 64, pdq=fp.pdq ^ mask, regions=fp.regions[:0], local=none, mirrored=none
+        fp,
+        sha256="0" * 64,
+        pdq=fp.pdq ^ mask,
+        regions=fp.regions[:0],
+        local=none,
+        mirrored=none,
+        phash=np.bitwise_not(fp.phash),
     )
 
 

@@ -1,0 +1,90 @@
+"""pHash agreement lifts a drifted whole-image PDQ distance to `match`, and nothing else."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageFilter
+
+from indexes import Engine, Fingerprint, fingerprint, global_hashes, scoring
+
+# A committed CC0 sample whose blurred copy drifts past PDQ's 20 bits while pHash holds.
+CAPITOL = Path(__file__).resolve().parent.parent / "samples" / "works" / "03_us_capitol_building_cli.png"
+
+
+def test_a_drifted_pdq_reaches_match_only_when_phash_agrees() -> None:
+    at_match = scoring.near_score(20)
+    assert scoring.corroborated_near_score(30, 6) == at_match
+    assert scoring.corroborated_near_score(44, 0) == at_match
+    assert scoring.corroborated_near_score(30, 7) == scoring.near_score(30) < scoring.MATCH_THRESHOLD
+    assert scoring.corroborated_near_score(45, 0) == scoring.near_score(45) == 0.0
+    assert scoring.corroborated_near_score(30, None) == scoring.near_score(30)
+    # Within 20 bits PDQ alone already decides, and pHash never lowers it.
+    assert scoring.corroborated_near_score(12, 60) == scoring.near_score(12)
+
+
+def _blurred_copy() -> bytes:
+    art = Image.open(CAPITOL).convert("RGBA")
+    flat = Image.new("RGB", art.size, (255, 255, 255))
+    flat.paste(art, mask=art.getchannel("A"))
+    buf = io.BytesIO()
+    flat.filter(ImageFilter.GaussianBlur(5)).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def _bits(a: np.ndarray, b: np.ndarray) -> int:
+    return int(global_hashes.hamming(a, b))
+
+
+@pytest.fixture(scope="module")
+def reference() -> Fingerprint:
+    return fingerprint(CAPITOL.read_bytes(), role="reference")
+
+
+def test_a_blurred_copy_is_matched_through_phash_agreement(reference: Fingerprint) -> None:
+    copy = fingerprint(_blurred_copy())
+    # The premise: PDQ drifted into the band where it alone cannot reach `match`; pHash did not.
+    pdq_bits = min(
+        _bits(copy.pdq[0, i], reference.pdq[j, 0]) for i in range(8) for j in range(len(reference.pdq))
+    )
+    assert 20 < pdq_bits <= 44
+    assert _bits(global_hashes.phash(copy.thumbnail), reference.phash) <= 6
+
+    with_phash = Engine()
+    with_phash.add(1, reference)
+    found = with_phash.search(copy)
+    assert found and found[0].key == 1 and found[0].verdict == "match" and found[0].kind == "near"
+
+    # The same work without its pHash (an index saved before format 6): the copy is not matched.
+    without = Engine()
+    without.add(1, dataclasses.replace(reference, phash=np.zeros(0, np.uint8)))
+    assert not any(m.verdict == "match" for m in without.search(copy))
+
+
+def test_phash_survives_save_and_load_and_an_older_index_loads_without_it(
+    reference: Fingerprint, tmp_path: Path
+) -> None:
+    copy = fingerprint(_blurred_copy())
+    saved = Engine(tmp_path / "index")
+    saved.add(1, reference)
+    saved.save()
+    assert Engine(tmp_path / "index").search(copy)[0].verdict == "match"
+
+    # Rewrite the files as format 5 wrote them: no pHash arrays.
+    manifest_path = tmp_path / "index" / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    works = tmp_path / "index" / manifest["files"]["works"]
+    with np.load(works) as z:
+        arrays = {name: z[name] for name in z.files if name not in ("phash", "has_phash")}
+    with open(works, "wb") as fh:
+        np.savez(fh, **arrays)
+    manifest_path.write_text(json.dumps({**manifest, "format": 5}))
+    old = Engine(tmp_path / "index")
+    assert len(old) == 1
+    assert not any(m.verdict == "match" for m in old.search(copy))  # searched as before
+    assert old.search(fingerprint(CAPITOL.read_bytes()))[0].verdict == "match"
