@@ -183,6 +183,9 @@ class Engine:
         self._sizes: dict[tuple[int, int], tuple[int, int]] = {}
         # Budget the persisted works were indexed with (None: never saved).
         self.stored_features_per_work: int | None = None
+        # Loaded from files an older release wrote: they lack what this one keeps per work (format
+        # 6: the pHash), so whoever holds the fingerprints should rebuild (the registry does).
+        self.loaded_older_format = False
         self._pdq = BinaryIndex(PDQ_BYTES)
         self._local = BinaryIndex(DESCRIPTOR_BYTES, flat_limit=LOCAL_FLAT_LIMIT)
         if self.directory is not None and (self.directory / "manifest.json").exists():
@@ -298,6 +301,7 @@ class Engine:
             self._pdq = BinaryIndex.build_from(pdq)
             self._local = BinaryIndex.build_from(loc, flat_limit=LOCAL_FLAT_LIMIT)
             self._works = works
+            self.loaded_older_format = False
             self._by_sha = {}
             for key, work in works.items():
                 self._own(work.sha256, key)
@@ -597,6 +601,7 @@ class Engine:
         if manifest.get("format") not in _READABLE_FORMATS:
             raise ValueError(f"index format {manifest.get('format')} is not supported; rebuild it")
         self.stored_features_per_work = manifest.get("features_per_work", DEFAULT_FEATURES_PER_WORK)
+        self.loaded_older_format = manifest["format"] < _FORMAT
         files = manifest["files"]
 
         directory = self.directory

@@ -88,6 +88,8 @@ class Registry:
         # A changed feature budget applies to every work, so the index is rebuilt with it.
         rebudgeted = engine.stored_features_per_work not in (None, engine.features_per_work)
         stale = (data_dir / STALE_INDEX_MARKER).exists()
+        if engine.loaded_older_format:
+            logger.warning("the index was written by an older release: rebuilding it from the database")
         if stale:
             logger.warning(
                 "a 'rights refingerprint' run did not finish: rebuilding the index from the database "
@@ -95,7 +97,7 @@ class Registry:
             )
         # Read before reconciling, so the index never claims more than it holds (its save stamp).
         registry._synced_log_size = size
-        registry.reconcile(full=not loaded or rebudgeted or stale)
+        registry.reconcile(full=not loaded or rebudgeted or stale or engine.loaded_older_format)
         return registry
 
     def close(self) -> None:

@@ -12,7 +12,7 @@ import random
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont, ImageOps
+from PIL import Image, ImageDraw, ImageFilter, ImageFont, ImageOps
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples" / "test-art"
 SAMPLE_NAMES = ("elephant", "lasagna", "tennis_shoes", "wagon")
@@ -87,6 +87,18 @@ def sample(name: str) -> bytes:
 
 def sample_image(name: str) -> Image.Image:
     return Image.open(SAMPLES / f"{name}.png").convert("RGBA")
+
+
+# A committed CC0 work whose blurred copy drifts past PDQ's 20 bits while its pHash holds.
+CAPITOL = SAMPLES.parent / "works" / "03_us_capitol_building_cli.png"
+
+
+def blurred_capitol() -> bytes:
+    """``CAPITOL`` flattened on white, Gaussian-blurred (radius 5), as PNG."""
+    art = Image.open(CAPITOL).convert("RGBA")
+    flat = Image.new("RGB", art.size, (255, 255, 255))
+    flat.paste(art, mask=art.getchannel("A"))
+    return encode(flat.filter(ImageFilter.GaussianBlur(5)))
 
 
 # ---- low-information images ---------------------------------------------------------------

@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
-import io
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image, ImageFilter
 
 from indexes import Engine, Fingerprint, fingerprint, global_hashes, scoring
-
-# A committed CC0 sample whose blurred copy drifts past PDQ's 20 bits while pHash holds.
-CAPITOL = Path(__file__).resolve().parent.parent / "samples" / "works" / "03_us_capitol_building_cli.png"
+from tests import imagegen
+from tests.imagegen import blurred_capitol
 
 
 def test_a_drifted_pdq_reaches_match_only_when_phash_agrees() -> None:
@@ -28,26 +25,17 @@ def test_a_drifted_pdq_reaches_match_only_when_phash_agrees() -> None:
     assert scoring.corroborated_near_score(12, 60) == scoring.near_score(12)
 
 
-def _blurred_copy() -> bytes:
-    art = Image.open(CAPITOL).convert("RGBA")
-    flat = Image.new("RGB", art.size, (255, 255, 255))
-    flat.paste(art, mask=art.getchannel("A"))
-    buf = io.BytesIO()
-    flat.filter(ImageFilter.GaussianBlur(5)).save(buf, "PNG")
-    return buf.getvalue()
-
-
 def _bits(a: np.ndarray, b: np.ndarray) -> int:
     return int(global_hashes.hamming(a, b))
 
 
 @pytest.fixture(scope="module")
 def reference() -> Fingerprint:
-    return fingerprint(CAPITOL.read_bytes(), role="reference")
+    return fingerprint(imagegen.CAPITOL.read_bytes(), role="reference")
 
 
 def test_a_blurred_copy_is_matched_through_phash_agreement(reference: Fingerprint) -> None:
-    copy = fingerprint(_blurred_copy())
+    copy = fingerprint(blurred_capitol())
     # The premise: PDQ drifted into the band where it alone cannot reach `match`; pHash did not.
     pdq_bits = min(
         _bits(copy.pdq[0, i], reference.pdq[j, 0]) for i in range(8) for j in range(len(reference.pdq))
@@ -69,7 +57,7 @@ def test_a_blurred_copy_is_matched_through_phash_agreement(reference: Fingerprin
 def test_phash_survives_save_and_load_and_an_older_index_loads_without_it(
     reference: Fingerprint, tmp_path: Path
 ) -> None:
-    copy = fingerprint(_blurred_copy())
+    copy = fingerprint(blurred_capitol())
     saved = Engine(tmp_path / "index")
     saved.add(1, reference)
     saved.save()
@@ -87,4 +75,4 @@ def test_phash_survives_save_and_load_and_an_older_index_loads_without_it(
     old = Engine(tmp_path / "index")
     assert len(old) == 1
     assert not any(m.verdict == "match" for m in old.search(copy))  # searched as before
-    assert old.search(fingerprint(CAPITOL.read_bytes()))[0].verdict == "match"
+    assert old.search(fingerprint(imagegen.CAPITOL.read_bytes()))[0].verdict == "match"

@@ -12,6 +12,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -24,6 +25,7 @@ from rights.db import original_path
 from rights.errors import BadInput, Conflict, Forbidden, InvalidImage, LowInformation, NotFound
 from rights.log import VerificationError, verify_log, verify_receipt
 from rights.registry import Registry
+from tests.imagegen import CAPITOL, blurred_capitol
 from tests.rights_support import artwork_png, near_copy, plain_png
 
 ALICE = Account(1, "alice", "creator")
@@ -234,6 +236,30 @@ def test_index_is_rebuilt_from_the_database(tmp_path: Path, damage: str) -> None
         withdrawn = reg.match_image(artwork_png(40))["matches"]
         assert keep["work_id"] not in [m["work_id"] for m in withdrawn]
     assert verify_log(data).ok
+
+
+def test_an_index_from_before_phash_is_rebuilt_with_it(tmp_path: Path) -> None:
+    """Format 5 kept no pHash per work; the database's fingerprints have it, so opening rebuilds."""
+    data = tmp_path / "data"
+    with Registry.open(data) as reg:
+        work = reg.register("alice", CAPITOL.read_bytes())
+        reg.flush_index()
+        assert reg.match_image(blurred_capitol())["verdict"] == "match"
+    index = data / "index"
+    manifest = json.loads((index / "manifest.json").read_text())
+    works = index / manifest["files"]["works"]
+    with np.load(works) as z:
+        arrays = {name: z[name] for name in z.files if name not in ("phash", "has_phash")}
+    with open(works, "wb") as fh:
+        np.savez(fh, **arrays)
+    (index / "manifest.json").write_text(json.dumps({**manifest, "format": 5}))
+    assert Engine(index).loaded_older_format  # as the old release left it: no pHash to agree with
+    assert not any(m.verdict == "match" for m in Engine(index).search(fingerprint(blurred_capitol())))
+    with Registry.open(data) as reg:
+        assert not reg.engine.loaded_older_format
+        found = reg.match_image(blurred_capitol())
+        assert found["verdict"] == "match" and found["matches"][0]["work_id"] == work["work_id"]
+    assert json.loads((index / "manifest.json").read_text())["format"] == 6
 
 
 def test_a_new_feature_budget_rebuilds_the_index(tmp_path: Path) -> None:
