@@ -423,6 +423,20 @@ class Engine:
         full = (0, 0, fp.size[0], fp.size[1])
         views: np.ndarray | None = None  # the query's appearance, computed once if needed
         query_phash: np.ndarray | None = None  # likewise its pHash (queries do not store one)
+
+        def phash_bits(key: int, ev: _Evidence, *, tiny: bool) -> int | None:
+            """pHash distance to the work when it could corroborate the whole-image PDQ, else None."""
+            nonlocal query_phash
+            if (
+                ev.near is None
+                or ev.near_panel is not None
+                or not scoring.phash_may_corroborate(ev.near, tiny=tiny)
+            ):
+                return None
+            if query_phash is None:
+                query_phash = _query_phash(fp)
+            return _phash_distance(query_phash, self._works[key].phash)
+
         for key in exact:
             out.append(self._match(fp, key, 1.0, "exact", full))
         for key, ev in evidence.items():
@@ -434,12 +448,7 @@ class Engine:
                 # evidence (the two hashes agree on whole copies, so they must not add up).
                 near = 0.0
                 if ev.near is not None:
-                    phash_bits = None
-                    if ev.near_panel is None and scoring.phash_may_corroborate(ev.near):
-                        if query_phash is None:
-                            query_phash = _query_phash(fp)
-                        phash_bits = _phash_distance(query_phash, self._works[key].phash)
-                    near = scoring.corroborated_near_score(ev.near, phash_bits)
+                    near = scoring.corroborated_near_score(ev.near, phash_bits(key, ev, tiny=False))
                 aligned = scoring.aligned_score(ev.aligned) if ev.aligned is not None else 0.0
                 parts.append(max(near, aligned))
                 region = full
@@ -473,8 +482,10 @@ class Engine:
                     score, kind = below_review, "partial" if ev.loose else "near"
             whole_image = 0.0
             if ev.near is not None and ev.near_panel is None:
-                by_hash = scoring.tiny_query_score if fp.whole_image_only else scoring.near_score
-                whole_image = by_hash(ev.near)
+                tiny = fp.whole_image_only
+                whole_image = scoring.corroborated_near_score(
+                    ev.near, phash_bits(key, ev, tiny=tiny), tiny=tiny
+                )
             match = self._match(fp, key, score, kind, region, whole_image=whole_image)
             if match.score > 0.0 and match.score >= min_score:
                 out.append(match)
