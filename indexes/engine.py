@@ -425,14 +425,10 @@ class Engine:
         views: np.ndarray | None = None  # the query's appearance, computed once if needed
         query_phash: int | None = None  # likewise its pHash (queries do not store one)
 
-        def phash_bits(key: int, ev: _Evidence, *, tiny: bool) -> int | None:
+        def phash_bits(key: int, ev: _Evidence) -> int | None:
             """pHash distance to the work when it could corroborate the whole-image PDQ, else None."""
             nonlocal query_phash
-            if (
-                ev.near is None
-                or ev.near_panel is not None
-                or not scoring.phash_may_corroborate(ev.near, tiny=tiny)
-            ):
+            if ev.near is None or ev.near_panel is not None or not scoring.phash_may_corroborate(ev.near):
                 return None
             if query_phash is None:
                 query_phash = _query_phash(fp)
@@ -452,7 +448,7 @@ class Engine:
                 # evidence (the two hashes agree on whole copies, so they must not add up).
                 near = 0.0
                 if ev.near is not None:
-                    near = scoring.corroborated_near_score(ev.near, phash_bits(key, ev, tiny=False))
+                    near = scoring.corroborated_near_score(ev.near, phash_bits(key, ev))
                 aligned = scoring.aligned_score(ev.aligned) if ev.aligned is not None else 0.0
                 parts.append(max(near, aligned))
                 region = full
@@ -486,10 +482,8 @@ class Engine:
                     score, kind = below_review, "partial" if ev.loose else "near"
             whole_image = 0.0
             if ev.near is not None and ev.near_panel is None:
-                tiny = fp.whole_image_only
-                whole_image = scoring.corroborated_near_score(
-                    ev.near, phash_bits(key, ev, tiny=tiny), tiny=tiny
-                )
+                by_hash = scoring.tiny_query_score if fp.whole_image_only else scoring.near_score
+                whole_image = by_hash(ev.near)
             match = self._match(fp, key, score, kind, region, whole_image=whole_image)
             if match.score > 0.0 and match.score >= min_score:
                 out.append(match)

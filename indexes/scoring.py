@@ -83,24 +83,24 @@ def _whole_image_score(pdq_distance: int, match_bits: int) -> float:
 _PHASH_AGREE_BITS = 6
 
 
-def phash_may_corroborate(pdq_distance: int, *, tiny: bool = False) -> bool:
-    """Whether a pHash comparison could change the corroborated score at this PDQ distance: within
-    the fade past the match distance (21-44 bits; 32-55 for ``tiny`` queries)."""
-    match_bits = _TINY_MATCH_BITS if tiny else _PDQ_MATCH_BITS
-    return match_bits < pdq_distance <= match_bits + _PDQ_ZERO_BITS - _PDQ_MATCH_BITS
+def phash_may_corroborate(pdq_distance: int) -> bool:
+    """Whether a pHash comparison could change ``corroborated_near_score`` at this PDQ distance:
+    within the fade past the match distance (21-44 bits)."""
+    return _PDQ_MATCH_BITS < pdq_distance <= _PDQ_ZERO_BITS
 
 
-def corroborated_near_score(pdq_distance: int, phash_distance: int | None, *, tiny: bool = False) -> float:
-    """``near_score`` (``tiny_query_score`` for ``tiny`` queries), except that a PDQ distance
-    within the fade that the 64-bit pHash confirms (<= 6 bits) counts as the match distance:
-    exactly MATCH_THRESHOLD. ``phash_distance`` None means no pHash to compare (an index saved
-    before it was kept). For tiny queries, on seeds 0 and 1, PDQ 32-55 with pHash <= 6 were 5 and
-    6 more true copies and no wrong work."""
-    match_bits = _TINY_MATCH_BITS if tiny else _PDQ_MATCH_BITS
+def corroborated_near_score(pdq_distance: int, phash_distance: int | None) -> float:
+    """``near_score``, except that a PDQ distance within the fade that the 64-bit pHash confirms
+    (<= 6 bits) counts as the match distance: exactly MATCH_THRESHOLD. ``phash_distance`` None
+    means no pHash to compare (an index saved before it was kept).
+
+    Not for queries under 32 px (``tiny_query_score``): over their own band (PDQ 32-55) the rule
+    added 5 and 6 true copies on seeds 0 and 1 but a wrong match on the unseen edits, 9 of 10
+    correct, under the 99 % that `match` stands for (BENCHMARKS.md)."""
     agrees = phash_distance is not None and phash_distance <= _PHASH_AGREE_BITS
-    if agrees and phash_may_corroborate(pdq_distance, tiny=tiny):
-        pdq_distance = match_bits
-    return _whole_image_score(pdq_distance, match_bits)
+    if agrees and phash_may_corroborate(pdq_distance):
+        pdq_distance = _PDQ_MATCH_BITS
+    return near_score(pdq_distance)
 
 
 def aligned_score(pdq_distance: int) -> float:

@@ -23,13 +23,6 @@ def test_a_drifted_pdq_reaches_match_only_when_phash_agrees() -> None:
     assert scoring.corroborated_near_score(30, None) == scoring.near_score(30)
     # Within 20 bits PDQ alone already decides, and pHash never lowers it.
     assert scoring.corroborated_near_score(12, 60) == scoring.near_score(12)
-    # A query too small for local features: the band follows its 31-bit match distance.
-    tiny_at_match = scoring.tiny_query_score(31)
-    assert scoring.corroborated_near_score(40, 5, tiny=True) == tiny_at_match
-    assert scoring.corroborated_near_score(55, 0, tiny=True) == tiny_at_match
-    assert scoring.corroborated_near_score(40, 7, tiny=True) == scoring.tiny_query_score(40)
-    assert scoring.corroborated_near_score(56, 0, tiny=True) == scoring.tiny_query_score(56) == 0.0
-    assert scoring.corroborated_near_score(25, 60, tiny=True) == scoring.tiny_query_score(25)
 
 
 def _bits(a: np.ndarray, b: np.ndarray) -> int:
