@@ -73,10 +73,9 @@ def build_queries(
     """Render (or reuse) the query files; returns them with their ground truth."""
     # editing the transforms' module invalidates the cached queries
     code = Path(transforms.__file__).read_bytes()
-    if tset.module != ISSUE_TRANSFORMS.module:
-        code += Path(importlib.import_module(tset.module).__file__ or "").read_bytes()
     spec = [seed, per_transform, [w.name for w in corpus.refs], [w.name for w in corpus.distractors]]
     if tset.module != ISSUE_TRANSFORMS.module:  # the issue set keeps its old cache folders
+        code += Path(importlib.import_module(tset.module).__file__ or "").read_bytes()
         spec.append(tset.module)
     tag = hashlib.sha256(json.dumps(spec).encode() + code).hexdigest()[:12]
     root = sources.cache_root() / "queries" / tag
