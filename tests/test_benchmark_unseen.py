@@ -5,20 +5,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw
 
 from benchmarks import unseen_transforms as unseen
 from benchmarks.corpus import Corpus, Work
 from benchmarks.queries import build_queries
 from benchmarks.unseen import UNSEEN_SET
-
-
-def _work() -> Image.Image:
-    img = Image.new("RGBA", (200, 160), (0, 0, 0, 0))
-    d = ImageDraw.Draw(img)
-    d.ellipse((10, 10, 130, 140), fill=(200, 30, 30, 255))
-    d.rectangle((90, 40, 190, 150), fill=(20, 90, 220, 255))
-    return img
+from tests.test_benchmark_transforms import _work
 
 
 @pytest.mark.parametrize("t", unseen.UNSEEN, ids=lambda t: t.name)
