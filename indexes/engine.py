@@ -86,8 +86,8 @@ _SAME_PICTURE_BITS = 16
 # Placements with fewer inliers are not re-hashed: mostly chance ones (601 false vs 68 true
 # with 3-6 inliers on the benchmark), and each re-hash costs 0.5-1 ms.
 _MIN_ALIGNED_INLIERS = 7
-_NO_SIGNATURE = np.zeros(appearance.SIGNATURE_BYTES, np.int8)
 _NO_PHASH = -1
+_SUMMARY_BYTES = appearance.SIGNATURE_BYTES + PHASH_BYTES + 1
 # ``_pictures``: the pairs of works competing for most query descriptors that are checked for being
 # one picture, and how many descriptors they must both be close to (twins share nearly all).
 _TWIN_PAIRS = 4
@@ -120,14 +120,23 @@ class _Work:
     fixed_points: np.ndarray  # (n, 2) uint16, working pixels x _POINT_SCALE
     low_information: bool
     pdq: np.ndarray  # (views, 32) identity-orientation PDQ of each whole-image view
-    # ``indexes.appearance`` signature (255,) int8, empty for fingerprints made before it. A view
-    # into the loaded array, like ``pdq`` and the points: with per-work copies, made while the
-    # array was still held, a million-work server peaked at 8,175 MiB instead of 8,018.
-    appearance: np.ndarray
-    # 64-bit pHash of the whole image as an int, _NO_PHASH when unknown (an index saved before
-    # format 6, or a work added from a query fingerprint): it corroborates a drifted PDQ
-    # (``scoring``). An int, not an array: ~36 bytes a work instead of ~110 (a million works).
-    phash: int
+    # ``_SUMMARY_BYTES`` int8: the ``indexes.appearance`` signature (zeros when unknown), the
+    # pHash's 8 bytes and a has-pHash flag. One row, a view into the loaded array: per-work
+    # copies, or the pHash as a Python int (36 bytes), add tens of MiB at a million works.
+    summary: np.ndarray
+
+    @property
+    def appearance(self) -> np.ndarray:
+        """The signature (255,) int8; all zeros, which compares as 0, for fingerprints made before it."""
+        return self.summary[: appearance.SIGNATURE_BYTES]
+
+    @property
+    def phash(self) -> int:
+        """64-bit pHash of the whole image, _NO_PHASH when unknown (an index saved before format 6,
+        or a work added from a query fingerprint): it corroborates a drifted PDQ (``scoring``)."""
+        if not self.summary[-1]:
+            return _NO_PHASH
+        return int.from_bytes(self.summary[appearance.SIGNATURE_BYTES : -1].tobytes(), "big")
 
     @property
     def points(self) -> np.ndarray:
@@ -270,11 +279,15 @@ class Engine:
         return (owners,) if isinstance(owners, int) else owners
 
     def _work(self, fp: Fingerprint, local: LocalFeatures) -> _Work:
+        summary = np.zeros(_SUMMARY_BYTES, np.int8)
         # A signature of another size (none, or a future layout) is not compared, nor saved.
-        sig = fp.appearance.copy() if len(fp.appearance) == appearance.SIGNATURE_BYTES else appearance.EMPTY
+        if len(fp.appearance) == appearance.SIGNATURE_BYTES:
+            summary[: appearance.SIGNATURE_BYTES] = fp.appearance
+        if len(fp.phash) == PHASH_BYTES:  # a query's fingerprint has none
+            summary[appearance.SIGNATURE_BYTES : -1] = fp.phash.view(np.int8)
+            summary[-1] = 1
         points, pdq = _fixed(local.points), fp.pdq[:, 0, :].copy()
-        phash = _phash_int(fp.phash)
-        return _Work(fp.sha256, self._size(fp.working_size), points, fp.low_information, pdq, sig, phash)
+        return _Work(fp.sha256, self._size(fp.working_size), points, fp.low_information, pdq, summary)
 
     def _size(self, size: tuple[int, int]) -> tuple[int, int]:
         return self._sizes.setdefault(size, size)
@@ -578,6 +591,8 @@ class Engine:
         works = [self._works[int(k)] for k in keys]
         counts = np.array([len(w.fixed_points) for w in works], dtype=np.int64)
         points = np.concatenate([w.fixed_points for w in works]) if works else np.zeros((0, 2), np.uint16)
+        summaries = np.stack([w.summary for w in works]) if works else np.zeros((0, _SUMMARY_BYTES), np.int8)
+        phashes = np.ascontiguousarray(summaries[:, appearance.SIGNATURE_BYTES : -1])
         with open(path, "wb") as fh:
             np.savez(
                 fh,
@@ -590,11 +605,9 @@ class Engine:
                 counts=counts,
                 points=points,
                 # One row per work; all zeros where a work has no signature.
-                appearance=np.stack([w.appearance if len(w.appearance) else _NO_SIGNATURE for w in works])
-                if works
-                else np.zeros((0, appearance.SIGNATURE_BYTES), np.int8),
-                phash=np.array([max(w.phash, 0) for w in works], dtype=np.uint64),
-                has_phash=np.array([w.phash != _NO_PHASH for w in works], dtype=bool),
+                appearance=summaries[:, : appearance.SIGNATURE_BYTES],
+                phash=phashes.view(">u8").ravel().astype(np.uint64),
+                has_phash=summaries[:, -1].astype(bool),
             )
 
     def _load(self) -> None:
@@ -627,13 +640,14 @@ class Engine:
             # Read each array once: indexing the NpzFile re-reads the member every time.
             keys, sha, sizes, low = z["keys"], z["sha256"], z["working_size"], z["low"]
             views, counts, points, pdq = z["whole_views"], z["counts"], z["points"], z["pdq"]
-            sigs = z["appearance"] if "appearance" in z.files else None  # formats 3 and 4: none
-            # Formats 3-5 kept none; Python ints, converted once (``_Work.phash``).
-            phashes = z["phash"].tolist() if "phash" in z.files else [_NO_PHASH] * len(keys)
-            if "has_phash" in z.files:
-                phashes = [
-                    p if has else _NO_PHASH for p, has in zip(phashes, z["has_phash"].tolist(), strict=True)
-                ]
+            summaries = np.zeros((len(keys), _SUMMARY_BYTES), np.int8)
+            if "appearance" in z.files:  # formats 3 and 4: none
+                summaries[:, : appearance.SIGNATURE_BYTES] = z["appearance"]
+            if "phash" in z.files:  # formats 3-5: none
+                summaries[:, appearance.SIGNATURE_BYTES : -1] = (
+                    z["phash"].astype(">u8").view(np.int8).reshape(len(keys), PHASH_BYTES)
+                )
+                summaries[:, -1] = z["has_phash"]
         if points.dtype != np.uint16:  # format 3
             points = _fixed(points)
         offsets = np.concatenate([[0], np.cumsum(counts)])
@@ -645,8 +659,7 @@ class Engine:
                 points[offsets[i] : offsets[i + 1]],
                 bool(low[i]),
                 pdq[pdq_offsets[i] : pdq_offsets[i + 1]],
-                appearance.EMPTY if sigs is None else sigs[i],  # an all-zero row compares as 0
-                phashes[i],
+                summaries[i],
             )
             self._works[key] = work
             self._own(work.sha256, key)
