@@ -121,8 +121,8 @@ class _Work:
     low_information: bool
     pdq: np.ndarray  # (views, 32) identity-orientation PDQ of each whole-image view
     # ``_SUMMARY_BYTES`` int8: the ``indexes.appearance`` signature (zeros when unknown), the
-    # pHash's 8 bytes and a has-pHash flag. One row, a view into the loaded array: per-work
-    # copies, or the pHash as a Python int (36 bytes), add tens of MiB at a million works.
+    # pHash's 8 bytes and a has-pHash flag; in a loaded index, a view into one array. A signature
+    # view plus the pHash as a Python int cost 61 MiB more at a million works (BENCHMARKS.md).
     summary: np.ndarray
 
     @property
