@@ -20,7 +20,7 @@ import numpy as np
 from indexes import global_hashes, local_features, quality
 from indexes.appearance import EMPTY as _NO_APPEARANCE
 from indexes.appearance import signature as appearance_signature
-from indexes.content_box import content_box
+from indexes.content_box import background_to_white, content_box
 from indexes.decode import DecodedImage, decode_image, read_image_file, recomposite
 from indexes.local_features import LocalFeatures
 from indexes.panels import panels
@@ -282,6 +282,11 @@ def fingerprint_decoded(decoded: DecodedImage, sha256: str, *, role: str = "quer
         x, y, w, h = box
         views.append(small[y : y + h, x : x + w])
     panel_boxes: list[tuple[int, int, int, int]] = []
+    if role == "query" and small_alpha is None:
+        # A transparent work flattened onto a colour, hashed as if flattened onto white.
+        whitened = background_to_white(small)
+        if whitened is not None:
+            views.append(whitened)
     if role == "query":
         # A listing page's artwork panel, hashed as a view of its own (``indexes.panels``).
         to_original = decoded.original_size[0] / small.shape[1]
