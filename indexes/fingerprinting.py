@@ -282,8 +282,10 @@ def fingerprint_decoded(decoded: DecodedImage, sha256: str, *, role: str = "quer
         x, y, w, h = box
         views.append(small[y : y + h, x : x + w])
     panel_boxes: list[tuple[int, int, int, int]] = []
-    if role == "query" and small_alpha is None:
-        # A transparent work flattened onto a colour, hashed as if flattened onto white.
+    if role == "query" and small_alpha is None and min(decoded.original_size) >= quality.MIN_SIDE_PX:
+        # A transparent work flattened onto a colour, hashed as if flattened onto white. Not for
+        # queries under 32 px, which match on PDQ alone at a looser distance: on the unseen edits a
+        # whitened 28 px photo crop (PDQ quality 6) was within it of an unrelated drawing.
         whitened = background_to_white(small)
         if whitened is not None:
             views.append(whitened)
