@@ -134,9 +134,7 @@ class _Work:
     def phash(self) -> int:
         """64-bit pHash of the whole image, _NO_PHASH when unknown (an index saved before format 6,
         or a work added from a query fingerprint): it corroborates a drifted PDQ (``scoring``)."""
-        if not self.summary[-1]:
-            return _NO_PHASH
-        return int.from_bytes(self.summary[appearance.SIGNATURE_BYTES : -1].tobytes(), "big")
+        return _phash_int(self.summary[appearance.SIGNATURE_BYTES : -1]) if self.summary[-1] else _NO_PHASH
 
     @property
     def points(self) -> np.ndarray:
