@@ -53,7 +53,9 @@ class TransformSet:
 ISSUE_TRANSFORMS = TransformSet("benchmarks.transforms", transforms.TRANSFORMS, MILD, ("composite",))
 
 
-def _render(job: tuple[str, str, str, int, str, str]) -> None:
+def render(job: tuple[str, str, str, int, str, str]) -> None:
+    """Write one query file: (source, work name, transform, seed, output, transforms module).
+    A file already there is kept, so an interrupted run resumes."""
     src, name, tname, seed, out, module_name = job
     if Path(out).exists():
         return
@@ -101,7 +103,7 @@ def build_queries(
         add(w, random.Random(f"{seed}:{w.name}:distractor").choice(tset.distractor_transforms), None)
 
     with mp.get_context("spawn").Pool(2) as pool:
-        for _ in tqdm(pool.imap_unordered(_render, jobs, chunksize=8), total=len(jobs), desc="queries",
+        for _ in tqdm(pool.imap_unordered(render, jobs, chunksize=8), total=len(jobs), desc="queries",
                       file=sys.stderr, leave=False):  # fmt: skip
             pass
     manifest.write_text(json.dumps([asdict(q) for q in queries]))

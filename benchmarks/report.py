@@ -40,10 +40,11 @@ def markdown(res: dict, title: str = "Detection benchmark") -> str:
     methods: dict = res["methods"]
     families: list[str] = res["families"]
     cfg, corp = res["config"], res["corpus"]
+    photos = cfg.get("photos", "photo tiles")
     out = [
         f"## {title}",
         "",
-        f"Refs: {corp['refs']['clipart']} clip art + {corp['refs']['photo']} photo tiles "
+        f"Refs: {corp['refs']['clipart']} clip art + {corp['refs']['photo']} {photos} "
         f"({corp['transparent_refs']} transparent); distractors: {corp['distractors']['clipart']} clip art + "
         f"{corp['distractors']['photo']} photo; {cfg['per_transform']} refs queried under each of "
         f"{len(res['transforms'])} transforms; seed {cfg['seed']}.",
@@ -67,6 +68,8 @@ def markdown(res: dict, title: str = "Detection benchmark") -> str:
     out += [_table(header + [f"µAP vs {b}" for b in base] + [f"R@P90 vs {b}" for b in base], rows), ""]
 
     for corpus in ("clipart", "photo"):
+        if not any(m["by_corpus"][corpus]["queries"] for m in methods.values()):
+            continue  # e.g. ``benchmarks.photos``, whose queries are all photographs
         rows = [_summary_row(n, m["by_corpus"][corpus], families) for n, m in methods.items()]
         n_q = next(iter(methods.values()))["by_corpus"][corpus]["queries"] if methods else 0
         out += [f"### {corpus} queries ({n_q})", "", _table(header, rows), ""]

@@ -1,0 +1,143 @@
+"""Full-size photographs under the issue's 20 transforms, beside the clip art.
+
+`python -m benchmarks.photos [--seed 0]`
+
+The detection benchmark's photo corpus is 96 px tiles, because the reachable public-domain
+photographs are few (``benchmarks.sources``). Copy-detection corpora such as DISC21 are
+photographs at full size, so this measures that case on what there is: the same source photos
+used whole (300–660 px) or cut into windows (436–1,000 px), and registered among the seed's clip-art
+works (its photo tiles are left out: they are cut from the same photographs, and a query of a
+whole window would rightly match the tiles inside it). Other windows of the same photographs are
+the distractors. Every work and every distractor is queried under all 20 transforms; methods,
+metrics and report are the detection benchmark's. Small (20 works), so a single copy moves a
+transform's recall by 0.05. Prints the Markdown report and writes ``benchmarks/results/photos.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import sys
+import time
+from pathlib import Path
+
+from PIL import Image
+
+from benchmarks import report, sources
+from benchmarks.corpus import Corpus, Work, build_corpus
+from benchmarks.detection import evaluate
+from benchmarks.queries import ISSUE_TRANSFORMS, Query, render
+from benchmarks.transforms import FAMILIES, TRANSFORMS
+
+RESULTS = Path(__file__).resolve().parent / "results" / "photos.json"
+FIRST_KEY = 100_000  # above every clip-art key
+# Photographs large enough to cut: (windows per row, per column); the first row's windows are
+# registered and the rest are distractors (for the retina, the first two of four).
+_CUT = {"earth": (4, 2), "night": (4, 2), "retina": (2, 2), "hubble_deep_field": (1, 2)}
+_REGISTERED_SHARE = 0.5
+
+
+def photo_windows(
+    images: dict[str, Image.Image],
+) -> tuple[list[tuple[str, Image.Image]], list[tuple[str, Image.Image]]]:
+    """(registered, distractor) lists of (name, RGB image): the photographs in ``_CUT`` cut into
+    non-overlapping windows, half registered and half distractors; every other one registered whole."""
+    works: list[tuple[str, Image.Image]] = []
+    distractors: list[tuple[str, Image.Image]] = []
+    for stem in sorted(images):
+        img = images[stem].convert("RGB")
+        if stem not in _CUT:
+            works.append((stem, img))
+            continue
+        cols, rows = _CUT[stem]
+        w, h = img.width // cols, img.height // rows
+        cut = [
+            (f"{stem}_r{r}_c{c}", img.crop((c * w, r * h, (c + 1) * w, (r + 1) * h)))
+            for r in range(rows)
+            for c in range(cols)
+        ]
+        n = round(len(cut) * _REGISTERED_SHARE)
+        works += cut[:n]
+        distractors += cut[n:]
+    return works, distractors
+
+
+def _load(path: Path) -> Image.Image:
+    with Image.open(path) as img:
+        return img.convert("RGB")
+
+
+def _save(items: list[tuple[str, Image.Image]], folder: Path) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, img in items:
+        path = folder / f"{name}.png"
+        if not path.exists():
+            img.save(path, format="PNG")
+        paths.append(path)
+    return paths
+
+
+def build(seed: int) -> tuple[Corpus, list[Query]]:
+    """The clip-art works of the seed's corpus plus the photo works, and the rendered queries."""
+    works, distractors = photo_windows({path.stem: _load(path) for path in sources.photo_files()})
+    root = sources.cache_root() / "photos_full"
+    work_paths = _save(works, root / "works")
+    distractor_paths = _save(distractors, root / "distractors")
+    photo_works = [
+        Work(FIRST_KEY + i, f"photo_full/{p.stem}", "photo", str(p), False) for i, p in enumerate(work_paths)
+    ]
+    photo_distractors = [Work(-1, f"photo_full/{p.stem}", "photo", str(p), False) for p in distractor_paths]
+    clip_art = [w for w in build_corpus(2000, 400, seed).refs if w.corpus == "clipart"]
+    corpus = Corpus(refs=clip_art + photo_works, distractors=photo_distractors)
+
+    queries: list[Query] = []
+    jobs = []
+    for work in photo_works + photo_distractors:
+        for t in TRANSFORMS:
+            suffix = ".jpg" if t.family in ISSUE_TRANSFORMS.jpeg_families or t.name == "jpeg" else ".png"
+            kind = "ref" if work.key >= 0 else "dis"
+            out = root / f"s{seed}" / t.name / f"{kind}_{Path(work.path).stem}{suffix}"
+            out.parent.mkdir(parents=True, exist_ok=True)
+            truth = work.key if work.key >= 0 else None
+            queries.append(Query(len(queries), str(out), t.name, t.family, "photo", truth))
+            jobs.append((work.path, work.name, t.name, seed, str(out), ISSUE_TRANSFORMS.module))
+    with mp.get_context("spawn").Pool(2) as pool:
+        pool.map(render, jobs, chunksize=8)
+    return corpus, queries
+
+
+def run(seed: int) -> dict:
+    t_start = time.perf_counter()
+    corpus, queries = build(seed)
+    photos = sum(w.key >= FIRST_KEY for w in corpus.refs)
+    print(
+        f"[photos] {photos} photographs among {len(corpus.refs)} works, {len(corpus.distractors)} "
+        f"photographs as distractors, {len(queries)} queries",
+        file=sys.stderr,
+        flush=True,
+    )
+    # Read by ``report.markdown``: every photograph is queried, and they are not tiles.
+    config = {"seed": seed, "per_transform": photos, "photos": "full-size photographs"}
+    results = evaluate(corpus, queries, [t.name for t in TRANSFORMS], FAMILIES, config)
+    results["wall_s"] = time.perf_counter() - t_start
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.photos", description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--seed", type=int, default=0, help="the detection corpus whose clip art is registered"
+    )
+    parser.add_argument("--out", type=Path, default=RESULTS, help="JSON results path")
+    args = parser.parse_args(argv)
+    results = run(args.seed)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=1, default=float))
+    print(report.markdown(results, title="Full-size photographs"))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
