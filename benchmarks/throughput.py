@@ -53,6 +53,14 @@ def _engine_fp(data: bytes) -> int:
     return 1
 
 
+def _engine_fp_mirrored(data: bytes) -> int:
+    """Also describe the mirrored query, which a search only asks for when the unmirrored one
+    found no match: the cost of a query no step before the mirrored one matches."""
+    from indexes import fingerprint
+
+    return len(fingerprint(data).mirrored)
+
+
 def images_per_second(fn: Callable[[bytes], object], blobs: list[bytes]) -> float:
     fn(blobs[0])  # warm caches / lazy imports outside the timing
     t0 = time.perf_counter()
@@ -84,6 +92,8 @@ def hashing_throughput(blobs: list[bytes], engine: bool) -> dict[str, float]:
     if engine:
         res["engine_fingerprint_single"] = images_per_second(_engine_fp, blobs)
         res["engine_fingerprint_pool2"] = pool_images_per_second(_engine_fp, blobs)
+        res["engine_fingerprint_with_mirrored_single"] = images_per_second(_engine_fp_mirrored, blobs)
+        res["engine_fingerprint_with_mirrored_pool2"] = pool_images_per_second(_engine_fp_mirrored, blobs)
     return res
 
 

@@ -9,7 +9,8 @@ Search is a cascade, cheapest evidence first:
    (``geometry``) on the best-voted works: crops, small rotations, stretches, overlays,
    screenshots; each placement's query region is re-hashed in the work's frame, and its edges
    are correlated with the work's (``alignment``), which survives crops under captions and JPEG;
-4. only when nothing reached `match`: the same on the mirrored query (mirrored crops).
+4. only when nothing reached `match`: the same on the mirrored query (mirrored crops), whose
+   descriptors a fresh fingerprint describes only then (``local_features.DeferredFeatures``).
 Evidence for the same work is combined into one calibrated score (``scoring``); a candidate
 that reached `review` is then compared whole with the work (``appearance``), which lifts heavily
 downscaled, blurred or re-encoded whole copies to `match`. Last, a match lying inside a clearly

@@ -9,6 +9,8 @@ grid cell keeps descriptors on the artwork itself (a cheap stand-in for ANMS).
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
@@ -91,12 +93,59 @@ def extract(
         local = _concat(local, _masked(detector, other, mask, limit))
     if mirror_budget <= 0:
         return local, _empty()
-    width = gray.shape[1]
-    flipped = [
-        cv2.KeyPoint(width - 1 - k.pt[0], k.pt[1], k.size, (180.0 - k.angle) % 360.0, k.response, k.octave)
-        for k in chosen[:mirror_budget]
-    ]
-    return local, _describe(detector, np.ascontiguousarray(gray[:, ::-1]), flipped)
+    to_mirror = chosen[:mirror_budget]
+
+    def mirrored() -> LocalFeatures:
+        width = gray.shape[1]
+        flipped = [
+            cv2.KeyPoint(
+                width - 1 - k.pt[0], k.pt[1], k.size, (180.0 - k.angle) % 360.0, k.response, k.octave
+            )
+            for k in to_mirror
+        ]
+        return _describe(detector, np.ascontiguousarray(gray[:, ::-1]), flipped)
+
+    return local, DeferredFeatures(mirrored)
+
+
+class DeferredFeatures(LocalFeatures):
+    """Features computed on first use, then kept: ``len``, ``points``, ``descriptors``, ``head``
+    and pickling all compute them, so a caller cannot tell them from computed ones.
+
+    For a query's mirrored set: describing the flipped image builds a second ORB pyramid, a fifth
+    of a query's fingerprint (8.2 of 40.9 ms on ~1 MP JPEGs), and the engine searches the mirrored
+    set only when the unmirrored one found no match."""
+
+    _compute: Callable[[], LocalFeatures] | None
+    _done: list[LocalFeatures]
+    _lock: threading.Lock
+
+    def __init__(self, compute: Callable[[], LocalFeatures]) -> None:
+        # Frozen like its base: no field is assigned, the computed features live in ``_done``.
+        object.__setattr__(self, "_compute", compute)
+        object.__setattr__(self, "_done", [])
+        object.__setattr__(self, "_lock", threading.Lock())
+
+    def _features(self) -> LocalFeatures:
+        with self._lock:  # two threads searching one query compute it once
+            if not self._done:
+                assert self._compute is not None
+                self._done.append(self._compute())
+                object.__setattr__(self, "_compute", None)  # drop the image it held
+            return self._done[0]
+
+    @property
+    def points(self) -> np.ndarray:
+        return self._features().points
+
+    @property
+    def descriptors(self) -> np.ndarray:
+        return self._features().descriptors
+
+    def __reduce__(self) -> tuple[type[LocalFeatures], tuple[np.ndarray, np.ndarray]]:
+        # Pickled (to or from a worker process) as the computed features, not the closure.
+        done = self._features()
+        return LocalFeatures, (done.points, done.descriptors)
 
 
 def _masked(detector: cv2.ORB, gray: np.ndarray, mask: np.ndarray, limit: int) -> LocalFeatures:

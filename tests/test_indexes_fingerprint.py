@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
+import pickle
 import struct
 from pathlib import Path
 
@@ -343,3 +344,47 @@ def test_fingerprints_of_earlier_methods_keep_their_bytes_and_are_outdated(
         dataclasses.replace(current, appearance=np.zeros(0, np.int8), method=1).to_bytes()
     )
     assert oldest.method == 1 and oldest.outdated
+
+
+def test_a_querys_mirrored_features_are_described_only_when_first_used(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The engine searches them only when the unmirrored features found no match, and describing
+    the flipped image is a fifth of a query's fingerprint: they wait until asked for, then equal
+    ORB's descriptors of the flipped image at the reflected keypoints, computed once."""
+    calls = []
+    describe = local_features._describe
+    monkeypatch.setattr(local_features, "_describe", lambda *a: calls.append(1) or describe(*a))
+    gray = cv2.cvtColor(np.asarray(imagegen.artwork(3, (800, 600))), cv2.COLOR_RGB2GRAY)
+    _, mirrored = local_features.extract(gray, 300, mirror_budget=120)
+    assert calls == []
+    assert len(mirrored) == 120 and calls == [1]
+    assert mirrored.head(5).points.shape == (5, 2) and calls == [1]  # kept, not described again
+    # The same bits as describing the flipped image at the reflected keypoints directly.
+    detector = local_features._detector(300 * local_features._DETECT_FACTOR)
+    keypoints = detector.detect(gray, None)
+    pts = np.array([k.pt for k in keypoints], np.float32)
+    response = np.array([k.response for k in keypoints], np.float32)
+    octave = np.array([k.octave for k in keypoints], np.int32)
+    order = local_features._balanced_order(pts, response, octave, gray.shape)[:120]
+    right = gray.shape[1] - 1
+    flipped = [
+        cv2.KeyPoint(right - k.pt[0], k.pt[1], k.size, (180.0 - k.angle) % 360.0, k.response, k.octave)
+        for k in (keypoints[i] for i in order)
+    ]
+    kept, descriptors = detector.compute(np.ascontiguousarray(gray[:, ::-1]), flipped)
+    assert np.array_equal(mirrored.points, np.array([k.pt for k in kept], np.float32))
+    assert np.array_equal(mirrored.descriptors, descriptors)
+
+
+def test_a_pickled_query_carries_its_mirrored_features_not_the_image() -> None:
+    """A worker process sends its fingerprint back pickled: the mirrored set goes as features."""
+    data = imagegen.encode(imagegen.artwork(5, (700, 500)))
+    fresh, eager = fingerprint(data), fingerprint(data)
+    eager_bytes = eager.to_bytes()  # serialising describes them
+    blob = pickle.dumps(fresh)  # so does pickling
+    copy = pickle.loads(blob)
+    assert type(copy.mirrored) is local_features.LocalFeatures and len(copy.mirrored) > 0
+    assert copy.to_bytes() == eager_bytes == fresh.to_bytes()
+    # The same pickle as a fingerprint described up front: no working-size image inside.
+    assert len(blob) == len(pickle.dumps(eager))
