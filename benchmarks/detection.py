@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from dataclasses import dataclass
@@ -164,8 +163,6 @@ def evaluate(
 
 def main(cfg: Config, out: Path = RESULTS) -> int:
     results = run(cfg)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=1, default=float))
-    print(report.markdown(results))
+    report.save_and_print(results, out)
     _log(f"wrote {out}")
     return 0

@@ -16,7 +16,6 @@ transform's recall by 0.05. Prints the Markdown report and writes ``benchmarks/r
 from __future__ import annotations
 
 import argparse
-import json
 import multiprocessing as mp
 import sys
 import time
@@ -133,9 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=RESULTS, help="JSON results path")
     args = parser.parse_args(argv)
     results = run(args.seed)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=1, default=float))
-    print(report.markdown(results, title="Full-size photographs"))
+    report.save_and_print(results, args.out, title="Full-size photographs")
     return 0
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
 BASELINES = ("phash", "pdq8")
 
@@ -34,6 +36,13 @@ def _summary_row(name: str, s: dict, families: list[str]) -> list[str]:
         _f(s["recall_at_match"]),
         *(_f(s["family_recall"].get(f)) for f in families),
     ]
+
+
+def save_and_print(res: dict, out: Path, title: str = "Detection benchmark") -> None:
+    """Write the results as JSON to ``out`` and print their Markdown report."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(res, indent=1, default=float))
+    print(markdown(res, title))
 
 
 def markdown(res: dict, title: str = "Detection benchmark") -> str:

@@ -12,7 +12,6 @@ Markdown report and writes ``benchmarks/results/unseen.json``.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -49,9 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=RESULTS, help="JSON results path")
     args = parser.parse_args(argv)
     results = run(args.refs, args.per_transform, args.distractors, args.seed)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=1, default=float))
-    print(report.markdown(results, title="Unseen transforms"))
+    report.save_and_print(results, args.out, title="Unseen transforms")
     return 0
 
 

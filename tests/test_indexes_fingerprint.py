@@ -176,18 +176,24 @@ def test_an_enlarged_small_image_keeps_its_corners(monkeypatch: pytest.MonkeyPat
     assert len(fixed.local) < 24 and fixed.low_information
 
 
+def _chosen_keypoints(gray: np.ndarray, budget: int) -> tuple[cv2.ORB, list[cv2.KeyPoint]]:
+    """ORB's detector as ``extract`` builds it, and the keypoints ``extract`` keeps, in its order."""
+    detector = local_features._detector(budget * local_features._DETECT_FACTOR)
+    keypoints = detector.detect(gray, None)
+    pts = np.array([k.pt for k in keypoints], np.float32)
+    response = np.array([k.response for k in keypoints], np.float32)
+    octave = np.array([k.octave for k in keypoints], np.int32)
+    order = local_features._balanced_order(pts, response, octave, gray.shape)[:budget]
+    return detector, [keypoints[i] for i in order]
+
+
 def test_one_orb_pass_gives_the_descriptors_a_second_compute_pass_would() -> None:
     """``extract`` describes every detection in one pyramid and keeps the chosen ones; ORB's own
     ``compute`` on the chosen keypoints (two pyramids) must give the same bits, in its order."""
     gray = cv2.cvtColor(np.asarray(imagegen.artwork(3, (800, 600))), cv2.COLOR_RGB2GRAY)
     local, mirrored = local_features.extract(gray, 300, mirror_budget=120)
-    detector = local_features._detector(300 * local_features._DETECT_FACTOR)
-    keypoints = detector.detect(gray, None)
-    pts = np.array([k.pt for k in keypoints], np.float32)
-    response = np.array([k.response for k in keypoints], np.float32)
-    octave = np.array([k.octave for k in keypoints], np.int32)
-    order = local_features._balanced_order(pts, response, octave, gray.shape)[:300]
-    kept, descriptors = detector.compute(gray, [keypoints[i] for i in order])
+    detector, chosen = _chosen_keypoints(gray, 300)
+    kept, descriptors = detector.compute(gray, chosen)
     assert len(local) == len(kept) == 300 and len(mirrored) == 120
     assert np.array_equal(local.points, np.array([k.pt for k in kept], np.float32))
     assert np.array_equal(local.descriptors, descriptors)
@@ -361,16 +367,11 @@ def test_a_querys_mirrored_features_are_described_only_when_first_used(
     assert len(mirrored) == 120 and calls == [1]
     assert mirrored.head(5).points.shape == (5, 2) and calls == [1]  # kept, not described again
     # The same bits as describing the flipped image at the reflected keypoints directly.
-    detector = local_features._detector(300 * local_features._DETECT_FACTOR)
-    keypoints = detector.detect(gray, None)
-    pts = np.array([k.pt for k in keypoints], np.float32)
-    response = np.array([k.response for k in keypoints], np.float32)
-    octave = np.array([k.octave for k in keypoints], np.int32)
-    order = local_features._balanced_order(pts, response, octave, gray.shape)[:120]
+    detector, chosen = _chosen_keypoints(gray, 300)
     right = gray.shape[1] - 1
     flipped = [
         cv2.KeyPoint(right - k.pt[0], k.pt[1], k.size, (180.0 - k.angle) % 360.0, k.response, k.octave)
-        for k in (keypoints[i] for i in order)
+        for k in chosen[:120]
     ]
     kept, descriptors = detector.compute(np.ascontiguousarray(gray[:, ::-1]), flipped)
     assert np.array_equal(mirrored.points, np.array([k.pt for k in kept], np.float32))
