@@ -116,23 +116,24 @@ class DeferredFeatures(LocalFeatures):
     of a query's fingerprint (8.2 of 40.9 ms on ~1 MP JPEGs), and the engine searches the mirrored
     set only when the unmirrored one found no match."""
 
-    _compute: Callable[[], LocalFeatures] | None
-    _done: list[LocalFeatures]
+    _compute: Callable[[], LocalFeatures] | None  # None once computed: the image it held is dropped
+    _result: LocalFeatures | None
     _lock: threading.Lock
 
     def __init__(self, compute: Callable[[], LocalFeatures]) -> None:
-        # Frozen like its base: no field is assigned, the computed features live in ``_done``.
+        # Frozen like its base: no field is assigned, the computed features live in ``_result``.
         object.__setattr__(self, "_compute", compute)
-        object.__setattr__(self, "_done", [])
+        object.__setattr__(self, "_result", None)
         object.__setattr__(self, "_lock", threading.Lock())
 
     def _features(self) -> LocalFeatures:
         with self._lock:  # two threads searching one query compute it once
-            if not self._done:
+            if self._result is None:
                 assert self._compute is not None
-                self._done.append(self._compute())
-                object.__setattr__(self, "_compute", None)  # drop the image it held
-            return self._done[0]
+                object.__setattr__(self, "_result", self._compute())
+                object.__setattr__(self, "_compute", None)
+            assert self._result is not None
+            return self._result
 
     @property
     def points(self) -> np.ndarray:
