@@ -1,4 +1,4 @@
-"""The copy-detection engine: add and remove works, search for copies, persist.
+"""The copy-detection engine: add and remove works, search for copies, persist (``index_files``).
 
 Search is a cascade, cheapest evidence first:
 1. exact bytes (SHA-256 lookup);
@@ -21,11 +21,7 @@ Works are identified by caller-chosen non-negative int keys (< 2**52).
 
 from __future__ import annotations
 
-import json
-import os
-import re
 import threading
-import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,11 +29,12 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from indexes import alignment, appearance, file_lock, geometry, global_hashes, scoring
+from indexes import alignment, appearance, file_lock, geometry, global_hashes, index_files, scoring
 from indexes.binary_index import BinaryIndex, VectorBatches
 from indexes.cpu import available_cores, faiss_threads
 from indexes.fingerprinting import REFERENCE_FEATURES, SILHOUETTE_FEATURES, Fingerprint
 from indexes.global_hashes import PDQ_BYTES, PHASH_BYTES
+from indexes.indexed_work import NO_PHASH, IndexedWork, phash_int
 from indexes.local_features import DESCRIPTOR_BYTES, LocalFeatures
 from indexes.rwlock import ReadWriteLock
 
@@ -65,13 +62,6 @@ MIN_FEATURES_PER_WORK = 32
 _FEATURE_BITS = 10  # local id = key << 10 | feature number
 _MAX_FEATURES = 1 << _FEATURE_BITS
 _VIEW_BITS = 5  # pdq id = key << 5 | view (whole-image views first, then sub-regions)
-_FORMAT = 6
-# 3 stored keypoints as float32; 3 and 4 had no appearance; 3-5 no pHash (their works search
-# as before, without pHash corroboration, until the index is rebuilt).
-_READABLE_FORMATS = (3, 4, 5, 6)
-# A work's keypoints are kept in fixed point, 1/32 px in uint16 (working images are at most
-# 1,024 px): half the memory of float32, which was 1 GB of a million-work registry.
-_POINT_SCALE = 32
 # The ORB index is searched with ~600 descriptors per query, so a flat scan costs 600 x N
 # Hamming distances: 13 ms at 16k indexed descriptors (~50 works) and 79 ms at 60k, against
 # 0.9 and 2.5 ms for IVF (measured on 2 cores). Flat only while it is tiny.
@@ -87,17 +77,10 @@ _SAME_PICTURE_BITS = 16
 # Placements with fewer inliers are not re-hashed: mostly chance ones (601 false vs 68 true
 # with 3-6 inliers on the benchmark), and each re-hash costs 0.5-1 ms.
 _MIN_ALIGNED_INLIERS = 7
-_NO_PHASH = -1
-_SUMMARY_BYTES = appearance.SIGNATURE_BYTES + PHASH_BYTES + 1
 # ``_pictures``: the pairs of works competing for most query descriptors that are checked for being
 # one picture, and how many descriptors they must both be close to (twins share nearly all).
 _TWIN_PAIRS = 4
 _TWIN_MIN_SHARED = 8
-# Files ``save`` writes under a generation id (and a manifest it wrote but never switched to).
-_GENERATION_FILE = re.compile(
-    r"(?:(?:pdq|local)(?:-delta)?\.[0-9a-f]{12}\.faissb|works\.[0-9a-f]{12}\.npz"
-    r"|manifest\.[0-9a-f]{12}\.tmp)"
-)
 
 
 @dataclass(frozen=True)
@@ -109,43 +92,6 @@ class Match:
     verdict: str  # "match" | "review", or "" for a weaker candidate (``search(min_score=...)``)
     kind: str  # "exact" | "near" | "partial"
     region: tuple[int, int, int, int] | None  # x, y, w, h in query pixels
-
-
-@dataclass(frozen=True, eq=False, slots=True)
-class _Work:
-    """What a search needs of an indexed work besides its FAISS entries: kept small, since a
-    registry holds one per work (slots, no per-instance dict; fixed-point keypoints)."""
-
-    sha256: str
-    working_size: tuple[int, int]
-    fixed_points: np.ndarray  # (n, 2) uint16, working pixels x _POINT_SCALE
-    low_information: bool
-    pdq: np.ndarray  # (views, 32) identity-orientation PDQ of each whole-image view
-    # ``_SUMMARY_BYTES`` int8: the ``indexes.appearance`` signature (zeros when unknown), the
-    # pHash's 8 bytes and a has-pHash flag; in a loaded index, a view into one array. A signature
-    # view plus the pHash as a Python int cost 61 MiB more at a million works (BENCHMARKS.md).
-    summary: np.ndarray
-
-    @property
-    def appearance(self) -> np.ndarray:
-        """The signature (255,) int8; all zeros, which compares as 0, for fingerprints made before it."""
-        return self.summary[: appearance.SIGNATURE_BYTES]
-
-    @property
-    def phash(self) -> int:
-        """64-bit pHash of the whole image, _NO_PHASH when unknown (an index saved before format 6,
-        or a work added from a query fingerprint): it corroborates a drifted PDQ (``scoring``)."""
-        return _phash_int(self.summary[appearance.SIGNATURE_BYTES : -1]) if self.summary[-1] else _NO_PHASH
-
-    @property
-    def points(self) -> np.ndarray:
-        """(n, 2) float32 working pixels."""
-        return self.fixed_points.astype(np.float32) / _POINT_SCALE
-
-    @property
-    def whole_views(self) -> int:
-        """PDQ ids below this are whole-image views, the rest sub-regions."""
-        return len(self.pdq)
 
 
 @dataclass
@@ -183,7 +129,7 @@ class Engine:
         # Searches and saves read; add, remove and rebuild write (``indexes.rwlock``).
         self._lock = ReadWriteLock()
         self._save_lock = threading.Lock()  # two saves at once would delete each other's files
-        self._works: dict[int, _Work] = {}
+        self._works: dict[int, IndexedWork] = {}
         # sha256 -> the key of the work with those bytes, or a tuple of keys when several
         # works share them (rare: a bare int saves a tuple per work, 40 MB at a million works).
         self._by_sha: dict[str, int | tuple[int, ...]] = {}
@@ -197,7 +143,7 @@ class Engine:
         self.loaded_older_format = False
         self._pdq = BinaryIndex(PDQ_BYTES)
         self._local = BinaryIndex(DESCRIPTOR_BYTES, flat_limit=LOCAL_FLAT_LIMIT)
-        if self.directory is not None and (self.directory / "manifest.json").exists():
+        if self.directory is not None and index_files.exists(self.directory):
             self._load()
             if features_per_work is None and self.stored_features_per_work is not None:
                 self.features_per_work = self.stored_features_per_work
@@ -277,17 +223,9 @@ class Engine:
         owners = self._by_sha.get(sha256, ())
         return (owners,) if isinstance(owners, int) else owners
 
-    def _work(self, fp: Fingerprint, local: LocalFeatures) -> _Work:
+    def _work(self, fp: Fingerprint, local: LocalFeatures) -> IndexedWork:
         _warm_up_search()
-        summary = np.zeros(_SUMMARY_BYTES, np.int8)
-        # A signature of another size (none, or a future layout) is not compared, nor saved.
-        if len(fp.appearance) == appearance.SIGNATURE_BYTES:
-            summary[: appearance.SIGNATURE_BYTES] = fp.appearance
-        if len(fp.phash) == PHASH_BYTES:  # a query's fingerprint has none
-            summary[appearance.SIGNATURE_BYTES : -1] = fp.phash.view(np.int8)
-            summary[-1] = 1
-        points, pdq = _fixed(local.points), fp.pdq[:, 0, :].copy()
-        return _Work(fp.sha256, self._size(fp.working_size), points, fp.low_information, pdq, summary)
+        return IndexedWork.of(fp, local, self._size(fp.working_size))
 
     def _size(self, size: tuple[int, int]) -> tuple[int, int]:
         return self._sizes.setdefault(size, size)
@@ -298,7 +236,7 @@ class Engine:
         Builds each FAISS index in one pass, which is much faster than repeated ``add``. ``items``
         is consumed as a stream: only the indexed vectors are held, in batches, never every
         fingerprint at once (a million works' fingerprints would not fit in memory)."""
-        works: dict[int, _Work] = {}
+        works: dict[int, IndexedWork] = {}
         pdq, loc = VectorBatches(PDQ_BYTES), VectorBatches(DESCRIPTOR_BYTES)
         for item_key, fp in items:
             key = _check_key(item_key)
@@ -446,7 +384,7 @@ class Engine:
             if query_phash is None:
                 query_phash = _query_phash(fp)
             work_phash = self._works[key].phash
-            if query_phash == _NO_PHASH or work_phash == _NO_PHASH:
+            if query_phash == NO_PHASH or work_phash == NO_PHASH:
                 return None
             return (query_phash ^ work_phash).bit_count()
 
@@ -545,7 +483,7 @@ class Engine:
 
     # ---- persistence ------------------------------------------------------------------
     def save(self, stamp: int | None = None) -> bool:
-        """Persist atomically: new files under a fresh generation, then the manifest switch.
+        """Persist atomically (``index_files``: a new generation, then the manifest switch).
 
         ``stamp`` is the caller's version of what the index holds (a registry passes the log size it
         has caught up with). When the saved index carries a larger stamp, another process saved a
@@ -553,115 +491,26 @@ class Engine:
         if self.directory is None:
             raise ValueError("this engine has no directory to save to")
         with self._save_lock, self._lock.read(), file_lock.locked(self.directory, shared=False):
-            if stamp is not None and _saved_stamp(self.directory) > stamp:
+            if stamp is not None and index_files.saved_stamp(self.directory) > stamp:
                 return False
             self.stored_features_per_work = self.features_per_work
-            gen = uuid.uuid4().hex[:12]
-            names = {"pdq": f"pdq.{gen}.faissb", "local": f"local.{gen}.faissb", "works": f"works.{gen}.npz"}
-            for part, index in (("pdq", self._pdq), ("local", self._local)):
-                # Works added since the index was built or loaded are kept in a delta file.
-                delta = f"{part}-delta.{gen}.faissb"
-                if index.save(self.directory / names[part], self.directory / delta):
-                    names[f"{part}_delta"] = delta
-            self._save_works(self.directory / names["works"])
-            for name in names.values():
-                _fsync(self.directory / name)
-            manifest = {
-                "format": _FORMAT,
-                "files": names,
-                "works": len(self._works),
-                "features_per_work": self.features_per_work,
-            }
-            if stamp is not None:
-                manifest["stamp"] = stamp
-            tmp = self.directory / f"manifest.{gen}.tmp"
-            tmp.write_text(json.dumps(manifest))
-            _fsync(tmp)
-            os.replace(tmp, self.directory / "manifest.json")
-            _fsync(self.directory)
-            # Only the engine's own earlier generations go: the folder may hold a user's other files.
-            keep = set(names.values())
-            for stale in self.directory.iterdir():
-                if stale.name not in keep and _GENERATION_FILE.fullmatch(stale.name) and stale.is_file():
-                    stale.unlink(missing_ok=True)
+            works, budget = self._works, self.features_per_work
+            index_files.write(self.directory, self._pdq, self._local, works, budget, stamp)
         return True
-
-    def _save_works(self, path: Path) -> None:
-        keys = np.fromiter(self._works, dtype=np.int64, count=len(self._works))
-        works = [self._works[int(k)] for k in keys]
-        counts = np.array([len(w.fixed_points) for w in works], dtype=np.int64)
-        points = np.concatenate([w.fixed_points for w in works]) if works else np.zeros((0, 2), np.uint16)
-        summaries = np.stack([w.summary for w in works]) if works else np.zeros((0, _SUMMARY_BYTES), np.int8)
-        phashes = np.ascontiguousarray(summaries[:, appearance.SIGNATURE_BYTES : -1])
-        with open(path, "wb") as fh:
-            np.savez(
-                fh,
-                keys=keys,
-                sha256=np.array([w.sha256 for w in works], dtype="U64"),
-                working_size=np.array([w.working_size for w in works], dtype=np.int32).reshape(-1, 2),
-                low=np.array([w.low_information for w in works], dtype=bool),
-                whole_views=np.array([w.whole_views for w in works], dtype=np.int8),
-                pdq=np.concatenate([w.pdq for w in works]) if works else np.zeros((0, PDQ_BYTES), np.uint8),
-                counts=counts,
-                points=points,
-                # One row per work; all zeros where a work has no signature.
-                appearance=summaries[:, : appearance.SIGNATURE_BYTES],
-                phash=phashes.view(">u8").ravel().astype(np.uint64),
-                has_phash=summaries[:, -1].astype(bool),
-            )
 
     def _load(self) -> None:
         assert self.directory is not None
         with file_lock.locked(self.directory, shared=True):  # no save deletes the files meanwhile
-            self._load_files()
-
-    def _load_files(self) -> None:
-        assert self.directory is not None
-        manifest = json.loads((self.directory / "manifest.json").read_text())
-        if manifest.get("format") not in _READABLE_FORMATS:
-            raise ValueError(f"index format {manifest.get('format')} is not supported; rebuild it")
-        self.stored_features_per_work = manifest.get("features_per_work", DEFAULT_FEATURES_PER_WORK)
-        self.loaded_older_format = manifest["format"] < _FORMAT
-        files = manifest["files"]
-
-        directory = self.directory
-
-        def delta(part: str) -> Path | None:
-            return directory / files[f"{part}_delta"] if f"{part}_delta" in files else None
-
-        self._pdq = BinaryIndex.load(self.directory / files["pdq"], PDQ_BYTES, delta_path=delta("pdq"))
-        self._local = BinaryIndex.load(
-            self.directory / files["local"],
-            DESCRIPTOR_BYTES,
-            delta_path=delta("local"),
-            flat_limit=LOCAL_FLAT_LIMIT,
-        )
-        with np.load(self.directory / files["works"]) as z:
-            # Read each array once: indexing the NpzFile re-reads the member every time.
-            keys, sha, sizes, low = z["keys"], z["sha256"], z["working_size"], z["low"]
-            views, counts, points, pdq = z["whole_views"], z["counts"], z["points"], z["pdq"]
-            summaries = np.zeros((len(keys), _SUMMARY_BYTES), np.int8)
-            if "appearance" in z.files:  # formats 3 and 4: none
-                summaries[:, : appearance.SIGNATURE_BYTES] = z["appearance"]
-            if "phash" in z.files:  # formats 3-5: none
-                summaries[:, appearance.SIGNATURE_BYTES : -1] = (
-                    z["phash"].astype(">u8").view(np.int8).reshape(len(keys), PHASH_BYTES)
-                )
-                summaries[:, -1] = z["has_phash"]
-        if points.dtype != np.uint16:  # format 3
-            points = _fixed(points)
-        offsets = np.concatenate([[0], np.cumsum(counts)])
-        pdq_offsets = np.concatenate([[0], np.cumsum(views.astype(np.int64))])
-        for i, key in enumerate(keys.tolist()):
-            work = _Work(
-                str(sha[i]),
-                self._size((int(sizes[i][0]), int(sizes[i][1]))),
-                points[offsets[i] : offsets[i + 1]],
-                bool(low[i]),
-                pdq[pdq_offsets[i] : pdq_offsets[i + 1]],
-                summaries[i],
+            stored = index_files.read(
+                self.directory,
+                flat_limit=LOCAL_FLAT_LIMIT,
+                default_features_per_work=DEFAULT_FEATURES_PER_WORK,
+                size_of=self._size,
             )
-            self._works[key] = work
+        self.stored_features_per_work = stored.features_per_work
+        self.loaded_older_format = stored.older_format
+        self._pdq, self._local, self._works = stored.pdq, stored.local, stored.works
+        for key, work in self._works.items():
             self._own(work.sha256, key)
         if self._works:
             _warm_up_search()
@@ -673,17 +522,12 @@ def _warm_up_search() -> None:
     global_hashes.warm_up_phash()
 
 
-def _phash_int(packed: np.ndarray) -> int:
-    """8 packed pHash bytes as an int, or _NO_PHASH when there are none (a query's)."""
-    return int.from_bytes(packed.tobytes(), "big") if len(packed) == PHASH_BYTES else _NO_PHASH
-
-
 def _query_phash(fp: Fingerprint) -> int:
     """The query's whole-image pHash: stored in reference fingerprints, else hashed from the
     thumbnail (~0.5 ms, only for queries that have a drifted whole-image candidate)."""
     if len(fp.phash) == PHASH_BYTES or fp.thumbnail is None:
-        return _phash_int(fp.phash)
-    return _phash_int(global_hashes.phash(fp.thumbnail))
+        return phash_int(fp.phash)
+    return phash_int(global_hashes.phash(fp.thumbnail))
 
 
 def _explain_away(matches: list[Match], same_picture: Callable[[int, int], bool]) -> list[Match]:
@@ -744,15 +588,6 @@ def _inside(inner: tuple[int, int, int, int] | None, outer: tuple[int, int, int,
     return x >= ox - sx and y >= oy - sy and x + w <= ox + ow + sx and y + h <= oy + oh + sy
 
 
-def _saved_stamp(directory: Path) -> int:
-    """The stamp of the index saved in ``directory``; -1 when none was recorded or it is unreadable."""
-    try:
-        stamp = json.loads((directory / "manifest.json").read_text()).get("stamp", -1)
-    except (OSError, ValueError, AttributeError):
-        return -1
-    return stamp if isinstance(stamp, int) else -1
-
-
 def _check_key(key: int) -> int:
     """``key`` as a plain int; keys are packed into FAISS ids, so a bool or a float is refused."""
     if isinstance(key, bool) or not isinstance(key, (int, np.integer)):
@@ -763,7 +598,7 @@ def _check_key(key: int) -> int:
 
 
 def _aligned_distance(
-    fp: Fingerprint, work: _Work, placement: geometry.Placement, mirrored: bool
+    fp: Fingerprint, work: IndexedWork, placement: geometry.Placement, mirrored: bool
 ) -> int | None:
     """PDQ distance from the work to the query region under ``placement`` (``indexes.alignment``)."""
     if fp.thumbnail is None or not len(work.pdq) or placement.inliers < _MIN_ALIGNED_INLIERS:
@@ -773,7 +608,9 @@ def _aligned_distance(
     return int(global_hashes.hamming(work.pdq[:, None, :], bits[None, :, :]).min())
 
 
-def _aligned_edges(fp: Fingerprint, work: _Work, placement: geometry.Placement, mirrored: bool) -> float:
+def _aligned_edges(
+    fp: Fingerprint, work: IndexedWork, placement: geometry.Placement, mirrored: bool
+) -> float:
     """Edge correlation of the work with the query region under ``placement`` (``alignment``)."""
     if fp.thumbnail is None or not work.appearance.any() or placement.inliers < _MIN_ALIGNED_INLIERS:
         return 0.0
@@ -782,19 +619,6 @@ def _aligned_edges(fp: Fingerprint, work: _Work, placement: geometry.Placement, 
     )
 
 
-def _fixed(points: np.ndarray) -> np.ndarray:
-    return np.clip(np.rint(points * _POINT_SCALE), 0, np.iinfo(np.uint16).max).astype(np.uint16)
-
-
 def _pdq_views(fp: Fingerprint) -> np.ndarray:
     """Identity-orientation PDQ of each whole-image view, then the sub-region hashes."""
     return np.concatenate([fp.pdq[:, 0, :], fp.regions])[: 1 << _VIEW_BITS]
-
-
-def _fsync(path: Path) -> None:
-    """Flush a file, or a directory's entries (so a rename survives power loss)."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -1,0 +1,187 @@
+"""The engine's files in its directory: each save writes a new generation (two FAISS indexes, their
+deltas and the per-work arrays, all named by a fresh id), then switches ``manifest.json`` to it
+with one atomic rename. A crash at any point leaves the previous generation whole and current.
+
+Callers hold the locks: ``write`` under an exclusive ``file_lock``, ``read`` under a shared one,
+so that no save deletes the files a load is reading."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from indexes import appearance
+from indexes.binary_index import BinaryIndex
+from indexes.global_hashes import PDQ_BYTES, PHASH_BYTES
+from indexes.indexed_work import SUMMARY_BYTES, IndexedWork, to_fixed
+from indexes.local_features import DESCRIPTOR_BYTES
+
+MANIFEST = "manifest.json"
+FORMAT = 6
+# 3 stored keypoints as float32; 3 and 4 had no appearance; 3-5 no pHash (their works search
+# as before, without pHash corroboration, until the index is rebuilt).
+READABLE_FORMATS = (3, 4, 5, 6)
+# Files ``write`` puts under a generation id (and a manifest it wrote but never switched to).
+_GENERATION_FILE = re.compile(
+    r"(?:(?:pdq|local)(?:-delta)?\.[0-9a-f]{12}\.faissb|works\.[0-9a-f]{12}\.npz"
+    r"|manifest\.[0-9a-f]{12}\.tmp)"
+)
+
+
+@dataclass
+class Stored:
+    """One generation as read back."""
+
+    pdq: BinaryIndex
+    local: BinaryIndex
+    works: dict[int, IndexedWork]
+    features_per_work: int
+    older_format: bool  # written by an older release: lacks what this one keeps per work
+
+
+def exists(directory: Path) -> bool:
+    return (directory / MANIFEST).exists()
+
+
+def write(
+    directory: Path,
+    pdq: BinaryIndex,
+    local: BinaryIndex,
+    works: dict[int, IndexedWork],
+    features_per_work: int,
+    stamp: int | None,
+) -> None:
+    """Write a new generation and switch the manifest to it, then delete older generations."""
+    gen = uuid.uuid4().hex[:12]
+    names = {"pdq": f"pdq.{gen}.faissb", "local": f"local.{gen}.faissb", "works": f"works.{gen}.npz"}
+    for part, index in (("pdq", pdq), ("local", local)):
+        # Works added since the index was built or loaded are kept in a delta file.
+        delta = f"{part}-delta.{gen}.faissb"
+        if index.save(directory / names[part], directory / delta):
+            names[f"{part}_delta"] = delta
+    _write_works(directory / names["works"], works)
+    for name in names.values():
+        _fsync(directory / name)
+    manifest = {"format": FORMAT, "files": names, "works": len(works), "features_per_work": features_per_work}
+    if stamp is not None:
+        manifest["stamp"] = stamp
+    tmp = directory / f"manifest.{gen}.tmp"
+    tmp.write_text(json.dumps(manifest))
+    _fsync(tmp)
+    os.replace(tmp, directory / MANIFEST)
+    _fsync(directory)
+    # Only the engine's own earlier generations go: the folder may hold a user's other files.
+    keep = set(names.values())
+    for stale in directory.iterdir():
+        if stale.name not in keep and _GENERATION_FILE.fullmatch(stale.name) and stale.is_file():
+            stale.unlink(missing_ok=True)
+
+
+def read(
+    directory: Path,
+    *,
+    flat_limit: int,
+    default_features_per_work: int,
+    size_of: Callable[[tuple[int, int]], tuple[int, int]],
+) -> Stored:
+    """The current generation. ``size_of`` interns working sizes (the engine shares one tuple
+    per size); ``flat_limit`` is the ORB index's (``BinaryIndex``)."""
+    manifest = json.loads((directory / MANIFEST).read_text())
+    if manifest.get("format") not in READABLE_FORMATS:
+        raise ValueError(f"index format {manifest.get('format')} is not supported; rebuild it")
+    files = manifest["files"]
+
+    def delta(part: str) -> Path | None:
+        return directory / files[f"{part}_delta"] if f"{part}_delta" in files else None
+
+    pdq = BinaryIndex.load(directory / files["pdq"], PDQ_BYTES, delta_path=delta("pdq"))
+    local = BinaryIndex.load(
+        directory / files["local"], DESCRIPTOR_BYTES, delta_path=delta("local"), flat_limit=flat_limit
+    )
+    return Stored(
+        pdq,
+        local,
+        _read_works(directory / files["works"], size_of),
+        manifest.get("features_per_work", default_features_per_work),
+        manifest["format"] < FORMAT,
+    )
+
+
+def saved_stamp(directory: Path) -> int:
+    """The stamp of the index saved in ``directory``; -1 when none was recorded or it is unreadable."""
+    try:
+        stamp = json.loads((directory / MANIFEST).read_text()).get("stamp", -1)
+    except (OSError, ValueError, AttributeError):
+        return -1
+    return stamp if isinstance(stamp, int) else -1
+
+
+def _write_works(path: Path, by_key: dict[int, IndexedWork]) -> None:
+    keys = np.fromiter(by_key, dtype=np.int64, count=len(by_key))
+    works = [by_key[int(k)] for k in keys]
+    counts = np.array([len(w.fixed_points) for w in works], dtype=np.int64)
+    points = np.concatenate([w.fixed_points for w in works]) if works else np.zeros((0, 2), np.uint16)
+    summaries = np.stack([w.summary for w in works]) if works else np.zeros((0, SUMMARY_BYTES), np.int8)
+    phashes = np.ascontiguousarray(summaries[:, appearance.SIGNATURE_BYTES : -1])
+    with open(path, "wb") as fh:
+        np.savez(
+            fh,
+            keys=keys,
+            sha256=np.array([w.sha256 for w in works], dtype="U64"),
+            working_size=np.array([w.working_size for w in works], dtype=np.int32).reshape(-1, 2),
+            low=np.array([w.low_information for w in works], dtype=bool),
+            whole_views=np.array([w.whole_views for w in works], dtype=np.int8),
+            pdq=np.concatenate([w.pdq for w in works]) if works else np.zeros((0, PDQ_BYTES), np.uint8),
+            counts=counts,
+            points=points,
+            # One row per work; all zeros where a work has no signature.
+            appearance=summaries[:, : appearance.SIGNATURE_BYTES],
+            phash=phashes.view(">u8").ravel().astype(np.uint64),
+            has_phash=summaries[:, -1].astype(bool),
+        )
+
+
+def _read_works(path: Path, size_of: Callable[[tuple[int, int]], tuple[int, int]]) -> dict[int, IndexedWork]:
+    with np.load(path) as z:
+        # Read each array once: indexing the NpzFile re-reads the member every time.
+        keys, sha, sizes, low = z["keys"], z["sha256"], z["working_size"], z["low"]
+        views, counts, points, pdq = z["whole_views"], z["counts"], z["points"], z["pdq"]
+        summaries = np.zeros((len(keys), SUMMARY_BYTES), np.int8)
+        if "appearance" in z.files:  # formats 3 and 4: none
+            summaries[:, : appearance.SIGNATURE_BYTES] = z["appearance"]
+        if "phash" in z.files:  # formats 3-5: none
+            summaries[:, appearance.SIGNATURE_BYTES : -1] = (
+                z["phash"].astype(">u8").view(np.int8).reshape(len(keys), PHASH_BYTES)
+            )
+            summaries[:, -1] = z["has_phash"]
+    if points.dtype != np.uint16:  # format 3
+        points = to_fixed(points)
+    offsets = np.concatenate([[0], np.cumsum(counts)])
+    pdq_offsets = np.concatenate([[0], np.cumsum(views.astype(np.int64))])
+    works: dict[int, IndexedWork] = {}
+    for i, key in enumerate(keys.tolist()):
+        works[key] = IndexedWork(
+            str(sha[i]),
+            size_of((int(sizes[i][0]), int(sizes[i][1]))),
+            points[offsets[i] : offsets[i + 1]],
+            bool(low[i]),
+            pdq[pdq_offsets[i] : pdq_offsets[i + 1]],
+            summaries[i],
+        )
+    return works
+
+
+def _fsync(path: Path) -> None:
+    """Flush a file, or a directory's entries (so a rename survives power loss)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
