@@ -147,6 +147,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="the log's public key: a PEM file, PEM text, or the raw key as 64 hex or 44 base64 characters",
     )
     receipt.set_defaults(handler=cmd_log_verify_receipt)
+
+    from rights import scans_cli  # after this module is loaded: it imports from here
+
+    scans_cli.add_commands(sub, common)
     return parser
 
 
@@ -174,11 +178,11 @@ def _common_options(*, top_level: bool = False) -> argparse.ArgumentParser:
 
 def positive_int(text: str) -> int:
     """An argparse type: a whole number ≥ 1, with a message that says so."""
-    return _int_in(text, 1, None, "a whole number of at least 1")
+    return int_argument(text, 1, None, "a whole number of at least 1")
 
 
 def match_limit(text: str) -> int:
-    return _int_in(text, 1, MAX_MATCH_LIMIT, f"a whole number from 1 to {MAX_MATCH_LIMIT}")
+    return int_argument(text, 1, MAX_MATCH_LIMIT, f"a whole number from 1 to {MAX_MATCH_LIMIT}")
 
 
 def text_argument(text: str) -> str:
@@ -190,10 +194,11 @@ def text_argument(text: str) -> str:
 
 
 def port_number(text: str) -> int:
-    return _int_in(text, 0, 65535, "a port number, 0-65535")
+    return int_argument(text, 0, 65535, "a port number, 0-65535")
 
 
-def _int_in(text: str, low: int, high: int | None, wanted: str) -> int:
+def int_argument(text: str, low: int, high: int | None, wanted: str) -> int:
+    """An argparse type helper: a whole number in [low, high], else an error naming ``wanted``."""
     try:
         value = int(text)
     except ValueError:
@@ -212,6 +217,14 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         return load_settings(data=resolve_data_dir(getattr(args, "data", None)))
     except SettingsError as exc:
         raise UsageError(str(exc)) from None
+
+
+def existing_registry(args: argparse.Namespace) -> Path:
+    """The data directory, which must already hold a registry (commands that only read one)."""
+    data_dir = settings_from_args(args).data
+    if not (data_dir / "rights.sqlite3").exists():
+        raise UsageError(f"no registry in {data_dir} (use --data DIR or $RIGHTS_DATA)")
+    return data_dir
 
 
 def run(args: argparse.Namespace) -> int:
@@ -247,7 +260,8 @@ def _fail(message: str, code: int) -> int:
     return code
 
 
-def _emit(obj: Any, out: TextIO | None = None) -> None:
+def emit_json(obj: Any, out: TextIO | None = None) -> None:
+    """One JSON line on stdout (or ``out``), flushed."""
     out = out or sys.stdout
     out.write(json.dumps(obj, ensure_ascii=False) + "\n")
     out.flush()  # one complete line per result, even if we are killed right after
@@ -304,7 +318,7 @@ def cmd_register(args: argparse.Namespace) -> int:
                 failures += 1
                 bar.write(f"rights: error: {readable(str(path))}: {exc.message}", file=sys.stderr)
                 continue
-            _emit(body)
+            emit_json(body)
     return EXIT_USAGE if failures else EXIT_OK
 
 
@@ -327,7 +341,7 @@ def cmd_refingerprint(args: argparse.Namespace) -> int:
             )
     for failure in summary.failed:
         print(f"rights: error: {failure['work_id']}: {failure['error']}", file=sys.stderr)
-    _emit(summary.to_json())
+    emit_json(summary.to_json())
     return EXIT_FAILURE if summary.failed else EXIT_OK
 
 
@@ -347,7 +361,7 @@ def cmd_match(args: argparse.Namespace) -> int:
                 message = exc.message if isinstance(exc, RightsError) else (exc.strerror or str(exc))
                 print(f"rights: error: {readable(str(path))}: {message}", file=sys.stderr)
                 continue
-            _emit({"image": readable(str(path)), **result})
+            emit_json({"image": readable(str(path)), **result})
     return EXIT_USAGE if failures else EXIT_OK
 
 
@@ -392,9 +406,7 @@ def _listening_socket(host: str, port: int) -> socket.socket:
 
 
 def cmd_log_verify(args: argparse.Namespace) -> int:
-    data_dir = settings_from_args(args).data
-    if not (data_dir / "rights.sqlite3").exists():
-        raise UsageError(f"no registry in {data_dir} (use --data DIR or $RIGHTS_DATA)")
+    data_dir = existing_registry(args)
     if args.public_key:
         key = _key_argument(args.public_key)
     else:
@@ -409,7 +421,7 @@ def cmd_log_verify(args: argparse.Namespace) -> int:
                 EXIT_FAILURE,
             )
     report = verify_log(data_dir, key)
-    _emit(report.to_json())
+    emit_json(report.to_json())
     if not report.ok:
         return _fail(f"log entry {report.first_bad_index} is bad: {report.problem}", EXIT_FAILURE)
     return EXIT_OK
@@ -434,7 +446,7 @@ def cmd_log_verify_receipt(args: argparse.Namespace) -> int:
             bad += 1
             print(f"rights: error: receipt {n} is invalid: {exc}", file=sys.stderr)
             continue
-        _emit({"valid": True, "log_index": receipt.get("log_index"), "entry": entry})
+        emit_json({"valid": True, "log_index": receipt.get("log_index"), "entry": entry})
     return EXIT_FAILURE if bad else EXIT_OK
 
 

@@ -25,12 +25,15 @@ __all__ = [
     "Scan",
     "ScanService",
     "create_scan",
+    "delete_items",
+    "delete_scan",
     "done_findings",
     "finding_json",
     "get_scan",
     "iter_findings",
     "iter_hits",
     "latest_scan_for_feed",
+    "list_scans",
     "record_item",
     "set_status",
     "unfinished_scans",
@@ -113,6 +116,38 @@ def latest_scan_for_feed(conn: sqlite3.Connection, *, feed_key: str, feed_digest
         (feed_key, feed_digest),
     ).fetchone()
     return _scan(row) if row else None
+
+
+def list_scans(
+    conn: sqlite3.Connection, *, limit: int | None = None, done_before: str | None = None
+) -> list[Scan]:
+    """Scans newest first; with ``done_before`` (a stored time), only finished ones last updated
+    before it."""
+    where = ""
+    params: list[str | int] = [-1 if limit is None else limit]
+    if done_before is not None:
+        where = " WHERE status = 'done' AND updated_at < ?"
+        params.insert(0, done_before)
+    rows = conn.execute(
+        f"SELECT {_COLUMNS} FROM scans{where} ORDER BY created_at DESC, rowid DESC LIMIT ?", params
+    )
+    return [_scan(r) for r in rows]
+
+
+def delete_items(conn: sqlite3.Connection, scan_id: str, limit: int) -> int:
+    """Delete up to ``limit`` stored findings of a scan, first lines first; returns how many went.
+    Callers delete a large scan in several transactions, so no writer waits on one long delete."""
+    cur = conn.execute(
+        "DELETE FROM scan_items WHERE scan_id = ? AND seq IN"
+        " (SELECT seq FROM scan_items WHERE scan_id = ? ORDER BY seq LIMIT ?)",
+        (scan_id, scan_id, limit),
+    )
+    return cur.rowcount
+
+
+def delete_scan(conn: sqlite3.Connection, scan_id: str) -> None:
+    """Forget a scan (its remaining findings go with it). Cases keep their own copy of the evidence."""
+    conn.execute("DELETE FROM scans WHERE id = ?", (scan_id,))
 
 
 def unfinished_scans(conn: sqlite3.Connection, *, unclaimed_only: bool = False) -> list[Scan]:
