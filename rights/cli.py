@@ -31,7 +31,7 @@ from rights.accounts import ROLES
 from rights.config import Settings, SettingsError, load_settings, resolve_data_dir
 from rights.errors import RightsError
 from rights.limits import MAX_MATCH_LIMIT, MAX_TITLE_LENGTH
-from rights.log import VerificationError, load_public_key, verify_log, verify_receipt
+from rights.log import VerificationError, load_public_key, log_size, verify_log, verify_receipt
 from rights.log.signing import PUBLIC_KEY_FILE
 from rights.text import has_lone_surrogates, readable, title_from_file_name
 
@@ -420,7 +420,12 @@ def cmd_log_verify(args: argparse.Namespace) -> int:
                 "pass a copy held elsewhere with --public-key",
                 EXIT_FAILURE,
             )
-    report = verify_log(data_dir, key)
+    from tqdm import tqdm
+
+    quiet = not sys.stderr.isatty()
+    bar = tqdm(total=log_size(data_dir), unit="entry", desc="verifying", file=sys.stderr, disable=quiet)
+    with bar:
+        report = verify_log(data_dir, key, progress=lambda done: bar.update(done - bar.n))
     emit_json(report.to_json())
     if not report.ok:
         return _fail(f"log entry {report.first_bad_index} is bad: {report.problem}", EXIT_FAILURE)

@@ -11,7 +11,16 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from rights import db
-from rights.log import LogStore, Signer, VerificationError, build_receipt, verify_log, verify_receipt
+from rights.log import (
+    LogStore,
+    Signer,
+    VerificationError,
+    build_receipt,
+    log_size,
+    verify_log,
+    verify_receipt,
+)
+from rights.log import verify as log_verify
 from rights.log.merkle import leaf_hash
 from rights.log.signing import PUBLIC_KEY_FILE
 from rights.log.store import LogInconsistent
@@ -292,3 +301,52 @@ def test_the_documented_algorithm_agrees_with_verify_receipt(data_dir: Path) -> 
         verify_receipt(receipt, pem)
     for bad in _mutations(receipts[5])[:-1]:  # the last mutation drops the checkpoint altogether
         assert not _readme_verifier(bad, pem)
+
+
+def test_progress_counts_the_entries_checked(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(log_verify, "PROGRESS_EVERY", 5)
+    seen: list[int] = []
+    assert verify_log(data_dir, progress=seen.append).ok
+    assert seen == [5, 10, SIZE] and log_size(data_dir) == SIZE
+
+
+def test_each_checkpoint_signature_is_checked_once(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[bytes] = []
+    real = log_verify.verify_signature
+
+    def counting(key: object, signature: bytes, body: bytes) -> bool:
+        calls.append(signature)
+        return real(key, signature, body)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(log_verify, "verify_signature", counting)
+    assert verify_log(data_dir).ok
+    assert len(calls) == SIZE == len(set(calls))  # it was twice each: two thirds of a long log's check
+
+
+def test_a_verification_checks_the_log_as_it_was_when_it_began(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Signatures are verified in a first pass and trusted in the second: both passes must read one
+    snapshot, or an entry appended between them would come with a checkpoint nobody verified."""
+    real = log_verify._checkpoint_rows
+    calls: list[int] = []
+
+    def between_the_passes(conn: sqlite3.Connection) -> sqlite3.Cursor:
+        calls.append(1)
+        if len(calls) == 2:  # another process appends, and its checkpoint's signature is forged
+            writer = db.connect(data_dir)
+            with db.transaction(writer):
+                LogStore(writer, Signer.load_or_create(data_dir), "tamper-test").append({"kind": "register"})
+            writer.close()
+            _edit(
+                data_dir,
+                ("UPDATE log_checkpoints SET signature = ? WHERE tree_size = ?", (b"\0" * 64, SIZE + 1)),
+            )
+        return real(conn)
+
+    monkeypatch.setattr(log_verify, "_checkpoint_rows", between_the_passes)
+    report = verify_log(data_dir)
+    assert report.ok and report.size == SIZE and len(calls) == 2  # the log as it was, all of it verified
+    monkeypatch.setattr(log_verify, "_checkpoint_rows", real)
+    later = verify_log(data_dir)
+    assert not later.ok and later.first_bad_index == SIZE and "invalid signature" in (later.problem or "")

@@ -3,7 +3,7 @@
 from rights.log.receipts import build_receipt
 from rights.log.signing import Signer, load_public_key
 from rights.log.store import Checkpoint, LogStore, encode_entry
-from rights.log.verify import LogReport, VerificationError, verify_log, verify_receipt
+from rights.log.verify import LogReport, VerificationError, log_size, verify_log, verify_receipt
 
 __all__ = [
     "Checkpoint",
@@ -14,6 +14,7 @@ __all__ = [
     "build_receipt",
     "encode_entry",
     "load_public_key",
+    "log_size",
     "verify_log",
     "verify_receipt",
 ]
