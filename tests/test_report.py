@@ -139,3 +139,30 @@ def test_evidence_from_decoded_pixels_is_a_small_jpeg() -> None:
     with Image.open(io.BytesIO(base64.b64decode(pixels_b64(rgb)))) as img:
         assert img.format == "JPEG" and img.size == (256, 128)
         assert img.getpixel((10, 64))[0] > 150 and img.getpixel((250, 64))[0] < 60
+
+
+def test_a_report_shows_at_most_max_hits_and_says_how_many_more(tmp_path: Path) -> None:
+    summary = Summary()
+    query, size = thumbnail_b64(_image(1))
+    fox = _findings()[0]
+    hits = []
+    for i in range(5):
+        finding = {**fox, "listing_id": f"a{i}", "title": f"poster {i}"}
+        summary.add(finding)
+        hits.append((finding, {"query_thumb": query, "query_size": list(size)}))
+    taken: list[str] = []
+
+    def streamed():  # the report stops reading hits it will not show
+        for finding, evidence in hits:
+            taken.append(finding["listing_id"])
+            yield finding, evidence
+
+    page = tmp_path / "report.html"
+    write_report(page, summary=summary, hits=streamed(), max_hits=3)
+    text = page.read_text(encoding="utf-8")
+    assert text.count('<section class="hit">') == 3 and "poster 2" in text and "poster 3" not in text
+    assert "Showing the first 3 of 5 hits, in feed order." in text
+    assert taken == ["a0", "a1", "a2"]
+    assert "5 listings scanned: 5 match" in text  # the summary still counts every listing
+    write_report(page, summary=summary, hits=iter(hits), max_hits=5)
+    assert 'id="more"' not in page.read_text(encoding="utf-8")

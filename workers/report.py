@@ -2,9 +2,10 @@
 
 Layout: a summary table (listings per platform and verdict), then each hit side by side: the listing
 image with the matched region boxed, and the registered work it matched. Images are inline base64
-JPEG thumbnails from the scan's evidence, so the file stays small (~20 kB a hit) and correct after
-the listings are gone. It is written as it is rendered, so a scan with many hits never builds the
-whole page in memory.
+JPEG thumbnails from the scan's evidence, so the file is correct after the listings are gone. It is
+written as it is rendered, so a scan with many hits never builds the whole page in memory, and it shows
+at most ``MAX_HITS`` hits: at ~38 kB a hit (two thumbnails), 10,000 would make a 380 MB page that no
+browser opens comfortably; the findings file and the cases hold every one.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import islice
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -22,6 +24,8 @@ from rights.evidence import boxed_thumbnail, data_uri
 __all__ = ["Summary", "write_report"]
 
 VERDICT_ORDER = ("match", "review", "clear", "error")
+# Hits shown side by side, in feed order (~38 MB of page); the summary still counts every listing.
+MAX_HITS = 1000
 
 _CSS = """
 body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:2rem auto;max-width:70rem;
@@ -61,16 +65,26 @@ def write_report(
     hits: Iterable[tuple[dict[str, Any], dict[str, Any]]],
     title: str = "Marketplace scan report",
     generated_at: str | None = None,
+    max_hits: int = MAX_HITS,
 ) -> None:
-    """``hits`` yields ``(finding, evidence)`` for listings with a match or review verdict."""
+    """``hits`` yields ``(finding, evidence)`` for listings with a match or review verdict, in feed
+    order; the first ``max_hits`` are shown."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "w", encoding="utf-8") as out:
         _head(out, title, generated_at or datetime.now(UTC).isoformat(timespec="seconds"))
         _summary(out, summary)
         out.write("<h2>Hits</h2>\n")
+        totals = summary.totals()
+        found = totals["match"] + totals["review"]
+        if found > max_hits:
+            out.write(
+                f'<p id="more">Showing the first {max_hits} of {found} hits, in feed order. Every hit is in '
+                "the findings file, and every match has its case, with this evidence and a takedown notice."
+                "</p>\n"
+            )
         shown = 0
-        for finding, evidence in hits:
+        for finding, evidence in islice(hits, max_hits):
             _hit(out, finding, evidence)
             shown += 1
         if not shown:
