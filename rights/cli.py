@@ -1,4 +1,4 @@
-"""The ``rights`` command line: keys, register, refingerprint, match, serve and log verification.
+"""The ``rights`` command line: keys, register, refingerprint, match, serve, log verification, backup.
 
 ``workers.cli`` is the installed console script; it takes :func:`build_parser`, adds its own commands
 (``scan``, ``demo``) with :func:`add_command`, and dispatches with :func:`run`. Every command is a function
@@ -147,6 +147,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="the log's public key: a PEM file, PEM text, or the raw key as 64 hex or 44 base64 characters",
     )
     receipt.set_defaults(handler=cmd_log_verify_receipt)
+
+    copy = sub.add_parser(
+        "backup",
+        help="a consistent copy of the data directory, taken while servers and scans keep running",
+        parents=[common],
+    )
+    copy.add_argument("dest", metavar="DEST", type=Path, help="a new folder for the copy (must not exist)")
+    copy.set_defaults(handler=cmd_backup)
 
     from rights import scans_cli  # after this module is loaded: it imports from here
 
@@ -429,6 +437,29 @@ def cmd_log_verify(args: argparse.Namespace) -> int:
     emit_json(report.to_json())
     if not report.ok:
         return _fail(f"log entry {report.first_bad_index} is bad: {report.problem}", EXIT_FAILURE)
+    return EXIT_OK
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from rights.backup import backup
+
+    data_dir = existing_registry(args)
+    with tqdm(unit="original", desc="backing up", file=sys.stderr, disable=not sys.stderr.isatty()) as bar:
+
+        def progress(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+        report = backup(data_dir, args.dest, progress=progress)
+    emit_json(report.to_json())
+    if report.missing_originals:
+        return _fail(
+            f"{len(report.missing_originals)} originals named by the database are missing from {data_dir} "
+            f"(first: {report.missing_originals[0]}); the backup holds everything else",
+            EXIT_FAILURE,
+        )
     return EXIT_OK
 
 

@@ -1,0 +1,99 @@
+"""``rights backup``: a copy that opens as the same registry, taken while others keep writing."""
+
+from __future__ import annotations
+
+import json
+import stat
+import threading
+from pathlib import Path
+
+import pytest
+
+from rights import db, scans
+from rights.backup import backup
+from rights.cli import main
+from rights.log import LogStore, Signer, verify_log
+from rights.registry import INDEX_DIRNAME, Registry
+from tests.rights_support import artwork_png, near_copy
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    data = tmp_path / "data"
+    with Registry.open(data) as reg:
+        for seed in (1, 2, 3):
+            reg.register("ann", artwork_png(700 + seed), title=f"art {seed}")
+    feeds = data / scans.FEEDS_DIRNAME
+    feeds.mkdir()
+    (feeds / "upload_1.jsonl").write_text(
+        '{"listing_id": "a", "platform": "p", "image": "https://x.example/a"}\n'
+    )
+    return data
+
+
+def test_the_copy_opens_as_the_same_registry(data_dir: Path, tmp_path: Path) -> None:
+    dest = tmp_path / "backups" / "monday"
+    report = backup(data_dir, dest)
+    assert report.to_json() | {"bytes": 0} == {
+        "backup": str(dest), "works": 3, "log_entries": 3, "originals": 3, "missing_originals": 0, "bytes": 0
+    }  # fmt: skip
+    assert not (dest / INDEX_DIRNAME).exists()  # derived data: rebuilt at the first open
+    assert stat.S_IMODE((dest / "log-signing-key.pem").stat().st_mode) == 0o600
+    assert (dest / scans.FEEDS_DIRNAME / "upload_1.jsonl").is_file()
+    assert not list(tmp_path.joinpath("backups").glob(".*partial*"))
+    with Registry.open(data_dir) as original, Registry.open(dest) as copy:
+        assert copy.signer.key_id == original.signer.key_id
+        assert copy.log.root() == original.log.root()
+        assert [w["work_id"] for w in copy.list_works()["works"]] == [
+            w["work_id"] for w in original.list_works()["works"]
+        ]
+        found = copy.match_image(near_copy(702))
+        assert found["verdict"] == "match" and found["matches"][0]["title"] == "art 2"
+    assert verify_log(dest).ok
+
+
+def test_a_backup_taken_while_the_log_grows_is_one_consistent_snapshot(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    stop = threading.Event()
+
+    def append() -> None:
+        conn = db.connect(data_dir)
+        store = LogStore(conn, Signer.load_or_create(data_dir), "rights-registry")
+        while not stop.is_set():
+            with db.transaction(conn):
+                store.append({"kind": "license", "work_id": "w_1", "licensee": "shop"})
+        conn.close()
+
+    writer = threading.Thread(target=append)
+    writer.start()
+    try:
+        reports = [backup(data_dir, tmp_path / f"copy{i}") for i in range(4)]
+    finally:
+        stop.set()
+        writer.join()
+    for report in reports:
+        checked = verify_log(report.dest)
+        assert checked.ok and checked.size == report.log_entries, checked.problem
+    assert reports[-1].log_entries > 3  # the log did grow meanwhile
+
+
+def test_refusals_and_a_missing_original(
+    data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    taken = tmp_path / "taken"
+    taken.mkdir()
+    assert main(["--data", str(data_dir), "backup", str(taken)]) == 2
+    assert "already exists" in capsys.readouterr().err
+    assert main(["--data", str(data_dir), "backup", str(data_dir / "inside")]) == 2
+    assert "inside the data directory" in capsys.readouterr().err
+    assert main(["--data", str(tmp_path / "nothing"), "backup", str(tmp_path / "b")]) == 2
+    assert "no registry" in capsys.readouterr().err
+
+    with Registry.open(data_dir) as reg:
+        sha = reg.list_works()["works"][0]["sha256"]
+    db.original_path(data_dir, sha).unlink()  # damage the source: the backup says so, and keeps the rest
+    assert main(["--data", str(data_dir), "backup", str(tmp_path / "b")]) == 1
+    out, err = capsys.readouterr()
+    assert json.loads(out)["missing_originals"] == 1 and json.loads(out)["originals"] == 2
+    assert sha in err and (tmp_path / "b" / db.DB_FILENAME).is_file()
