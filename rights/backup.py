@@ -111,8 +111,4 @@ def _fsync(folder: Path) -> None:
     """Flush every file of the copy before it is named a backup."""
     for path in sorted(folder.rglob("*")):
         if path.is_file():
-            fd = os.open(path, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+            db.fsync_path(path)
