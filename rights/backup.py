@@ -61,6 +61,7 @@ def backup(data_dir: Path, dest: Path, *, progress: Callable[[int, int], None] |
         report = _copy(data_dir, work, progress or (lambda done, total: None))
         _fsync(work)
         work.rename(dest)
+        db.fsync_path(dest.parent)  # the rename itself survives a power cut
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
