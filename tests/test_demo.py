@@ -60,6 +60,24 @@ def test_demo_writes_report_notices_and_summary(demo) -> None:
     assert "148 listings scanned" in page
     assert demo.notices and all(p.stat().st_size > 1000 for p in demo.notices)
     assert any(p.name.endswith(".zh.md") for p in demo.notices)
+    # Every hit shows the listing beside the registered work, whose picture comes from its original
+    # (the scan stores only the listing's).
+    hits = page.count('<section class="hit">')
+    assert hits > 50 and page.count('alt="registered work"') == hits == page.count('alt="listing image"')
+
+
+def test_stored_evidence_keeps_the_listing_picture_not_the_work_again(demo) -> None:
+    import json
+    import sqlite3
+
+    conn = sqlite3.connect(demo.findings.parent.parent / "data" / "rights.sqlite3")
+    stored = [
+        json.loads(r[0]) for r in conn.execute("SELECT evidence FROM scan_items WHERE evidence IS NOT NULL")
+    ]
+    cases_evidence = [json.loads(r[0]) for r in conn.execute("SELECT evidence FROM cases")]
+    conn.close()
+    assert stored and all(e["query_thumb"] and "work_thumbs" not in e for e in stored)
+    assert cases_evidence and all(e["work_thumb"] and e["query_thumb"] for e in cases_evidence)
 
 
 def test_demo_is_idempotent(demo, tmp_path: Path) -> None:

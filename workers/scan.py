@@ -159,7 +159,7 @@ def run_scan(
         write_report(
             report,
             summary=outcome.summary,
-            hits=scans.iter_hits(conn, scan.id),
+            hits=_with_work_thumbs(registry, scans.iter_hits(conn, scan.id)),
             title=f"Marketplace scan of {feed.name}",
         )
     outcome.seconds = time.perf_counter() - started
@@ -311,16 +311,13 @@ class _Sink:
         finding = _finding(listing, verdict, matches, error)
         if not matches:
             return finding, None
-        shown = {m["work_id"] for m in matches if m["verdict"] == "match"} | {matches[0]["work_id"]}
+        # The listing's picture only: the work's comes from its original when a case or the report
+        # needs it (``_with_work_thumbs``), instead of 19 kB more stored for every hit.
         evidence = {
             "query_thumb": result.query_thumb,
             "query_size": list(result.query_size) if result.query_size else None,
-            "work_thumbs": {w: t for w in sorted(shown) if (t := self._work_thumb(w))},
         }
         return finding, evidence
-
-    def _work_thumb(self, work_id: str) -> str | None:
-        return _work_thumb(self.registry, work_id)
 
     def _store(self, slot: _Slot, finding: dict[str, Any], evidence: dict[str, Any] | None) -> None:
         conn = self.registry.db
@@ -335,7 +332,7 @@ class _Sink:
                 case_evidence = {
                     "query_thumb": evidence.get("query_thumb"),
                     "query_size": evidence.get("query_size"),
-                    "work_thumb": evidence["work_thumbs"].get(m["work_id"]),
+                    "work_thumb": _work_thumb(self.registry, m["work_id"]),
                 }
                 case = cases.record_hit(
                     conn, match=m, listing=listing, evidence=case_evidence, scan_id=self.scan_id
@@ -424,6 +421,20 @@ def _work_thumb(registry: Registry, work_id: str) -> str | None:
         return _work_thumb_cached(path, path.stat().st_mtime_ns)
     except (OSError, RightsError):
         return None
+
+
+def _with_work_thumbs(
+    registry: Registry, hits: Iterator[tuple[dict[str, Any], dict[str, Any]]]
+) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
+    """Hits with the thumbnail of the work each one shows first, made from its original (which never
+    changes; cached per work). Evidence stored by earlier releases already holds it."""
+    for finding, evidence in hits:
+        thumbs = dict(evidence.get("work_thumbs") or {})
+        matches = finding.get("matches") or []
+        best = str(matches[0].get("work_id")) if matches else None
+        if best is not None and best not in thumbs and (thumb := _work_thumb(registry, best)):
+            thumbs[best] = thumb
+        yield finding, {**evidence, "work_thumbs": thumbs}
 
 
 def _open_scan(registry: Registry, feed: Path, scan_id: str | None, submitted_by: str | None) -> scans.Scan:
