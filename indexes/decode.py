@@ -24,6 +24,7 @@ from indexes.errors import (
     TruncatedImageError,
     UnsupportedImageError,
 )
+from indexes.jpeg_pixels import jpeg_pixels, oriented
 
 # Real openclipart reaches 15,000 x 11,000 px (165 MP); anything above ~180 MP is treated as a bomb.
 MAX_PIXELS = 180_000_000
@@ -132,14 +133,20 @@ def decode_image(data: bytes, *, max_side: int = 1024) -> DecodedImage:
     try:
         if getattr(im, "n_frames", 1) > 1:
             im.seek(0)  # first frame of an animation
+        stored = None
         if fmt == "JPEG":
             im.draft("RGB", (max_side, max_side))  # DCT-domain downscale, never below max_side
-        im.load()
-        orientation = _orientation(im)
-        if orientation in _TRANSPOSE:
-            im = im.transpose(_TRANSPOSE[orientation])  # copies the pixels, so only when needed
-        im = _to_rgb_or_rgba(im)
-        pixels = _shrink(im, max_side)
+            stored = jpeg_pixels(data, (width, height), im)
+        if stored is not None:
+            orientation = _orientation(im)  # JPEG's EXIF comes before its pixels: read at open
+            pixels = _shrink_array(oriented(stored, orientation), max_side)
+        else:
+            im.load()
+            orientation = _orientation(im)
+            if orientation in _TRANSPOSE:
+                im = im.transpose(_TRANSPOSE[orientation])  # copies the pixels, so only when needed
+            im = _to_rgb_or_rgba(im)
+            pixels = _shrink(im, max_side)
     except Image.DecompressionBombError as exc:  # pragma: no cover - our limit fires first
         raise DecompressionBombError(str(exc), width=width, height=height) from exc
     except (OSError, SyntaxError, ValueError, EOFError, RuntimeError, Warning) as exc:
@@ -220,14 +227,30 @@ def _shrink(im: Image.Image, max_side: int) -> np.ndarray:
     longest = max(w, h)
     if longest <= max_side:
         return np.asarray(im)
-    factor = longest / max_side
-    size = (max(1, round(w / factor)), max(1, round(h / factor)))
-    if factor >= 2:
+    if longest >= 2 * max_side:
         # Integer box-reduce first (cheap, alias-free), then a small exact resize.
-        im = im.reduce(int(factor))
-    # After the box-reduce the remaining factor is < 2, where bilinear barely aliases; OpenCV
-    # does it several times faster than Pillow.
-    return cv2.resize(np.asarray(im), size, interpolation=cv2.INTER_LINEAR)
+        im = im.reduce(int(longest / max_side))
+    return _resize(np.asarray(im), w, h, max_side)
+
+
+def _shrink_array(pixels: np.ndarray, max_side: int) -> np.ndarray:
+    """``_shrink`` of pixels already in numpy, with the same result."""
+    h, w = pixels.shape[:2]
+    longest = max(w, h)
+    if longest <= max_side:
+        return pixels
+    if longest >= 2 * max_side:
+        return _shrink(Image.fromarray(pixels), max_side)  # Pillow's box-reduce; rare after a draft
+    return _resize(pixels, w, h, max_side)
+
+
+def _resize(pixels: np.ndarray, w: int, h: int, max_side: int) -> np.ndarray:
+    """``pixels`` (a ``w`` x ``h`` image, perhaps box-reduced already) at ``max_side`` px on the
+    long side. The factor left is < 2, where bilinear barely aliases; OpenCV does it several
+    times faster than Pillow."""
+    factor = max(w, h) / max_side
+    size = (max(1, round(w / factor)), max(1, round(h / factor)))
+    return cv2.resize(pixels, size, interpolation=cv2.INTER_LINEAR)
 
 
 def _split_alpha(arr: np.ndarray, original: tuple[int, int], fmt: str) -> DecodedImage:
