@@ -236,9 +236,25 @@ def test_outputs_that_would_overwrite_the_feed_are_refused(tmp_path: Path) -> No
         ["--out", str(feed)],
         ["--out", str(tmp_path)],
         ["--out", "x.jsonl", "--report", "x.jsonl"],
+        ["--out", f"{data}/rights.sqlite3"],  # exited 0 over the registry's database
+        ["--out", "x.jsonl", "--report", f"{data}/log-signing-key.pem"],
     ):
         assert rights_main(["--data", data, "scan", str(feed), *extra]) == 2
     assert feed.read_bytes() == before and not (tmp_path / "data").exists()  # refused before any work
+
+
+def test_a_scan_whose_output_cannot_be_opened_is_failed_not_running(world: World, tmp_path: Path) -> None:
+    """The output was opened before the scan's error handling, so such a scan stayed "running"."""
+    from rights import scans
+
+    feed = write_feed(world.feed_dir / "unopenable-output.jsonl", listings(world)[:2])
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    with Registry.open(world.settings) as registry, LocalPool(make_context(registry), 1) as pool:
+        with pytest.raises(OSError):
+            run_scan(feed, registry=registry, runner=pool, out=blocker / "findings.jsonl")
+        scan = scans.list_scans(registry.db, limit=1)[0]
+    assert scan.status == "failed" and "a-file" in (scan.error or "")
 
 
 def test_a_finished_csv_scan_counts_rows_not_lines(world: World) -> None:

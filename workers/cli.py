@@ -66,8 +66,9 @@ def cmd_scan(args: argparse.Namespace) -> int:
 
     if not args.feed.is_file():
         raise UsageError(f"{args.feed}: no such feed file")
-    _check_outputs(args.feed, args.out, args.report)
-    with Registry.open(settings_from_args(args)) as registry:
+    settings = settings_from_args(args)
+    _check_outputs(args.feed, args.out, args.report, data=Path(settings.data))
+    with Registry.open(settings) as registry:
         ctx = make_context(registry)
         with _runner(ctx, args.workers, args.scheduler) as runner:
             outcome = run_scan(args.feed, registry=registry, runner=runner, out=args.out, report=args.report)
@@ -116,14 +117,19 @@ def _runner(ctx: WorkerContext, workers: int | None, scheduler: str | None) -> L
         raise OSError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
 
 
-def _check_outputs(feed: Path, out: Path, report: Path | None) -> None:
-    """Refuse outputs that would overwrite the feed or each other, or that are folders, before any work."""
+def _check_outputs(feed: Path, out: Path, report: Path | None, *, data: Path) -> None:
+    """Refuse outputs that would overwrite the feed, each other or the registry's own files, or
+    that are folders, before any work."""
     named = {feed.resolve(): "the feed"}
+    registry = data.resolve()
     for option, path in (("--out", out), ("--report", report)):
         if path is None:
             continue
         if path.is_dir():
             raise UsageError(f"{option} {path} is a folder; give a file name")
+        if path.resolve().is_relative_to(registry):
+            # It could name the database or the signing key: written over, the registry is lost.
+            raise UsageError(f"{option} {path} is inside the data directory {data}; write it elsewhere")
         clash = named.get(path.resolve())
         if clash is not None:
             raise UsageError(f"{option} {path} is {clash}; write it to another file")

@@ -21,7 +21,7 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -123,11 +123,16 @@ def run_scan(
         dynamic_ncols=True,
     )
     outcome = ScanOutcome(scan.id, Summary())
-    sink = _Sink(registry, scan.id, out, outcome, bar, on_progress)
-    # Closed here, on this thread, however the scan ends: left to the garbage collector, the reader's
-    # private SQLite database was closed from another thread, with a traceback in the server log.
-    listings = read_feed(feed, allowed_roots=allowed_roots)
+    # Made inside the try: an output that cannot be opened or a feed that cannot be read marks the
+    # scan failed, not "running" for ever.
+    sink: _Sink | None = None
+    listings: Generator[tuple[int, Listing | FeedError], None, None] | None = None
     try:
+        sink = _Sink(registry, scan.id, out, outcome, bar, on_progress)
+        # Closed here, on this thread, however the scan ends: left to the garbage collector, the
+        # reader's private SQLite database was closed from another thread, with a traceback in the
+        # server log.
+        listings = read_feed(feed, allowed_roots=allowed_roots)
         _drive(
             listings,
             _DoneLookup(conn, scan.id),
@@ -143,17 +148,20 @@ def run_scan(
             scans.set_status(conn, scan.id, "done", total=outcome.processed + outcome.skipped)
     except (ScanStopped, BrokenProcessPool):
         # Stopped, or a worker process died (killed for memory): the scan is resumable, not failed.
-        sink.abandon()
+        if sink is not None:
+            sink.abandon()
         with registry.transaction():
             scans.set_status(conn, scan.id, "queued")
         raise
     except BaseException as exc:
-        sink.abandon()
+        if sink is not None:
+            sink.abandon()
         with registry.transaction():
             scans.set_status(conn, scan.id, "failed", error=f"{type(exc).__name__}: {exc}"[:500])
         raise
     finally:
-        listings.close()
+        if listings is not None:
+            listings.close()
         bar.close()
     if report is not None:
         write_report(
