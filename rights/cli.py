@@ -30,7 +30,7 @@ from rights import json_input
 from rights.accounts import ROLES
 from rights.config import Settings, SettingsError, load_settings, resolve_data_dir
 from rights.errors import RightsError
-from rights.limits import MAX_MATCH_LIMIT, MAX_TITLE_LENGTH
+from rights.limits import MAX_COUNT, MAX_MATCH_LIMIT, MAX_TITLE_LENGTH, MAX_WORKERS
 from rights.log import VerificationError, load_public_key, log_size, verify_log, verify_receipt
 from rights.log.signing import PUBLIC_KEY_FILE
 from rights.text import has_lone_surrogates, readable, title_from_file_name
@@ -186,7 +186,12 @@ def _common_options(*, top_level: bool = False) -> argparse.ArgumentParser:
 
 def positive_int(text: str) -> int:
     """An argparse type: a whole number ≥ 1, with a message that says so."""
-    return int_argument(text, 1, None, "a whole number of at least 1")
+    return int_argument(text, 1, MAX_COUNT, f"a whole number from 1 to {MAX_COUNT:,}")
+
+
+def worker_count(text: str) -> int:
+    """An argparse type: how many worker processes to start."""
+    return int_argument(text, 1, MAX_WORKERS, f"a whole number from 1 to {MAX_WORKERS}")
 
 
 def match_limit(text: str) -> int:

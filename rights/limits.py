@@ -7,3 +7,8 @@ MAX_PAGE_LIMIT = 100
 MAX_TITLE_LENGTH = 500
 # Metadata is for titles, tags and links, not payloads; 16 KiB of JSON is plenty.
 MAX_METADATA_BYTES = 16 * 1024
+# Worker processes one command may start (each holds the index, ~150 MiB); a typo of extra digits
+# overflowed the process pool with a traceback.
+MAX_WORKERS = 1024
+# A count argument that SQLite can store (the largest INTEGER is 2**63 - 1) and nobody exceeds.
+MAX_COUNT = 1_000_000_000

@@ -145,3 +145,24 @@ def test_bad_usage_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     with pytest.raises(SystemExit) as exc:
         main(["--data", str(tmp_path), "scans", "prune"])  # the cut-off is required
     assert exc.value.code == 2
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["scans", "list", "--limit", "9" * 23],  # overflowed SQLite's INTEGER with a traceback
+        ["scan", "feed.jsonl", "--out", "findings.jsonl", "--workers", "9" * 20],  # and the pool's C int
+        ["demo", "--workers", "100000"],
+        ["serve", "--workers", "0"],
+    ],
+)
+def test_counts_out_of_range_are_usage_errors(
+    tmp_path: Path, argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from workers.cli import main as full_main
+
+    with pytest.raises(SystemExit) as exc:
+        full_main(["--data", str(tmp_path / "data"), *argv])
+    assert exc.value.code == 2
+    assert "expected a whole number from 1 to" in capsys.readouterr().err
+    assert not (tmp_path / "data").exists()

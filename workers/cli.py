@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rights import cli as rights_cli
-from rights.cli import EXIT_OK, UsageError, add_command, build_parser, positive_int, run, settings_from_args
+from rights.cli import EXIT_OK, UsageError, add_command, build_parser, run, settings_from_args, worker_count
 
 if TYPE_CHECKING:
     from workers.dask_runner import DaskRunner
@@ -36,7 +36,7 @@ def parser() -> argparse.ArgumentParser:
         "--out", required=True, type=Path, metavar="FINDINGS.jsonl", help="findings, feed order"
     )
     scan.add_argument("--report", type=Path, metavar="REPORT.html", help="also write a self-contained report")
-    scan.add_argument("--workers", type=positive_int, help="local worker processes (default: CPU count)")
+    scan.add_argument("--workers", type=worker_count, help="local worker processes (default: CPU count)")
     scan.add_argument("--scheduler", metavar="ADDRESS", help="run on this Dask scheduler instead")
     scan.set_defaults(handler=cmd_scan)
 
@@ -45,11 +45,11 @@ def parser() -> argparse.ArgumentParser:
         "--out", type=Path, default=Path("demo-output"), help="output folder (default ./demo-output)"
     )
     demo.add_argument("--samples", type=Path, help="samples folder (default: the checkout's samples/)")
-    demo.add_argument("--workers", type=positive_int, help="local worker processes (default: CPU count)")
+    demo.add_argument("--workers", type=worker_count, help="local worker processes (default: CPU count)")
     demo.set_defaults(handler=cmd_demo)
 
     serve = _subcommand(p, "serve")
-    serve.add_argument("--workers", type=positive_int, help="scan worker processes (default: CPU count)")
+    serve.add_argument("--workers", type=worker_count, help="scan worker processes (default: CPU count)")
     serve.add_argument("--scheduler", metavar="ADDRESS", help="run submitted scans on this Dask scheduler")
     serve.set_defaults(handler=cmd_serve)
     return p
