@@ -54,9 +54,14 @@ def backup(data_dir: Path, dest: Path, *, progress: Callable[[int, int], None] |
         raise BadInput(f"{dest} already exists; back up into a new folder")
     if dest.resolve().is_relative_to(data_dir.resolve()):
         raise BadInput(f"{dest} is inside the data directory {data_dir}")
+    if not _is_utf8(dest.resolve()):
+        raise BadInput(f"{dest}: SQLite names its files in UTF-8; give a destination whose path is UTF-8")
     work = dest.with_name(f".{dest.name}.partial-{os.getpid()}")
     shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
+    try:
+        work.mkdir(parents=True)
+    except OSError as exc:  # under a file, on a read-only disk: named as the folder asked for
+        raise BadInput(f"cannot create {dest}: {exc.strerror or exc}") from exc
     try:
         report = _copy(data_dir, work, progress or (lambda done, total: None))
         _fsync(work)
@@ -93,6 +98,7 @@ def _copy(data_dir: Path, out: Path, progress: Callable[[int, int], None]) -> Ba
     feeds = data_dir / scans.FEEDS_DIRNAME
     if feeds.is_dir():
         shutil.copytree(feeds, out / scans.FEEDS_DIRNAME, ignore=shutil.ignore_patterns("*.tmp"))
+        copied += sum(f.stat().st_size for f in (out / scans.FEEDS_DIRNAME).rglob("*") if f.is_file())
     missing: list[str] = []
     progress(0, len(hashes))
     for done, sha in enumerate(hashes, 1):
@@ -106,6 +112,14 @@ def _copy(data_dir: Path, out: Path, progress: Callable[[int, int], None]) -> Ba
             missing.append(sha)
         progress(done, len(hashes))
     return BackupReport(out, works, entries, len(hashes) - len(missing), missing, copied)
+
+
+def _is_utf8(path: Path) -> bool:
+    try:
+        os.fsencode(path).decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _fsync(folder: Path) -> None:

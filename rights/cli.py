@@ -269,7 +269,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _fail(message: str, code: int) -> int:
-    print(f"rights: error: {message}", file=sys.stderr)
+    print(f"rights: error: {readable(message)}", file=sys.stderr)  # a file name may not be UTF-8
     return code
 
 

@@ -32,7 +32,11 @@ def readable(value: str) -> str:
     """``value`` with any undecodable bytes (from a file name or argument) shown as U+FFFD."""
     if not has_lone_surrogates(value):
         return value
-    return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    try:
+        raw = value.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a surrogate that stands for no byte: a JSON "\ud800" escape
+        raw = value.encode("utf-8", "replace")
+    return raw.decode("utf-8", "replace")
 
 
 def title_from_file_name(stem: str, max_length: int) -> str | None:

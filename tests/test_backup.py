@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import stat
 import threading
 from pathlib import Path
@@ -38,6 +39,7 @@ def test_the_copy_opens_as_the_same_registry(data_dir: Path, tmp_path: Path) -> 
         "backup": str(dest), "works": 3, "log_entries": 3, "originals": 3, "missing_originals": 0, "bytes": 0
     }  # fmt: skip
     assert not (dest / INDEX_DIRNAME).exists()  # derived data: rebuilt at the first open
+    assert report.bytes == sum(f.stat().st_size for f in dest.rglob("*") if f.is_file())  # feeds too
     assert stat.S_IMODE((dest / "log-signing-key.pem").stat().st_mode) == 0o600
     assert (dest / scans.FEEDS_DIRNAME / "upload_1.jsonl").is_file()
     assert not list(tmp_path.joinpath("backups").glob(".*partial*"))
@@ -89,6 +91,12 @@ def test_refusals_and_a_missing_original(
     assert "inside the data directory" in capsys.readouterr().err
     assert main(["--data", str(tmp_path / "nothing"), "backup", str(tmp_path / "b")]) == 2
     assert "no registry" in capsys.readouterr().err
+    (tmp_path / "a-file").write_text("")
+    assert main(["--data", str(data_dir), "backup", str(tmp_path / "a-file" / "b")]) == 2
+    assert "cannot create" in capsys.readouterr().err  # not the hidden working folder's name
+    not_utf8 = os.fsdecode(bytes(tmp_path / "b") + b"\xff")  # was a UnicodeEncodeError traceback
+    assert main(["--data", str(data_dir), "backup", not_utf8]) == 2
+    assert "UTF-8" in capsys.readouterr().err and not list(tmp_path.glob(".*partial*"))
 
     with Registry.open(data_dir) as reg:
         sha = reg.list_works()["works"][0]["sha256"]

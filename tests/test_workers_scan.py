@@ -257,6 +257,19 @@ def test_a_scan_whose_output_cannot_be_opened_is_failed_not_running(world: World
     assert scan.status == "failed" and "a-file" in (scan.error or "")
 
 
+def test_a_feed_whose_name_is_not_utf8_scans_and_reports(world: World) -> None:
+    """Its path could not be stored (the scan stopped with a UnicodeEncodeError), nor its report written."""
+    from rights import scans
+
+    feed = write_feed(world.feed_dir / os.fsdecode(b"feed-\xff.jsonl"), listings(world)[:2])
+    report = world.feed_dir.parent / os.fsdecode(b"report-\xff.html")
+    with Registry.open(world.settings) as registry, LocalPool(make_context(registry), 1) as pool:
+        outcome = run_scan(feed, registry=registry, runner=pool, report=report)
+        scan = scans.get_scan(registry.db, outcome.scan_id)
+    assert outcome.processed == 2 and scan.status == "done" and scan.feed_key.endswith("feed-\\xff.jsonl")
+    assert "<title>Marketplace scan of feed-\ufffd.jsonl" in report.read_text(encoding="utf-8")
+
+
 def test_a_finished_csv_scan_counts_rows_not_lines(world: World) -> None:
     """The total was physical lines, so a quoted title with line breaks made a done scan look 60 % done."""
     from rights import scans

@@ -71,26 +71,36 @@ def write_report(
     order; the first ``max_hits`` are shown."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as out:
-        _head(out, title, generated_at or datetime.now(UTC).isoformat(timespec="seconds"))
-        _summary(out, summary)
-        out.write("<h2>Hits</h2>\n")
-        totals = summary.totals()
-        found = totals["match"] + totals["review"]
-        if found > max_hits:
-            out.write(
-                f'<p id="more">Showing the first {max_hits} of {found} hits, in feed order. Every hit is in '
-                "the findings file, and every match has its case, with this evidence and a takedown notice."
-                "</p>\n"
-            )
-        shown = 0
-        for finding, evidence in islice(hits, max_hits):
-            _hit(out, finding, evidence)
-            shown += 1
-        if not shown:
-            out.write("<p>No listing matched a registered work.</p>\n")
-        out.write("</body></html>\n")
+    try:
+        with open(tmp, "w", encoding="utf-8") as out:
+            _head(out, title, generated_at or datetime.now(UTC).isoformat(timespec="seconds"))
+            _summary(out, summary)
+            _hits(out, summary, hits, max_hits)
+            out.write("</body></html>\n")
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # a failed report leaves nothing behind
+        raise
     tmp.replace(path)  # a half-written report never replaces a good one
+
+
+def _hits(
+    out: TextIO, summary: Summary, hits: Iterable[tuple[dict[str, Any], dict[str, Any]]], max_hits: int
+) -> None:
+    out.write("<h2>Hits</h2>\n")
+    totals = summary.totals()
+    found = totals["match"] + totals["review"]
+    if found > max_hits:
+        out.write(
+            f'<p id="more">Showing the first {max_hits} of {found} hits, in feed order. Every hit is in '
+            "the findings file, and every match has its case, with this evidence and a takedown notice."
+            "</p>\n"
+        )
+    shown = 0
+    for finding, evidence in islice(hits, max_hits):
+        _hit(out, finding, evidence)
+        shown += 1
+    if not shown:
+        out.write("<p>No listing matched a registered work.</p>\n")
 
 
 def _head(out: TextIO, title: str, generated_at: str) -> None:

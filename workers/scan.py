@@ -17,6 +17,7 @@ its scan finished scans it again, so that works registered since then are looked
 from __future__ import annotations
 
 import json
+import os
 import sys
 import threading
 import time
@@ -34,6 +35,7 @@ from rights import cases, scans
 from rights.errors import RightsError
 from rights.evidence import thumbnail_b64
 from rights.registry import Registry, overall_verdict
+from rights.text import readable
 from workers.feeds import FeedError, Listing, feed_digest, read_feed
 from workers.report import Summary, write_report
 from workers.task import Item, Result, WorkerContext, index_version
@@ -168,7 +170,7 @@ def run_scan(
             report,
             summary=outcome.summary,
             hits=_with_work_thumbs(registry, scans.iter_hits(conn, scan.id)),
-            title=f"Marketplace scan of {feed.name}",
+            title=f"Marketplace scan of {readable(feed.name)}",
         )
     outcome.seconds = time.perf_counter() - started
     return outcome
@@ -448,7 +450,9 @@ def _with_work_thumbs(
 def _open_scan(registry: Registry, feed: Path, scan_id: str | None, submitted_by: str | None) -> scans.Scan:
     if scan_id is not None:
         return scans.get_scan(registry.db, scan_id)
-    key = str(feed.resolve())
+    # A path's bytes that are not UTF-8 (lone surrogates in Python) cannot be stored as text: they
+    # are kept as \x escapes, distinct for distinct names; every other path as it is.
+    key = os.fsencode(feed.resolve()).decode("utf-8", "backslashreplace")
     digest = feed_digest(feed)
     with registry.transaction() as conn:
         existing = scans.latest_scan_for_feed(conn, feed_key=key, feed_digest=digest)
