@@ -103,3 +103,28 @@ def test_a_rerun_drops_the_notices_of_cases_no_longer_open(demo) -> None:
     assert on_disk == sorted(p.name for p in again.notices)
     assert not any(name.startswith(f"case-{case_id}.") for name in on_disk)
     assert len(on_disk) == len(demo.notices) - 3  # its English Markdown, HTML and Chinese drafts
+
+
+@pytest.mark.parametrize(
+    ("works_csv", "licences_csv", "said"),
+    [
+        ("file,title\nworks/a.png,A\n", None, "no creator column"),  # was KeyError: 'creator'
+        ("file,title,creator\nworks/a.png,,ann\n", None, "line 2: empty file, creator, title cell"),
+        ("file,title,creator\n", "file,licensee\nother.png,shop\n", "other.png is not in works.csv"),
+    ],
+)
+def test_malformed_samples_are_one_line_usage_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], works_csv: str, licences_csv: str | None, said: str
+) -> None:
+    from workers.cli import main
+
+    samples = tmp_path / "samples"
+    samples.mkdir()
+    (samples / "works.csv").write_text(works_csv)
+    (samples / "feed.jsonl").write_text("")
+    if licences_csv is not None:
+        (samples / "licenses.csv").write_text(licences_csv)
+    argv = ["--data", str(tmp_path / "data"), "demo", "--samples", str(samples), "--out", str(tmp_path / "o")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert said in err and len(err.strip().splitlines()) == 1

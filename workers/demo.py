@@ -12,6 +12,7 @@ import os
 import re
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
@@ -80,10 +81,9 @@ def run_demo(
 
 def _register(registry: Registry, samples: Path) -> dict[str, str]:
     works: dict[str, str] = {}
-    with open(samples / "works.csv", encoding="utf-8", newline="") as fh:
-        for row in csv.DictReader(fh):
-            body = registry.register(row["creator"], (samples / row["file"]).read_bytes(), title=row["title"])
-            works[row["file"]] = body["work_id"]
+    for row in _rows(samples / "works.csv", ("file", "creator", "title")):
+        body = registry.register(row["creator"], (samples / row["file"]).read_bytes(), title=row["title"])
+        works[row["file"]] = body["work_id"]
     return works
 
 
@@ -91,13 +91,27 @@ def _licences(registry: Registry, samples: Path, works: dict[str, str]) -> None:
     path = samples / "licenses.csv"
     if not path.is_file():
         return
+    for row in _rows(path, ("file", "licensee")):
+        work_id = works.get(row["file"])
+        if work_id is None:
+            raise BadInput(f"{path}: {row['file']} is not in works.csv")
+        platform = row.get("platform") or None
+        have = {(lic["licensee"], lic["platform"]) for lic in registry.list_licenses(work_id)}
+        if (row["licensee"], platform) not in have:
+            registry.add_license(work_id, row["licensee"], platform, row.get("expires_at") or None)
+
+
+def _rows(path: Path, required: tuple[str, ...]) -> Iterator[dict[str, str]]:
+    """A samples CSV's rows; a missing column or cell is bad input naming the file and line."""
     with open(path, encoding="utf-8", newline="") as fh:
-        for row in csv.DictReader(fh):
-            work_id = works[row["file"]]
-            platform = row.get("platform") or None
-            have = {(lic["licensee"], lic["platform"]) for lic in registry.list_licenses(work_id)}
-            if (row["licensee"], platform) not in have:
-                registry.add_license(work_id, row["licensee"], platform, row.get("expires_at") or None)
+        reader = csv.DictReader(fh)
+        missing = [c for c in required if c not in (reader.fieldnames or ())]
+        if missing:
+            raise BadInput(f"{path}: no {', '.join(missing)} column (it needs {', '.join(required)})")
+        for row in reader:
+            if any(not row.get(c) for c in required):
+                raise BadInput(f"{path}, line {reader.line_num}: empty {', '.join(required)} cell")
+            yield row
 
 
 _NOTICE_FILE = re.compile(r"case-[0-9]+(\.md|\.html|\.zh\.md)")
