@@ -67,7 +67,10 @@ def cmd_scans_prune(args: argparse.Namespace) -> int:
         if args.dry_run:
             for scan in old:
                 emit_json(_described(scan))
-            emit_json({"scans": len(old), "findings": sum(s.done for s in old), "feeds": 0, "dry_run": True})
+            feeds = sum(_uploaded_feed(data_dir, scan) is not None for scan in old)
+            emit_json(
+                {"scans": len(old), "findings": sum(s.done for s in old), "feeds": feeds, "dry_run": True}
+            )
             return EXIT_OK
         findings = feeds = 0
         total = sum(s.done for s in old)
@@ -98,17 +101,23 @@ def _described(scan: scans.Scan) -> dict[str, object]:
 
 
 def _delete_uploaded_feed(data_dir: Path, scan: scans.Scan) -> int:
-    """Delete the feed an HTTP client uploaded for ``scan`` (the server named it); 1 if it was there."""
-    if not scan.feed_key.startswith("upload:"):
-        return 0
-    name = scan.feed_key.removeprefix("upload:")
-    if Path(name).name != name or name in ("", ".", ".."):
-        return 0  # not a name the server gave: never follow it out of the feeds folder
-    feed = data_dir / scans.FEEDS_DIRNAME / name
-    if not feed.is_file():
+    """Delete the feed an HTTP client uploaded for ``scan``; 1 if it was there."""
+    feed = _uploaded_feed(data_dir, scan)
+    if feed is None:
         return 0
     feed.unlink()
     return 1
+
+
+def _uploaded_feed(data_dir: Path, scan: scans.Scan) -> Path | None:
+    """The stored file of a feed an HTTP client uploaded for ``scan`` (the server named it), if any."""
+    if not scan.feed_key.startswith("upload:"):
+        return None
+    name = scan.feed_key.removeprefix("upload:")
+    if Path(name).name != name or name in ("", ".", ".."):
+        return None  # not a name the server gave: never follow it out of the feeds folder
+    feed = data_dir / scans.FEEDS_DIRNAME / name
+    return feed if feed.is_file() else None
 
 
 def _days(text: str) -> int:

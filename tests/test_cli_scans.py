@@ -79,8 +79,9 @@ def test_prune_deletes_old_finished_scans_and_keeps_everything_else(
     assert main(["--data", str(tmp_path), "scans", "prune", "--older-than", "30", "--dry-run"]) == 0
     listed = _lines(capsys.readouterr().out)
     assert {s["scan_id"] for s in listed[:-1]} == {old, uploaded}
-    assert listed[-1] == {"scans": 2, "findings": 15, "feeds": 0, "dry_run": True}
+    assert listed[-1] == {"scans": 2, "findings": 15, "feeds": 1, "dry_run": True}  # said 0 feeds
     assert conn.execute("SELECT count(*) FROM scan_items").fetchone()[0] == 10 + 4 + 6 + 5  # nothing deleted
+    assert (feeds / "up_1.jsonl").is_file()
 
     assert main(["--data", str(tmp_path), "scans", "prune", "--older-than", "30"]) == 0
     assert _lines(capsys.readouterr().out) == [{"scans": 2, "findings": 15, "feeds": 1, "dry_run": False}]
