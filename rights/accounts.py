@@ -38,7 +38,7 @@ class Account:
 def check_name(name: str) -> str:
     if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise BadInput(
-            f"account name {name!r} is not allowed: use 1-100 letters, digits or ._@+- "
+            f"account name {name!r} is not allowed: use 1-100 ASCII letters, digits or ._@+- "
             "(starting with a letter or digit)"
         )
     return name

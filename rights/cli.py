@@ -294,9 +294,13 @@ def cmd_keys_create(args: argparse.Namespace) -> int:
 def cmd_register(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from rights.accounts import check_name
     from rights.prefetch import Prefetcher
-    from rights.registry import Registry
+    from rights.registry import Registry, check_title
 
+    # Wrong for every file alike: said once, before any file is read (was once per file).
+    check_name(args.creator)
+    check_title(args.title)
     files = list(_image_files(args.paths))
     failures = 0
     settings = settings_from_args(args)
@@ -322,7 +326,7 @@ def cmd_register(args: argparse.Namespace) -> int:
                 body = registry.register(
                     args.creator,
                     data,
-                    title=args.title or title_from_file_name(path.stem, MAX_TITLE_LENGTH),
+                    title=_given(args.title) or title_from_file_name(path.stem, MAX_TITLE_LENGTH),
                     metadata={"filename": readable(path.name)},
                 )
             except RightsError as exc:
@@ -333,6 +337,11 @@ def cmd_register(args: argparse.Namespace) -> int:
                 continue
             emit_json(body)
     return EXIT_USAGE if failures else EXIT_OK
+
+
+def _given(title: str | None) -> str | None:
+    """A title that says something: blank or only spaces counts as none (the file name stands in)."""
+    return title if title and title.strip() else None
 
 
 def cmd_refingerprint(args: argparse.Namespace) -> int:

@@ -162,7 +162,7 @@ class Registry:
         ``conflicts``. Raises ``InvalidImage``, ``LowInformation``, ``BadInput``, ``Forbidden``.
         """
         check_name(creator)
-        title = _check_title(title)
+        title = check_title(title)
         meta_text = _check_metadata(metadata)
         # A work is indexed from its reference fingerprint (640 px, fewer features, crop hashes).
         fp = self.fingerprint(data, role="reference")
@@ -641,7 +641,8 @@ def _authorise_owner(actor: Account | None, owner: str, action: str) -> None:
         raise Forbidden(f"only the work's creator or an admin may {action} this work")
 
 
-def _check_title(title: str | None) -> str | None:
+def check_title(title: str | None) -> str | None:
+    """``title`` if the registry can keep it, else ``BadInput`` saying why."""
     if title is None:
         return None
     if not isinstance(title, str) or len(title) > MAX_TITLE_LENGTH:

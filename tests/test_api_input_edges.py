@@ -107,3 +107,9 @@ def test_a_database_locked_by_another_process_is_503_busy(api: Api, monkeypatch:
     assert r.headers["Retry-After"] == "5"
     again = api.client.post(f"/v1/works/{api.work_id}/licenses", headers=api.alice, json={"licensee": "y"})
     assert again.status_code == 201  # nothing half-written by the refused attempt
+
+
+def test_a_blank_title_lets_the_file_name_stand_in(api: Api) -> None:
+    upload = {"image": ("harbour at dusk.png", artwork_png(703), "image/png")}
+    r = api.client.post("/v1/works", headers=api.alice, files=upload, data={"title": "   "})
+    assert r.status_code == 201 and r.json()["title"] == "harbour at dusk", r.text  # was "   "

@@ -91,6 +91,38 @@ def test_register_reports_bad_files_and_continues(tmp_path: Path, capsys: pytest
     assert len(errors) == 2 and all(e.startswith("rights: error: ") for e in errors)
 
 
+@pytest.mark.parametrize(
+    "options",
+    [
+        ["--creator", "a b"],
+        ["--creator", "ann", "--title", "x" * 501],
+        ["--creator", "ann", "--title", "a\tb"],
+    ],
+)
+def test_a_bad_creator_or_title_is_said_once_before_any_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], options: list[str]
+) -> None:
+    folder = tmp_path / "art"
+    folder.mkdir()
+    for seed in (1, 2):
+        (folder / f"{seed}.png").write_bytes(artwork_png(630 + seed))
+    assert main(["--data", str(tmp_path / "d"), "register", str(folder), *options]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and len(captured.err.strip().splitlines()) == 1  # was one line per file
+
+
+def test_a_blank_title_lets_the_file_name_stand_in(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    image = tmp_path / "sunset_over_water.png"
+    image.write_bytes(artwork_png(640))
+    assert (
+        main(["--data", str(tmp_path / "d"), "register", str(image), "--creator", "ann", "--title", "  "])
+        == 0
+    )
+    assert json.loads(capsys.readouterr().out)["title"] == "sunset_over_water"
+
+
 def test_usage_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--data", str(tmp_path), "register", str(tmp_path / "missing"), "--creator", "a"]) == 2
     empty = tmp_path / "empty"

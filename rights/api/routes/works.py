@@ -77,8 +77,8 @@ def register_work(
     owner = _owner(account, creator)
     meta = _parse_metadata(metadata)
     data = read_upload(image, settings.max_upload_bytes)
-    # Without a title, the file's name stands in for it, as on the CLI.
-    if not title:  # Windows paths split on / too
+    # Without a title (or with a blank one), the file's name stands in for it, as on the CLI.
+    if not title or not title.strip():  # PureWindowsPath: Windows paths split on / too
         title = title_from_file_name(PureWindowsPath(image.filename or "").stem, MAX_TITLE_LENGTH)
     return registry.register(owner, data, title=title, metadata=meta)
 
