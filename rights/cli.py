@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import errno
 import json
+import os
 import socket
 import sqlite3
 import sys
@@ -257,6 +258,11 @@ def run(args: argparse.Namespace) -> int:
         if type(exc) is sqlite3.DatabaseError:  # "malformed", "not a database": the file itself
             return _fail(f"the registry database cannot be read ({exc}); restore a backup", EXIT_FAILURE)
         return _fail(f"database error: {exc}", EXIT_FAILURE)  # locked, a constraint: not corruption
+    except BrokenPipeError:
+        # The reader left (``| head``): nothing to tell it. Python would complain again when it
+        # flushes stdout at exit, so stdout now goes nowhere.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_FAILURE
     except OSError as exc:
         return _fail(f"{exc.filename or ''} {exc.strerror or exc}".strip(), EXIT_FAILURE)
     except KeyboardInterrupt:

@@ -403,3 +403,16 @@ def test_a_bad_upload_cap_is_a_setting_error(
     assert main(["--data", str(tmp_path), "match", str(tmp_path / "any.png")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "RIGHTS_MAX_UPLOAD_BYTES" in err[0], err
+
+
+def test_a_reader_that_leaves_early_gets_no_broken_pipe_error(tmp_path: Path) -> None:
+    """``rights match ... | head -c1`` printed "rights: error: Broken pipe"."""
+    image = tmp_path / "a.png"
+    image.write_bytes(artwork_png(650))
+    command = [sys.executable, "-m", "rights", "--data", str(tmp_path / "d"), "match", *[str(image)] * 600]
+    env = {**os.environ, "RIGHTS_FINGERPRINT_PROCESSES": "0"}
+    proc = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    assert proc.stdout is not None and proc.stdout.read(1) == b"{"
+    proc.stdout.close()  # ~150 kB more to come: past the pipe's buffer
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 1 and err == b""
