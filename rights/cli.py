@@ -537,11 +537,15 @@ def _receipts_in(text: str) -> Iterator[dict[str, Any]]:
     try:
         docs = [json_input.loads(text)]
     except ValueError:
-        try:
-            # Only "\n" ends a line: splitlines() would also split a title at U+2028 or U+0085.
-            docs = [json_input.loads(line) for line in text.split("\n") if line.strip()]
-        except ValueError as exc:
-            raise UsageError(f"not JSON or JSON Lines: {exc}") from exc
+        docs = []
+        # Only "\n" ends a line: splitlines() would also split a title at U+2028 or U+0085.
+        for number, line in enumerate(text.split("\n"), 1):
+            if not line.strip():
+                continue
+            try:
+                docs.append(json_input.loads(line))
+            except ValueError as exc:  # its own "line 1" means the line's: say which line it is
+                raise UsageError(f"not JSON or JSON Lines: line {number}: {exc}") from exc
     for doc in docs:
         if isinstance(doc, dict) and isinstance(doc.get("receipt"), dict):
             yield doc["receipt"]

@@ -378,6 +378,9 @@ def test_log_commands_answer_bad_files_in_one_line(
     receipts.write_text(json.dumps(body, ensure_ascii=False) + "\n" + line, encoding="utf-8")
     assert main(["--data", str(data), "log", "verify-receipt", str(receipts), "--public-key", str(key)]) == 0
     assert [json.loads(x)["valid"] for x in capsys.readouterr().out.splitlines()] == [True, True]
+    receipts.write_text(line + line + "{not json\n", encoding="utf-8")
+    assert main(["--data", str(data), "log", "verify-receipt", str(receipts), "--public-key", str(key)]) == 2
+    assert "line 3: " in capsys.readouterr().err  # named the failing line's own "line 1"
 
     # A receipt whose index is the string "0" is no receipt (README's algorithm compares integers).
     body["receipt"]["log_index"] = "0"

@@ -128,3 +128,12 @@ def test_malformed_samples_are_one_line_usage_errors(
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert said in err and len(err.strip().splitlines()) == 1
+
+
+def test_demo_out_that_is_a_file_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from workers.cli import main
+
+    (tmp_path / "a-file").write_text("keep")
+    assert main(["--data", str(tmp_path / "data"), "demo", "--out", str(tmp_path / "a-file")]) == 2
+    assert "is a file; give a folder" in capsys.readouterr().err
+    assert (tmp_path / "a-file").read_text() == "keep"

@@ -241,6 +241,9 @@ def test_outputs_that_would_overwrite_the_feed_are_refused(tmp_path: Path) -> No
     ):
         assert rights_main(["--data", data, "scan", str(feed), *extra]) == 2
     assert feed.read_bytes() == before and not (tmp_path / "data").exists()  # refused before any work
+    assert (
+        rights_main(["--data", data, "scan", str(tmp_path), "--out", "x.jsonl"]) == 2
+    )  # a folder as the feed
 
 
 def test_a_scan_whose_output_cannot_be_opened_is_failed_not_running(world: World, tmp_path: Path) -> None:

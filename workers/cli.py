@@ -65,7 +65,8 @@ def cmd_scan(args: argparse.Namespace) -> int:
     from workers.scan import make_context, run_scan
 
     if not args.feed.is_file():
-        raise UsageError(f"{args.feed}: no such feed file")
+        what = "no such feed file" if not args.feed.exists() else "not a regular file; give a feed file"
+        raise UsageError(f"{args.feed}: {what}")
     settings = settings_from_args(args)
     _check_outputs(args.feed, args.out, args.report, data=Path(settings.data))
     with Registry.open(settings) as registry:

@@ -58,6 +58,8 @@ def run_demo(
     for needed in ("works.csv", "feed.jsonl"):
         if not (samples / needed).is_file():
             raise BadInput(f"{samples / needed} is missing: run from a source checkout or pass --samples DIR")
+    if out.exists() and not out.is_dir():
+        raise BadInput(f"--out {out} is a file; give a folder for the findings, report and notices")
     out.mkdir(parents=True, exist_ok=True)
     with Registry.open(Settings(data=data)) as registry:
         works = _register(registry, samples)
