@@ -246,6 +246,22 @@ def test_concurrent_requests_never_fail(live: Live) -> None:
         assert public.get("/healthz").json()["status"] == "ok"
 
 
+def test_a_client_that_leaves_mid_body_is_no_server_error(live: Live) -> None:
+    """A JSON body cut short was an unhandled ClientDisconnect: a 500 in the metrics and a traceback."""
+    host, port = live.url.removeprefix("http://").split(":")
+    for path, who in (("/v1/match", "shop"), ("/v1/scans", "shop")):
+        with socket.create_connection((host, int(port)), timeout=10) as sock:
+            sock.sendall(
+                f"POST {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {live.keys[who]}\r\n"
+                "Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{}".encode()
+            )
+            time.sleep(0.3)
+    time.sleep(0.3)
+    with httpx.Client(base_url=live.url) as public:
+        metrics = public.get("/metrics").text
+    assert 'status="500"' not in metrics
+
+
 def test_url_fetches_are_capped_so_slow_hosts_cannot_take_every_thread(tmp_path: Path) -> None:
     arrivals: list[float] = []
 

@@ -15,6 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from indexes import ImageError
 from rights.errors import RightsError
@@ -48,6 +49,10 @@ async def handle_error(request: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, StarletteHTTPException):
         code = _HTTP_CODES.get(exc.status_code, "http_error")
         return error_response(exc.status_code, code, str(exc.detail))
+    if isinstance(exc, ClientDisconnect):
+        # The client went away mid-body: nobody reads this answer, and it is no server error.
+        logger.info("client disconnected during %s %s", request.method, request.url.path)
+        return error_response(400, "bad_input", "the client disconnected before the request body ended")
     if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
         # Another process (a CLI bulk register, a scan) held the write lock past BUSY_TIMEOUT_MS.
         logger.warning("database busy on %s %s: %s", request.method, request.url.path, exc)
@@ -59,13 +64,15 @@ async def handle_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 def install_error_handler(app: FastAPI) -> None:
-    # sqlite3.OperationalError is named so that a busy database is answered here: a handler for
-    # Exception alone runs in Starlette's outermost middleware, which re-raises after answering.
+    # sqlite3.OperationalError and ClientDisconnect are named so that they are answered here: a
+    # handler for Exception alone runs in Starlette's outermost middleware, which re-raises after
+    # answering (uvicorn then logs "Exception in ASGI application").
     handled = (
         RightsError,
         ImageError,
         RequestValidationError,
         StarletteHTTPException,
+        ClientDisconnect,
         sqlite3.OperationalError,
     )
     for exc_class in (*handled, Exception):
