@@ -113,3 +113,8 @@ def test_a_blank_title_lets_the_file_name_stand_in(api: Api) -> None:
     upload = {"image": ("harbour at dusk.png", artwork_png(703), "image/png")}
     r = api.client.post("/v1/works", headers=api.alice, files=upload, data={"title": "   "})
     assert r.status_code == 201 and r.json()["title"] == "harbour at dusk", r.text  # was "   "
+
+
+def test_a_trailing_slash_is_not_found_not_redirected(api: Api) -> None:
+    r = api.client.get("/v1/works/", headers={**api.alice, "Host": "evil.example"}, follow_redirects=False)
+    assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"  # was a 307 to evil.example

@@ -34,6 +34,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory, server: ImageServer) -> Iter
             "shop": registry.create_key("platform", "shop"),
             "ana": registry.create_key("creator", "ana"),
             "ben": registry.create_key("creator", "ben"),
+            "root": registry.create_key("admin", "root"),
         }
     service = BackgroundScans(workers=1)
     with TestClient(create_app(world.settings, scan_service=service)) as client:
@@ -93,6 +94,8 @@ def test_scan_submitted_as_json_then_cases_and_notices(setup: tuple) -> None:
         c["listing_id"] != "A1" for c in client.get("/v1/cases", headers=_auth(keys["ben"])).json()["cases"]
     )
     assert client.get("/v1/cases", headers=_auth(keys["shop"])).status_code == 403
+    # Another creator's cases are refused, not quietly swapped for the caller's own.
+    assert client.get("/v1/cases?creator=ana", headers=_auth(keys["ben"])).status_code == 403
     assert client.get(f"/v1/cases/{case['id']}", headers=_auth(keys["ben"])).status_code == 404
 
     notice = client.get(f"/v1/cases/{case['id']}/notice?format=html&lang=en", headers=_auth(keys["ana"]))
@@ -125,6 +128,28 @@ def test_scan_submitted_as_feed_file(setup: tuple, tmp_path: Path) -> None:
         assert answer.status_code == 202, answer.text
         status = _wait(client, answer.json()["scan_id"], keys["shop"])
         assert status["counts"] == {"match": 1, "review": 0, "clear": 0, "error": 1}
+
+
+def test_a_platform_scans_only_its_own_listings(setup: tuple) -> None:
+    """A platform could name another platform, and so have that platform's licences excuse a copy,
+    or open cases against its listings; match already answers a platform caller as itself."""
+    client, keys, _, server = setup
+    listings = [
+        {"listing_id": "P1", "platform": "rival", "image": server.url("/a.png")},
+        {"listing_id": "P2", "platform": "shop", "image": server.url("/a.png")},
+        {"listing_id": "P3", "platform": "shop", "image": "file:///etc/passwd"},
+    ]
+    answer = client.post("/v1/scans", json={"listings": listings}, headers=_auth(keys["shop"]))
+    scan_id = answer.json()["scan_id"]
+    assert _wait(client, scan_id, keys["shop"])["counts"] == {"match": 1, "review": 0, "clear": 0, "error": 2}
+    found = client.get(f"/v1/scans/{scan_id}/findings", headers=_auth(keys["shop"])).text.splitlines()
+    rival, _, file_url = (json.loads(line) for line in found)
+    assert "a platform account scans its own listings ('shop')" in rival["error"]
+    assert rival["platform"] == "rival" and rival["listing_id"] == "P1"  # the line as it was sent
+    assert "give an http(s) URL" in file_url["error"]  # said "or file paths", which HTTP feeds refuse
+    # An admin scans for any platform.
+    answer = client.post("/v1/scans", json={"listings": listings[:1]}, headers=_auth(keys["root"]))
+    assert _wait(client, answer.json()["scan_id"], keys["root"])["counts"]["match"] == 1
 
 
 def test_deep_json_and_out_of_range_ids_are_4xx(setup: tuple) -> None:

@@ -66,12 +66,13 @@ class FeedError:
 
 
 def read_feed(
-    path: Path, *, allowed_roots: Iterable[Path] | None = None
+    path: Path, *, allowed_roots: Iterable[Path] | None = None, platform: str | None = None
 ) -> Generator[tuple[int, Listing | FeedError], None, None]:
     """Stream ``path``; CSV if it ends in ``.csv``, JSON Lines otherwise. Line numbers start at 1.
 
     Local image paths must lie inside ``allowed_roots`` (default: the feed's folder); an empty list
-    refuses every local path, which is what feeds submitted over HTTP get.
+    refuses every local path, which is what feeds submitted over HTTP get. With ``platform``, a
+    listing on any other platform is an error (a platform account scans its own listings).
     """
     path = Path(path)
     # The folder the feed was named in, not its symlink target's (the contract: "the feed file's folder").
@@ -81,7 +82,7 @@ def read_feed(
         records: Iterator[tuple[int, Any]] = _csv_records(path)
     else:
         records = _jsonl_records(path)
-    yield from _validated(records, base, roots)
+    yield from _validated(records, base, roots, platform)
 
 
 def parse_listing(record: Any, line_no: int, *, base: Path, roots: list[Path]) -> Listing | FeedError:
@@ -135,7 +136,7 @@ def resolve_image(image: str, *, base: Path, roots: list[Path]) -> str:
     if lowered.startswith(("http://", "https://")):
         scheme, rest = image.split("://", 1)
         return f"{scheme.lower()}://{rest}"  # "HTTP://..." must not be taken for a path further on
-    if "://" in image or lowered.startswith(("file:", "data:")):
+    if ("://" in image or lowered.startswith(("file:", "data:"))) and roots:
         return f"error:image {image!r}: only http(s) URLs or file paths are accepted"
     if not roots:
         return f"error:image {image!r}: local paths are not accepted here, give an http(s) URL"
@@ -187,8 +188,20 @@ class _SeenIds:
         self._db.close()
 
 
+def _refused(listing: Listing, line_no: int, reason: str) -> FeedError:
+    """A well-formed line that the scan still cannot take, as an error finding."""
+    return FeedError(
+        line_no,
+        f"line {line_no}: {reason}",
+        listing.listing_id,
+        listing.platform,
+        listing.raw.get("image"),
+        listing.raw,
+    )
+
+
 def _validated(
-    records: Iterator[tuple[int, Any]], base: Path, roots: list[Path]
+    records: Iterator[tuple[int, Any]], base: Path, roots: list[Path], platform: str | None
 ) -> Iterator[tuple[int, Listing | FeedError]]:
     seen = _SeenIds()
     try:
@@ -197,15 +210,20 @@ def _validated(
                 yield line_no, record
                 continue
             item = parse_listing(record, line_no, base=base, roots=roots)
+            if isinstance(item, Listing) and platform is not None and item.platform != platform:
+                # Its licences would answer for another platform's listings, its cases name them.
+                item = _refused(
+                    item,
+                    line_no,
+                    f"platform {item.platform!r} is not the submitting account's; "
+                    f"a platform account scans its own listings ({platform!r})",
+                )
             if isinstance(item, Listing):
                 # listing_id is unique per platform, so the duplicate key includes the platform.
                 first = seen.first_line(item.platform, item.listing_id, line_no)
                 if first is not None:
-                    message = (
-                        f"line {line_no}: duplicate listing_id {item.listing_id!r} (first on line {first})"
-                    )
-                    item = FeedError(
-                        line_no, message, item.listing_id, item.platform, item.raw.get("image"), item.raw
+                    item = _refused(
+                        item, line_no, f"duplicate listing_id {item.listing_id!r} (first on line {first})"
                     )
             yield line_no, item
     finally:

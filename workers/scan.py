@@ -32,6 +32,7 @@ from typing import Any, Protocol
 from tqdm import tqdm
 
 from rights import cases, scans
+from rights.accounts import get_account
 from rights.errors import RightsError
 from rights.evidence import thumbnail_b64
 from rights.registry import Registry, overall_verdict
@@ -134,7 +135,7 @@ def run_scan(
         # Closed here, on this thread, however the scan ends: left to the garbage collector, the
         # reader's private SQLite database was closed from another thread, with a traceback in the
         # server log.
-        listings = read_feed(feed, allowed_roots=allowed_roots)
+        listings = read_feed(feed, allowed_roots=allowed_roots, platform=_own_platform(registry, scan))
         _drive(
             listings,
             _DoneLookup(conn, scan.id),
@@ -445,6 +446,15 @@ def _with_work_thumbs(
         if best is not None and best not in thumbs and (thumb := _work_thumb(registry, best)):
             thumbs[best] = thumb
         yield finding, {**evidence, "work_thumbs": thumbs}
+
+
+def _own_platform(registry: Registry, scan: scans.Scan) -> str | None:
+    """The platform a scan's listings must be on: its submitter's own, when a platform account
+    submitted it (as ``POST /v1/match`` treats a platform caller); None for admins and the CLI."""
+    if scan.submitted_by is None:
+        return None
+    account = get_account(registry.db, scan.submitted_by)
+    return account.name if account is not None and account.role == "platform" else None
 
 
 def _open_scan(registry: Registry, feed: Path, scan_id: str | None, submitted_by: str | None) -> scans.Scan:

@@ -84,6 +84,8 @@ def create_app(settings: Settings | None = None, *, scan_service: object | None 
         ),
         openapi_tags=TAGS,
         lifespan=lifespan,
+        # "/v1/works/" is not a route: a 404, not a redirect built from the request's Host header.
+        redirect_slashes=False,
     )
     app.state.settings = settings
     app.state.scan_service = scan_service

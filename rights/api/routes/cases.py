@@ -16,7 +16,7 @@ from rights import cases
 from rights.accounts import Account
 from rights.api.deps import CreatorDep, RegistryDep
 from rights.api.schemas import ErrorBody
-from rights.errors import BadInput, Conflict, NotFound
+from rights.errors import BadInput, Conflict, Forbidden, NotFound
 from rights.notices import MEDIA_TYPES, RightsHolder, build_notice, render_notice
 from rights.registry import Registry
 
@@ -46,6 +46,8 @@ def list_cases(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
 ) -> dict[str, Any]:
+    if not account.is_admin and creator not in (None, account.name):
+        raise Forbidden("creators may list only their own cases")  # as works; it was ignored
     owner = creator if account.is_admin else account.name
     after = _cursor(cursor)
     page = cases.list_cases(registry.db, creator=owner, status=status, after_id=after, limit=limit + 1)
