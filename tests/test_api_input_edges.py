@@ -118,3 +118,18 @@ def test_a_blank_title_lets_the_file_name_stand_in(api: Api) -> None:
 def test_a_trailing_slash_is_not_found_not_redirected(api: Api) -> None:
     r = api.client.get("/v1/works/", headers={**api.alice, "Host": "evil.example"}, follow_redirects=False)
     assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"  # was a 307 to evil.example
+
+
+def test_a_body_of_the_wrong_media_type_is_415(api: Api) -> None:
+    """These routes answered 422 (the body "is not a valid dictionary"); match and scans said 415."""
+    text = {**api.alice, "Content-Type": "text/plain"}
+    lic = api.client.post(f"/v1/works/{api.work_id}/licenses", headers=text, content=b'{"licensee": "x"}')
+    case = api.client.patch("/v1/cases/1", headers=api.alice, data={"status": "dismissed"})
+    work = api.client.post("/v1/works", headers=api.alice, json={"image": "a.png"})
+    for answer in (lic, case, work):
+        assert answer.status_code == 415, answer.text
+        assert answer.json()["error"]["code"] == "unsupported_media_type"
+    anonymous = api.client.post(f"/v1/works/{api.work_id}/licenses", content=b"x")
+    assert anonymous.status_code == 401  # who is asking comes first
+    fine = api.client.post(f"/v1/works/{api.work_id}/licenses", headers=api.alice, json={"licensee": "x"})
+    assert fine.status_code == 201

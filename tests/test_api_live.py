@@ -87,8 +87,12 @@ def test_refusals_answer_in_the_contract_shape(live: Live) -> None:
         assert junk.status_code == 400 and junk.json()["error"]["message"]
         meta = _upload(alice, artwork_png(301), metadata="[1, 2]")
         assert meta.status_code == 400 and meta.json()["error"]["code"] == "bad_input"
-        missing = alice.post("/v1/works", data={"title": "no image"})
+        missing = alice.post("/v1/works", files={"title": (None, "no image")})  # multipart, no file
         assert missing.status_code == 422 and missing.json()["error"]["code"] == "validation_error"
+        urlencoded = alice.post("/v1/works", data={"title": "no image"})  # a form that cannot hold one
+        assert (
+            urlencoded.status_code == 415 and urlencoded.json()["error"]["code"] == "unsupported_media_type"
+        )
         two = [
             ("image", ("a.png", artwork_png(302), "image/png")),
             ("image", ("b.png", artwork_png(303), "image/png")),

@@ -10,7 +10,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from rights.accounts import Account
 from rights.config import Settings
-from rights.errors import Forbidden, Unauthorized
+from rights.errors import Forbidden, Unauthorized, UnsupportedMedia
 from rights.registry import Registry
 
 _bearer = HTTPBearer(auto_error=False, description="an API key from `rights keys create`")
@@ -54,3 +54,25 @@ def require_role(*roles: str) -> Callable[[Account], Account]:
 
 
 CreatorDep = Annotated[Account, Depends(require_role("creator"))]
+
+
+def media_type(request: Request) -> str:
+    """The body's media type: lower case, without parameters (charset, boundary)."""
+    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+def require_media(wanted: str, how: str) -> Callable[[Request], None]:
+    """A dependency answering 415 to a body of another media type, as match and scans do (FastAPI
+    itself answered 422: the body "is not a valid dictionary", or a form field is missing)."""
+
+    def check(request: Request) -> None:
+        if media_type(request) != wanted:
+            raise UnsupportedMedia(how)
+
+    return check
+
+
+JsonBody = Annotated[None, Depends(require_media("application/json", "send the body as application/json"))]
+FormBody = Annotated[
+    None, Depends(require_media("multipart/form-data", "send multipart/form-data with an 'image' file"))
+]

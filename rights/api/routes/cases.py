@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 
 from rights import cases
 from rights.accounts import Account
-from rights.api.deps import CreatorDep, RegistryDep
+from rights.api.deps import CreatorDep, JsonBody, RegistryDep
 from rights.api.schemas import ErrorBody
 from rights.errors import BadInput, Conflict, Forbidden, NotFound
 from rights.notices import MEDIA_TYPES, RightsHolder, build_notice, render_notice
@@ -78,9 +78,11 @@ def get_case(case_id: int, registry: RegistryDep, account: CreatorDep) -> dict[s
         "open → notified → taken_down; open or notified → dismissed or licensed; any closed case → open. "
         "Other moves answer 409."
     ),
-    responses={404: {"model": ErrorBody}, 409: {"model": ErrorBody}},
+    responses={404: {"model": ErrorBody}, 409: {"model": ErrorBody}, 415: {"model": ErrorBody}},
 )
-def update_case(case_id: int, body: CaseUpdate, registry: RegistryDep, account: CreatorDep) -> dict[str, Any]:
+def update_case(
+    case_id: int, body: CaseUpdate, registry: RegistryDep, account: CreatorDep, _json: JsonBody
+) -> dict[str, Any]:
     _own_case(registry, case_id, account)
     with registry.transaction() as conn:
         case = cases.change_status(conn, case_id, body.status, actor=account.name, note=body.note)

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, status
 
-from rights.api.deps import CreatorDep, RegistryDep
+from rights.api.deps import CreatorDep, JsonBody, RegistryDep
 from rights.api.schemas import ErrorBody, LicenseIn, LicenseOut
 
 router = APIRouter(
@@ -30,9 +30,15 @@ router = APIRouter(
         "`licensed` until `expires_at`. A licensee that is a platform's account name covers the whole "
         "platform. The grant is recorded in the transparency log."
     ),
-    responses={400: {"model": ErrorBody}, 409: {"model": ErrorBody, "description": "work withdrawn"}},
+    responses={
+        400: {"model": ErrorBody},
+        409: {"model": ErrorBody, "description": "work withdrawn"},
+        415: {"model": ErrorBody, "description": "not application/json"},
+    },
 )
-def add_license(registry: RegistryDep, account: CreatorDep, work_id: str, body: LicenseIn) -> dict[str, Any]:
+def add_license(
+    registry: RegistryDep, account: CreatorDep, _json: JsonBody, work_id: str, body: LicenseIn
+) -> dict[str, Any]:
     expires = body.expires_at.isoformat() if body.expires_at is not None else None
     return registry.add_license(work_id, body.licensee, body.platform, expires, actor=account)
 

@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from rights import json_input
-from rights.api.deps import AccountDep, RegistryDep, SettingsDep
+from rights.api.deps import AccountDep, RegistryDep, SettingsDep, media_type
 from rights.api.limits import read_upload
 from rights.api.schemas import ErrorBody, MatchResult
 from rights.errors import BadInput, UnsupportedMedia
@@ -67,7 +67,7 @@ async def match(
     seller: Annotated[str | None, Query(max_length=200, description="seller of the listing")] = None,
     platform: Annotated[str | None, Query(max_length=200, description="platform of the listing")] = None,
 ) -> dict[str, Any]:
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    content_type = media_type(request)
     if content_type == "multipart/form-data":
         async with request.form(max_files=1, max_fields=10) as form:
             image = form.get("image")

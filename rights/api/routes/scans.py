@@ -21,7 +21,7 @@ from starlette.datastructures import UploadFile
 
 from rights import json_input, scans
 from rights.accounts import Account
-from rights.api.deps import AccountDep, RegistryDep, SettingsDep, require_role
+from rights.api.deps import AccountDep, RegistryDep, SettingsDep, media_type, require_role
 from rights.api.schemas import ErrorBody
 from rights.db import atomic_write
 from rights.errors import BadInput, NotFound, PayloadTooLarge, RightsError, UnsupportedMedia
@@ -106,7 +106,7 @@ async def submit_scan(
     service: scans.ScanService | None = getattr(request.app.state, "scan_service", None)
     if service is None:
         raise ScansUnavailable("this server was started without a scan service; run it with `rights serve`")
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    content_type = media_type(request)
     folder = Path(settings.data) / scans.FEEDS_DIRNAME
     if content_type == "application/json":
         text = _listings_as_jsonl(await request.body())

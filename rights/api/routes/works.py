@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, Up
 
 from rights import json_input
 from rights.accounts import Account
-from rights.api.deps import AccountDep, CreatorDep, RegistryDep, SettingsDep
+from rights.api.deps import AccountDep, CreatorDep, FormBody, RegistryDep, SettingsDep
 from rights.api.limits import read_upload
 from rights.api.schemas import ErrorBody, Receipt, Registration, WorkOut, WorkPage
 from rights.errors import BadInput, Forbidden
@@ -54,6 +54,7 @@ async def _single_parts(request: Request) -> None:
     responses={
         400: {"model": ErrorBody, "description": "not an image, or bad form fields"},
         413: {"model": ErrorBody, "description": "upload larger than the limit"},
+        415: {"model": ErrorBody, "description": "not multipart/form-data"},
         422: {"model": ErrorBody, "description": "image too plain to identify (low_information)"},
     },
 )
@@ -61,6 +62,7 @@ def register_work(
     registry: RegistryDep,
     settings: SettingsDep,
     account: CreatorDep,
+    _form: FormBody,
     _single: Annotated[None, Depends(_single_parts)],
     image: Annotated[UploadFile, File(description="the artwork (PNG, JPEG, WebP, GIF, BMP, TIFF)")],
     title: Annotated[
