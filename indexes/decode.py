@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import os
 import stat
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,6 +39,9 @@ _EXIF_ORIENTATION = 0x0112
 # check would otherwise *warn* (not raise) inside Image.open for 1-2x its limit, an untyped
 # surprise under warnings-as-errors; this module is the one door for untrusted image bytes.
 Image.MAX_IMAGE_PIXELS = None
+# Pillow warns about metadata it cannot parse (a corrupt EXIF block): EXIF is advisory here
+# (``_orientation``), and the warning printed two lines of Pillow's source on a scan's stderr.
+warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")
 # Formats Image.open may try: those artwork is published in, which URL fetching can also recognise
 # from their first bytes (``rights.fetch``) and bulk ``register`` picks from folders. Containers that
 # decode an embedded image inside Image.open itself (ICO, ICNS, CUR) would do so before our size

@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import os
 import struct
+import subprocess
+import sys
 import warnings
 import zlib
 from pathlib import Path
@@ -24,6 +26,8 @@ from indexes import (
 )
 from indexes.decode import MAX_PIXELS, MAX_SIDE
 from tests import imagegen
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def _assert_rgb8(rgb: np.ndarray, width: int, height: int) -> None:
@@ -317,3 +321,16 @@ def test_files_that_are_not_regular_are_refused_before_reading(tmp_path: Path) -
     for path in (fifo, tmp_path):
         with pytest.raises(NotAnImageError, match="not a regular file"):
             fingerprint(path)
+
+
+def test_corrupt_exif_decodes_without_a_warning(tmp_path: Path) -> None:
+    """Pillow's UserWarning printed two lines of its source on a scan's stderr. Run in a plain
+    interpreter: pytest turns every warning into an error (and then the image is refused)."""
+    corrupt = b"Exif\x00\x00II*\x00\x08\x00\x00\x00\xff\xff\x00\x00garbage"
+    image = tmp_path / "corrupt-exif.jpg"
+    image.write_bytes(imagegen.encode(imagegen.artwork(2), "JPEG", quality=90, exif=corrupt))
+    code = (
+        f"from indexes import decode_image; print(decode_image(open({str(image)!r}, 'rb').read()).rgb.shape)"
+    )
+    run = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert run.stdout.strip() == "(360, 480, 3)" and run.stderr == "", run.stderr
