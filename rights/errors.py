@@ -17,6 +17,7 @@ Domain code raises these and never ``HTTPException``.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 
@@ -71,6 +72,18 @@ class Conflict(RightsError):
 
 class FetchRefused(BadInput):
     code = "fetch_refused"
+
+    def __init__(self, message: str, **context: Any) -> None:
+        # A URL's user:password is not repeated back: not to the caller, into findings or the log.
+        if context.get("url") is not None:
+            given = str(context["url"])
+            context["url"] = _without_credentials(given)
+            message = message.replace(given, context["url"])
+        super().__init__(message, **context)
+
+
+def _without_credentials(url: str) -> str:
+    return re.sub(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/?#]*@", r"\1", url)
 
 
 class UnsupportedMedia(RightsError):

@@ -114,6 +114,16 @@ def test_hostile_urls_refused_before_connecting(
     assert transport.hosts == []
 
 
+def test_a_refusal_does_not_repeat_the_urls_password(
+    settings: Settings, transport: RecordingTransport
+) -> None:
+    with _client(transport) as client, pytest.raises(FetchRefused) as refused:
+        fetch_image("http://scanner:hunter2@169.254.169.254/latest/", settings=settings, client=client)
+    assert "hunter2" not in refused.value.message and "scanner" not in refused.value.message
+    assert "http://169.254.169.254/latest/" in refused.value.message
+    assert refused.value.context["url"] == "http://169.254.169.254/latest/"
+
+
 def test_loopback_refused_unless_allowed(server: ImageServer, transport: RecordingTransport) -> None:
     server.routes["/a.png"] = Route(body=_png())
     with _client(transport) as client, pytest.raises(FetchRefused, match="loopback"):
