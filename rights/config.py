@@ -87,6 +87,8 @@ def resolve_data_dir(cli_value: str | Path | None) -> Path:
     """``--data DIR``, else ``$RIGHTS_DATA``, else ``./rights-data`` (the contract's order).
 
     Raises :class:`SettingsError` when the path, or a folder above it, is a file."""
+    if isinstance(cli_value, str) and not cli_value.strip():
+        raise SettingsError("--data is empty; give a folder")  # it fell back to the default quietly
     env = os.environ.get("RIGHTS_DATA")
     path = Path(cli_value) if cli_value else Path(env) if env else DEFAULT_DATA_DIR
     for part in (path, *path.parents):

@@ -124,6 +124,10 @@ def test_a_blank_title_lets_the_file_name_stand_in(
 
 
 def test_usage_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert (
+        main(["--data", "", "keys", "create", "--role", "admin", "--name", "root"]) == 2
+    )  # not ./rights-data
+    assert "--data is empty" in capsys.readouterr().err
     assert main(["--data", str(tmp_path), "register", str(tmp_path / "missing"), "--creator", "a"]) == 2
     empty = tmp_path / "empty"
     empty.mkdir()
