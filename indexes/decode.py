@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import os
 import stat
+import struct
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -127,7 +128,7 @@ def decode_image(data: bytes, *, max_side: int = 1024) -> DecodedImage:
     except Image.DecompressionBombError as exc:  # pragma: no cover - our limit fires first
         raise DecompressionBombError(str(exc)) from exc
     # RuntimeError: a corrupt AVIF. Warning: Pillow's "corrupt EXIF", raised under warnings-as-errors.
-    except (OSError, SyntaxError, ValueError, RuntimeError, Warning) as exc:
+    except (OSError, SyntaxError, ValueError, RuntimeError, IndexError, struct.error, Warning) as exc:
         raise TruncatedImageError(f"corrupt image header: {exc}") from exc
     except MemoryError as exc:
         raise ImageTooLargeError("image too large to decode") from exc
@@ -135,8 +136,8 @@ def decode_image(data: bytes, *, max_side: int = 1024) -> DecodedImage:
     _check_dimensions(width, height)
     fmt = im.format or "unknown"
     try:
-        if getattr(im, "n_frames", 1) > 1:
-            im.seek(0)  # first frame of an animation
+        # An animation opens on its first frame, the one decoded. (Asking for ``n_frames`` walked
+        # every frame: quadratic in a TIFF's pages, and IndexError from a truncated GIF's second.)
         stored = None
         if fmt == "JPEG":
             im.draft("RGB", (max_side, max_side))  # DCT-domain downscale, never below max_side
@@ -153,7 +154,17 @@ def decode_image(data: bytes, *, max_side: int = 1024) -> DecodedImage:
             pixels = _shrink(im, max_side)
     except Image.DecompressionBombError as exc:  # pragma: no cover - our limit fires first
         raise DecompressionBombError(str(exc), width=width, height=height) from exc
-    except (OSError, SyntaxError, ValueError, EOFError, RuntimeError, Warning) as exc:
+    # IndexError, struct.error: what Pillow's GIF and TIFF readers raise on some cut-off files.
+    except (
+        OSError,
+        SyntaxError,
+        ValueError,
+        EOFError,
+        RuntimeError,
+        IndexError,
+        struct.error,
+        Warning,
+    ) as exc:
         raise TruncatedImageError(
             f"image data is truncated or corrupt: {exc}", width=width, height=height
         ) from exc
