@@ -60,6 +60,9 @@ _TRANSPOSE = {
     7: Image.Transpose.TRANSVERSE,
     8: Image.Transpose.ROTATE_90,
 }
+# Pixel limits below MAX_PIXELS, and what to call such an image (``_check_decoder_memory``).
+_FORMAT_PIXELS = {"WEBP": (50_000_000, "a WebP")}
+_MODE_PIXELS = {"I": (80_000_000, "a 32-bit"), "F": (80_000_000, "a floating-point")}
 # 16-bit and 32-bit samples are scaled to 8 bits this many rows at a time: the whole float64 copy of
 # a 13,000 px 16-bit PNG needed 4.3 GB.
 _ROWS_PER_CHUNK = 256
@@ -135,6 +138,7 @@ def decode_image(data: bytes, *, max_side: int = 1024) -> DecodedImage:
     width, height = im.size
     _check_dimensions(width, height)
     fmt = im.format or "unknown"
+    _check_decoder_memory(width, height, fmt, im.mode)
     try:
         # An animation opens on its first frame, the one decoded. (Asking for ``n_frames`` walked
         # every frame: quadratic in a TIFF's pages, and IndexError from a truncated GIF's second.)
@@ -194,6 +198,20 @@ def _check_dimensions(width: int, height: int) -> None:
     if width * height > MAX_PIXELS:
         raise DecompressionBombError(
             f"image declares {width}x{height} = {width * height:,} pixels; the limit is {MAX_PIXELS:,}",
+            width=width,
+            height=height,
+        )
+
+
+def _check_decoder_memory(width: int, height: int, fmt: str, mode: str) -> None:
+    """Lower pixel limits where decoding holds several full-size copies: a 6.5 kB lossless WebP of
+    13,000 x 13,000 px peaked at 2.65 GB (Pillow's WebP decoder), a 1.1 MB float TIFF of 179.6 MP
+    at 2.1 GB (4-byte samples, then 8-bit grey, then RGB). These keep either under ~1 GB."""
+    limit, what = _FORMAT_PIXELS.get(fmt) or _MODE_PIXELS.get(mode) or (MAX_PIXELS, "")
+    if width * height > limit:
+        raise DecompressionBombError(
+            f"{what} image declares {width}x{height} = {width * height:,} pixels; the limit for it is "
+            f"{limit:,}",
             width=width,
             height=height,
         )

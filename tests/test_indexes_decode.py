@@ -9,6 +9,7 @@ import subprocess
 import sys
 import warnings
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -367,3 +368,22 @@ def test_only_the_first_page_of_a_tiff_is_read(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setattr(TiffImagePlugin.TiffImageFile, "_seek", seek)
     assert decode_image(data).rgb.shape == (48, 64, 3)
     assert max(visited, default=0) == 0
+
+
+def _lossless_webp() -> bytes:
+    return imagegen.encode(Image.new("RGBA", (7500, 7000), (9, 9, 9, 99)), "WEBP", lossless=True)
+
+
+def _float_tiff() -> bytes:
+    return imagegen.encode(Image.new("F", (9000, 9000)), "TIFF", compression="tiff_deflate")
+
+
+@pytest.mark.parametrize(("make", "said"), [(_lossless_webp, "WebP"), (_float_tiff, "floating")])
+def test_small_files_whose_decoders_hold_several_copies_are_bombs(
+    make: Callable[[], bytes], said: str
+) -> None:
+    """A 6.5 kB WebP of 13,000 px peaked at 2.65 GB, a 1.1 MB float TIFF of 179.6 MP at 2.1 GB."""
+    data = make()
+    assert len(data) < 2_000_000
+    with pytest.raises(DecompressionBombError, match=said):
+        decode_image(data)
