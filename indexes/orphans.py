@@ -9,6 +9,7 @@ workers from whichever request thread happens to submit first.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import threading
 import time
@@ -19,8 +20,14 @@ POLL_S = 1.0
 
 
 def exit_with_parent(poll_s: float = POLL_S) -> None:
-    """In a worker process: exit within ``poll_s`` seconds of the parent's death."""
-    parent = os.getppid()
+    """In a worker process: exit within ``poll_s`` seconds of the parent's death, or at once if
+    the parent is already gone. The parent is the process that started this one (multiprocessing
+    records its PID): asked here, in the pool's initializer, ``getppid()`` named init instead when
+    the parent was killed while the worker was still starting, and such workers never exited."""
+    started_by = multiprocessing.parent_process()
+    parent = started_by.pid if started_by is not None and started_by.pid else os.getppid()
+    if os.getppid() != parent:
+        os._exit(0)
 
     def watch() -> None:
         while True:
