@@ -8,6 +8,7 @@ Heavy imports (FAISS, OpenCV, Dask) happen inside the handlers, so ``rights --he
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -110,6 +111,10 @@ def _runner(ctx: WorkerContext, workers: int | None, scheduler: str | None) -> L
 
     if not scheduler:
         return LocalPool(ctx, workers)
+    # distributed logs a lost scheduler in dozens of lines; the scan says it in one (SchedulerLost).
+    # Its configuration sets levels on child loggers ("distributed.client"), so each is quietened.
+    for name in [n for n in logging.root.manager.loggerDict if n.split(".")[0] == "distributed"]:
+        logging.getLogger(name).setLevel(logging.CRITICAL)
     try:
         return DaskRunner(ctx, scheduler)
     except ValueError as exc:  # "notaurl": distributed's "missing port number", as a traceback

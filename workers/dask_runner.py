@@ -13,6 +13,7 @@ which restarts it.
 from __future__ import annotations
 
 import contextlib
+from concurrent.futures import CancelledError
 from types import TracebackType
 from typing import Any
 
@@ -25,6 +26,10 @@ __all__ = ["DaskRunner", "EngineLoader"]
 
 # The worker's periodic callbacks that run its statistical profiler (distributed.worker.Worker).
 PROFILER_CALLBACKS = ("profile", "profile-cycle")
+
+
+class SchedulerLost(ConnectionError):
+    """The cluster went away mid-scan (an OSError, so the CLI says it in one line)."""
 
 
 class EngineLoader(WorkerPlugin):
@@ -79,9 +84,15 @@ class DaskRunner:
         return len(self._pending)
 
     def wait(self) -> list[list[Result]]:
-        done, not_done = wait(list(self._pending), return_when="FIRST_COMPLETED")
-        self._pending = set(not_done)
-        return [f.result() for f in done]
+        try:
+            done, not_done = wait(list(self._pending), return_when="FIRST_COMPLETED")
+            self._pending = set(not_done)
+            return [f.result() for f in done]
+        except CancelledError as exc:  # the scheduler went away: every task it held is cancelled
+            raise SchedulerLost(
+                f"the Dask scheduler stopped answering during the scan ({type(exc).__name__}); "
+                "what is done is kept: run the same command again to resume"
+            ) from exc
 
     def close(self, *, cancel: bool = False) -> None:
         if cancel and self._pending:
