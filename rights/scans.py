@@ -205,6 +205,18 @@ def set_status(
     )
 
 
+def supersede(conn: sqlite3.Connection, *, feed_key: str, feed_digest: str) -> int:
+    """Mark failed the unfinished scans of ``feed_key`` made from other bytes: a new scan replaces
+    them (a killed scan of a feed edited since stayed "running" for ever, and prune keeps unfinished
+    scans). Failed, they still resume if the feed's bytes come back. Returns how many."""
+    cur = conn.execute(
+        "UPDATE scans SET status = 'failed', error = ?, updated_at = ?"
+        " WHERE feed_key = ? AND feed_digest != ? AND status IN ('queued', 'running')",
+        ("the feed changed since; a new scan of it started", utcnow(), feed_key, feed_digest),
+    )
+    return cur.rowcount
+
+
 def record_item(
     conn: sqlite3.Connection,
     scan_id: str,

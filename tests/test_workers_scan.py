@@ -273,6 +273,21 @@ def test_a_feed_whose_name_is_not_utf8_scans_and_reports(world: World) -> None:
     assert "<title>Marketplace scan of feed-\ufffd.jsonl" in report.read_text(encoding="utf-8")
 
 
+def test_an_interrupted_scan_of_a_feed_edited_since_is_failed_not_running(world: World) -> None:
+    """It stayed "running" for ever, with no process behind it, and prune keeps unfinished scans."""
+    from rights import scans
+
+    feed = write_feed(world.feed_dir / "edited.jsonl", listings(world)[:2])
+    with Registry.open(world.settings) as registry, registry.transaction() as conn:
+        killed = scans.create_scan(conn, feed_key=str(feed.resolve()), feed_digest="0" * 64)
+        scans.set_status(conn, killed.id, "running", total=2)
+    with Registry.open(world.settings) as registry, LocalPool(make_context(registry), 1) as pool:
+        outcome = run_scan(feed, registry=registry, runner=pool)
+        old, new = scans.get_scan(registry.db, killed.id), scans.get_scan(registry.db, outcome.scan_id)
+    assert new.id != old.id and new.status == "done"
+    assert old.status == "failed" and old.error == "the feed changed since; a new scan of it started"
+
+
 def test_a_finished_csv_scan_counts_rows_not_lines(world: World) -> None:
     """The total was physical lines, so a quoted title with line breaks made a done scan look 60 % done."""
     from rights import scans

@@ -468,6 +468,7 @@ def _open_scan(registry: Registry, feed: Path, scan_id: str | None, submitted_by
         existing = scans.latest_scan_for_feed(conn, feed_key=key, feed_digest=digest)
         if existing is not None and existing.status != "done":
             return existing  # interrupted: resume it; a finished scan is run afresh (new works count)
+        scans.supersede(conn, feed_key=key, feed_digest=digest)
         return scans.create_scan(conn, feed_key=key, feed_digest=digest, submitted_by=submitted_by)
 
 
