@@ -288,6 +288,21 @@ def test_an_interrupted_scan_of_a_feed_edited_since_is_failed_not_running(world:
     assert old.status == "failed" and old.error == "the feed changed since; a new scan of it started"
 
 
+def test_an_image_url_repeated_in_a_feed_is_fetched_once(world: World, server, tmp_path: Path) -> None:
+    """Issue 4 asks to cache fetches by URL; the same URL 20 times in a feed was fetched 21 times."""
+    server.routes["/img/repeated.png"] = Route(body=encode(pirate(artwork(33), "crop")))
+    url = server.url("/img/repeated.png")
+    lines = [{"listing_id": f"r{i}", "platform": "bazaar", "image": url} for i in range(4)]
+    feed = write_feed(world.feed_dir / "repeated.jsonl", lines)
+    out = tmp_path / "repeated.jsonl"
+    with Registry.open(world.settings) as registry, LocalPool(make_context(registry), 1) as pool:
+        run_scan(feed, registry=registry, runner=pool, out=out)
+    findings = read_findings(out)
+    assert server.hits.count("/img/repeated.png") == 1
+    assert [f["listing_id"] for f in findings] == ["r0", "r1", "r2", "r3"]
+    assert all(f["verdict"] == "match" and f["matches"] == findings[0]["matches"] for f in findings)
+
+
 def test_a_finished_csv_scan_counts_rows_not_lines(world: World) -> None:
     """The total was physical lines, so a quoted title with line breaks made a done scan look 60 % done."""
     from rights import scans

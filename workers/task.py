@@ -19,7 +19,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import sys
 import threading
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import cv2
@@ -30,8 +30,9 @@ from indexes.decode import read_image_file
 from rights.config import Settings
 from rights.errors import RightsError
 from rights.evidence import pixels_b64
-from rights.fetch import fetch_image
+from rights.fetch import FetchFailed, fetch_image
 from workers.malloc_tuning import reuse_freed_memory
+from workers.url_results import RecentResults
 
 __all__ = ["Item", "Result", "WorkerContext", "analyse_chunk", "engine_for", "index_version", "warm_up"]
 
@@ -64,9 +65,15 @@ class Result:
     query_size: tuple[int, int] | None = None
 
 
+# A result holds at most 10 matches and, when something matched, a ~10-20 kB thumbnail: a few
+# tens of MB at most per worker. Kept 10 minutes: one scan's repeats, not next week's scan.
+URL_RESULTS = 2048
+URL_RESULT_TTL_S = 600.0
+
 _lock = threading.Lock()
 _engine: tuple[tuple[str, str], Engine] | None = None
 _client: httpx.Client | None = None
+_by_url: RecentResults[Result] = RecentResults(URL_RESULTS, URL_RESULT_TTL_S)
 
 
 def index_version(index_dir: Path) -> str:
@@ -86,6 +93,7 @@ def engine_for(ctx: WorkerContext) -> Engine:
     with _lock:
         if _engine is None or _engine[0] != key:
             _engine = (key, Engine(Path(ctx.index_dir), threads=1))
+            _by_url.clear()  # searched in the index before
         return _engine[1]
 
 
@@ -112,6 +120,18 @@ def _analyse_safely(item: Item, engine: Engine, settings: Settings) -> Result:
 
 
 def _analyse(item: Item, engine: Engine, settings: Settings) -> Result:
+    """One listing; a URL this process already analysed is not fetched again (``workers.url_results``)."""
+    if not _is_url(item.image):
+        return _analyse_image(item, engine, settings)
+    known = _by_url.get(item.image)
+    if known is None:
+        known = _analyse_image(item, engine, settings)
+        if not (known.error or "").startswith(FetchFailed.code):  # a failed fetch is tried again
+            _by_url.put(item.image, known)
+    return replace(known, seq=item.seq)
+
+
+def _analyse_image(item: Item, engine: Engine, settings: Settings) -> Result:
     try:
         data = _read(item.image, settings)
         fp = fingerprint(data)
@@ -133,8 +153,12 @@ def _analyse(item: Item, engine: Engine, settings: Settings) -> Result:
     return Result(item.seq, matches, None, thumb, fp.size)
 
 
+def _is_url(image: str) -> bool:
+    return image.startswith(("http://", "https://"))
+
+
 def _read(image: str, settings: Settings) -> bytes:
-    if image.startswith(("http://", "https://")):
+    if _is_url(image):
         return fetch_image(image, settings=settings, client=_http_client(settings))
     # Regular files only (a FIFO would block the worker), within the same cap as URLs.
     return read_image_file(image, settings.fetch_max_bytes)
