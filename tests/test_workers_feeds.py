@@ -105,7 +105,8 @@ def test_csv_feed_same_columns(tmp_path: Path) -> None:
         "c3,shopb,pics/3.jpg\n"
         "\n"
         'c4,shopb,pics/4.jpg,"multi\nline",y\n'
-        "c1,shopb,pics/5.jpg,dup,\n",
+        "c1,shopb,pics/5.jpg,dup,\n"
+        "c6,shopb,pics/6.jpg,,\n",
         encoding="utf-8",
     )
     items = list(read_feed(feed))
@@ -117,6 +118,8 @@ def test_csv_feed_same_columns(tmp_path: Path) -> None:
     assert (by_line[4].listing_id, by_line[4].platform) == ("c3", "shopb")  # the error names its listing
     assert isinstance(by_line[6], Listing) and by_line[6].title == "multi\nline"
     assert isinstance(by_line[8], FeedError) and "duplicate" in by_line[8].message
+    # An empty title is absent, as a missing JSON key; an empty unknown cell passes through as "".
+    assert isinstance(by_line[9], Listing) and "title" not in by_line[9].raw and by_line[9].raw["extra"] == ""
 
 
 def test_streams_without_loading_whole_file(tmp_path: Path) -> None:

@@ -22,6 +22,7 @@ __all__ = ["FeedError", "Listing", "feed_digest", "parse_listing", "read_feed", 
 
 REQUIRED = ("listing_id", "platform", "image")
 OPTIONAL_TEXT = ("url", "title", "seller", "price")
+_CONTRACT_COLUMNS = frozenset(REQUIRED + OPTIONAL_TEXT)
 # A listing id longer than this is not an id; it also keeps one bad line from bloating the DB.
 MAX_ID_CHARS = 512
 # A JSON Lines listing is a few hundred bytes; a 20 MB title was copied into the findings, the case
@@ -310,8 +311,11 @@ def _csv_records(path: Path) -> Iterator[tuple[int, Any]]:
                 ident, platform = cells.get("listing_id"), cells.get("platform")
                 yield line_no, FeedError(line_no, message, listing_id=ident, platform=platform)
                 continue
-            # Empty CSV cells mean "absent", as a missing JSON key would.
-            yield line_no, {k: v for k, v in zip(columns, row, strict=True) if v != ""}
+            # An empty cell of a contract column means "absent", as a missing JSON key would; one of
+            # another column is passed through as "" (the contract keeps unknown keys).
+            yield line_no, {
+                k: v for k, v in zip(columns, row, strict=True) if v != "" or k not in _CONTRACT_COLUMNS
+            }
 
 
 _BOM = b"\xef\xbb\xbf"
