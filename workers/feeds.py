@@ -313,9 +313,10 @@ def _csv_records(path: Path) -> Iterator[tuple[int, Any]]:
                 continue
             # An empty cell of a contract column means "absent", as a missing JSON key would; one of
             # another column is passed through as "" (the contract keeps unknown keys).
-            yield line_no, {
-                k: v for k, v in zip(columns, row, strict=True) if v != "" or k not in _CONTRACT_COLUMNS
-            }
+            yield (
+                line_no,
+                {k: v for k, v in zip(columns, row, strict=True) if v != "" or k not in _CONTRACT_COLUMNS},
+            )
 
 
 _BOM = b"\xef\xbb\xbf"
