@@ -23,6 +23,7 @@ from pathlib import Path
 from rights import db, scans
 from rights.errors import BadInput
 from rights.log.signing import PRIVATE_KEY_FILE, PUBLIC_KEY_FILE
+from rights.text import has_lone_surrogates
 
 
 @dataclass
@@ -54,7 +55,7 @@ def backup(data_dir: Path, dest: Path, *, progress: Callable[[int, int], None] |
         raise BadInput(f"{dest} already exists; back up into a new folder")
     if dest.resolve().is_relative_to(data_dir.resolve()):
         raise BadInput(f"{dest} is inside the data directory {data_dir}")
-    if not _is_utf8(dest.resolve()):
+    if has_lone_surrogates(str(dest.resolve())):  # bytes that are not UTF-8 in the path
         raise BadInput(f"{dest}: SQLite names its files in UTF-8; give a destination whose path is UTF-8")
     work = dest.with_name(f".{dest.name}.partial-{os.getpid()}")
     shutil.rmtree(work, ignore_errors=True)
@@ -112,14 +113,6 @@ def _copy(data_dir: Path, out: Path, progress: Callable[[int, int], None]) -> Ba
             missing.append(sha)
         progress(done, len(hashes))
     return BackupReport(out, works, entries, len(hashes) - len(missing), missing, copied)
-
-
-def _is_utf8(path: Path) -> bool:
-    try:
-        os.fsencode(path).decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return True
 
 
 def _fsync(folder: Path) -> None:
