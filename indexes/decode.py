@@ -60,6 +60,19 @@ _TRANSPOSE = {
     7: Image.Transpose.TRANSVERSE,
     8: Image.Transpose.ROTATE_90,
 }
+# What Pillow raises on corrupt or cut-off bytes, in the header or the pixels. RuntimeError: a
+# corrupt AVIF; IndexError, struct.error: some cut-off GIFs and TIFFs; Warning: Pillow's "corrupt
+# EXIF", raised under warnings-as-errors.
+_PILLOW_FAILURES = (
+    OSError,
+    SyntaxError,
+    ValueError,
+    EOFError,
+    RuntimeError,
+    IndexError,
+    struct.error,
+    Warning,
+)
 # Pixel limits below MAX_PIXELS, and what to call such an image (``_check_decoder_memory``).
 _FORMAT_PIXELS = {"WEBP": (50_000_000, "a WebP")}
 _MODE_PIXELS = {"I": (80_000_000, "a 32-bit"), "F": (80_000_000, "a floating-point")}
@@ -130,8 +143,7 @@ def decode_image(data: bytes, *, max_side: int = 1024) -> DecodedImage:
         raise NotAnImageError(f"not an image in an accepted format ({', '.join(FORMATS)})") from exc
     except Image.DecompressionBombError as exc:  # pragma: no cover - our limit fires first
         raise DecompressionBombError(str(exc)) from exc
-    # RuntimeError: a corrupt AVIF. Warning: Pillow's "corrupt EXIF", raised under warnings-as-errors.
-    except (OSError, SyntaxError, ValueError, RuntimeError, IndexError, struct.error, Warning) as exc:
+    except _PILLOW_FAILURES as exc:
         raise TruncatedImageError(f"corrupt image header: {exc}") from exc
     except MemoryError as exc:
         raise ImageTooLargeError("image too large to decode") from exc
@@ -158,17 +170,7 @@ def decode_image(data: bytes, *, max_side: int = 1024) -> DecodedImage:
             pixels = _shrink(im, max_side)
     except Image.DecompressionBombError as exc:  # pragma: no cover - our limit fires first
         raise DecompressionBombError(str(exc), width=width, height=height) from exc
-    # IndexError, struct.error: what Pillow's GIF and TIFF readers raise on some cut-off files.
-    except (
-        OSError,
-        SyntaxError,
-        ValueError,
-        EOFError,
-        RuntimeError,
-        IndexError,
-        struct.error,
-        Warning,
-    ) as exc:
+    except _PILLOW_FAILURES as exc:
         raise TruncatedImageError(
             f"image data is truncated or corrupt: {exc}", width=width, height=height
         ) from exc
