@@ -11,6 +11,7 @@ import json
 import os
 import re
 import uuid
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,7 +70,13 @@ def write(
     _write_works(directory / names["works"], works)
     for name in names.values():
         _fsync(directory / name)
-    manifest = {"format": FORMAT, "files": names, "works": len(works), "features_per_work": features_per_work}
+    manifest = {
+        "format": FORMAT,
+        "files": names,
+        "works": len(works),
+        "features_per_work": features_per_work,
+        "crc32": {name: _crc32(directory / name) for name in names.values()},
+    }
     if stamp is not None:
         manifest["stamp"] = stamp
     tmp = directory / f"manifest.{gen}.tmp"
@@ -97,6 +104,7 @@ def read(
     if manifest.get("format") not in READABLE_FORMATS:
         raise ValueError(f"index format {manifest.get('format')} is not supported; rebuild it")
     files = manifest["files"]
+    _check_crc32(directory, manifest.get("crc32", {}))
 
     def delta(part: str) -> Path | None:
         return directory / files[f"{part}_delta"] if f"{part}_delta" in files else None
@@ -176,6 +184,23 @@ def _read_works(path: Path, size_of: Callable[[tuple[int, int]], tuple[int, int]
             summaries[i],
         )
     return works
+
+
+def _crc32(path: Path) -> int:
+    crc = 0
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            crc = zlib.crc32(chunk, crc)
+    return crc
+
+
+def _check_crc32(directory: Path, expected: dict[str, int]) -> None:
+    """FAISS reads a damaged file without complaint when only codes or ids changed: relabelling one
+    work's PDQ ids as another's made a copy of the first a 0.9999 `match` on the second. Manifests
+    from before the checksums (no ``crc32``) load unchecked."""
+    for name, crc in expected.items():
+        if _crc32(directory / name) != crc:
+            raise ValueError(f"{name} does not match its checksum: the file was damaged or altered")
 
 
 def _fsync(path: Path) -> None:

@@ -529,6 +529,23 @@ def test_feature_budget_caps_what_is_indexed_and_is_kept_on_disk(
     assert_found(reopened.search(probes["jpeg-1"]), 1)
 
 
+@pytest.mark.parametrize("part", ["pdq", "local", "works"])
+def test_a_damaged_index_file_is_refused_not_searched(
+    refs: dict[int, Fingerprint], tmp_path: Path, part: str
+) -> None:
+    """FAISS loads a file whose codes or ids were altered without complaint; the manifest's
+    checksums make that a load error, which a registry answers with a rebuild."""
+    eng = Engine(tmp_path)
+    eng.rebuild(refs.items())
+    eng.save()
+    name = json.loads((tmp_path / "manifest.json").read_text())["files"][part]
+    data = bytearray((tmp_path / name).read_bytes())
+    data[len(data) // 2] ^= 0x01
+    (tmp_path / name).write_bytes(bytes(data))
+    with pytest.raises(ValueError, match=f"{name} does not match its checksum"):
+        Engine(tmp_path)
+
+
 def test_an_index_saved_with_float_keypoints_still_loads(
     refs: dict[int, Fingerprint], probes: dict[str, Fingerprint], tmp_path: Path
 ) -> None:
@@ -545,7 +562,7 @@ def test_an_index_saved_with_float_keypoints_still_loads(
     with open(works, "wb") as fh:
         np.savez(fh, **arrays)
     manifest["format"] = 3
-    del manifest["features_per_work"]
+    del manifest["features_per_work"], manifest["crc32"]  # format 3 kept neither
     (tmp_path / "manifest.json").write_text(json.dumps(manifest))
 
     old = Engine(tmp_path)

@@ -12,11 +12,13 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import faiss
 import numpy as np
 import pytest
 from PIL import Image
 
 from indexes import Engine, Match, fingerprint
+from indexes.engine import _VIEW_BITS
 from rights import cases
 from rights import registry as registry_module
 from rights.accounts import Account
@@ -238,6 +240,33 @@ def test_index_is_rebuilt_from_the_database(tmp_path: Path, damage: str) -> None
     assert verify_log(data).ok
 
 
+def test_an_index_file_with_relabelled_ids_is_rebuilt_not_trusted(tmp_path: Path) -> None:
+    """The PDQ index's ids edited so that work B's views read as work A's: FAISS loads that file
+    without complaint, and a copy of B came back as a 0.9999 `match` on A."""
+    data = tmp_path / "data"
+    with Registry.open(data) as reg:
+        a = reg.register("alice", artwork_png(40))
+        b = reg.register("bob", artwork_png(41))
+        reg.flush_index()
+    key_a, key_b = int(a["work_id"][2:]), int(b["work_id"][2:])
+    index = data / "index"
+    pdq = index / json.loads((index / "manifest.json").read_text())["files"]["pdq"]
+    raw = bytearray(pdq.read_bytes())
+    ids = faiss.read_index_binary(str(pdq)).ntotal  # IndexBinaryIDMap2: its int64 ids close the file
+    relabelled = 0
+    for at in range(len(raw) - 8 * ids, len(raw), 8):
+        value = int.from_bytes(raw[at : at + 8], "little")
+        if value >> _VIEW_BITS == key_b:
+            view = value & ((1 << _VIEW_BITS) - 1)
+            raw[at : at + 8] = ((key_a << _VIEW_BITS) | view).to_bytes(8, "little")
+            relabelled += 1
+    assert relabelled
+    pdq.write_bytes(bytes(raw))
+    with Registry.open(data) as reg:
+        found = reg.match_image(near_copy(41))["matches"]
+    assert [m["work_id"] for m in found if m["verdict"] == "match"] == [b["work_id"]], found
+
+
 def test_an_index_from_before_phash_is_rebuilt_with_it(tmp_path: Path) -> None:
     """Format 5 kept no pHash per work; the database's fingerprints have it, so opening rebuilds."""
     data = tmp_path / "data"
@@ -252,6 +281,7 @@ def test_an_index_from_before_phash_is_rebuilt_with_it(tmp_path: Path) -> None:
         arrays = {name: z[name] for name in z.files if name not in ("phash", "has_phash")}
     with open(works, "wb") as fh:
         np.savez(fh, **arrays)
+    del manifest["crc32"]  # format 5 kept none
     (index / "manifest.json").write_text(json.dumps({**manifest, "format": 5}))
     assert Engine(index).loaded_older_format  # as the old release left it: no pHash to agree with
     assert not any(m.verdict == "match" for m in Engine(index).search(fingerprint(blurred_capitol())))
