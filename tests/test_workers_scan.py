@@ -21,7 +21,7 @@ from tests.artwork import artwork, encode, pirate
 from tests.image_server import Route, serve_images
 from tests.scan_support import World, build_world, listings, read_findings, write_feed
 from workers.local_pool import LocalPool
-from workers.scan import make_context, run_scan
+from workers.scan import ScanStopped, make_context, run_scan
 
 REPO = Path(__file__).resolve().parent.parent
 BROKEN = [
@@ -258,6 +258,33 @@ def test_a_scan_whose_output_cannot_be_opened_is_failed_not_running(world: World
             run_scan(feed, registry=registry, runner=pool, out=blocker / "findings.jsonl")
         scan = scans.list_scans(registry.db, limit=1)[0]
     assert scan.status == "failed" and "a-file" in (scan.error or "")
+
+
+def test_a_stopped_scan_leaves_no_unfinished_findings_file(world: World, tmp_path: Path) -> None:
+    """``OUT.partial`` stayed beside the output after a scan stopped or failed."""
+    import threading
+
+    feed = write_feed(world.feed_dir / "stopped.jsonl", listings(world)[:6])
+    out = tmp_path / "stopped.jsonl"
+    stop = threading.Event()
+    with Registry.open(world.settings) as registry:
+        # A runner that a scan left with work in flight is closed, as the scan service does.
+        with LocalPool(make_context(registry), 1) as pool, pytest.raises(ScanStopped):
+            run_scan(
+                feed,
+                registry=registry,
+                runner=pool,
+                out=out,
+                chunk_size=1,
+                on_progress=lambda _: stop.set(),
+                stop=stop,
+            )
+        assert sorted(p.name for p in tmp_path.iterdir()) == []
+        with LocalPool(make_context(registry), 1) as pool:
+            resumed = run_scan(feed, registry=registry, runner=pool, out=out)
+    assert resumed.skipped >= 1 and resumed.skipped + resumed.processed == 6
+    assert [f["listing_id"] for f in read_findings(out)] == [x["listing_id"] for x in listings(world)[:6]]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["stopped.jsonl"]
 
 
 def test_a_feed_whose_name_is_not_utf8_scans_and_reports(world: World) -> None:

@@ -55,7 +55,9 @@ _CONTRACT_KEYS = ("listing_id", "platform", "image", "verdict", "matches", "erro
 
 
 class Runner(Protocol):
-    """What ``LocalPool`` and ``DaskRunner`` provide."""
+    """What ``LocalPool`` and ``DaskRunner`` provide. A runner serves one scan after another, but
+    one that ``run_scan`` left by raising may still hold that scan's chunks: close it (results are
+    keyed by line number, which the next scan's lines share)."""
 
     @property
     def workers(self) -> int: ...
@@ -375,12 +377,14 @@ class _Sink:
             self._tmp.replace(self.out)
 
     def abandon(self) -> None:
-        """On failure keep what is done (commit), so the next run resumes from there."""
+        """On failure keep what is done (commit), so the next run resumes from there. The
+        unfinished findings file goes: that run writes it whole again, from the database."""
         conn = self.registry.db
         if conn.in_transaction:
             conn.execute("COMMIT")
-        if self._fh is not None:
+        if self._fh is not None and self._tmp is not None:
             self._fh.close()
+            self._tmp.unlink(missing_ok=True)
 
 
 def _finding(
