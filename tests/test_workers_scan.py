@@ -194,6 +194,62 @@ def test_kill_9_then_resume_gives_identical_findings(world: World, tmp_path: Pat
     assert out.read_bytes() == ref_out.read_bytes()
 
 
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_a_lost_dask_scheduler_ends_the_scan_in_one_line_and_it_resumes(world: World, tmp_path: Path) -> None:
+    """The scheduler killed mid-scan: the CLI said so in dozens of lines of distributed's logs."""
+    many = listings(world, repeat=6)
+    feed = write_feed(world.feed_dir / "lost-scheduler.jsonl", many)
+    reference = write_feed(world.feed_dir / "lost-scheduler-ref.jsonl", many)
+    out, ref_out = tmp_path / "lost.jsonl", tmp_path / "ref.jsonl"
+    address = f"tcp://127.0.0.1:{_free_port()}"
+    dask = [sys.executable, "-m", "dask"]
+    env = {**_env(world.data), "PYTHONPATH": str(REPO)}
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "env": env, "cwd": REPO}
+    port = address.rsplit(":", 1)[1]
+    procs = [
+        subprocess.Popen(
+            [*dask, "scheduler", "--host", "127.0.0.1", "--port", port, "--no-dashboard"], **quiet
+        ),
+        subprocess.Popen(
+            [*dask, "worker", address, "--nworkers", "1", "--nthreads", "1", "--no-dashboard"], **quiet
+        ),
+    ]
+    try:
+        scan = subprocess.Popen(
+            [sys.executable, "-m", "workers", "scan", str(feed), "--out", str(out), "--scheduler", address],
+            env=env,
+            cwd=REPO,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        procs.append(scan)
+        try:
+            _wait_for_progress(world.data, feed, at_least=5, proc=scan)
+        finally:
+            procs[0].kill()  # the scheduler
+        _, stderr = scan.communicate(timeout=120)
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.wait()
+    assert scan.returncode == 1 and not out.exists()
+    assert stderr.strip().splitlines() == [stderr.strip()] and "scheduler stopped answering" in stderr, stderr
+
+    resumed = _cli("scan", feed, "--out", out, data=world.data)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "already done" in resumed.stderr
+    assert _cli("scan", reference, "--out", ref_out, data=world.data).returncode == 0
+    assert out.read_bytes() == ref_out.read_bytes()
+
+
 def _listing_id(line: str) -> str | None:
     try:
         return json.loads(line).get("listing_id")
