@@ -403,9 +403,10 @@ def serve(settings: Settings, host: str, port: int, *, scan_service: object | No
     import uvicorn
 
     from rights.api.app import create_app
+    from rights.api.http_protocol import server_config
 
     sock = _listening_socket(host, port)  # bound here, so a taken port is one line, not uvicorn's exit 3
-    config = uvicorn.Config(create_app(settings, scan_service=scan_service), host=host, port=port)
+    config = server_config(create_app(settings, scan_service=scan_service), host=host, port=port)
     # Uvicorn names no address for sockets it is handed; with --port 0 this is the only way to learn it.
     bound = sock.getsockname()
     shown = f"[{bound[0]}]" if sock.family == socket.AF_INET6 else bound[0]

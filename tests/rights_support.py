@@ -15,6 +15,8 @@ import uvicorn
 from fastapi import FastAPI
 from PIL import Image, ImageDraw
 
+from rights.api.http_protocol import server_config
+
 with warnings.catch_warnings():
     # Starlette 1.x nags that its TestClient wants `httpx2`; plain httpx works and is what we ship.
     warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
@@ -85,7 +87,7 @@ def free_port() -> int:
 def live_server(app: FastAPI) -> Iterator[str]:
     """Run ``app`` under a real uvicorn on 127.0.0.1:<free port> in a thread; yields the base URL."""
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(server_config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import socket
 import threading
 import time
@@ -264,6 +265,30 @@ def test_a_client_that_leaves_mid_body_is_no_server_error(live: Live) -> None:
     with httpx.Client(base_url=live.url) as public:
         metrics = public.get("/metrics").text
     assert 'status="500"' not in metrics
+
+
+@pytest.mark.parametrize(
+    "request_head",
+    [
+        b"GET /v1/works HTTP/1.1\r\nHost: x\r\nno colon here\r\n\r\n",
+        b"POST /v1/match HTTP/1.1\r\nHost: x\r\nContent-Length: ten\r\n\r\n",
+        b"GET /v1/\x00works HTTP/1.1\r\nHost: x\r\n\r\n",
+    ],
+)
+def test_a_request_uvicorn_cannot_parse_gets_the_contracts_error_shape(
+    live: Live, request_head: bytes
+) -> None:
+    """Uvicorn answered these itself, in text/plain ("Invalid HTTP request received.")."""
+    host, port = live.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(request_head)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400 Bad Request\r\n") and b"content-type: application/json" in head.lower()
+    error = json.loads(body)["error"]
+    assert error["code"] == "bad_input" and error["message"].startswith("malformed HTTP request"), error
 
 
 def test_url_fetches_are_capped_so_slow_hosts_cannot_take_every_thread(tmp_path: Path) -> None:
