@@ -536,7 +536,9 @@ def _image_files(paths: list[Path]) -> Iterator[Path]:
 def _receipts_in(text: str) -> Iterator[dict[str, Any]]:
     """A receipt, a registration body holding one, or JSON Lines of either."""
     try:
-        docs = [json_input.loads(text)]
+        docs = [json_input.loads(text, unique_keys=True)]
+    except json_input.DuplicateKey as exc:
+        raise UsageError(f"not a receipt: {exc}") from None
     except ValueError:
         docs = []
         # Only "\n" ends a line: splitlines() would also split a title at U+2028 or U+0085.
@@ -544,7 +546,7 @@ def _receipts_in(text: str) -> Iterator[dict[str, Any]]:
             if not line.strip():
                 continue
             try:
-                docs.append(json_input.loads(line))
+                docs.append(json_input.loads(line, unique_keys=True))
             except ValueError as exc:  # its own "line 1" means the line's: say which line it is
                 raise UsageError(f"not JSON or JSON Lines: line {number}: {exc}") from exc
     for doc in docs:

@@ -17,7 +17,7 @@ from typing import Any
 
 from rights.text import has_lone_surrogates
 
-__all__ = ["MAX_DEPTH", "NotJson", "NotText", "TooDeep", "loads"]
+__all__ = ["MAX_DEPTH", "DuplicateKey", "NotJson", "NotText", "TooDeep", "loads"]
 
 MAX_DEPTH = 64
 
@@ -34,15 +34,30 @@ class NotJson(ValueError):
     """``NaN``, ``Infinity`` or ``-Infinity``: Python's parser reads them, JSON has no such values."""
 
 
-def loads(text: str | bytes) -> Any:
+def loads(text: str | bytes, *, unique_keys: bool = False) -> Any:
     """``json.loads``, raising ``ValueError`` (``TooDeep``, ``NotText``) instead of
-    ``RecursionError`` or a value that cannot be written out again."""
+    ``RecursionError`` or a value that cannot be written out again. ``unique_keys`` refuses an
+    object naming a key twice, where readers disagree on which value counts (a signed receipt)."""
     try:
-        value = json.loads(text, parse_constant=_no_constants)
+        hook = _unique_object if unique_keys else None
+        value = json.loads(text, parse_constant=_no_constants, object_pairs_hook=hook)
     except RecursionError:
         raise TooDeep(f"JSON nested more than {MAX_DEPTH} levels deep") from None
     _check(value, MAX_DEPTH)
     return value
+
+
+class DuplicateKey(ValueError):
+    """A JSON object names the same key twice (refused where ``unique_keys`` is asked for)."""
+
+
+def _unique_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise DuplicateKey(f"JSON object names the key {key!r} twice")
+        out[key] = value
+    return out
 
 
 def _no_constants(name: str) -> Any:

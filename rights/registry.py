@@ -20,7 +20,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -80,8 +80,9 @@ class Registry:
         """Open the data directory (creating it), migrate the schema and reconcile the index with the DB."""
         settings = source if isinstance(source, Settings) else Settings(data=Path(source))
         data_dir = Path(settings.data)
-        db.connect(data_dir).close()  # creates and migrates once, before any thread connects
-        signer = Signer.load_or_create(data_dir)
+        with closing(db.connect(data_dir)) as conn:  # creates and migrates once, before any thread
+            signed = conn.execute("SELECT count(*) FROM log_checkpoints").fetchone()[0]
+        signer = Signer.load_or_create(data_dir, signed_checkpoints=signed)
         engine, loaded = _load_engine(data_dir / INDEX_DIRNAME, settings.features_per_work)
         registry = cls(settings, engine, signer)
         size = registry.log.size()

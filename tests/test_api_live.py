@@ -286,7 +286,9 @@ def test_a_request_uvicorn_cannot_parse_gets_the_contracts_error_shape(
         while chunk := sock.recv(65536):
             answer += chunk
     head, _, body = answer.partition(b"\r\n\r\n")
-    assert head.startswith(b"HTTP/1.1 400 Bad Request\r\n") and b"content-type: application/json" in head.lower()
+    assert (
+        head.startswith(b"HTTP/1.1 400 Bad Request\r\n") and b"content-type: application/json" in head.lower()
+    )
     error = json.loads(body)["error"]
     assert error["code"] == "bad_input" and error["message"].startswith("malformed HTTP request"), error
 

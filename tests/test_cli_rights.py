@@ -393,6 +393,14 @@ def test_log_commands_answer_bad_files_in_one_line(
     assert main(["--data", str(data), "log", "verify-receipt", str(typed), "--public-key", str(key)]) == 1
     assert "'log_index' must be a JSON integer" in capsys.readouterr().err
 
+    # A key named twice: which value a reader takes is up to it, so the receipt is refused.
+    receipt_text = json.dumps(json.loads(line)["receipt"])
+    doubled = tmp_path / "doubled.json"
+    doubled.write_text(receipt_text.replace('{"version": 1,', '{"version": 1, "log_index": 999,', 1))
+    assert '"log_index": 999' in doubled.read_text()
+    assert main(["--data", str(data), "log", "verify-receipt", str(doubled), "--public-key", str(key)]) == 2
+    assert "names the key 'log_index' twice" in capsys.readouterr().err
+
     assert main(["--data", str(data), "log", "verify-receipt", str(tmp_path), "--public-key", str(key)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "Is a directory" in err[0], err

@@ -11,6 +11,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from rights import db
+from rights.errors import RightsError
 from rights.log import (
     LogStore,
     Signer,
@@ -110,7 +111,9 @@ def test_removed_entry_is_named(data_dir: Path, removed: int) -> None:
 
 
 def test_truncated_log_with_checkpoints_removed_is_still_caught_by_receipts(data_dir: Path) -> None:
-    """Cutting entries *and* their checkpoints leaves a consistent shorter log; held receipts expose it."""
+    """Cutting entries *and* their checkpoints leaves a consistent shorter log; held receipts expose it.
+    The cut entry's cached nodes betray it until they are cut too: left, verify passed and the next
+    append failed on them (a UNIQUE constraint)."""
     conn = db.connect(data_dir)
     receipt = build_receipt(LogStore(conn, Signer.load_or_create(data_dir), "tamper-test"), SIZE - 1)
     conn.close()
@@ -119,8 +122,28 @@ def test_truncated_log_with_checkpoints_removed_is_still_caught_by_receipts(data
         ("DELETE FROM log_entries WHERE idx = ?", (SIZE - 1,)),
         ("DELETE FROM log_checkpoints WHERE tree_size = ?", (SIZE,)),
     )
-    assert verify_log(data_dir).size == SIZE - 1
+    report = verify_log(data_dir)
+    assert not report.ok and report.first_bad_index == SIZE - 1 and "beyond" in (report.problem or "")
+    _edit(data_dir, ("DELETE FROM log_nodes WHERE ((idx + 1) << level) > ?", (SIZE - 1,)))
+    assert verify_log(data_dir).ok and verify_log(data_dir).size == SIZE - 1
     verify_receipt(receipt, data_dir / PUBLIC_KEY_FILE)  # the receipt still proves entry SIZE-1 existed
+
+
+def test_a_stray_cached_node_is_caught(data_dir: Path) -> None:
+    _edit(data_dir, ("INSERT INTO log_nodes (level, idx, hash) VALUES (1, ?, ?)", (SIZE // 2, b"\x33" * 32)))
+    report = verify_log(data_dir)
+    assert not report.ok and report.first_bad_index == SIZE and "beyond" in (report.problem or "")
+
+
+def test_the_first_bad_entry_is_named_before_a_later_bad_checkpoint(data_dir: Path) -> None:
+    """All signatures are checked first; a bad one at size 10 was reported before entry 3."""
+    forged = _forged(data_dir, 3, creator="thief")
+    _edit(
+        data_dir,
+        ("UPDATE log_entries SET entry = ?, leaf_hash = ? WHERE idx = 3", (forged, leaf_hash(forged))),
+        ("UPDATE log_checkpoints SET signature = ? WHERE tree_size = 10", (b"\x00" * 64,)),
+    )
+    assert verify_log(data_dir).first_bad_index == 3
 
 
 def test_forged_checkpoint_is_caught(data_dir: Path) -> None:
@@ -139,7 +162,9 @@ def test_another_public_key_fails(data_dir: Path) -> None:
     other = Ed25519PrivateKey.generate().public_key()
     report = verify_log(data_dir, other)
     assert not report.ok and report.first_bad_index == 0
-    assert "not by the public key given" in (report.problem or "")  # named as a key problem, not an entry's
+    assert "does not verify with the public key given" in (
+        report.problem or ""
+    )  # a key problem, not an entry's
 
 
 def _leaf_row(data_dir: Path, idx: int, **fields: object) -> tuple[str, tuple[object, ...]]:
@@ -175,6 +200,7 @@ def test_a_forged_checkpoint_past_the_end_or_at_size_0_is_caught(data_dir: Path)
     _edit(data_dir, (f"{row} (?, ?, ?, ?, ?, ?)", (1000, *junk)))
     report = verify_log(data_dir)
     assert not report.ok and "checkpoint at size 1000" in (report.problem or "")  # not "entries missing"
+    assert report.first_bad_index == SIZE  # the first index past the log, not 999
     _edit(
         data_dir,
         ("DELETE FROM log_checkpoints WHERE tree_size = 1000", ()),
@@ -190,12 +216,25 @@ def test_a_forged_checkpoint_past_the_end_or_at_size_0_is_caught(data_dir: Path)
         "UPDATE log_entries SET entry = CAST(entry AS TEXT) WHERE idx = 3",  # what a sqlite3 shell writes
         "UPDATE log_entries SET entry = 1000000000000 WHERE idx = 3",  # bytes(10**12) once ran out of memory
         "UPDATE log_checkpoints SET root_hash = hex(root_hash) WHERE tree_size = 4",
+        "UPDATE log_checkpoints SET origin = origin || char(10) || 'x' WHERE tree_size = 4",  # a ValueError
+        "UPDATE log_nodes SET hash = hex(hash) WHERE level = 1 AND idx = 1",  # closed by entry 3; a TypeError
     ],
 )
 def test_values_of_the_wrong_type_are_reported_not_raised(data_dir: Path, statement: str) -> None:
     _edit(data_dir, (statement, ()))
     report = verify_log(data_dir)
-    assert not report.ok and report.first_bad_index == 3 and "stored" in (report.problem or "")
+    assert not report.ok and report.first_bad_index == 3
+    assert any(word in (report.problem or "") for word in ("stored", "several lines", "cached tree node"))
+
+
+def test_a_lost_signing_key_is_an_error_not_a_new_key(data_dir: Path) -> None:
+    """A new key was made, the published public key replaced by it, and every later append refused."""
+    published = (data_dir / PUBLIC_KEY_FILE).read_bytes()
+    (data_dir / "log-signing-key.pem").unlink()
+    with pytest.raises(RightsError, match="is missing, but the log holds 12 checkpoints"):
+        Signer.load_or_create(data_dir, signed_checkpoints=SIZE)
+    assert (data_dir / PUBLIC_KEY_FILE).read_bytes() == published
+    assert not (data_dir / "log-signing-key.pem").exists()
 
 
 # ------------------------------------------------------------------------------------------------ receipts
@@ -241,6 +280,20 @@ def _mutations(receipt: dict) -> list[dict]:
     r = copy.deepcopy(receipt)
     del r["checkpoint"]
     out.append(r)
+    # Each of these verified before: the README requires version 1 and hex as the registry writes it.
+    for version in (None, 99, "1", True):
+        r = copy.deepcopy(receipt)
+        r.pop("version") if version is None else r.update(version=version)
+        out.append(r)
+    r = copy.deepcopy(receipt)
+    r["checkpoint"]["root_hash"] = r["checkpoint"]["root_hash"].upper()
+    out.append(r)
+    r = copy.deepcopy(receipt)
+    r["inclusion_proof"][0] = " ".join(r["inclusion_proof"][0][i : i + 2] for i in range(0, 64, 2))
+    out.append(r)
+    r = copy.deepcopy(receipt)
+    r["checkpoint"]["origin"] += "\nsecond line"  # once a ValueError, not a VerificationError
+    out.append(r)
     return out
 
 
@@ -259,14 +312,20 @@ def _readme_verifier(receipt: dict, pem: bytes) -> bool:
     """The receipt algorithm of rights/README-api.md, re-implemented from the text with no rights.log code."""
     import base64
     import hashlib
+    import re
 
     from cryptography.exceptions import InvalidSignature
     from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
+    cp = receipt["checkpoint"]
+    version = receipt.get("version")
+    if version != 1 or isinstance(version, bool):
+        return False
+    if not all(re.fullmatch("[0-9a-f]{64}", h) for h in [cp["root_hash"], *receipt["inclusion_proof"]]):
+        return False
     entry = receipt["entry"].encode("utf-8")
     if json.loads(entry)["index"] != receipt["log_index"]:
         return False
-    cp = receipt["checkpoint"]
     root = bytes.fromhex(cp["root_hash"])
     body = f"{cp['origin']}\n{cp['tree_size']}\n{base64.b64encode(root).decode()}\n{cp['timestamp']}\n"
     try:
@@ -299,8 +358,9 @@ def test_the_documented_algorithm_agrees_with_verify_receipt(data_dir: Path) -> 
     for receipt in receipts:
         assert _readme_verifier(receipt, pem)
         verify_receipt(receipt, pem)
-    for bad in _mutations(receipts[5])[:-1]:  # the last mutation drops the checkpoint altogether
-        assert not _readme_verifier(bad, pem)
+    for bad in _mutations(receipts[5]):
+        if "checkpoint" in bad:  # one mutation drops it altogether, which "every field is required" covers
+            assert not _readme_verifier(bad, pem)
 
 
 def test_progress_counts_the_entries_checked(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:

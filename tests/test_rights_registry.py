@@ -24,7 +24,7 @@ from rights import registry as registry_module
 from rights.accounts import Account
 from rights.config import Settings
 from rights.db import original_path
-from rights.errors import BadInput, Conflict, Forbidden, InvalidImage, LowInformation, NotFound
+from rights.errors import BadInput, Conflict, Forbidden, InvalidImage, LowInformation, NotFound, RightsError
 from rights.log import VerificationError, verify_log, verify_receipt
 from rights.registry import Registry
 from tests.imagegen import CAPITOL, blurred_capitol
@@ -48,7 +48,7 @@ def test_register_returns_the_contract_body_with_a_verifiable_receipt(reg: Regis
     assert body["work_id"].startswith("w_") and body["creator"] == "alice" and body["title"] == "Harbour"
     entry = verify_receipt(body["receipt"], reg.data_dir / "log-public-key.pem")
     assert entry["kind"] == "register" and entry["work_id"] == body["work_id"]
-    with pytest.raises(VerificationError, match="malformed receipt: it has no 'log_index' field"):
+    with pytest.raises(VerificationError, match="malformed receipt: it has no 'version' field"):
         verify_receipt({}, reg.data_dir / "log-public-key.pem")
     assert entry["work_sha256"] == body["sha256"] and entry["index"] == body["log_index"]
     assert original_path(reg.data_dir, body["sha256"]).read_bytes() == artwork_png(1)
@@ -237,6 +237,19 @@ def test_index_is_rebuilt_from_the_database(tmp_path: Path, damage: str) -> None
         assert reg.match_image(near_copy(41))["matches"][0]["work_id"] == late["work_id"]
         withdrawn = reg.match_image(artwork_png(40))["matches"]
         assert keep["work_id"] not in [m["work_id"] for m in withdrawn]
+    assert verify_log(data).ok
+
+
+def test_a_registry_whose_signing_key_is_gone_is_refused_not_rekeyed(tmp_path: Path) -> None:
+    """Even a read-only open made a new key and replaced the published public key with it."""
+    data = tmp_path / "data"
+    with Registry.open(data) as reg:
+        reg.register("alice", artwork_png(40))
+    published = (data / "log-public-key.pem").read_bytes()
+    (data / "log-signing-key.pem").unlink()
+    with pytest.raises(RightsError, match="restore the key from a backup"):
+        Registry.open(data)
+    assert (data / "log-public-key.pem").read_bytes() == published
     assert verify_log(data).ok
 
 

@@ -87,9 +87,17 @@ class Signer:
         return self.private_key.sign(message)
 
     @classmethod
-    def load_or_create(cls, data_dir: Path) -> Signer:
+    def load_or_create(cls, data_dir: Path, *, signed_checkpoints: int = 0) -> Signer:
+        """The data directory's key, created on first use: only while the log holds no checkpoint.
+        A lost key of a log that has some is an error, not a new key: that one would replace the
+        published public key, and no stored checkpoint would verify under it."""
         path = data_dir / PRIVATE_KEY_FILE
         if not path.exists():
+            if signed_checkpoints:
+                raise RightsError(
+                    f"{path} is missing, but the log holds {signed_checkpoints} checkpoints signed with it:"
+                    " restore the key from a backup (a new key would not verify them)"
+                )
             _create_key(path)
         try:
             key = serialization.load_pem_private_key(path.read_bytes(), password=None)

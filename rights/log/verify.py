@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import binascii
 import json
+import re
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -37,13 +38,14 @@ def verify_receipt(receipt: dict[str, Any], public_key: PublicKeyLike) -> dict[s
         checkpoint = Checkpoint.from_json(receipt["checkpoint"])
         path = [bytes.fromhex(h) for h in receipt["inclusion_proof"]]
         entry = json.loads(entry_bytes)
+        body = checkpoint.body()  # refuses an origin or timestamp of several lines
     except KeyError as exc:
         raise VerificationError(f"malformed receipt: it has no {exc.args[0]!r} field") from exc
     except (TypeError, ValueError, binascii.Error) as exc:
         raise VerificationError(f"malformed receipt: {exc}") from exc
     if not isinstance(entry, dict) or entry.get("index") != index:
         raise VerificationError(f"the entry does not name log index {index}")
-    if not verify_signature(key, checkpoint.signature, checkpoint.body()):
+    if not verify_signature(key, checkpoint.signature, body):
         raise VerificationError("the checkpoint signature is not valid for this public key")
     try:
         root = root_from_inclusion(index, checkpoint.tree_size, leaf_hash(entry_bytes), path)
@@ -56,15 +58,22 @@ def verify_receipt(receipt: dict[str, Any], public_key: PublicKeyLike) -> dict[s
 
 # A receipt's fields and their JSON types, as README's algorithm reads them: a re-implementation
 # comparing ``entry.index == receipt.log_index`` would refuse "0" or 0.0, so this one does too.
-_RECEIPT_TYPES = {"log_index": int, "entry": str, "inclusion_proof": list, "checkpoint": dict}
+_RECEIPT_TYPES = {"version": int, "log_index": int, "entry": str, "inclusion_proof": list, "checkpoint": dict}
+RECEIPT_VERSIONS = (1,)
+# Hashes as the registry writes them: 64 lowercase hex digits. ``bytes.fromhex`` also takes capitals
+# and spaces, so several texts would verify as one receipt.
+_HASH_HEX = re.compile(r"[0-9a-f]{64}")
 _CHECKPOINT_TYPES = {"origin": str, "tree_size": int, "root_hash": str, "timestamp": str, "signature": str}
 
 
 def _check_types(receipt: dict[str, Any]) -> None:
     _typed(receipt, "receipt", _RECEIPT_TYPES)
+    if receipt["version"] not in RECEIPT_VERSIONS:
+        raise ValueError(f"receipt version {receipt['version']} is not one this verifier knows (1)")
     _typed(receipt["checkpoint"], "checkpoint", _CHECKPOINT_TYPES)
-    if not all(isinstance(h, str) for h in receipt["inclusion_proof"]):
-        raise TypeError("receipt field 'inclusion_proof' must be a list of hex strings")
+    hashes = [receipt["checkpoint"]["root_hash"], *receipt["inclusion_proof"]]
+    if not all(isinstance(h, str) and _HASH_HEX.fullmatch(h) for h in hashes):
+        raise ValueError("'root_hash' and each 'inclusion_proof' node must be 64 lowercase hex digits")
 
 
 def _typed(fields: dict[str, Any], where: str, wanted: dict[str, type]) -> None:
@@ -150,12 +159,15 @@ def _verify(conn: sqlite3.Connection, key: Ed25519PublicKey, progress: Callable[
         return report
 
     # Every checkpoint row is checked before any is trusted: a forged one past the end would
-    # otherwise read as deleted entries, and one at size 0 would never be looked at.
+    # otherwise read as deleted entries, and one at size 0 would never be looked at. The first bad
+    # one is reported where the walk reaches it, so an altered entry before it is named first.
+    bad_checkpoint: tuple[int, str] | None = None
     for row in _checkpoint_rows(conn):
         problem = _checkpoint(row, key, ours)[1]
         if problem:
             size = row[0] if isinstance(row[0], int) else 1
-            return fail(max(0, size - 1), problem)
+            bad_checkpoint = (max(0, size - 1), problem)
+            break
     # Entries and checkpoints are walked side by side in size order, so memory stays O(log n). The rows are
     # those just checked (one snapshot), so their signatures are trusted: verifying every one twice took
     # two thirds of a long log's check.
@@ -165,6 +177,8 @@ def _verify(conn: sqlite3.Connection, key: Ed25519PublicKey, progress: Callable[
     expected = 0
     rows = conn.execute("SELECT idx, entry, leaf_hash FROM log_entries ORDER BY idx")
     for idx, raw_entry, stored_leaf in rows:
+        if bad_checkpoint is not None and min(idx, expected) >= bad_checkpoint[0]:
+            return fail(*bad_checkpoint)
         if idx != expected:
             return fail(expected, f"entry {expected} is missing (next stored entry is {idx})")
         if not isinstance(raw_entry, bytes) or not isinstance(stored_leaf, bytes):
@@ -199,9 +213,29 @@ def _verify(conn: sqlite3.Connection, key: Ed25519PublicKey, progress: Callable[
         if expected % PROGRESS_EVERY == 0:
             progress(expected)
     progress(expected)
+    if bad_checkpoint is not None:
+        return fail(min(bad_checkpoint[0], expected), bad_checkpoint[1])
     if cp is not None:
         return fail(expected, f"entries from {expected} are missing: a checkpoint covers size {cp.tree_size}")
+    stray = _stray_node(conn, expected)
+    if stray is not None:
+        return fail(
+            expected,
+            f"cached tree node level={stray[0]} idx={stray[1]} lies beyond the {expected}-entry tree:"
+            " entries after the last were removed, or the node was added (the next append would fail on it)",
+        )
     return report
+
+
+def _stray_node(conn: sqlite3.Connection, size: int) -> tuple[Any, Any] | None:
+    """A stored node that no complete subtree of a ``size``-entry tree has (appends store exactly
+    those, level >= 1); shifts past 61 bits are caught before SQLite's 64-bit shift wraps to 0."""
+    row = conn.execute(
+        "SELECT level, idx FROM log_nodes WHERE typeof(level) != 'integer' OR typeof(idx) != 'integer'"
+        " OR level < 1 OR level > 61 OR idx < 0 OR ((idx + 1) << level) > ? LIMIT 1",
+        (size,),
+    ).fetchone()
+    return None if row is None else (row[0], row[1])
 
 
 def _checkpoint_rows(conn: sqlite3.Connection) -> sqlite3.Cursor:
@@ -222,11 +256,14 @@ def _checkpoint(
     cp = Checkpoint(str(origin), size, root, str(timestamp), str(signer_id), signature)
     if size < 1:
         return cp, f"checkpoint at size {size}: no append signs an empty tree"
+    if "\n" in cp.origin or "\n" in cp.timestamp:
+        return cp, f"checkpoint at size {size} has an origin or time of several lines, which none signs"
     if key is not None and not verify_signature(key, cp.signature, cp.body()):
         if cp.key_id and cp.key_id != our_key_id:
+            # The row's key id is not signed: a hint at the cause, not proof of it.
             return cp, (
-                f"checkpoint at size {size} was signed by key {cp.key_id}, not by the public key given"
-                f" ({our_key_id}): a swapped key, or the wrong one"
+                f"checkpoint at size {size} does not verify with the public key given ({our_key_id});"
+                f" it names key {cp.key_id}: the wrong key given, a swapped key, or a forged checkpoint"
             )
         return cp, f"checkpoint at size {size} has an invalid signature"
     return cp, None
@@ -234,7 +271,8 @@ def _checkpoint(
 
 def _stored_node(conn: sqlite3.Connection, level: int, idx: int) -> bytes | None:
     row = conn.execute("SELECT hash FROM log_nodes WHERE level = ? AND idx = ?", (level, idx)).fetchone()
-    return None if row is None else bytes(row[0])
+    # Anything but a BLOB (TEXT written by hand) is as wrong as a missing node.
+    return row[0] if row is not None and isinstance(row[0], bytes) else None
 
 
 def _check_entry(idx: int, entry: bytes) -> str | None:
