@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from rights.errors import RightsError
+
 DB_FILENAME = "rights.sqlite3"
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 _MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
@@ -46,6 +48,10 @@ def stored_time(moment: datetime) -> str:
     """``moment`` (timezone-aware) in the store's form, as ``utcnow``. ``OverflowError`` when it
     falls outside the years 1-9999 in UTC."""
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class NewerSchema(RightsError):
+    """The database holds migrations this release does not know."""
 
 
 def discover_migrations(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
@@ -92,8 +98,20 @@ def apply_migrations(conn: sqlite3.Connection, directory: Path = MIGRATIONS_DIR)
         "CREATE TABLE IF NOT EXISTS schema_version ("
         " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
     )
+    migrations = discover_migrations(directory)
+    # A version this release does not know was applied by a newer one, whose code keeps up
+    # whatever that migration added: writing beside it unknowingly could break it.
+    unknown = {r[0] for r in conn.execute("SELECT version FROM schema_version")} - {
+        m.version for m in migrations
+    }
+    if unknown:
+        names = ", ".join(f"{v:04d}" for v in sorted(unknown))
+        raise NewerSchema(
+            f"this data directory was written by a newer release of rights (schema migrations {names},"
+            " which this one does not have): upgrade to use it"
+        )
     applied: list[int] = []
-    for mig in discover_migrations(directory):
+    for mig in migrations:
         with transaction(conn):
             # Re-read inside the write lock: another process may have applied it meanwhile.
             if conn.execute("SELECT 1 FROM schema_version WHERE version = ?", (mig.version,)).fetchone():
