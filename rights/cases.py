@@ -13,7 +13,9 @@ no sense (a dismissed case cannot be "taken down") and keeps every change in ``c
 
 A later scan that finds the work in the same listing again moves the case itself: to ``licensed``
 when a licence now covers the use (from open, notified or taken down), back to ``open`` when a
-licensed case's licence no longer does or a taken-down listing is back. Dismissed cases stay so.
+licensed case's licence no longer does or a taken-down listing is back. Dismissed cases stay so, and
+so do cases the owner marked ``licensed`` by hand (a licence agreed outside the registry). Granting
+a licence moves the work's cases it covers to ``licensed`` at once (:func:`settle_licensed`).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from typing import Any
 
 from rights.db import utcnow
 from rights.errors import BadInput, Conflict, NotFound
+from rights.licenses import licensed_keys
 from rights.works import format_work_id, parse_work_id
 
 __all__ = [
@@ -37,6 +40,8 @@ __all__ = [
     "get_case",
     "list_cases",
     "record_hit",
+    "settle_licensed",
+    "why_no_notice",
 ]
 
 STATUSES = ("open", "notified", "taken_down", "dismissed", "licensed")
@@ -47,6 +52,9 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     "dismissed": frozenset({"open"}),
     "licensed": frozenset({"open"}),
 }
+
+# Actors of the moves the registry makes itself; any other actor is an account's decision.
+SYSTEM_ACTORS = frozenset({"scan", "licence"})
 
 _COLUMNS = (
     "id, work_id, creator, work_title, platform, listing_id, listing_url, listing_title, seller, image,"
@@ -154,7 +162,8 @@ def record_hit(
             "UPDATE cases SET score = ?, kind = ?, evidence = ? WHERE id = ?",
             (score, match.get("kind"), json.dumps(evidence), case_id),
         )
-    moved = _rescanned(status, licensed=bool(match.get("licensed")))
+    by_hand = status == "licensed" and _licensed_by_hand(conn, case_id)
+    moved = _rescanned(status, licensed=bool(match.get("licensed")), by_hand=by_hand)
     if moved is not None:
         new_status, why = moved
         conn.execute("UPDATE cases SET status = ? WHERE id = ?", (new_status, case_id))
@@ -163,16 +172,55 @@ def record_hit(
     return get_case(conn, case_id)
 
 
-def _rescanned(status: str, *, licensed: bool) -> tuple[str, str] | None:
+def _rescanned(status: str, *, licensed: bool, by_hand: bool = False) -> tuple[str, str] | None:
     """Where a later scan's `match` on the same listing moves a case, and why; None: it stays.
 
-    A dismissal is the owner's decision, so no scan reverses it."""
+    A dismissal is the owner's decision, so no scan reverses it; nor a case marked licensed by hand
+    (``by_hand``), which no recorded licence covers."""
     if licensed and status in ("open", "notified", "taken_down"):
         return "licensed", "licence found"
-    if not licensed and status == "licensed":
+    if not licensed and status == "licensed" and not by_hand:
         return "open", "no licence covers this listing any more"
     if not licensed and status == "taken_down":
         return "open", "the listing came back"
+    return None
+
+
+def _licensed_by_hand(conn: sqlite3.Connection, case_id: int) -> bool:
+    row = conn.execute(
+        "SELECT actor FROM case_events WHERE case_id = ? AND to_status = 'licensed' ORDER BY id DESC LIMIT 1",
+        (case_id,),
+    ).fetchone()
+    return row is not None and row[0] not in SYSTEM_ACTORS
+
+
+def settle_licensed(conn: sqlite3.Connection, work_key: int, *, note: str) -> list[int]:
+    """Move the work's open, notified and taken-down cases that a licence now covers to ``licensed``
+    (a grant calls it, in its transaction); returns their ids. Before, they stayed as they were until
+    a scan saw the listing again, and their takedown notices could still be sent to the licensee."""
+    rows = conn.execute(
+        "SELECT id, status, platform, seller FROM cases"
+        " WHERE work_id = ? AND status IN ('open', 'notified', 'taken_down') ORDER BY id",
+        (work_key,),
+    ).fetchall()
+    moved = []
+    for case_id, status, platform, seller in rows:
+        if licensed_keys(conn, [work_key], platform=platform, seller=seller):
+            conn.execute(
+                "UPDATE cases SET status = 'licensed', updated_at = ? WHERE id = ?", (utcnow(), case_id)
+            )
+            _event(conn, case_id, status, "licensed", actor="licence", note=note)
+            moved.append(int(case_id))
+    return moved
+
+
+def why_no_notice(conn: sqlite3.Connection, case: Case) -> str | None:
+    """Why a takedown notice for ``case`` would be wrong to send, if it would: a notice against a
+    licensed or dismissed use misrepresents it (DMCA §512(f))."""
+    if case.status in ("licensed", "dismissed"):
+        return f"case {case.id} is {case.status}; a takedown notice would contradict that"
+    if licensed_keys(conn, [parse_work_id(case.work_id)], platform=case.platform, seller=case.seller):
+        return f"a licence covers the listing of case {case.id}; a takedown notice would contradict it"
     return None
 
 

@@ -26,7 +26,7 @@ from types import TracebackType
 from typing import Any
 
 from indexes import Engine, Fingerprint, ImageError, LowInformationError, Match, fingerprint
-from rights import db, licenses, works
+from rights import cases, db, licenses, works
 from rights.accounts import Account, authenticate, check_name, create_key, ensure_account, get_account
 from rights.config import Settings
 from rights.errors import BadInput, Conflict, Forbidden, InvalidImage, LowInformation, NotFound
@@ -396,6 +396,7 @@ class Registry:
                     expires_at=expiry,
                 )
             )
+            cases.settle_licensed(conn, key, note=f"licence l_{cur.lastrowid} granted")
             return licenses.to_json(
                 conn.execute("SELECT * FROM licenses WHERE id = ?", (cur.lastrowid,)).fetchone()
             )

@@ -10,6 +10,8 @@ import pytest
 
 from rights import cases, db
 from rights.errors import BadInput, Conflict, NotFound
+from rights.registry import Registry
+from tests.rights_support import artwork_png
 
 
 @pytest.fixture
@@ -86,6 +88,41 @@ def test_later_scans_reopen_when_the_licence_ends_or_the_listing_comes_back(conn
         cases.change_status(conn, back.id, "dismissed", actor="ana")
     assert _hit(conn, scan="scan_d").status == "dismissed"  # the owner's decision stands
     assert _hit(conn, licensed=True, scan="scan_e").status == "dismissed"
+
+
+def test_a_case_marked_licensed_by_hand_stays_licensed(conn: sqlite3.Connection) -> None:
+    """A licence agreed outside the registry: the next scan reopened the case, finding no licence."""
+    case = _hit(conn)
+    with db.transaction(conn):
+        cases.change_status(conn, case.id, "licensed", actor="ana", note="signed on paper")
+    assert _hit(conn, scan="scan_b").status == "licensed"
+
+
+def test_a_licence_granted_settles_the_cases_it_covers(tmp_path: Path) -> None:
+    """They stayed open until a scan saw the listing again, and their notices, aimed at the
+    licensee, were still served."""
+    with Registry.open(tmp_path / "data") as reg:
+        work = reg.register("ana", artwork_png(40))
+        with reg.transaction() as c:
+            hits = [
+                cases.record_hit(
+                    c,
+                    match={**_match(), "work_id": work["work_id"]},
+                    listing={**LISTING, "listing_id": listing_id, "seller": seller},
+                    evidence={},
+                    scan_id="scan_a",
+                )
+                for listing_id, seller in (("L1", "s1"), ("L2", "s2"))
+            ]
+        covered, other = (h.id for h in hits if h is not None)
+        assert cases.why_no_notice(reg.db, cases.get_case(reg.db, covered)) is None
+        reg.add_license(work["work_id"], "s1", "bazaar")
+        now_covered = cases.get_case(reg.db, covered)
+        assert now_covered.status == "licensed" and cases.get_case(reg.db, other).status == "open"
+        event = cases.case_events(reg.db, covered)[-1]
+        assert (event["from"], event["to"], event["actor"]) == ("open", "licensed", "licence")
+        assert "is licensed" in (cases.why_no_notice(reg.db, now_covered) or "")
+        assert cases.why_no_notice(reg.db, cases.get_case(reg.db, other)) is None
 
 
 def test_review_verdict_does_not_open_case(conn: sqlite3.Connection) -> None:

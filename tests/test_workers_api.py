@@ -129,6 +129,12 @@ def test_scan_submitted_as_json_then_cases_and_notices(setup: tuple) -> None:
     )
     assert refused.status_code == 409 and refused.json()["error"]["code"] == "conflict"
 
+    # A dismissed use gets no takedown notice (it was served, with nothing in it saying so).
+    assert client.patch(f"/v1/cases/{case['id']}", json={"status": "dismissed"}, headers=_auth(keys["ana"]))
+    no_notice = client.get(f"/v1/cases/{case['id']}/notice", headers=_auth(keys["ana"]))
+    assert no_notice.status_code == 409 and "is dismissed" in no_notice.json()["error"]["message"]
+    assert client.patch(f"/v1/cases/{case['id']}", json={"status": "open"}, headers=_auth(keys["ana"]))
+
 
 def test_scan_submitted_as_feed_file(setup: tuple, tmp_path: Path) -> None:
     client, keys, _, server = setup

@@ -104,7 +104,10 @@ def update_case(
     responses={
         200: {"content": {"text/markdown": {}, "text/html": {}, "application/json": {}}},
         404: {"model": ErrorBody},
-        409: {"model": ErrorBody, "description": "the case's work was withdrawn"},
+        409: {
+            "model": ErrorBody,
+            "description": "the work was withdrawn, or the use is licensed or dismissed",
+        },
     },
 )
 def get_notice(
@@ -123,6 +126,9 @@ def get_notice(
     if work["status"] == "withdrawn":
         # The holder no longer claims the work in the registry: a notice would cite a withdrawn claim.
         raise Conflict(f"work {case.work_id} was withdrawn; case {case_id} has no notice", case_id=case_id)
+    refusal = cases.why_no_notice(registry.db, case)
+    if refusal is not None:
+        raise Conflict(refusal, case_id=case_id)
     work["receipt"] = registry.receipt(case.work_id)
     notice = build_notice(case, holder=RightsHolder(case.creator, contact), work=work, lang=lang)
     return Response(render_notice(notice, format), media_type=MEDIA_TYPES[format])
