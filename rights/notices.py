@@ -123,7 +123,11 @@ _TEXT: dict[str, dict[str, str]] = {
         "side_by_side": "商品图片（左，红框为匹配区域）与登记作品（右）对比",
         "statements": "五、声明",
         "good_faith": "本人善意相信，上述内容的使用未经著作权人、其代理人或法律的许可。",
-        "accuracy": "本通知书中的信息准确无误；本人是被侵害专有权利的权利人或经其授权代表权利人行事。",
+        # §512(c)(3)(A)(vi), cited below, asks for the authority statement under penalty of perjury.
+        "accuracy": (
+            "本通知书中的信息准确无误；本人在伪证处罚下声明，本人是被侵害专有权利的权利人"
+            "或经其授权代表权利人行事。"
+        ),
         "truth": "权利人对本通知书的真实性负责。",
         "signature": "六、签名",
         "signed": "电子签名",

@@ -129,6 +129,7 @@ def test_chinese_notice(case: cases.Case) -> None:
         "网络地址",
         "初步证明材料",
         "真实性负责",
+        "在伪证处罚下声明",  # §512(c)(3)(A)(vi), cited in the Chinese notice too; it was left out
         "《信息网络传播权保护条例》第十四条",
         "https://bazaar.example/item/9",
     ):
