@@ -14,6 +14,7 @@ The copy is built under a temporary name beside ``dest`` and renamed into place 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sqlite3
 from collections.abc import Callable
@@ -51,12 +52,13 @@ def backup(data_dir: Path, dest: Path, *, progress: Callable[[int, int], None] |
     as the originals are copied."""
     if not (data_dir / db.DB_FILENAME).exists():
         raise BadInput(f"no registry in {data_dir}")
-    if dest.exists():
+    if dest.exists() or dest.is_symlink():  # a dangling link "does not exist", yet the rename fails on it
         raise BadInput(f"{dest} already exists; back up into a new folder")
     if dest.resolve().is_relative_to(data_dir.resolve()):
         raise BadInput(f"{dest} is inside the data directory {data_dir}")
     if has_lone_surrogates(str(dest.resolve())):  # bytes that are not UTF-8 in the path
         raise BadInput(f"{dest}: SQLite names its files in UTF-8; give a destination whose path is UTF-8")
+    _remove_abandoned(dest)
     work = dest.with_name(f".{dest.name}.partial-{os.getpid()}")
     shutil.rmtree(work, ignore_errors=True)
     try:
@@ -73,6 +75,29 @@ def backup(data_dir: Path, dest: Path, *, progress: Callable[[int, int], None] |
         raise
     report.dest = dest
     return report
+
+
+def _remove_abandoned(dest: Path) -> None:
+    """Delete what killed backups to ``dest`` left: hidden part-copies holding the database and the
+    private signing key, which nothing else would ever remove. A part-copy whose process is still
+    running is another backup's, and stays."""
+    if not dest.parent.is_dir():
+        return
+    pattern = re.compile(rf"\.{re.escape(dest.name)}\.partial-(\d+)")
+    for path in dest.parent.iterdir():
+        found = pattern.fullmatch(path.name)
+        if found and path.is_dir() and not path.is_symlink() and not _running(int(found.group(1))):
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True  # another user's process, or not a pid at all: leave its folder alone
+    return True
 
 
 def _copy(data_dir: Path, out: Path, progress: Callable[[int, int], None]) -> BackupReport:

@@ -94,6 +94,9 @@ def test_refusals_and_a_missing_original(
     (tmp_path / "a-file").write_text("")
     assert main(["--data", str(data_dir), "backup", str(tmp_path / "a-file" / "b")]) == 2
     assert "cannot create" in capsys.readouterr().err  # not the hidden working folder's name
+    (tmp_path / "dangling").symlink_to(tmp_path / "nowhere")  # copied everything, then failed on it
+    assert main(["--data", str(data_dir), "backup", str(tmp_path / "dangling")]) == 2
+    assert "already exists" in capsys.readouterr().err
     not_utf8 = os.fsdecode(bytes(tmp_path / "b") + b"\xff")  # was a UnicodeEncodeError traceback
     assert main(["--data", str(data_dir), "backup", not_utf8]) == 2
     assert "UTF-8" in capsys.readouterr().err and not list(tmp_path.glob(".*partial*"))
@@ -105,3 +108,19 @@ def test_refusals_and_a_missing_original(
     out, err = capsys.readouterr()
     assert json.loads(out)["missing_originals"] == 1 and json.loads(out)["originals"] == 2
     assert sha in err and (tmp_path / "b" / db.DB_FILENAME).is_file()
+
+
+def test_a_killed_backups_part_copy_is_removed_by_the_next_one(data_dir: Path, tmp_path: Path) -> None:
+    """It held the database and the private signing key, hidden, and nothing ever removed it."""
+    import subprocess
+    import sys
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # a pid no process has now
+    abandoned = tmp_path / f".copy.partial-{gone.pid}"
+    running = tmp_path / f".copy.partial-{os.getppid()}"  # another backup, still under way
+    for folder in (abandoned, running):
+        folder.mkdir()
+        (folder / "log-signing-key.pem").write_text("secret")
+    backup(data_dir, tmp_path / "copy")
+    assert not abandoned.exists() and running.exists() and (tmp_path / "copy" / db.DB_FILENAME).is_file()
