@@ -17,7 +17,7 @@ from pydantic_settings import SettingsError as PydanticSettingsError
 
 DEFAULT_DATA_DIR = Path("rights-data")
 
-# 25 MB covers any real artwork upload; bigger bodies are refused with 413 before decoding.
+# 25 MiB covers any real artwork upload; bigger bodies are refused with 413 before decoding.
 DEFAULT_MAX_UPLOAD_BYTES = 25 * 1024 * 1024
 
 
@@ -40,7 +40,8 @@ class Settings(BaseSettings):
     fetch_max_redirects: int = Field(default=3, ge=0)
     # Hosts or CIDRs that may be fetched although private/loopback (e.g. "127.0.0.1/32" in tests).
     fetch_allow: list[str] = Field(default_factory=list)
-    log_origin: str = "rights-registry"
+    # The first line of every signed checkpoint: names this log, for its whole life.
+    log_origin: str = Field(default="rights-registry", min_length=1, max_length=200, pattern=r"^[^\r\n]+$")
     # Worker processes that fingerprint uploads (API server) and files (bulk `register`); None: one
     # per available core, 0: in the calling threads (PDQ holds the GIL, so threads hash one at a time).
     fingerprint_processes: int | None = Field(default=None, ge=0)

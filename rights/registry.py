@@ -29,7 +29,7 @@ from indexes import Engine, Fingerprint, ImageError, LowInformationError, Match,
 from rights import cases, db, licenses, works
 from rights.accounts import Account, authenticate, check_name, create_key, ensure_account, get_account
 from rights.config import Settings
-from rights.errors import BadInput, Conflict, Forbidden, InvalidImage, LowInformation, NotFound
+from rights.errors import BadInput, Conflict, Forbidden, InvalidImage, LowInformation, NotFound, RightsError
 from rights.limits import MAX_MATCH_LIMIT, MAX_METADATA_BYTES, MAX_PAGE_LIMIT, MAX_TITLE_LENGTH
 from rights.log import LogStore, Signer, build_receipt
 from rights.text import has_control_characters, has_lone_surrogates
@@ -82,6 +82,7 @@ class Registry:
         data_dir = Path(settings.data)
         with closing(db.connect(data_dir)) as conn:  # creates and migrates once, before any thread
             signed = conn.execute("SELECT count(*) FROM log_checkpoints").fetchone()[0]
+            _check_origin(conn, settings.log_origin)
         signer = Signer.load_or_create(data_dir, signed_checkpoints=signed)
         engine, loaded = _load_engine(data_dir / INDEX_DIRNAME, settings.features_per_work)
         registry = cls(settings, engine, signer)
@@ -670,6 +671,17 @@ def _check_metadata(metadata: dict[str, Any] | None) -> str:
     if len(text.encode("utf-8")) > MAX_METADATA_BYTES:
         raise BadInput(f"metadata is larger than {MAX_METADATA_BYTES} bytes of JSON")
     return text
+
+
+def _check_origin(conn: sqlite3.Connection, origin: str) -> None:
+    """Refuse to sign with another origin than the log's: checkpoints of one log would then name
+    two, and a verifier that pins the origin would reject the later ones."""
+    row = conn.execute("SELECT origin FROM log_checkpoints ORDER BY tree_size DESC LIMIT 1").fetchone()
+    if row is not None and row[0] != origin:
+        raise RightsError(
+            f"RIGHTS_LOG_ORIGIN is {origin!r}, but this log's checkpoints name {row[0]!r}:"
+            " an origin names one log for its whole life; set it back (or unset it)"
+        )
 
 
 def _load_engine(directory: Path, features_per_work: int | None) -> tuple[Engine, bool]:

@@ -167,3 +167,18 @@ def test_counts_out_of_range_are_usage_errors(
     assert exc.value.code == 2
     assert "expected a whole number from 1 to" in capsys.readouterr().err
     assert not (tmp_path / "data").exists()
+
+
+@pytest.mark.parametrize("command", [["serve"], ["scan", "feed.jsonl", "--out", "f.jsonl"]])
+def test_a_scheduler_address_is_checked_when_given(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
+    """`serve --scheduler notaurl` started, and every scan submitted to it failed later."""
+    from workers.cli import main as workers_main
+
+    for address in ("notaurl", "tcp://host"):
+        with pytest.raises(SystemExit) as exit_:
+            workers_main(["--data", str(tmp_path / "data"), *command, "--scheduler", address])
+        err = capsys.readouterr().err.strip().splitlines()
+        assert exit_.value.code == 2 and len(err) == 1 and "not a Dask scheduler address" in err[0], err
+    assert not (tmp_path / "data").exists()

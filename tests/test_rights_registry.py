@@ -253,6 +253,17 @@ def test_a_registry_whose_signing_key_is_gone_is_refused_not_rekeyed(tmp_path: P
     assert verify_log(data).ok
 
 
+def test_a_changed_log_origin_is_refused(tmp_path: Path) -> None:
+    """RIGHTS_LOG_ORIGIN changed between runs signed later checkpoints under another origin, silently."""
+    data = tmp_path / "data"
+    with Registry.open(data) as reg:
+        reg.register("alice", artwork_png(40))
+    with pytest.raises(RightsError, match="this log's checkpoints name 'rights-registry'"):
+        Registry.open(Settings(data=data, log_origin="other.example"))
+    with pytest.raises(ValueError):
+        Settings(data=data, log_origin="two\nlines")  # not one line of the signed text
+
+
 def test_an_index_file_with_relabelled_ids_is_rebuilt_not_trusted(tmp_path: Path) -> None:
     """The PDQ index's ids edited so that work B's views read as work A's: FAISS loads that file
     without complaint, and a copy of B came back as a 0.9999 `match` on A."""

@@ -38,7 +38,9 @@ def parser() -> argparse.ArgumentParser:
     )
     scan.add_argument("--report", type=Path, metavar="REPORT.html", help="also write a self-contained report")
     scan.add_argument("--workers", type=worker_count, help="local worker processes (default: CPU count)")
-    scan.add_argument("--scheduler", metavar="ADDRESS", help="run on this Dask scheduler instead")
+    scan.add_argument(
+        "--scheduler", type=scheduler_address, metavar="ADDRESS", help="run on this Dask scheduler instead"
+    )
     scan.set_defaults(handler=cmd_scan)
 
     demo = add_command(p, "demo", help="register the sample works, scan the sample feed, write a report")
@@ -51,9 +53,28 @@ def parser() -> argparse.ArgumentParser:
 
     serve = _subcommand(p, "serve")
     serve.add_argument("--workers", type=worker_count, help="scan worker processes (default: CPU count)")
-    serve.add_argument("--scheduler", metavar="ADDRESS", help="run submitted scans on this Dask scheduler")
+    serve.add_argument(
+        "--scheduler",
+        type=scheduler_address,
+        metavar="ADDRESS",
+        help="run submitted scans on this Dask scheduler (--workers is then unused)",
+    )
     serve.set_defaults(handler=cmd_serve)
     return p
+
+
+def scheduler_address(text: str) -> str:
+    """A Dask address, checked when given: `serve` connects at its first scan, and a typo made every
+    submitted scan fail long after the server had started without a word."""
+    from distributed.comm.addressing import parse_address, parse_host_port
+
+    try:
+        scheme, location = parse_address(text)
+        if scheme in ("tcp", "tls", "ws", "wss"):
+            parse_host_port(location)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a Dask scheduler address ({exc})") from None
+    return text
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -76,8 +76,8 @@ def get_case(case_id: int, registry: RegistryDep, account: CreatorDep) -> dict[s
     "/{case_id}",
     summary="Change a case's status",
     description=(
-        "open → notified → taken_down; open or notified → dismissed or licensed; any closed case → open. "
-        "Other moves answer 409."
+        "open → notified → taken_down; open or notified → dismissed or licensed; notified, taken_down, "
+        "dismissed and licensed → open. Other moves answer 409."
     ),
     responses={404: {"model": ErrorBody}, 409: {"model": ErrorBody}, 415: {"model": ErrorBody}},
 )

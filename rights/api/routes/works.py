@@ -64,7 +64,7 @@ def register_work(
     account: CreatorDep,
     _form: FormBody,
     _single: Annotated[None, Depends(_single_parts)],
-    image: Annotated[UploadFile, File(description="the artwork (PNG, JPEG, WebP, GIF, BMP, TIFF)")],
+    image: Annotated[UploadFile, File(description="the artwork (PNG, JPEG, WebP, GIF, BMP, TIFF, AVIF)")],
     title: Annotated[
         str | None,
         Form(
