@@ -165,8 +165,8 @@ class Engine:
         with self._lock.write():
             if key in self._works:
                 self.remove(key)
-            views = _pdq_views(fp)
-            self._pdq.add(views, (key << _VIEW_BITS) + np.arange(len(views), dtype=np.int64))
+            views, numbers = _pdq_views(fp)
+            self._pdq.add(views, (key << _VIEW_BITS) + numbers)
             self._local.add(local.descriptors, (key << _FEATURE_BITS) + np.arange(len(local), dtype=np.int64))
             self._works[key] = self._work(fp, local)
             self._own(fp.sha256, key)
@@ -243,8 +243,8 @@ class Engine:
             if key in works:  # its vectors are already batched: a second set would stay findable
                 raise ValueError(f"rebuild got work key {key} twice")
             local = fp.local.head(self.features_per_work)
-            views = _pdq_views(fp)
-            pdq.append(views, (key << _VIEW_BITS) + np.arange(len(views), dtype=np.int64))
+            views, numbers = _pdq_views(fp)
+            pdq.append(views, (key << _VIEW_BITS) + numbers)
             loc.append(local.descriptors, (key << _FEATURE_BITS) + np.arange(len(local), dtype=np.int64))
             works[key] = self._work(fp, local)
         with self._lock.write(), faiss_threads(available_cores()):
@@ -288,10 +288,16 @@ class Engine:
 
     def _near(self, fp: Fingerprint, evidence: dict[int, _Evidence]) -> None:
         queries = fp.pdq.reshape(-1, PDQ_BYTES)
-        distances, ids = self._pdq.search(queries, 4)
+        # A view whose hash is degenerate is skipped in all 8 orientations: the others, however
+        # their bits fall, describe the same flat or regular image.
+        flat_view = np.repeat(global_hashes.degenerate(fp.pdq[:, 0, :]), fp.pdq.shape[1])
+        rows = np.flatnonzero(~(global_hashes.degenerate(queries) | flat_view))
+        if not len(rows):
+            return
+        distances, ids = self._pdq.search(queries[rows], 4)
         # Rows are 8 dihedral variants per query view; the last views are image panels.
         first_panel = fp.pdq.shape[0] - len(fp.panels)
-        for row, (ds, js) in enumerate(zip(distances, ids, strict=True)):
+        for row, ds, js in zip(rows.tolist(), distances, ids, strict=True):
             query_view = row // 8
             panel = fp.panels[query_view - first_panel] if query_view >= first_panel else None
             for d, i in zip(ds.tolist(), js.tolist(), strict=True):
@@ -605,7 +611,10 @@ def _aligned_distance(
         return None
     thumb, size = fp.thumbnail, work.working_size
     bits = alignment.aligned_pdq(thumb, fp.working_size, placement, size, mirrored=mirrored)
-    return int(global_hashes.hamming(work.pdq[:, None, :], bits[None, :, :]).min())
+    views = work.pdq[~global_hashes.degenerate(work.pdq)]
+    if not len(views) or global_hashes.degenerate(bits).any():
+        return None  # a flat region equals a flat view of any work
+    return int(global_hashes.hamming(views[:, None, :], bits[None, :, :]).min())
 
 
 def _aligned_edges(
@@ -619,6 +628,9 @@ def _aligned_edges(
     )
 
 
-def _pdq_views(fp: Fingerprint) -> np.ndarray:
-    """Identity-orientation PDQ of each whole-image view, then the sub-region hashes."""
-    return np.concatenate([fp.pdq[:, 0, :], fp.regions])[: 1 << _VIEW_BITS]
+def _pdq_views(fp: Fingerprint) -> tuple[np.ndarray, np.ndarray]:
+    """Identity-orientation PDQ of each whole-image view, then the sub-region hashes, less the
+    degenerate ones (``global_hashes.degenerate``), and the view number of each (its id's low bits)."""
+    views = np.concatenate([fp.pdq[:, 0, :], fp.regions])[: 1 << _VIEW_BITS]
+    kept = np.flatnonzero(~global_hashes.degenerate(views))
+    return views[kept], kept.astype(np.int64)

@@ -22,6 +22,13 @@ PHASH_BYTES = 8
 PDQ_MIN_QUALITY = 50
 # PDQ downsamples to 64x64 internally; feeding ~256 px keeps its filters accurate and fast.
 _HASH_SIDE = 256
+# A hash whose 16 x 16 bits repeat under a shift of one or two rows or columns (fewer than this
+# share of the compared bits differ) describes a flat image, a gradient or a fine regular pattern,
+# not a picture: a solid colour hashes to all zeros. On 1,997 registered works such hashes were 107
+# of 2,832 flattened-on-black views (black line art), 2 of 2,000 whole images and 91 of 27,782
+# sub-regions; any black text on a transparent background hashed equal to all those works (a
+# 0.9999 `match`), and checkerboards to a gradient region of a glossy icon (0.92).
+DEGENERATE_PERIODICITY = 0.05
 
 
 def thumbnail(rgb: np.ndarray) -> np.ndarray:
@@ -71,6 +78,17 @@ def phash(rgb: np.ndarray) -> np.ndarray:
     """64-bit imagehash pHash, packed as 8 bytes."""
     small = Image.fromarray(hash_input(rgb))
     return np.packbits(imagehash.phash(small).hash.flatten().astype(np.uint8))
+
+
+def degenerate(packed: np.ndarray) -> np.ndarray:
+    """For each PDQ hash in ``packed`` (rows of 32 bytes), whether it is degenerate (see
+    ``DEGENERATE_PERIODICITY``): such hashes are neither indexed nor searched."""
+    bits = np.unpackbits(packed.reshape(-1, PDQ_BYTES), axis=1).reshape(-1, 16, 16)
+    least = np.ones(len(bits))
+    for shift in (1, 2):
+        least = np.minimum(least, (bits[:, shift:] != bits[:, :-shift]).mean(axis=(1, 2)))
+        least = np.minimum(least, (bits[:, :, shift:] != bits[:, :, :-shift]).mean(axis=(1, 2)))
+    return least < DEGENERATE_PERIODICITY
 
 
 def hamming(a: np.ndarray, b: np.ndarray) -> np.ndarray:

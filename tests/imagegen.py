@@ -81,6 +81,26 @@ def transparent_artwork(seed: int, size: tuple[int, int] = (480, 360)) -> Image.
     return img
 
 
+def black_line_art(seed: int, size: tuple[int, int] = (480, 360)) -> Image.Image:
+    """Black strokes and words on a transparent background (a signature, an outline icon): flattened
+    on black it is one flat colour."""
+    rng = random.Random(seed)
+    img = Image.new("RGBA", size, (0, 0, 0, 0))
+    draw = ImageDraw.Draw(img)
+    w, h = size
+    for _ in range(40):
+        pts = [(rng.randrange(w), rng.randrange(h)) for _ in range(rng.randrange(2, 5))]
+        draw.line(pts, fill=(0, 0, 0, 255), width=rng.randrange(2, 6), joint="curve")
+    for _ in range(6):
+        draw.text(
+            (rng.randrange(w - 80), rng.randrange(h - 30)),
+            rng.choice(_WORDS),
+            fill=(0, 0, 0, 255),
+            font=_font(28),
+        )
+    return img
+
+
 def sample(name: str) -> bytes:
     return (SAMPLES / f"{name}.png").read_bytes()
 

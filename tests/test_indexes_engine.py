@@ -728,6 +728,39 @@ def test_a_thumbnail_of_unrelated_art_matches_nothing(engine: Engine, seed: int)
     assert all(m.verdict != "match" for m in matches), describe(matches)
 
 
+def test_black_art_on_transparency_matches_itself_not_other_black_art() -> None:
+    """Flattened on black, each is one flat colour, whose PDQ is all zeros: black text on a
+    transparent background came back a 0.9999 `match` on every such registered work."""
+    eng = Engine()
+    for key in (1, 2):
+        ref = fingerprint(imagegen.encode(imagegen.black_line_art(key)), role="reference")
+        assert global_hashes.degenerate(ref.pdq[1, :1]).all()  # its view on black: all zeros
+        eng.add(key, ref)
+    for seed in (3, 4):
+        other = eng.search(query(imagegen.black_line_art(seed)))
+        assert not [m for m in other if m.verdict == "match"], describe(other)
+    on_white = imagegen.on_background(imagegen.black_line_art(1), (255, 255, 255))
+    assert_found(eng.search(query(on_white, "JPEG")), 1)
+    assert_found(eng.search(query(imagegen.black_line_art(2))), 2)
+
+
+def test_hashes_of_flat_images_and_regular_patterns_are_degenerate() -> None:
+    """Such hashes are neither indexed nor searched: a checkerboard hashed equal to the gradient
+    corner of an unrelated glossy icon (a 0.92 `match`)."""
+    side = np.arange(256)
+    checker = ((side[:, None] // 8 + side[None, :] // 8) % 2 * 255).astype(np.uint8)  # 8 px squares
+    flat_kinds = {
+        "black": np.zeros((256, 256, 3), np.uint8),  # other flat colours hash to noise, of quality 0
+        "checkerboard": np.repeat(checker[:, :, None], 3, axis=2),
+    }
+    for name, pixels in flat_kinds.items():
+        bits, _ = global_hashes.pdq_dihedral(pixels)
+        assert global_hashes.degenerate(bits[:1]).all(), name  # as it is; the engine skips its turns too
+    pictures = [np.asarray(WORKS[key].convert("RGB")) for key in (1, 2, 11, 12, 13, 14)]
+    hashes = np.concatenate([global_hashes.pdq_dihedral(p)[0] for p in pictures])
+    assert not global_hashes.degenerate(hashes).any()
+
+
 def test_a_plain_thumbnail_is_not_trusted_even_as_a_whole(engine: Engine) -> None:
     fp = query(imagegen.plain_fill().resize((24, 24)))
     assert fp.low_information and not fp.whole_image_only
