@@ -294,10 +294,16 @@ class Engine:
         rows = np.flatnonzero(~(global_hashes.degenerate(queries) | flat_view))
         if not len(rows):
             return
-        distances, ids = self._pdq.search(queries[rows], 4)
+        # The whole image's complement too, against works' whole views: PDQ's bits are signs against
+        # the median, which a negative image flips, so an inverted copy hashes to exactly the
+        # complement of its work's hash. (Against sub-regions it named flags for sparse drawings.)
+        whole = rows[rows < fp.pdq.shape[1]]
+        inverted = np.r_[np.zeros(len(rows), bool), np.ones(len(whole), bool)]
+        distances, ids = self._pdq.search(np.concatenate([queries[rows], queries[whole] ^ 0xFF]), 4)
+        rows = np.concatenate([rows, whole])
         # Rows are 8 dihedral variants per query view; the last views are image panels.
         first_panel = fp.pdq.shape[0] - len(fp.panels)
-        for row, ds, js in zip(rows.tolist(), distances, ids, strict=True):
+        for row, negative, ds, js in zip(rows.tolist(), inverted.tolist(), distances, ids, strict=True):
             query_view = row // 8
             panel = fp.panels[query_view - first_panel] if query_view >= first_panel else None
             for d, i in zip(ds.tolist(), js.tolist(), strict=True):
@@ -306,6 +312,8 @@ class Engine:
                 key, view = i >> _VIEW_BITS, i & ((1 << _VIEW_BITS) - 1)
                 work = self._works.get(key)
                 if work is None:
+                    continue
+                if negative and view >= work.whole_views:
                     continue
                 ev = evidence.setdefault(key, _Evidence())
                 if view >= work.whole_views:

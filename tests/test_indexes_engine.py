@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image, ImageFilter
+from PIL import Image, ImageFilter, ImageOps
 
 from indexes import Engine, Fingerprint, Match, file_lock, fingerprint, global_hashes, scoring
 from indexes import binary_index as binary_index_module
@@ -726,6 +726,14 @@ def test_a_drifted_thumbnail_matches_within_pdqs_usual_distance(
 def test_a_thumbnail_of_unrelated_art_matches_nothing(engine: Engine, seed: int) -> None:
     matches = engine.search(query(thumbnail(imagegen.artwork(seed))))
     assert all(m.verdict != "match" for m in matches), describe(matches)
+
+
+@pytest.mark.parametrize("key", [1, 3, 12])
+def test_a_negative_of_a_work_is_found(engine: Engine, key: int) -> None:
+    """An inverted copy hashes to the complement of its work's PDQ; ORB's descriptors all flip.
+    Found 4 times in 120 on a realistic-copy audit before the complement was searched."""
+    negative = ImageOps.invert(flat(key).convert("RGB"))
+    assert_found(engine.search(query(negative, "JPEG")), key)
 
 
 def test_black_art_on_transparency_matches_itself_not_other_black_art() -> None:
