@@ -290,8 +290,8 @@ class Engine:
         queries = fp.pdq.reshape(-1, PDQ_BYTES)
         # A view whose hash is degenerate is skipped in all 8 orientations: the others, however
         # their bits fall, describe the same flat or regular image.
-        flat_view = np.repeat(global_hashes.degenerate(fp.pdq[:, 0, :]), fp.pdq.shape[1])
-        rows = np.flatnonzero(~(global_hashes.degenerate(queries) | flat_view))
+        bad = global_hashes.degenerate(queries).reshape(fp.pdq.shape[:2])
+        rows = np.flatnonzero(~(bad | bad[:, :1]).ravel())  # column 0: each view as it is
         if not len(rows):
             return
         # The whole image's complement too, against works' whole views: PDQ's bits are signs against
