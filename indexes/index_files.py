@@ -25,10 +25,13 @@ from indexes.indexed_work import SUMMARY_BYTES, IndexedWork, to_fixed
 from indexes.local_features import DESCRIPTOR_BYTES
 
 MANIFEST = "manifest.json"
-FORMAT = 6
-# 3 stored keypoints as float32; 3 and 4 had no appearance; 3-5 no pHash (their works search
-# as before, without pHash corroboration, until the index is rebuilt).
-READABLE_FORMATS = (3, 4, 5, 6)
+FORMAT = 7
+# 3 stored keypoints as float32; 3 and 4 had no appearance; 3-5 no pHash; 3-6 no per-work
+# descriptors (their works search as before, without pHash corroboration or exclusive
+# placements, until the index is rebuilt).
+READABLE_FORMATS = (3, 4, 5, 6, 7)
+_NO_DESCRIPTORS = np.zeros((0, DESCRIPTOR_BYTES), np.uint8)
+_NO_DESCRIPTORS.setflags(write=False)
 # Files ``write`` puts under a generation id (and a manifest it wrote but never switched to).
 _GENERATION_FILE = re.compile(
     r"(?:(?:pdq|local)(?:-delta)?\.[0-9a-f]{12}\.faissb|works\.[0-9a-f]{12}\.npz"
@@ -149,6 +152,9 @@ def _write_works(path: Path, by_key: dict[int, IndexedWork]) -> None:
             pdq=np.concatenate([w.pdq for w in works]) if works else np.zeros((0, PDQ_BYTES), np.uint8),
             counts=counts,
             points=points,
+            descriptors=np.concatenate([w.descriptors for w in works])
+            if works
+            else np.zeros((0, DESCRIPTOR_BYTES), np.uint8),
             # One row per work; all zeros where a work has no signature.
             appearance=summaries[:, : appearance.SIGNATURE_BYTES],
             phash=phashes.view(">u8").ravel().astype(np.uint64),
@@ -169,6 +175,8 @@ def _read_works(path: Path, size_of: Callable[[tuple[int, int]], tuple[int, int]
                 z["phash"].astype(">u8").view(np.int8).reshape(len(keys), PHASH_BYTES)
             )
             summaries[:, -1] = z["has_phash"]
+        # Formats 3-6: none (their registries rebuild from the fingerprints, ``older_format``).
+        descriptors = z["descriptors"] if "descriptors" in z.files else None
     if points.dtype != np.uint16:  # format 3
         points = to_fixed(points)
     offsets = np.concatenate([[0], np.cumsum(counts)])
@@ -182,6 +190,7 @@ def _read_works(path: Path, size_of: Callable[[tuple[int, int]], tuple[int, int]
             bool(low[i]),
             pdq[pdq_offsets[i] : pdq_offsets[i + 1]],
             summaries[i],
+            _NO_DESCRIPTORS if descriptors is None else descriptors[offsets[i] : offsets[i + 1]],
         )
     return works
 

@@ -33,6 +33,9 @@ class IndexedWork:
     # pHash's 8 bytes and a has-pHash flag; in a loaded index, a view into one array. A signature
     # view plus the pHash as a Python int cost 61 MiB more at a million works (BENCHMARKS.md).
     summary: np.ndarray
+    # (n, 32) uint8 ORB descriptors of ``fixed_points``, for matching a query against this work
+    # alone (``work_matching``); empty when loaded from an index written before format 7.
+    descriptors: np.ndarray
 
     @classmethod
     def of(cls, fp: Fingerprint, local: LocalFeatures, working_size: tuple[int, int]) -> IndexedWork:
@@ -46,7 +49,8 @@ class IndexedWork:
             summary[appearance.SIGNATURE_BYTES : -1] = fp.phash.view(np.int8)
             summary[-1] = 1
         points, pdq = to_fixed(local.points), fp.pdq[:, 0, :].copy()
-        return cls(fp.sha256, working_size, points, fp.low_information, pdq, summary)
+        descriptors = np.ascontiguousarray(local.descriptors)
+        return cls(fp.sha256, working_size, points, fp.low_information, pdq, summary, descriptors)
 
     @property
     def appearance(self) -> np.ndarray:

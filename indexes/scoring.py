@@ -149,6 +149,13 @@ def placed_edges_score(correlation: float) -> float:
     return MATCH_THRESHOLD + (min(correlation, 1.0) - PLACED_EDGES_MATCH) * 0.5
 
 
+def exclusive_score(edge_correlation: float) -> float:
+    """Score of a placement that stood clear of every other shortlisted work (``Engine._exclusive``,
+    which already required its placed edges to correlate at 0.6): `match`, a little higher the
+    better the edges agree."""
+    return MATCH_THRESHOLD + max(0.0, min(edge_correlation, 1.0) - 0.6) * 0.1
+
+
 # Inliers whose bounding box covers less than this share of the work are discounted: a
 # small cluster (one emblem, a word of text) is weaker evidence than the same count spread out.
 SMALL_SPAN = 0.04

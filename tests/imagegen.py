@@ -178,6 +178,13 @@ def crop_fraction(img: Image.Image, area: float, where: str) -> Image.Image:
     return img.crop((x, y, x + cw, y + ch))
 
 
+def hue_shift(img: Image.Image, steps: int) -> Image.Image:
+    """Hue rotated by ``steps`` of 256, as a recoloured copy is."""
+    hsv = np.asarray(img.convert("RGB").convert("HSV")).copy()
+    hsv[..., 0] = (hsv[..., 0].astype(np.int32) + steps) % 256
+    return Image.fromarray(hsv, "HSV").convert("RGB")
+
+
 def mirror(img: Image.Image) -> Image.Image:
     return ImageOps.mirror(img)
 

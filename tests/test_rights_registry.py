@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from indexes import Engine, Match, fingerprint
+from indexes import Engine, Match, fingerprint, index_files
 from indexes.engine import _VIEW_BITS
 from rights import cases
 from rights import registry as registry_module
@@ -313,7 +313,7 @@ def test_an_index_from_before_phash_is_rebuilt_with_it(tmp_path: Path) -> None:
         assert not reg.engine.loaded_older_format
         found = reg.match_image(blurred_capitol())
         assert found["verdict"] == "match" and found["matches"][0]["work_id"] == work["work_id"]
-    assert json.loads((index / "manifest.json").read_text())["format"] == 6
+    assert json.loads((index / "manifest.json").read_text())["format"] == index_files.FORMAT
 
 
 def test_a_new_feature_budget_rebuilds_the_index(tmp_path: Path) -> None:
