@@ -1,7 +1,7 @@
 """Query latency and memory at scale: real queries against real works plus synthetic filler.
 
 `python -m benchmarks.scale [--works 2000 100000] [--refs 300] [--per-transform 4]
-[--filler pool|copies] [--pool 2000] [--flip S] [--threads 1] [--features N]`
+[--filler pool|copies] [--pool 2000] [--flip S] [--threads 1] [--features N] [--no-exclusive]`
 
 Each index is built here, saved, and then loaded and queried in a fresh process, as a server
 would: the latency and memory columns are that process's (building leaves freed memory behind).
@@ -135,6 +135,7 @@ def run(
     flip: float | None = None,
     threads: int = 1,
     features: int | None = None,
+    exclusive: bool = True,
 ) -> list[dict]:
     flip = _FLIP[filler_from] if flip is None else flip
     corpus = build_corpus(n_refs, 0, 0)
@@ -153,7 +154,12 @@ def run(
             gc.collect()
             index_dir = Path(tmp) / f"index-{total}"
             # Built with every core (as an operator would rebuild); searched with ``threads``.
-            engine = Engine(index_dir, threads=os.cpu_count() or 1, features_per_work=features)
+            engine = Engine(
+                index_dir,
+                threads=os.cpu_count() or 1,
+                features_per_work=features,
+                exclusive_placements=exclusive,
+            )
             t0 = time.perf_counter()
             filler = max(0, total - len(refs))
             items = itertools.chain(
@@ -167,7 +173,7 @@ def run(
             descriptors, kind, budget = len(engine._local), engine._local.kind, engine.features_per_work
             del engine
             gc.collect()
-            served = _serve_in_subprocess(index_dir, probe_file, threads)
+            served = _serve_in_subprocess(index_dir, probe_file, threads, exclusive)
             shutil.rmtree(index_dir)
             rows.append(
                 {
@@ -176,6 +182,7 @@ def run(
                     "flip": flip,
                     "threads": threads,
                     "features_per_work": budget,
+                    "exclusive_placements": exclusive,
                     "descriptors": descriptors,
                     "index": kind,
                     "build_s": round(build_s, 1),
@@ -188,20 +195,21 @@ def run(
     return rows
 
 
-def _serve_in_subprocess(index_dir: Path, probe_file: Path, threads: int) -> dict:
+def _serve_in_subprocess(index_dir: Path, probe_file: Path, threads: int, exclusive: bool) -> dict:
     """Load the saved index in a fresh process, as a server would, and time the real queries
     there: its memory is then the index as loaded, not what building it left behind."""
     cmd = [sys.executable, "-m", "benchmarks.scale", "--serve", str(index_dir), str(probe_file)]
-    out = subprocess.run([*cmd, "--threads", str(threads)], check=True, capture_output=True, text=True)
+    cmd += ["--threads", str(threads)] + ([] if exclusive else ["--no-exclusive"])
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True)
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
-def serve(index_dir: Path, probe_file: Path, threads: int) -> dict:
+def serve(index_dir: Path, probe_file: Path, threads: int, exclusive: bool = True) -> dict:
     """Load ``index_dir`` and run every probe: latency, recall and this process's memory."""
     probes: list[tuple[int, Fingerprint]] = pickle.loads(probe_file.read_bytes())
     baseline = _rss_mib()
     t0 = time.perf_counter()
-    engine = Engine(index_dir, threads=threads)
+    engine = Engine(index_dir, threads=threads, exclusive_placements=exclusive)
     load_s = time.perf_counter() - t0
     loaded = _rss_mib()
     lat, hits = [], 0
@@ -268,13 +276,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--features", type=int, help="ORB features indexed per work (Engine features_per_work; default 384)"
     )
+    parser.add_argument(
+        "--no-exclusive",
+        action="store_true",
+        help="keep no descriptors per work (Engine exclusive_placements=False): 32 bytes less per feature",
+    )
     parser.add_argument("--serve", nargs=2, metavar=("INDEX_DIR", "PROBES"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve:  # the measuring subprocess
-        print(json.dumps(serve(Path(args.serve[0]), Path(args.serve[1]), args.threads)))
+        print(
+            json.dumps(serve(Path(args.serve[0]), Path(args.serve[1]), args.threads, not args.no_exclusive))
+        )
         return 0
     a = args
-    rows = run(a.works, a.refs, a.per_transform, a.filler, a.pool, a.flip, a.threads, a.features)
+    rows = run(
+        a.works, a.refs, a.per_transform, a.filler, a.pool, a.flip, a.threads, a.features, not a.no_exclusive
+    )
     setting = f"{args.threads} FAISS thread(s), real queries, {args.filler} filler works"
     print(f"### Search latency at scale ({setting})\n")
     print(table(rows))

@@ -136,14 +136,24 @@ class Engine:
     run alone."""
 
     def __init__(
-        self, directory: Path | str | None = None, *, threads: int = 1, features_per_work: int | None = None
+        self,
+        directory: Path | str | None = None,
+        *,
+        threads: int = 1,
+        features_per_work: int | None = None,
+        exclusive_placements: bool = True,
     ) -> None:
         """``features_per_work`` caps the ORB features indexed for each work added from now on
         (default 384: a reference fingerprint's whole set). Memory is ~40 bytes per feature, so
         a million works need a smaller budget to fit in 8 GiB, at a cost in recall that
         BENCHMARKS.md measures. Works already indexed keep theirs until a rebuild; ``None``
-        keeps the budget a saved index was built with."""
+        keeps the budget a saved index was built with.
+
+        ``exclusive_placements`` keeps each work's descriptors in memory too (32 more bytes per
+        feature) for matching a query against a work alone (``_exclusive``); turning it off
+        trades those copies for memory (a million works in 8 GiB)."""
         self.directory = Path(directory) if directory is not None else None
+        self.exclusive_placements = exclusive_placements
         if features_per_work is not None and not MIN_FEATURES_PER_WORK <= features_per_work <= _MAX_FEATURES:
             limits = f"[{MIN_FEATURES_PER_WORK}, {_MAX_FEATURES}]"
             raise ValueError(f"features_per_work must be in {limits}, got {features_per_work}")
@@ -248,7 +258,8 @@ class Engine:
 
     def _work(self, fp: Fingerprint, local: LocalFeatures) -> IndexedWork:
         _warm_up_search()
-        return IndexedWork.of(fp, local, self._size(fp.working_size))
+        kept = local if self.exclusive_placements else local.head(0)
+        return IndexedWork.of(fp, local, self._size(fp.working_size), descriptors_of=kept)
 
     def _size(self, size: tuple[int, int]) -> tuple[int, int]:
         return self._sizes.setdefault(size, size)
@@ -304,7 +315,7 @@ class Engine:
             if not any(m.verdict == "match" for m in matches) and len(fp.mirrored):
                 self._partial(fp.mirrored, fp, evidence, mirrored=True, weak=weak)
                 matches = self._score(fp, evidence, exact, min_score)
-            unmatched = not any(m.verdict == "match" for m in matches)
+            unmatched = self.exclusive_placements and not any(m.verdict == "match" for m in matches)
             if unmatched and neighbours is not None and self._exclusive(fp, *neighbours, evidence):
                 matches = self._score(fp, evidence, exact, min_score)
         return matches[:limit]
@@ -606,6 +617,7 @@ class Engine:
                 flat_limit=LOCAL_FLAT_LIMIT,
                 default_features_per_work=DEFAULT_FEATURES_PER_WORK,
                 size_of=self._size,
+                descriptors=self.exclusive_placements,
             )
         self.stored_features_per_work = stored.features_per_work
         self.loaded_older_format = stored.older_format

@@ -47,7 +47,7 @@ class Stored:
     local: BinaryIndex
     works: dict[int, IndexedWork]
     features_per_work: int
-    older_format: bool  # written by an older release: lacks what this one keeps per work
+    older_format: bool  # lacks what this release keeps per work (an older one wrote it)
 
 
 def exists(directory: Path) -> bool:
@@ -100,9 +100,11 @@ def read(
     flat_limit: int,
     default_features_per_work: int,
     size_of: Callable[[tuple[int, int]], tuple[int, int]],
+    descriptors: bool = True,
 ) -> Stored:
     """The current generation. ``size_of`` interns working sizes (the engine shares one tuple
-    per size); ``flat_limit`` is the ORB index's (``BinaryIndex``)."""
+    per size); ``flat_limit`` is the ORB index's (``BinaryIndex``). ``descriptors``: keep the
+    works' descriptors; a generation without them, when they are wanted, reads as an older format."""
     manifest = json.loads((directory / MANIFEST).read_text())
     if manifest.get("format") not in READABLE_FORMATS:
         raise ValueError(f"index format {manifest.get('format')} is not supported; rebuild it")
@@ -116,12 +118,13 @@ def read(
     local = BinaryIndex.load(
         directory / files["local"], DESCRIPTOR_BYTES, delta_path=delta("local"), flat_limit=flat_limit
     )
+    works, described = _read_works(directory / files["works"], size_of, descriptors)
     return Stored(
         pdq,
         local,
-        _read_works(directory / files["works"], size_of),
+        works,
         manifest.get("features_per_work", default_features_per_work),
-        manifest["format"] < FORMAT,
+        manifest["format"] < FORMAT or (descriptors and bool(works) and not described),
     )
 
 
@@ -140,6 +143,11 @@ def _write_works(path: Path, by_key: dict[int, IndexedWork]) -> None:
     counts = np.array([len(w.fixed_points) for w in works], dtype=np.int64)
     points = np.concatenate([w.fixed_points for w in works]) if works else np.zeros((0, 2), np.uint16)
     summaries = np.stack([w.summary for w in works]) if works else np.zeros((0, SUMMARY_BYTES), np.int8)
+    # Kept only when every work has its own (an engine without exclusive placements keeps none).
+    described = all(len(w.descriptors) == len(w.fixed_points) for w in works)
+    descriptors = (
+        {"descriptors": np.concatenate([w.descriptors for w in works])} if works and described else {}
+    )
     phashes = np.ascontiguousarray(summaries[:, appearance.SIGNATURE_BYTES : -1])
     with open(path, "wb") as fh:
         np.savez(
@@ -152,17 +160,18 @@ def _write_works(path: Path, by_key: dict[int, IndexedWork]) -> None:
             pdq=np.concatenate([w.pdq for w in works]) if works else np.zeros((0, PDQ_BYTES), np.uint8),
             counts=counts,
             points=points,
-            descriptors=np.concatenate([w.descriptors for w in works])
-            if works
-            else np.zeros((0, DESCRIPTOR_BYTES), np.uint8),
             # One row per work; all zeros where a work has no signature.
             appearance=summaries[:, : appearance.SIGNATURE_BYTES],
             phash=phashes.view(">u8").ravel().astype(np.uint64),
             has_phash=summaries[:, -1].astype(bool),
+            **descriptors,  # type: ignore[arg-type]  # numpy's stub reads ** as allow_pickle
         )
 
 
-def _read_works(path: Path, size_of: Callable[[tuple[int, int]], tuple[int, int]]) -> dict[int, IndexedWork]:
+def _read_works(
+    path: Path, size_of: Callable[[tuple[int, int]], tuple[int, int]], keep_descriptors: bool
+) -> tuple[dict[int, IndexedWork], bool]:
+    """The works, and whether the file had their descriptors."""
     with np.load(path) as z:
         # Read each array once: indexing the NpzFile re-reads the member every time.
         keys, sha, sizes, low = z["keys"], z["sha256"], z["working_size"], z["low"]
@@ -175,8 +184,9 @@ def _read_works(path: Path, size_of: Callable[[tuple[int, int]], tuple[int, int]
                 z["phash"].astype(">u8").view(np.int8).reshape(len(keys), PHASH_BYTES)
             )
             summaries[:, -1] = z["has_phash"]
-        # Formats 3-6: none (their registries rebuild from the fingerprints, ``older_format``).
-        descriptors = z["descriptors"] if "descriptors" in z.files else None
+        # Formats 3-6 have none, nor an index saved without exclusive placements.
+        described = "descriptors" in z.files
+        descriptors = z["descriptors"] if described and keep_descriptors else None
     if points.dtype != np.uint16:  # format 3
         points = to_fixed(points)
     offsets = np.concatenate([[0], np.cumsum(counts)])
@@ -192,7 +202,7 @@ def _read_works(path: Path, size_of: Callable[[tuple[int, int]], tuple[int, int]
             summaries[i],
             _NO_DESCRIPTORS if descriptors is None else descriptors[offsets[i] : offsets[i + 1]],
         )
-    return works
+    return works, described
 
 
 def _crc32(path: Path) -> int:

@@ -38,9 +38,18 @@ class IndexedWork:
     descriptors: np.ndarray
 
     @classmethod
-    def of(cls, fp: Fingerprint, local: LocalFeatures, working_size: tuple[int, int]) -> IndexedWork:
+    def of(
+        cls,
+        fp: Fingerprint,
+        local: LocalFeatures,
+        working_size: tuple[int, int],
+        *,
+        descriptors_of: LocalFeatures | None = None,
+    ) -> IndexedWork:
         """The entry for ``fp`` with the ``local`` features indexed for it; ``working_size`` is
-        ``fp.working_size``, passed in so that the engine can share one tuple per size."""
+        ``fp.working_size``, passed in so that the engine can share one tuple per size.
+        ``descriptors_of``: the features whose descriptors are kept (default ``local``; none to
+        save memory)."""
         summary = np.zeros(SUMMARY_BYTES, np.int8)
         # A signature of another size (none, or a future layout) is not compared, nor saved.
         if len(fp.appearance) == appearance.SIGNATURE_BYTES:
@@ -49,7 +58,7 @@ class IndexedWork:
             summary[appearance.SIGNATURE_BYTES : -1] = fp.phash.view(np.int8)
             summary[-1] = 1
         points, pdq = to_fixed(local.points), fp.pdq[:, 0, :].copy()
-        descriptors = np.ascontiguousarray(local.descriptors)
+        descriptors = np.ascontiguousarray((local if descriptors_of is None else descriptors_of).descriptors)
         return cls(fp.sha256, working_size, points, fp.low_information, pdq, summary, descriptors)
 
     @property

@@ -111,3 +111,13 @@ def test_an_index_saved_without_descriptors_loads_as_an_older_format(reference, 
     old = Engine(tmp_path)
     assert old.loaded_older_format
     assert not [m for m in old.search(copy) if m.key == 1 and m.verdict == "match"]
+
+
+def test_without_exclusive_placements_no_descriptors_are_kept(reference, copy, tmp_path):
+    engine = Engine(tmp_path, exclusive_placements=False)
+    engine.add(1, reference)
+    assert len(engine._works[1].descriptors) == 0
+    engine.save()
+    assert not Engine(tmp_path, exclusive_placements=False).loaded_older_format
+    # An engine that wants them reads that index as one to rebuild from the fingerprints.
+    assert Engine(tmp_path).loaded_older_format
