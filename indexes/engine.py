@@ -11,6 +11,9 @@ Search is a cascade, cheapest evidence first:
    are correlated with the work's (``alignment``), which survives crops under captions and JPEG;
 4. only when nothing reached `match`: the same on the mirrored query (mirrored crops), whose
    descriptors a fresh fingerprint describes only then (``local_features.DeferredFeatures``).
+5. only when still nothing reached `match`: the query matched against each of its best-voted
+   works alone (``work_matching``), kept when one placement stands clear of the others' and its
+   placed edges agree (``_exclusive``): copies whose correspondences other works crowded out.
 Evidence for the same work is combined into one calibrated score (``scoring``); a candidate
 that reached `review` is then compared whole with the work (``appearance``), which lifts heavily
 downscaled, blurred or re-encoded whole copies to `match`. Last, a match lying inside a clearly

@@ -330,6 +330,17 @@ def test_a_new_feature_budget_rebuilds_the_index(tmp_path: Path) -> None:
         assert reg.engine.features_per_work == 64 and len(reg.engine._local) == 64
 
 
+def test_exclusive_placements_off_keeps_no_descriptors_and_back_on_rebuilds(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    with Registry.open(Settings(data=data, exclusive_placements=False)) as reg:
+        work = reg.register("alice", artwork_png(43))
+        assert not any(len(w.descriptors) for w in reg.engine._works.values())
+        assert reg.match_image(near_copy(43))["matches"][0]["work_id"] == work["work_id"]
+    with Registry.open(data) as reg:  # the default wants them: the index is rebuilt with them
+        assert not reg.engine.loaded_older_format
+        assert all(len(w.descriptors) == len(w.fixed_points) > 0 for w in reg.engine._works.values())
+
+
 def test_index_saves_take_a_bounded_share_of_the_time(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
