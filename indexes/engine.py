@@ -67,15 +67,14 @@ _MAX_MISSES = 3
 # Works verified from loose correspondences when weak candidates are asked for.
 _LOOSE_CANDIDATES = 4
 # ``_exclusive``: works matched one at a time, and what its best placement needs: inliers, no
-# other shortlisted work above this share of them, and this edge correlation once placed.
+# other shortlisted work above this share of them, and its placed edges (``scoring.EXCLUSIVE_EDGES``).
 # Replayed on benchmark seed 0 (BENCHMARKS.md, eighteenth session): true copies at `match` 3,644
 # -> 3,691 (recoloured captioned crops 0.37 -> 0.46), wrong works 9 -> 9, distractors 17 -> 18 (a
-# derivative sign). A shortlist of 10 found one copy more at twice the cost; 3 let a semaphore
+# derivative sign). A shortlist of 10 found one copy more at ~1.5x the cost; 3 let a semaphore
 # sibling through on held-out copies. It runs only when nothing reached `match`.
 _SHORTLIST = 5
 _EXCLUSIVE_INLIERS = 15
 _EXCLUSIVE_RUNNER_UP = 0.5
-_EXCLUSIVE_EDGES = 0.6
 # Features indexed per work by default: a reference fingerprint's whole set, a query's
 # strongest ones. A smaller budget trades recall for memory (40 bytes per feature in FAISS):
 # see ``Engine(features_per_work=...)``.
@@ -427,7 +426,7 @@ class Engine:
                 matched.append((len(rows), key, rows, feats))
         # Most correspondences first. A placement has at most as many inliers as correspondences,
         # so RANSAC stops at the first work that could neither lead nor come near the leader
-        # (~0.8 ms each: a clean listing would otherwise verify all ten).
+        # (~0.8 ms each: a clean listing would otherwise verify every shortlisted work).
         matched.sort(key=lambda item: (-item[0], item[1]))
         best: tuple[int, geometry.Placement] | None = None
         runner_up = 0
@@ -451,7 +450,7 @@ class Engine:
         if placement.inliers < _EXCLUSIVE_INLIERS or runner_up > _EXCLUSIVE_RUNNER_UP * placement.inliers:
             return False
         edges = _aligned_edges(fp, self._works[key], placement, False)
-        if edges < _EXCLUSIVE_EDGES:
+        if edges < scoring.EXCLUSIVE_EDGES:
             return False
         ev = evidence.setdefault(key, _Evidence())
         ev.exclusive, ev.exclusive_edges = placement, edges

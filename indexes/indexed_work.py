@@ -34,7 +34,8 @@ class IndexedWork:
     # view plus the pHash as a Python int cost 61 MiB more at a million works (BENCHMARKS.md).
     summary: np.ndarray
     # (n, 32) uint8 ORB descriptors of ``fixed_points``, for matching a query against this work
-    # alone (``work_matching``); empty when loaded from an index written before format 7.
+    # alone (``work_matching``); empty when not kept (``Engine(exclusive_placements=False)``, or an
+    # index written before format 7).
     descriptors: np.ndarray
 
     @classmethod
