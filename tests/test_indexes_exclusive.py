@@ -121,3 +121,10 @@ def test_without_exclusive_placements_no_descriptors_are_kept(reference, copy, t
     assert not Engine(tmp_path, exclusive_placements=False).loaded_older_format
     # An engine that wants them reads that index as one to rebuild from the fingerprints.
     assert Engine(tmp_path).loaded_older_format
+
+
+def test_work_matching_with_too_little_to_compare_finds_nothing():
+    work = np.random.default_rng(5).integers(0, 256, (10, 32), dtype=np.uint8)
+    for query, against in ((work[:0], work), (work, work[:1]), (work, work[:0])):
+        rows, feats = work_matching.correspondences(query, against, 64)
+        assert len(rows) == len(feats) == 0
