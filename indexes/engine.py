@@ -423,33 +423,32 @@ class Engine:
                 rows, feats = work_matching.correspondences(
                     fp.local.descriptors, work.descriptors, DESCRIPTOR_DISTANCE
                 )
-                matched.append((len(rows), key, rows, feats))
+                matched.append((len(rows), key, work, rows, feats))
         # Most correspondences first. A placement has at most as many inliers as correspondences,
         # so RANSAC stops at the first work that could neither lead nor come near the leader
         # (~0.8 ms each: a clean listing would otherwise verify every shortlisted work).
         matched.sort(key=lambda item: (-item[0], item[1]))
-        best: tuple[int, geometry.Placement] | None = None
+        best: tuple[int, IndexedWork, geometry.Placement] | None = None
         runner_up = 0
-        for count, key, rows, feats in matched:
+        for count, key, work, rows, feats in matched:
             if best is None and count < _EXCLUSIVE_INLIERS:
                 return False
-            if best is not None and count <= max(runner_up, _EXCLUSIVE_RUNNER_UP * best[1].inliers):
+            if best is not None and count <= max(runner_up, _EXCLUSIVE_RUNNER_UP * best[2].inliers):
                 break
-            work = self._works[key]
             placement = geometry.verify(work.points[feats], fp.local.points[rows], work.working_size)
             if placement is None:
                 continue
-            if best is None or placement.inliers > best[1].inliers:
-                runner_up = max(runner_up, best[1].inliers if best else 0)
-                best = (key, placement)
+            if best is None or placement.inliers > best[2].inliers:
+                runner_up = max(runner_up, best[2].inliers if best else 0)
+                best = (key, work, placement)
             else:
                 runner_up = max(runner_up, placement.inliers)
         if best is None:
             return False
-        key, placement = best
+        key, work, placement = best
         if placement.inliers < _EXCLUSIVE_INLIERS or runner_up > _EXCLUSIVE_RUNNER_UP * placement.inliers:
             return False
-        edges = _aligned_edges(fp, self._works[key], placement, False)
+        edges = _aligned_edges(fp, work, placement, False)
         if edges < scoring.EXCLUSIVE_EDGES:
             return False
         ev = evidence.setdefault(key, _Evidence())

@@ -84,9 +84,7 @@ class Registry:
             signed = conn.execute("SELECT count(*) FROM log_checkpoints").fetchone()[0]
             _check_origin(conn, settings.log_origin)
         signer = Signer.load_or_create(data_dir, signed_checkpoints=signed)
-        engine, loaded = _load_engine(
-            data_dir / INDEX_DIRNAME, settings.features_per_work, settings.exclusive_placements
-        )
+        engine, loaded = _load_engine(data_dir / INDEX_DIRNAME, settings)
         registry = cls(settings, engine, signer)
         size = registry.log.size()
         # A changed feature budget applies to every work, so the index is rebuilt with it.
@@ -686,12 +684,20 @@ def _check_origin(conn: sqlite3.Connection, origin: str) -> None:
         )
 
 
-def _load_engine(directory: Path, features_per_work: int | None, exclusive: bool) -> tuple[Engine, bool]:
+def _load_engine(directory: Path, settings: Settings) -> tuple[Engine, bool]:
     """The persisted engine, or an empty one when its files are unreadable (they are rebuilt from the DB)."""
+
+    def engine() -> Engine:
+        return Engine(
+            directory,
+            features_per_work=settings.features_per_work,
+            exclusive_placements=settings.exclusive_placements,
+        )
+
     try:
-        return Engine(directory, features_per_work=features_per_work, exclusive_placements=exclusive), True
+        return engine(), True
     # The index is derived data: whatever went wrong reading it, the database can rebuild it.
     except Exception as exc:
         logger.warning("index files in %s are unreadable (%s); rebuilding from the database", directory, exc)
         shutil.rmtree(directory, ignore_errors=True)
-        return Engine(directory, features_per_work=features_per_work, exclusive_placements=exclusive), False
+        return engine(), False
