@@ -16,6 +16,8 @@ when a licence now covers the use (from open, notified or taken down), back to `
 licensed case's licence no longer does or a taken-down listing is back. Dismissed cases stay so, and
 so do cases the owner marked ``licensed`` by hand (a licence agreed outside the registry). Granting
 a licence moves the work's cases it covers to ``licensed`` at once (:func:`settle_licensed`).
+Withdrawing a work dismisses its open and notified cases (:func:`dismiss_withdrawn`), and its cases
+move on only to ``dismissed`` or ``licensed`` after that.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ __all__ = [
     "case_events",
     "change_status",
     "count_by_status",
+    "dismiss_withdrawn",
     "get_case",
     "list_cases",
     "record_hit",
@@ -54,7 +57,10 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 }
 
 # Actors of the moves the registry makes itself; any other actor is an account's decision.
-SYSTEM_ACTORS = frozenset({"scan", "licence"})
+SYSTEM_ACTORS = frozenset({"scan", "licence", "withdrawal"})
+# Where a withdrawn work's case may still move: the holder no longer claims the work, so nothing
+# may restart a takedown for it.
+_AFTER_WITHDRAWAL = frozenset({"dismissed", "licensed"})
 
 _COLUMNS = (
     "id, work_id, creator, work_title, platform, listing_id, listing_url, listing_title, seller, image,"
@@ -214,6 +220,21 @@ def settle_licensed(conn: sqlite3.Connection, work_key: int, *, note: str) -> li
     return moved
 
 
+def dismiss_withdrawn(conn: sqlite3.Connection, work_key: int, *, note: str) -> list[int]:
+    """Dismiss the work's open and notified cases (a withdrawal calls it, in its transaction);
+    returns their ids. Before, they stayed open in the owner's list with no notice possible.
+    Taken-down and licensed cases are history and stay as they are."""
+    rows = conn.execute(
+        "SELECT id, status FROM cases WHERE work_id = ? AND status IN ('open', 'notified') ORDER BY id",
+        (work_key,),
+    ).fetchall()
+    now = utcnow()
+    for case_id, status in rows:
+        conn.execute("UPDATE cases SET status = 'dismissed', updated_at = ? WHERE id = ?", (now, case_id))
+        _event(conn, case_id, status, "dismissed", actor="withdrawal", note=note)
+    return [int(r[0]) for r in rows]
+
+
 def why_no_notice(conn: sqlite3.Connection, case: Case) -> str | None:
     """Why a takedown notice for ``case`` would be wrong to send, if it would: a notice against a
     licensed or dismissed use misrepresents it (DMCA §512(f))."""
@@ -280,6 +301,11 @@ def change_status(
             f"case {case_id} is {case.status}; it can move to {allowed}, not {new_status}",
             case_id=case_id,
         )
+    if new_status not in _AFTER_WITHDRAWAL and _withdrawn(conn, case.work_id):
+        raise Conflict(
+            f"work {case.work_id} was withdrawn; case {case_id} can only be dismissed or marked licensed",
+            case_id=case_id,
+        )
     conn.execute("UPDATE cases SET status = ?, updated_at = ? WHERE id = ?", (new_status, utcnow(), case_id))
     _event(conn, case_id, case.status, new_status, actor=actor, note=note)
     return get_case(conn, case_id)
@@ -312,6 +338,11 @@ def _event(
         " VALUES (?, ?, ?, ?, ?, ?)",
         (case_id, utcnow(), old, new, actor, note),
     )
+
+
+def _withdrawn(conn: sqlite3.Connection, work_id: str) -> bool:
+    row = conn.execute("SELECT status FROM works WHERE id = ?", (parse_work_id(work_id),)).fetchone()
+    return row is not None and row[0] == "withdrawn"
 
 
 def _case(row: tuple[Any, ...]) -> Case:

@@ -262,6 +262,7 @@ class Registry:
                 conn.execute(
                     "UPDATE works SET status = 'withdrawn', withdrawn_at = ? WHERE id = ?", (now, key)
                 )
+                cases.dismiss_withdrawn(conn, key, note=f"{format_work_id(key)} withdrawn")
                 self.log.append(
                     _event(
                         "withdraw",

@@ -125,6 +125,39 @@ def test_a_licence_granted_settles_the_cases_it_covers(tmp_path: Path) -> None:
         assert cases.why_no_notice(reg.db, cases.get_case(reg.db, other)) is None
 
 
+def test_withdrawing_a_work_dismisses_its_open_and_notified_cases(tmp_path: Path) -> None:
+    """They stayed open in the owner's list, though no notice could be sent for them any more."""
+    with Registry.open(tmp_path / "data") as reg:
+        work = reg.register("ana", artwork_png(40))
+        with reg.transaction() as c:
+            hits = [
+                cases.record_hit(
+                    c,
+                    match={**_match(), "work_id": work["work_id"]},
+                    listing={**LISTING, "listing_id": f"L{n}"},
+                    evidence={},
+                    scan_id="scan_a",
+                )
+                for n in range(4)
+            ]
+        ids = [h.id for h in hits if h is not None]
+        with reg.transaction() as c:
+            cases.change_status(c, ids[1], "notified", actor="ana")
+            cases.change_status(c, ids[2], "notified", actor="ana")
+            cases.change_status(c, ids[2], "taken_down", actor="ana")
+            cases.change_status(c, ids[3], "licensed", actor="ana")
+        reg.withdraw(work["work_id"])
+        after = [cases.get_case(reg.db, i).status for i in ids]
+        assert after == ["dismissed", "dismissed", "taken_down", "licensed"]
+        event = cases.case_events(reg.db, ids[1])[-1]
+        assert (event["from"], event["to"], event["actor"]) == ("notified", "dismissed", "withdrawal")
+        assert work["work_id"] in event["note"]
+        # Nothing restarts a takedown for a work its holder no longer claims.
+        for case_id in (ids[0], ids[2], ids[3]):
+            with pytest.raises(Conflict, match="was withdrawn"):
+                cases.change_status(reg.db, case_id, "open")
+
+
 def test_review_verdict_does_not_open_case(conn: sqlite3.Connection) -> None:
     with pytest.raises(BadInput):
         _hit(conn, verdict="review")
