@@ -1,6 +1,12 @@
 """The engine's files in its directory: each save writes a new generation (two FAISS indexes, their
-deltas and the per-work arrays, all named by a fresh id), then switches ``manifest.json`` to it
-with one atomic rename. A crash at any point leaves the previous generation whole and current.
+deltas, the per-work arrays and the works' descriptors, all named by a fresh id), then switches
+``manifest.json`` to it with one atomic rename. A crash at any point leaves the previous generation
+whole and current.
+
+The works' descriptors are read memory-mapped: a search touches only its shortlisted works' (32
+bytes a feature: 4.6 GB at a million works of 144 features, which would not fit the 8 GiB budget
+in memory). Generations have fresh names and are only ever deleted, never rewritten, so a mapping
+stays valid after another process's save deletes its file.
 
 Callers hold the locks: ``write`` under an exclusive ``file_lock``, ``read`` under a shared one,
 so that no save deletes the files a load is reading."""
@@ -25,16 +31,19 @@ from indexes.indexed_work import SUMMARY_BYTES, IndexedWork, to_fixed
 from indexes.local_features import DESCRIPTOR_BYTES
 
 MANIFEST = "manifest.json"
-FORMAT = 7
+FORMAT = 8
 # 3 stored keypoints as float32; 3 and 4 had no appearance; 3-5 no pHash; 3-6 no per-work
 # descriptors (their works search as before, without pHash corroboration or exclusive
-# placements, until the index is rebuilt).
-READABLE_FORMATS = (3, 4, 5, 6, 7)
+# placements, until the index is rebuilt); 7 kept them in the works file, read into memory.
+READABLE_FORMATS = (3, 4, 5, 6, 7, 8)
+# The first format that keeps everything a work needs; older ones load as ``older_format``.
+_COMPLETE_FORMAT = 7
 _NO_DESCRIPTORS = np.zeros((0, DESCRIPTOR_BYTES), np.uint8)
 _NO_DESCRIPTORS.setflags(write=False)
 # Files ``write`` puts under a generation id (and a manifest it wrote but never switched to).
 _GENERATION_FILE = re.compile(
     r"(?:(?:pdq|local)(?:-delta)?\.[0-9a-f]{12}\.faissb|works\.[0-9a-f]{12}\.npz"
+    r"|descriptors\.[0-9a-f]{12}\.npy"
     r"|manifest\.[0-9a-f]{12}\.tmp)"
 )
 
@@ -71,6 +80,11 @@ def write(
         if index.save(directory / names[part], directory / delta):
             names[f"{part}_delta"] = delta
     _write_works(directory / names["works"], works)
+    # Kept only when every work has its own (an engine without exclusive placements keeps none).
+    described = all(len(w.descriptors) == len(w.fixed_points) for w in works.values())
+    if described:
+        names["descriptors"] = f"descriptors.{gen}.npy"
+        _write_descriptors(directory / names["descriptors"], works)
     for name in names.values():
         _fsync(directory / name)
     manifest = {
@@ -118,13 +132,14 @@ def read(
     local = BinaryIndex.load(
         directory / files["local"], DESCRIPTOR_BYTES, delta_path=delta("local"), flat_limit=flat_limit
     )
-    works, described = _read_works(directory / files["works"], size_of, descriptors)
+    mapped = directory / files["descriptors"] if "descriptors" in files else None
+    works, described = _read_works(directory / files["works"], size_of, descriptors, mapped)
     return Stored(
         pdq,
         local,
         works,
         manifest.get("features_per_work", default_features_per_work),
-        manifest["format"] < FORMAT or (descriptors and bool(works) and not described),
+        manifest["format"] < _COMPLETE_FORMAT or (descriptors and bool(works) and not described),
     )
 
 
@@ -143,11 +158,6 @@ def _write_works(path: Path, by_key: dict[int, IndexedWork]) -> None:
     counts = np.array([len(w.fixed_points) for w in works], dtype=np.int64)
     points = np.concatenate([w.fixed_points for w in works]) if works else np.zeros((0, 2), np.uint16)
     summaries = np.stack([w.summary for w in works]) if works else np.zeros((0, SUMMARY_BYTES), np.int8)
-    # Kept only when every work has its own (an engine without exclusive placements keeps none).
-    described = all(len(w.descriptors) == len(w.fixed_points) for w in works)
-    descriptors = (
-        {"descriptors": np.concatenate([w.descriptors for w in works])} if works and described else {}
-    )
     phashes = np.ascontiguousarray(summaries[:, appearance.SIGNATURE_BYTES : -1])
     with open(path, "wb") as fh:
         np.savez(
@@ -164,14 +174,30 @@ def _write_works(path: Path, by_key: dict[int, IndexedWork]) -> None:
             appearance=summaries[:, : appearance.SIGNATURE_BYTES],
             phash=phashes.view(">u8").ravel().astype(np.uint64),
             has_phash=summaries[:, -1].astype(bool),
-            **descriptors,  # type: ignore[arg-type]  # numpy's stub reads ** as allow_pickle
         )
 
 
+def _write_descriptors(path: Path, by_key: dict[int, IndexedWork]) -> None:
+    """All works' descriptors in ``_write_works``'s order, one .npy, written a work at a time:
+    concatenating them first would hold a second copy (4.6 GB at a million works)."""
+    rows = sum(len(w.descriptors) for w in by_key.values())
+    out = np.lib.format.open_memmap(path, mode="w+", dtype=np.uint8, shape=(rows, DESCRIPTOR_BYTES))
+    at = 0
+    for work in by_key.values():
+        out[at : at + len(work.descriptors)] = work.descriptors
+        at += len(work.descriptors)
+    out.flush()
+    del out
+
+
 def _read_works(
-    path: Path, size_of: Callable[[tuple[int, int]], tuple[int, int]], keep_descriptors: bool
+    path: Path,
+    size_of: Callable[[tuple[int, int]], tuple[int, int]],
+    keep_descriptors: bool,
+    mapped: Path | None,
 ) -> tuple[dict[int, IndexedWork], bool]:
-    """The works, and whether the file had their descriptors."""
+    """The works, and whether the generation had their descriptors (``mapped``: the file that
+    holds them, from format 8; format 7 kept them in the works file)."""
     with np.load(path) as z:
         # Read each array once: indexing the NpzFile re-reads the member every time.
         keys, sha, sizes, low = z["keys"], z["sha256"], z["working_size"], z["low"]
@@ -185,8 +211,13 @@ def _read_works(
             )
             summaries[:, -1] = z["has_phash"]
         # Formats 3-6 have none, nor an index saved without exclusive placements.
-        described = "descriptors" in z.files
-        descriptors = z["descriptors"] if described and keep_descriptors else None
+        described = mapped is not None or "descriptors" in z.files
+        descriptors = None
+        if keep_descriptors and mapped is not None:
+            # A plain view of the map: a million memmap slices would each carry its attributes.
+            descriptors = np.load(mapped, mmap_mode="r").view(np.ndarray)
+        elif keep_descriptors and described:
+            descriptors = z["descriptors"]
     if points.dtype != np.uint16:  # format 3
         points = to_fixed(points)
     offsets = np.concatenate([[0], np.cumsum(counts)])

@@ -93,6 +93,42 @@ def test_the_work_alone_is_matched_after_a_save_and_load(reference, copy, tmp_pa
     assert loaded.search(copy)[0].key == 1
 
 
+def test_loaded_descriptors_are_memory_mapped_not_read_into_memory(reference, copy, tmp_path):
+    """A million works' descriptors (4.6 GB at 144 features) would not fit the 8 GiB budget."""
+    engine = crowded_engine(reference, copy)
+    engine.directory = tmp_path
+    engine.save()
+    described = Engine(tmp_path)._works[1].descriptors
+    while not isinstance(described, np.memmap):
+        assert described.base is not None, "the descriptors were read into memory"
+        described = described.base
+    # Saved again by the engine that mapped them: the new generation has them all, the old is gone.
+    again = Engine(tmp_path)
+    again.save()
+    assert Engine(tmp_path).search(copy) == engine.search(copy)
+    assert len(list(tmp_path.glob("descriptors.*.npy"))) == 1
+
+
+def test_an_index_of_format_7_keeps_its_descriptors_in_the_works_file(reference, copy, tmp_path):
+    """Format 7 kept the descriptors in the works file: it loads whole, with no rebuild asked."""
+    engine = crowded_engine(reference, copy)
+    engine.directory = tmp_path
+    engine.save()
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    works = tmp_path / manifest["files"]["works"]
+    with np.load(works) as z:
+        arrays = {name: z[name] for name in z.files}
+    arrays["descriptors"] = np.load(tmp_path / manifest["files"].pop("descriptors"))
+    with open(works, "wb") as fh:
+        np.savez(fh, **arrays)
+    manifest["format"] = 7
+    del manifest["crc32"]  # the works file changed
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    old = Engine(tmp_path)
+    assert not old.loaded_older_format
+    assert old.search(copy) == engine.search(copy) and old.search(copy)[0].key == 1
+
+
 def test_an_index_saved_without_descriptors_loads_as_an_older_format(reference, copy, tmp_path):
     """Format 6 kept no descriptors per work: its works search as before (no exclusive placements)
     until whoever holds the fingerprints rebuilds, as ``loaded_older_format`` asks."""
@@ -100,13 +136,8 @@ def test_an_index_saved_without_descriptors_loads_as_an_older_format(reference, 
     engine.directory = tmp_path
     engine.save()
     manifest = json.loads((tmp_path / "manifest.json").read_text())
-    works = tmp_path / manifest["files"]["works"]
-    with np.load(works) as z:
-        arrays = {name: z[name] for name in z.files if name != "descriptors"}
-    with open(works, "wb") as fh:
-        np.savez(fh, **arrays)
+    del manifest["files"]["descriptors"]
     manifest["format"] = 6
-    del manifest["crc32"]  # the works file changed
     (tmp_path / "manifest.json").write_text(json.dumps(manifest))
     old = Engine(tmp_path)
     assert old.loaded_older_format
