@@ -151,9 +151,10 @@ class Engine:
         BENCHMARKS.md measures. Works already indexed keep theirs until a rebuild; ``None``
         keeps the budget a saved index was built with.
 
-        ``exclusive_placements`` keeps each work's descriptors in memory too (32 more bytes per
-        feature) for matching a query against a work alone (``_exclusive``); turning it off
-        trades those copies for memory (a million works in 8 GiB)."""
+        ``exclusive_placements`` keeps each work's descriptors too (32 more bytes per feature) for
+        matching a query against a work alone (``_exclusive``). A loaded index maps them from
+        their file (``index_files``), so they cost disk, not memory; works added since the load
+        hold theirs in memory until the next load. Off keeps none and skips that step."""
         self.directory = Path(directory) if directory is not None else None
         self.exclusive_placements = exclusive_placements
         if features_per_work is not None and not MIN_FEATURES_PER_WORK <= features_per_work <= _MAX_FEATURES:

@@ -181,13 +181,11 @@ def _write_descriptors(path: Path, by_key: dict[int, IndexedWork]) -> None:
     """All works' descriptors in ``_write_works``'s order, one .npy, written a work at a time:
     concatenating them first would hold a second copy (4.6 GB at a million works)."""
     rows = sum(len(w.descriptors) for w in by_key.values())
-    out = np.lib.format.open_memmap(path, mode="w+", dtype=np.uint8, shape=(rows, DESCRIPTOR_BYTES))
-    at = 0
-    for work in by_key.values():
-        out[at : at + len(work.descriptors)] = work.descriptors
-        at += len(work.descriptors)
-    out.flush()
-    del out
+    header = {"descr": np.dtype(np.uint8).str, "fortran_order": False, "shape": (rows, DESCRIPTOR_BYTES)}
+    with open(path, "wb") as fh:
+        np.lib.format.write_array_header_1_0(fh, header)
+        for work in by_key.values():
+            fh.write(np.ascontiguousarray(work.descriptors, dtype=np.uint8).data)
 
 
 def _read_works(

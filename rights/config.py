@@ -49,9 +49,9 @@ class Settings(BaseSettings):
     # (384), or whatever the saved index was built with. A million works fit in 8 GiB at 128-144,
     # at a cost in recall measured in BENCHMARKS.md. Changing it rebuilds the index at the next open.
     features_per_work: int | None = Field(default=None, ge=32, le=1024)
-    # Keep each work's descriptors in memory too (32 more bytes per feature) to find copies that
-    # other works' features crowd out of the index (``Engine(exclusive_placements=...)``). Off
-    # trades those copies for memory; turning it back on rebuilds the index at the next open.
+    # Keep each work's descriptors too (32 more bytes per feature, in a memory-mapped file) to find
+    # copies that other works' features crowd out of the index (``Engine(exclusive_placements=...)``).
+    # Off keeps none and finds fewer copies; turning it back on rebuilds the index at the next open.
     exclusive_placements: bool = True
 
     def fingerprint_workers(self) -> int:
