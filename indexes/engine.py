@@ -321,7 +321,25 @@ class Engine:
             unmatched = self.exclusive_placements and not any(m.verdict == "match" for m in matches)
             if unmatched and neighbours is not None and self._exclusive(fp, *neighbours, evidence):
                 matches = self._score(fp, evidence, exact, min_score)
+        if fp.items and not any(m.verdict == "match" for m in matches):
+            # Outside the read lock: each item's search takes it again, and a writer waiting
+            # between the two would block both.
+            matches = self._with_items(fp, matches, limit, min_score)
         return matches[:limit]
+
+    def _with_items(self, fp: Fingerprint, matches: list[Match], limit: int, min_score: float) -> list[Match]:
+        """``matches`` and the works found in the items on the query's page (``indexes.page_items``),
+        each searched as a picture of its own and reported as a partial copy in page pixels."""
+        best = {m.key: m for m in matches}
+        for (x, y, w, h), item in fp.items:
+            if item.low_information:
+                continue  # too plain to name a work: capped below `match` anyway
+            for m in self.search(item, limit, min_score=min_score):
+                if m.key in best and best[m.key].score >= m.score:
+                    continue
+                rx, ry, rw, rh = m.region if m.region is not None else (0, 0, w, h)
+                best[m.key] = Match(m.key, m.score, m.verdict, "partial", (x + rx, y + ry, rw, rh))
+        return sorted(best.values(), key=lambda m: (-m.score, m.key))
 
     def search_batch(self, fps: Iterable[Fingerprint], limit: int = 10) -> list[list[Match]]:
         return [self.search(fp, limit) for fp in fps]

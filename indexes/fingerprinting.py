@@ -23,6 +23,7 @@ from indexes.appearance import signature as appearance_signature
 from indexes.content_box import background_to_white, content_box
 from indexes.decode import DecodedImage, decode_image, read_image_file, recomposite
 from indexes.local_features import LocalFeatures
+from indexes.page_items import page_items
 from indexes.panels import panels
 
 # Working resolution. Works are indexed at 640 px; queries are read at up to 1024 px because
@@ -41,6 +42,9 @@ MIN_SIDE = 640
 # (captions 0.82 -> 0.87, stickers 0.84 -> 0.89), 8 % fewer pixels. 640 scored 0.913 but
 # loses the demo's mock-ups.
 QUERY_MIN_SIDE = 768
+# Items cut from a page (``indexes.page_items``) are enlarged less: a 96 px product thumbnail at
+# 384 px was found as often as at 768 (111 and 111 of 120 generated product grids) in half the time.
+ITEM_MIN_SIDE = 384
 # Descriptor budgets. Queries scale theirs with area (~1000 at 1024x1024).
 REFERENCE_FEATURES = 256
 # Transparent works: extra descriptors of silhouette keypoints over darker backgrounds, so
@@ -85,6 +89,12 @@ class Fingerprint:
     # Queries only: (x, y, w, h) in original pixels of each image panel (``indexes.panels``) whose
     # PDQ are the last ``len(panels)`` views of ``pdq``.
     panels: tuple[tuple[int, int, int, int], ...] = ()
+    # Queries only: each item laid out on the query's page (``indexes.page_items``), as its box in
+    # original pixels and its own fingerprint, searched when the page matched nothing. Fresh
+    # fingerprints only, like ``thumbnail``: not serialised, not compared.
+    items: tuple[tuple[tuple[int, int, int, int], Fingerprint], ...] = field(
+        default=(), repr=False, compare=False
+    )
     # Not an init field, so `dataclasses.replace` starts a changed copy with an empty cache.
     _digest: list[str] = field(default_factory=list, init=False, repr=False, compare=False)
 
@@ -257,6 +267,13 @@ def fingerprint(source: bytes | str | Path, *, role: str = "query") -> Fingerpri
 
 
 def fingerprint_decoded(decoded: DecodedImage, sha256: str, *, role: str = "query") -> Fingerprint:
+    """Every signal of an already decoded image (``fingerprint`` decodes, then calls this)."""
+    return _fingerprint_decoded(decoded, sha256, role=role, min_side=QUERY_MIN_SIDE, with_items=True)
+
+
+def _fingerprint_decoded(
+    decoded: DecodedImage, sha256: str, *, role: str, min_side: int, with_items: bool
+) -> Fingerprint:
     # Whole-image hashes, frame detection and the quality gate all work on a 256 px copy,
     # taken before any upscaling (shrinking the upscaled pixels cost ~3 ms a query).
     small = global_hashes.thumbnail(decoded.rgb)
@@ -269,7 +286,8 @@ def fingerprint_decoded(decoded: DecodedImage, sha256: str, *, role: str = "quer
             decoded.alpha, (small.shape[1], small.shape[0]), interpolation=cv2.INTER_AREA
         )
     native_side = max(decoded.rgb.shape[:2])
-    decoded = _at_working_size(decoded, QUERY_MIN_SIDE if role == "query" else MIN_SIDE)
+    page = decoded
+    decoded = _at_working_size(decoded, min_side if role == "query" else MIN_SIDE)
     rgb = decoded.rgb
     upscale = max(rgb.shape[:2]) / native_side
     gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
@@ -345,7 +363,24 @@ def fingerprint_decoded(decoded: DecodedImage, sha256: str, *, role: str = "quer
         appearance=appearance_signature(small),
         thumbnail=small,
         panels=tuple(panel_boxes),
+        items=_items(page, sha256) if role == "query" and with_items and reason is None else (),
     )
+
+
+def _items(page: DecodedImage, sha256: str) -> tuple[tuple[tuple[int, int, int, int], Fingerprint], ...]:
+    """The fingerprint of each item on the page, from its pixels as decoded (never enlarged)."""
+    rgb = page.rgb
+    to_original = page.original_size[0] / rgb.shape[1]
+    out = []
+    for n, (x, y, w, h) in enumerate(page_items(rgb)):
+        box = (round(x * to_original), round(y * to_original), round(w * to_original), round(h * to_original))
+        crop = DecodedImage(np.ascontiguousarray(rgb[y : y + h, x : x + w]), None, box[2:], page.format)
+        # Named apart from any file's bytes: an item is never an `exact` copy of a registered file.
+        name = hashlib.sha256(f"{sha256}/item/{n}".encode()).hexdigest()
+        out.append(
+            (box, _fingerprint_decoded(crop, name, role="query", min_side=ITEM_MIN_SIDE, with_items=False))
+        )
+    return tuple(out)
 
 
 def _overlap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:

@@ -22,15 +22,15 @@ _MAX_SHARE = 0.9
 _MIN_FILL = 0.85
 MAX_PANELS = 2
 # A page's background covers at least this share of it (sampled, in 16-level colour bins).
-_MIN_BACKGROUND_SHARE = 0.2
+MIN_BACKGROUND_SHARE = 0.2
 
 
 def panels(rgb: np.ndarray) -> list[tuple[int, int, int, int]]:
     """(x, y, w, h) of up to ``MAX_PANELS`` filled rectangles lying on the image's commonest
     colour (a page's background) without touching its edges, largest first. A panel's own thin
     border is kept: trimming uniform edges inside it also cut into artworks with a plain sky."""
-    colour, share = _background(rgb[::4, ::4].reshape(-1, 3))
-    if share < _MIN_BACKGROUND_SHARE:
+    colour, share = page_background(rgb[::4, ::4].reshape(-1, 3))
+    if share < MIN_BACKGROUND_SHARE:
         return []  # no page around anything: a photo, a drawing filling the frame
     # At full size: found at half size, boxes moved by a pixel and the panel's PDQ drifted
     # (a blurred work on a generated page no longer matched; tests/test_indexes_panels.py).
@@ -52,7 +52,7 @@ def panels(rgb: np.ndarray) -> list[tuple[int, int, int, int]]:
     return [(int(a), int(b), int(c), int(d)) for a, b, c, d in boxes]
 
 
-def _background(pixels: np.ndarray) -> tuple[np.ndarray, float]:
+def page_background(pixels: np.ndarray) -> tuple[np.ndarray, float]:
     """The commonest colour (a page's background) and the share of ``pixels`` near it. Not the
     edges' colour: a page's header and footer bars can outnumber its side margins there."""
     bins = (pixels >> 4).astype(np.int32)
