@@ -254,3 +254,31 @@ def listing_page(
     draw.text((tx + 40, 652), "Add to cart", fill=(0, 0, 0), font=_font(22))
     draw.rectangle((0, 820, 1280, 900), fill=(35, 47, 62))
     return page, (x, y, art.width, art.height)
+
+
+def product_grid(
+    pictures: list[Image.Image], seed: int = 0, cell: int = 120
+) -> tuple[Image.Image, list[tuple[int, int, int, int]]]:
+    """A 1280 px search-results page: each picture at most ``cell`` px in a bordered card with a
+    title and a price, six cards a row, on a page with a header bar.
+
+    Returns the page and the (x, y, w, h) box of each picture, in order."""
+    rng = random.Random(seed)
+    rows = (len(pictures) + 5) // 6
+    page = Image.new("RGB", (1280, 100 + 265 * rows), (255, 255, 255))
+    draw = ImageDraw.Draw(page)
+    draw.rectangle((0, 0, 1280, 70), fill=(35, 47, 62))
+    draw.text((30, 20), "ShopMart", fill=(255, 153, 0), font=_font(28))
+    boxes = []
+    for i, picture in enumerate(pictures):
+        x0, y0 = 40 + (i % 6) * 203, 100 + (i // 6) * 265
+        draw.rectangle((x0, y0, x0 + 185, y0 + 250), outline=(225, 225, 225))
+        thumb = picture.convert("RGB")
+        thumb.thumbnail((cell, cell))
+        x, y = x0 + 32 + (cell - thumb.width) // 2, y0 + 12 + (cell - thumb.height) // 2
+        page.paste(thumb, (x, y))
+        boxes.append((x, y, thumb.width, thumb.height))
+        title = f"Art print #{rng.randrange(100, 999)}"
+        draw.text((x0 + 10, y0 + 150), title, fill=(20, 60, 140), font=_font(13))
+        draw.text((x0 + 10, y0 + 190), f"${rng.randrange(5, 40)}.99", fill=(0, 0, 0), font=_font(16))
+    return page, boxes
