@@ -27,6 +27,7 @@ from rights.db import original_path
 from rights.errors import BadInput, Conflict, Forbidden, InvalidImage, LowInformation, NotFound, RightsError
 from rights.log import VerificationError, verify_log, verify_receipt
 from rights.registry import Registry
+from tests import imagegen
 from tests.imagegen import CAPITOL, blurred_capitol
 from tests.rights_support import artwork_png, near_copy, plain_png
 
@@ -497,6 +498,17 @@ def test_a_contested_copy_takes_neither_the_match_nor_the_case_from_the_original
     by_creator = {m["creator"]: case for m, case in zip(found, opened, strict=True)}
     assert by_creator["mallory"] is None  # a contested registration opens no takedown case
     assert by_creator["alice"] is not None and by_creator["alice"].work_id == prior["work_id"]
+
+
+def test_a_work_shown_in_a_product_grid_is_matched_in_its_box(reg: Registry) -> None:
+    """Through the registry: hashed (items included), searched, reported in page pixels."""
+    work = reg.register("alice", imagegen.encode(imagegen.artwork(5)))
+    page, boxes = imagegen.product_grid([imagegen.artwork(s) for s in (901, 902, 5, 903)], seed=6)
+    [top] = reg.match_image(imagegen.encode(page, "JPEG", quality=85))["matches"]
+    assert (top["work_id"], top["verdict"], top["kind"]) == (work["work_id"], "match", "partial")
+    x, y, w, h = top["region"]
+    bx, by, bw, bh = boxes[2]
+    assert abs(x - bx) + abs(y - by) < 12 and abs(w - bw) + abs(h - bh) < 12, (top["region"], boxes[2])
 
 
 def test_a_match_on_a_work_withdrawn_meanwhile_opens_no_case(reg: Registry) -> None:
