@@ -6,6 +6,7 @@ serialises to compact bytes and has a stable digest for the transparency log.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import json
@@ -23,7 +24,7 @@ from indexes.appearance import signature as appearance_signature
 from indexes.content_box import background_to_white, content_box
 from indexes.decode import DecodedImage, decode_image, read_image_file, recomposite
 from indexes.local_features import LocalFeatures
-from indexes.page_items import page_items
+from indexes.page_items import DeferredItems, page_items
 from indexes.panels import panels
 
 # Working resolution. Works are indexed at 640 px; queries are read at up to 1024 px because
@@ -90,11 +91,9 @@ class Fingerprint:
     # PDQ are the last ``len(panels)`` views of ``pdq``.
     panels: tuple[tuple[int, int, int, int], ...] = ()
     # Queries only: each item laid out on the query's page (``indexes.page_items``), as its box in
-    # original pixels and its own fingerprint, searched when the page matched nothing. Fresh
-    # fingerprints only, like ``thumbnail``: not serialised, not compared.
-    items: tuple[tuple[tuple[int, int, int, int], Fingerprint], ...] = field(
-        default=(), repr=False, compare=False
-    )
+    # original pixels and its own fingerprint (computed on first use), searched when the page
+    # matched nothing. Fresh fingerprints only, like ``thumbnail``: not serialised, not compared.
+    items: DeferredItems | tuple[()] = field(default=(), repr=False, compare=False)
     # Not an init field, so `dataclasses.replace` starts a changed copy with an empty cache.
     _digest: list[str] = field(default_factory=list, init=False, repr=False, compare=False)
 
@@ -363,24 +362,36 @@ def _fingerprint_decoded(
         appearance=appearance_signature(small),
         thumbnail=small,
         panels=tuple(panel_boxes),
-        items=_items(page, sha256) if role == "query" and with_items and reason is None else (),
+        items=_items(page, small, sha256) if role == "query" and with_items and reason is None else (),
     )
 
 
-def _items(page: DecodedImage, sha256: str) -> tuple[tuple[tuple[int, int, int, int], Fingerprint], ...]:
-    """The fingerprint of each item on the page, from its pixels as decoded (never enlarged)."""
+def _items(page: DecodedImage, small: np.ndarray, sha256: str) -> DeferredItems:
+    """The items on the page, found on its 256 px thumbnail (at full size, JPEG speckle made
+    finding them cost 23 ms a query), cut from its pixels as decoded (never enlarged), to be
+    fingerprinted when a search first needs them."""
     rgb = page.rgb
+    f = rgb.shape[1] / small.shape[1]
     to_original = page.original_size[0] / rgb.shape[1]
-    out = []
-    for n, (x, y, w, h) in enumerate(page_items(rgb)):
-        box = (round(x * to_original), round(y * to_original), round(w * to_original), round(h * to_original))
-        crop = DecodedImage(np.ascontiguousarray(rgb[y : y + h, x : x + w]), None, box[2:], page.format)
-        # Named apart from any file's bytes: an item is never an `exact` copy of a registered file.
-        name = hashlib.sha256(f"{sha256}/item/{n}".encode()).hexdigest()
-        out.append(
-            (box, _fingerprint_decoded(crop, name, role="query", min_side=ITEM_MIN_SIDE, with_items=False))
+    pending = []
+    for sx, sy, sw, sh in page_items(small):
+        x, y = math.floor(sx * f), math.floor(sy * f)
+        w, h = (
+            min(math.ceil((sx + sw) * f), rgb.shape[1]) - x,
+            min(math.ceil((sy + sh) * f), rgb.shape[0]) - y,
         )
-    return tuple(out)
+        box = (round(x * to_original), round(y * to_original), round(w * to_original), round(h * to_original))
+        pending.append((box, np.ascontiguousarray(rgb[y : y + h, x : x + w])))
+    return DeferredItems(pending, functools.partial(_item_fingerprint, sha256, page.format))
+
+
+def _item_fingerprint(
+    sha256: str, fmt: str, n: int, box: tuple[int, int, int, int], crop: np.ndarray
+) -> Fingerprint:
+    # Named apart from any file's bytes: an item is never an `exact` copy of a registered file.
+    name = hashlib.sha256(f"{sha256}/item/{n}".encode()).hexdigest()
+    decoded = DecodedImage(crop, None, (box[2], box[3]), fmt)
+    return _fingerprint_decoded(decoded, name, role="query", min_side=ITEM_MIN_SIDE, with_items=False)
 
 
 def _overlap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:

@@ -7,11 +7,16 @@ beyond the pyramids' overlap. Cut out and searched as a picture of its own, it i
 (``Engine.search`` searches the items of a page where the page itself matched nothing).
 
 An item is a connected patch of pixels off the page's background colour, of a picture's shape and
-size: a product photo's square, or a drawing's silhouette on a white page. Words, rules and card
-outlines fail the size, shape or fill tests.
+small beside the page: a product photo's square, or a drawing's silhouette on a white page. Words,
+buttons, rules and card outlines fail the size, shape or fill tests. Found on the 256 px thumbnail
+the whole-image hashes use; at 1,024 px, JPEG speckle made it cost 23 ms a query.
 """
 
 from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 import cv2
 import numpy as np
@@ -19,31 +24,28 @@ import numpy as np
 from indexes.content_box import off_colour
 from indexes.panels import MIN_BACKGROUND_SHARE, page_background
 
-# Fewer items is a picture with a few parts, not a page of them (a drawing's separate pieces).
-MIN_ITEMS = 3
 MAX_ITEMS = 12
 # Per channel, from the page's colour: a product's own off-white canvas (248 on a 255 page) is
 # an item's square, not page. Chosen on generated product grids (BENCHMARKS.md).
 _TOLERANCE = 3
-# An item's shorter side, as a share of the page's longer one; its longer side at most this share.
+# An item's shorter side, as a share of the page's longer one; its longer side at most this
+# share: a larger picture is within reach of the page's own fingerprint (a listing page showing
+# the work at half the page's width is found 94 % of the time without items, BENCHMARKS.md).
 _MIN_SIDE = 0.04
-_MAX_SIDE = 0.6
+_MAX_SIDE = 0.35
 _MAX_ASPECT = 4.0
 # Share of its bounding box an item fills: a card's outline or a ruled frame fills far less.
 _MIN_FILL = 0.25
 
 
 def page_items(rgb: np.ndarray) -> list[tuple[int, int, int, int]]:
-    """(x, y, w, h) of up to ``MAX_ITEMS`` items on the image's page, largest first; none unless
-    there are at least ``MIN_ITEMS``."""
+    """(x, y, w, h) of up to ``MAX_ITEMS`` items on the image's page, largest first."""
     colour, share = page_background(rgb[::4, ::4].reshape(-1, 3))
     if share < MIN_BACKGROUND_SHARE:
         return []
     h, w = rgb.shape[:2]
     off = off_colour(rgb, colour, _TOLERANCE).astype(np.uint8)
-    # Joins an item's pixels across one-pixel seams (JPEG, anti-aliasing), not across gaps.
-    joined = cv2.dilate(off, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3)))
-    count, _, stats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
+    count, _, stats, _ = cv2.connectedComponentsWithStats(off, connectivity=8)
     x, y, bw, bh, area = stats[1:count].T.astype(np.int64)
     short, long = np.minimum(bw, bh), np.maximum(bw, bh)
     side = max(h, w)
@@ -57,8 +59,58 @@ def page_items(rgb: np.ndarray) -> list[tuple[int, int, int, int]]:
         & (long <= _MAX_ASPECT * short)
         & (area >= _MIN_FILL * bw * bh)
     )
-    if int(keep.sum()) < MIN_ITEMS:
-        return []
     boxes = np.stack([x, y, bw, bh], axis=1)[keep]
     order = np.argsort(-(boxes[:, 2] * boxes[:, 3]), kind="stable")[:MAX_ITEMS]
     return [(int(a), int(b), int(c), int(d)) for a, b, c, d in boxes[order]]
+
+
+Box = tuple[int, int, int, int]
+
+
+class DeferredItems:
+    """A query's page items, fingerprinted on first use (iteration), then kept.
+
+    ``len`` and truth need no fingerprints: a search only iterates when the page itself matched
+    nothing, so the 48 of 200 benchmark drawings with parts small beside their canvas (and
+    every page a search matches) never pay for their items' fingerprints (~20 ms each). Pickled
+    (to or from a worker process), they travel as the cut-out pixels, or as fingerprints once
+    computed."""
+
+    def __init__(self, pending: Sequence[tuple[Box, Any]], compute: Callable[[int, Box, Any], Any]) -> None:
+        self._pending: tuple[tuple[Box, Any], ...] | None = tuple(pending)
+        self._compute = compute
+        self._done: tuple[tuple[Box, Any], ...] | None = None
+        self._count = len(self._pending)
+        self._lock = threading.Lock()
+
+    @classmethod
+    def computed(cls, done: Sequence[tuple[Box, Any]]) -> DeferredItems:
+        out = cls((), _never)
+        out._pending, out._done, out._count = None, tuple(done), len(done)
+        return out
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __iter__(self) -> Iterator[tuple[Box, Any]]:
+        return iter(self._items())
+
+    def _items(self) -> tuple[tuple[Box, Any], ...]:
+        with self._lock:  # two threads searching one query compute them once
+            if self._done is None:
+                assert self._pending is not None
+                self._done = tuple(
+                    (box, self._compute(n, box, crop)) for n, (box, crop) in enumerate(self._pending)
+                )
+                self._pending = None  # the pixels are no longer needed
+            return self._done
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        with self._lock:
+            if self._done is not None:
+                return DeferredItems.computed, (self._done,)
+            return DeferredItems, (self._pending, self._compute)
+
+
+def _never(n: int, box: Box, crop: Any) -> Any:
+    raise AssertionError("computed items have nothing pending")
