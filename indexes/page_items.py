@@ -28,11 +28,11 @@ MAX_ITEMS = 12
 # Per channel, from the page's colour: a product's own off-white canvas (248 on a 255 page) is
 # an item's square, not page. Chosen on generated product grids (BENCHMARKS.md).
 _TOLERANCE = 3
-# An item's shorter side, as a share of the page's longer one; its longer side at most this
-# share: a larger picture is within reach of the page's own fingerprint (a listing page showing
-# the work at half the page's width is found 94 % of the time without items, BENCHMARKS.md).
+# An item's shorter side, as a share of the page's longer one, and the most its longer side may be:
+# a listing page shows the work at about half the page's width (at 0.35, the benchmark's listing
+# pages found by their items went from 10 to 0, BENCHMARKS.md).
 _MIN_SIDE = 0.04
-_MAX_SIDE = 0.35
+_MAX_SIDE = 0.6
 _MAX_ASPECT = 4.0
 # Share of its bounding box an item fills: a card's outline or a ruled frame fills far less.
 _MIN_FILL = 0.25
@@ -71,7 +71,7 @@ class DeferredItems:
     """A query's page items, fingerprinted on first use (iteration), then kept.
 
     ``len`` and truth need no fingerprints: a search only iterates when the page itself matched
-    nothing, so the 48 of 200 benchmark drawings with parts small beside their canvas (and
+    nothing, so the 71 of 200 benchmark drawings with parts small beside their canvas (and
     every page a search matches) never pay for their items' fingerprints (~20 ms each). Pickled
     (to or from a worker process), they travel as the cut-out pixels, or as fingerprints once
     computed."""
