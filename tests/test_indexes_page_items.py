@@ -94,3 +94,15 @@ def test_items_are_fingerprinted_only_when_a_search_needs_them() -> None:
     # Once computed, the fingerprints travel.
     again = pickle.loads(pickle.dumps(fp.items))
     assert again._done is not None and [i.sha256 for _, i in again] == [i.sha256 for _, i in fp.items]
+
+
+def test_plain_swatches_and_buttons_are_no_items() -> None:
+    """A sidebar's plain panels: on held-out seed 1 a yellow one matched a registered yellow flag."""
+    page = Image.new("RGB", (1280, 900), (245, 245, 245))
+    draw = ImageDraw.Draw(page)
+    for i, colour in enumerate(((250, 200, 20), (40, 90, 200), (200, 30, 30))):
+        draw.rectangle((20, 95 + i * 130, 200, 205 + i * 130), fill=colour)
+    art = imagegen.artwork(7).resize((240, 180))
+    page.paste(art, (500, 300))
+    [item] = page_items(np.asarray(page))
+    assert _iou(item, (500, 300, 240, 180)) > 0.9, item
