@@ -106,3 +106,13 @@ def test_plain_swatches_and_buttons_are_no_items() -> None:
     page.paste(art, (500, 300))
     [item] = page_items(np.asarray(page))
     assert _iou(item, (500, 300, 240, 180)) > 0.9, item
+
+
+def test_items_of_a_page_shrunk_to_a_few_pixels_are_searched_without_error() -> None:
+    """Items of a tiny page are a few pixels wide: the quality gate, not a crash, stops them."""
+    engine = _engine(range(1, 3))
+    page, _ = imagegen.product_grid([imagegen.artwork(s) for s in (901, 1, 902, 903)], seed=1)
+    for width in (300, 120, 64, 40):
+        small = page.resize((width, max(1, round(page.height * width / page.width))))
+        fp = fingerprint(imagegen.encode(small))
+        assert not [m for m in engine.search(fp) if m.verdict == "match"], width
