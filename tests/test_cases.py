@@ -98,23 +98,27 @@ def test_a_case_marked_licensed_by_hand_stays_licensed(conn: sqlite3.Connection)
     assert _hit(conn, scan="scan_b").status == "licensed"
 
 
+def _registered_hits(reg: Registry, work_id: str, listings: list[dict]) -> list[int]:
+    """Case ids of one `match` of the registered work in each listing."""
+    with reg.transaction() as c:
+        hits = [
+            cases.record_hit(
+                c, match={**_match(), "work_id": work_id}, listing=listing, evidence={}, scan_id="scan_a"
+            )
+            for listing in listings
+        ]
+    return [h.id for h in hits if h is not None]
+
+
 def test_a_licence_granted_settles_the_cases_it_covers(tmp_path: Path) -> None:
     """They stayed open until a scan saw the listing again, and their notices, aimed at the
     licensee, were still served."""
     with Registry.open(tmp_path / "data") as reg:
         work = reg.register("ana", artwork_png(40))
-        with reg.transaction() as c:
-            hits = [
-                cases.record_hit(
-                    c,
-                    match={**_match(), "work_id": work["work_id"]},
-                    listing={**LISTING, "listing_id": listing_id, "seller": seller},
-                    evidence={},
-                    scan_id="scan_a",
-                )
-                for listing_id, seller in (("L1", "s1"), ("L2", "s2"))
-            ]
-        covered, other = (h.id for h in hits if h is not None)
+        listings = [
+            {**LISTING, "listing_id": i, "seller": seller} for i, seller in (("L1", "s1"), ("L2", "s2"))
+        ]
+        covered, other = _registered_hits(reg, work["work_id"], listings)
         assert cases.why_no_notice(reg.db, cases.get_case(reg.db, covered)) is None
         reg.add_license(work["work_id"], "s1", "bazaar")
         now_covered = cases.get_case(reg.db, covered)
@@ -129,18 +133,7 @@ def test_withdrawing_a_work_dismisses_its_open_and_notified_cases(tmp_path: Path
     """They stayed open in the owner's list, though no notice could be sent for them any more."""
     with Registry.open(tmp_path / "data") as reg:
         work = reg.register("ana", artwork_png(40))
-        with reg.transaction() as c:
-            hits = [
-                cases.record_hit(
-                    c,
-                    match={**_match(), "work_id": work["work_id"]},
-                    listing={**LISTING, "listing_id": f"L{n}"},
-                    evidence={},
-                    scan_id="scan_a",
-                )
-                for n in range(4)
-            ]
-        ids = [h.id for h in hits if h is not None]
+        ids = _registered_hits(reg, work["work_id"], [{**LISTING, "listing_id": f"L{n}"} for n in range(4)])
         with reg.transaction() as c:
             cases.change_status(c, ids[1], "notified", actor="ana")
             cases.change_status(c, ids[2], "notified", actor="ana")
