@@ -18,8 +18,8 @@ Evidence for the same work is combined into one calibrated score (``scoring``); 
 that reached `review` is then compared whole with the work (``appearance``), which lifts heavily
 downscaled, blurred or re-encoded whole copies to `match`. Last, a match lying inside a clearly
 stronger one (one registered drawing inside another) is demoted to `review`. If nothing reached
-`match` still, each picture standing small on the query's page (``page_items``: a product grid,
-a sticker sheet) is searched as a query of its own, and its works reported in page pixels.
+`match` still, each picture standing on the query's page (``page_items``: a product grid, a
+sticker sheet, a listing page) is searched as a query of its own, its works reported in page pixels.
 
 Works are identified by caller-chosen non-negative int keys (< 2**52).
 """

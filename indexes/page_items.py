@@ -24,6 +24,8 @@ import numpy as np
 from indexes.content_box import off_colour
 from indexes.panels import MIN_BACKGROUND_SHARE, page_background
 
+Box = tuple[int, int, int, int]  # x, y, w, h
+
 MAX_ITEMS = 12
 # An item this much of one colour (within the tolerance) is a swatch, not a picture.
 _FLAT_SHARE = 0.97
@@ -41,7 +43,7 @@ _MAX_ASPECT = 4.0
 _MIN_FILL = 0.25
 
 
-def page_items(rgb: np.ndarray) -> list[tuple[int, int, int, int]]:
+def page_items(rgb: np.ndarray) -> list[Box]:
     """(x, y, w, h) of up to ``MAX_ITEMS`` items on the image's page, largest first."""
     colour, share = page_background(rgb[::4, ::4].reshape(-1, 3))
     if share < MIN_BACKGROUND_SHARE:
@@ -68,7 +70,7 @@ def page_items(rgb: np.ndarray) -> list[tuple[int, int, int, int]]:
     return boxes[:MAX_ITEMS]
 
 
-def _flat(rgb: np.ndarray, box: tuple[int, int, int, int]) -> bool:
+def _flat(rgb: np.ndarray, box: Box) -> bool:
     """A swatch of one colour (a button, a coloured panel), not a picture: on held-out seed 1 a
     listing page's plain yellow sidebar swatch was a `match` for a registered yellow signal flag."""
     x, y, w, h = box
@@ -76,9 +78,6 @@ def _flat(rgb: np.ndarray, box: tuple[int, int, int, int]) -> bool:
     patch = np.ascontiguousarray(rgb[y + h // 8 : y + h - h // 8, x + w // 8 : x + w - w // 8])
     colour = np.median(patch.reshape(-1, 3), axis=0).astype(np.uint8)
     return float((~off_colour(patch, colour, _FLAT_TOLERANCE)).mean()) >= _FLAT_SHARE
-
-
-Box = tuple[int, int, int, int]
 
 
 class DeferredItems:
