@@ -212,10 +212,7 @@ def settle_licensed(conn: sqlite3.Connection, work_key: int, *, note: str) -> li
     moved = []
     for case_id, status, platform, seller in rows:
         if licensed_keys(conn, [work_key], platform=platform, seller=seller):
-            conn.execute(
-                "UPDATE cases SET status = 'licensed', updated_at = ? WHERE id = ?", (utcnow(), case_id)
-            )
-            _event(conn, case_id, status, "licensed", actor="licence", note=note)
+            _set_status(conn, case_id, status, "licensed", actor="licence", note=note)
             moved.append(int(case_id))
     return moved
 
@@ -228,10 +225,8 @@ def dismiss_withdrawn(conn: sqlite3.Connection, work_key: int, *, note: str) -> 
         "SELECT id, status FROM cases WHERE work_id = ? AND status IN ('open', 'notified') ORDER BY id",
         (work_key,),
     ).fetchall()
-    now = utcnow()
     for case_id, status in rows:
-        conn.execute("UPDATE cases SET status = 'dismissed', updated_at = ? WHERE id = ?", (now, case_id))
-        _event(conn, case_id, status, "dismissed", actor="withdrawal", note=note)
+        _set_status(conn, case_id, status, "dismissed", actor="withdrawal", note=note)
     return [int(r[0]) for r in rows]
 
 
@@ -306,8 +301,7 @@ def change_status(
             f"work {case.work_id} was withdrawn; case {case_id} can only be dismissed or marked licensed",
             case_id=case_id,
         )
-    conn.execute("UPDATE cases SET status = ?, updated_at = ? WHERE id = ?", (new_status, utcnow(), case_id))
-    _event(conn, case_id, case.status, new_status, actor=actor, note=note)
+    _set_status(conn, case_id, case.status, new_status, actor=actor, note=note)
     return get_case(conn, case_id)
 
 
@@ -328,6 +322,14 @@ def case_events(conn: sqlite3.Connection, case_id: int) -> list[dict[str, Any]]:
         (case_id,),
     )
     return [{"at": r[0], "from": r[1], "to": r[2], "actor": r[3], "note": r[4]} for r in rows]
+
+
+def _set_status(
+    conn: sqlite3.Connection, case_id: int, old: str, new: str, *, actor: str | None, note: str | None
+) -> None:
+    """Move a case and record the move (callers have checked that it is allowed)."""
+    conn.execute("UPDATE cases SET status = ?, updated_at = ? WHERE id = ?", (new, utcnow(), case_id))
+    _event(conn, case_id, old, new, actor=actor, note=note)
 
 
 def _event(
