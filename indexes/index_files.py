@@ -27,7 +27,7 @@ import numpy as np
 from indexes import appearance
 from indexes.binary_index import BinaryIndex
 from indexes.global_hashes import PDQ_BYTES, PHASH_BYTES
-from indexes.indexed_work import SUMMARY_BYTES, IndexedWork, to_fixed
+from indexes.indexed_work import SUMMARY_BYTES, IndexedWork, WorkArrays, to_fixed
 from indexes.local_features import DESCRIPTOR_BYTES
 
 MANIFEST = "manifest.json"
@@ -38,8 +38,6 @@ FORMAT = 8
 READABLE_FORMATS = (3, 4, 5, 6, 7, 8)
 # The first format that keeps everything a work needs; older ones load as ``older_format``.
 _COMPLETE_FORMAT = 7
-_NO_DESCRIPTORS = np.zeros((0, DESCRIPTOR_BYTES), np.uint8)
-_NO_DESCRIPTORS.setflags(write=False)
 # Files ``write`` puts under a generation id (and a manifest it wrote but never switched to).
 _GENERATION_FILE = re.compile(
     r"(?:(?:pdq|local)(?:-delta)?\.[0-9a-f]{12}\.faissb|works\.[0-9a-f]{12}\.npz"
@@ -218,18 +216,19 @@ def _read_works(
             descriptors = z["descriptors"]
     if points.dtype != np.uint16:  # format 3
         points = to_fixed(points)
-    offsets = np.concatenate([[0], np.cumsum(counts)])
-    pdq_offsets = np.concatenate([[0], np.cumsum(views.astype(np.int64))])
+    # Offsets into one set of arrays shared by every work (``WorkArrays``), not views per work.
+    arrays = WorkArrays(
+        points,
+        np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
+        pdq,
+        np.concatenate([[0], np.cumsum(views.astype(np.int64))]).astype(np.int64),
+        summaries,
+        descriptors,
+    )
     works: dict[int, IndexedWork] = {}
     for i, key in enumerate(keys.tolist()):
         works[key] = IndexedWork(
-            str(sha[i]),
-            size_of((int(sizes[i][0]), int(sizes[i][1]))),
-            points[offsets[i] : offsets[i + 1]],
-            bool(low[i]),
-            pdq[pdq_offsets[i] : pdq_offsets[i + 1]],
-            summaries[i],
-            _NO_DESCRIPTORS if descriptors is None else descriptors[offsets[i] : offsets[i + 1]],
+            str(sha[i]), size_of((int(sizes[i][0]), int(sizes[i][1]))), bool(low[i]), arrays, i
         )
     return works, described
 

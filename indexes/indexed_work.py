@@ -3,6 +3,7 @@ one per work, a million of them in memory at the largest size BENCHMARKS.md meas
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -10,7 +11,7 @@ import numpy as np
 from indexes import appearance
 from indexes.fingerprinting import Fingerprint
 from indexes.global_hashes import PHASH_BYTES
-from indexes.local_features import LocalFeatures
+from indexes.local_features import DESCRIPTOR_BYTES, LocalFeatures
 
 # A work's keypoints are kept in fixed point, 1/32 px in uint16 (working images are at most
 # 1,024 px): half the memory of float32, which was 1 GB of a million-work registry.
@@ -20,23 +21,39 @@ NO_PHASH = -1
 SUMMARY_BYTES = appearance.SIGNATURE_BYTES + PHASH_BYTES + 1
 
 
+_NO_DESCRIPTORS = np.zeros((0, DESCRIPTOR_BYTES), np.uint8)
+_NO_DESCRIPTORS.setflags(write=False)
+
+
+@dataclass(frozen=True, eq=False, slots=True)
+class WorkArrays:
+    """The per-work arrays of one work or of every work a saved index holds, concatenated: work
+    ``i``'s rows are ``offsets[i]:offsets[i + 1]`` (points, descriptors) and
+    ``pdq_offsets[i]:pdq_offsets[i + 1]`` (PDQ views). Works slice them when asked, instead of
+    holding four array views each: ~560 bytes a work, 530 MiB of a million-work registry."""
+
+    points: np.ndarray  # (N, 2) uint16, working pixels x POINT_SCALE
+    offsets: np.ndarray  # (n + 1,) int64
+    pdq: np.ndarray  # (M, 32) identity-orientation PDQ of each whole-image view
+    pdq_offsets: np.ndarray  # (n + 1,) int64
+    # (n, ``SUMMARY_BYTES``) int8: the ``indexes.appearance`` signature (zeros when unknown), the
+    # pHash's 8 bytes and a has-pHash flag.
+    summaries: np.ndarray
+    # (N, 32) uint8 ORB descriptors of the points, for matching a query against one work alone
+    # (``work_matching``); None when not kept (``Engine(exclusive_placements=False)``, or an
+    # index written before format 7). A loaded index maps them from disk (``index_files``).
+    descriptors: np.ndarray | None
+
+
 @dataclass(frozen=True, eq=False, slots=True)
 class IndexedWork:
-    """One indexed work (slots, no per-instance dict; fixed-point keypoints)."""
+    """One indexed work: row ``row`` of ``arrays`` (slots, no per-instance dict)."""
 
     sha256: str
     working_size: tuple[int, int]
-    fixed_points: np.ndarray  # (n, 2) uint16, working pixels x POINT_SCALE
     low_information: bool
-    pdq: np.ndarray  # (views, 32) identity-orientation PDQ of each whole-image view
-    # ``SUMMARY_BYTES`` int8: the ``indexes.appearance`` signature (zeros when unknown), the
-    # pHash's 8 bytes and a has-pHash flag; in a loaded index, a view into one array. A signature
-    # view plus the pHash as a Python int cost 61 MiB more at a million works (BENCHMARKS.md).
-    summary: np.ndarray
-    # (n, 32) uint8 ORB descriptors of ``fixed_points``, for matching a query against this work
-    # alone (``work_matching``); empty when not kept (``Engine(exclusive_placements=False)``, or an
-    # index written before format 7).
-    descriptors: np.ndarray
+    arrays: WorkArrays
+    row: int
 
     @classmethod
     def of(
@@ -51,16 +68,47 @@ class IndexedWork:
         ``fp.working_size``, passed in so that the engine can share one tuple per size.
         ``descriptors_of``: the features whose descriptors are kept (default ``local``; none to
         save memory)."""
-        summary = np.zeros(SUMMARY_BYTES, np.int8)
+        summary = np.zeros((1, SUMMARY_BYTES), np.int8)
         # A signature of another size (none, or a future layout) is not compared, nor saved.
         if len(fp.appearance) == appearance.SIGNATURE_BYTES:
-            summary[: appearance.SIGNATURE_BYTES] = fp.appearance
+            summary[0, : appearance.SIGNATURE_BYTES] = fp.appearance
         if len(fp.phash) == PHASH_BYTES:  # a query's fingerprint has none
-            summary[appearance.SIGNATURE_BYTES : -1] = fp.phash.view(np.int8)
-            summary[-1] = 1
+            summary[0, appearance.SIGNATURE_BYTES : -1] = fp.phash.view(np.int8)
+            summary[0, -1] = 1
         points, pdq = to_fixed(local.points), fp.pdq[:, 0, :].copy()
-        descriptors = np.ascontiguousarray((local if descriptors_of is None else descriptors_of).descriptors)
-        return cls(fp.sha256, working_size, points, fp.low_information, pdq, summary, descriptors)
+        kept = local if descriptors_of is None else descriptors_of
+        arrays = WorkArrays(
+            points,
+            _span(len(points)),
+            pdq,
+            _span(len(pdq)),
+            summary,
+            np.ascontiguousarray(kept.descriptors) if len(kept) else None,
+        )
+        return cls(fp.sha256, working_size, fp.low_information, arrays, 0)
+
+    @property
+    def fixed_points(self) -> np.ndarray:
+        """(n, 2) uint16 keypoints, working pixels x POINT_SCALE."""
+        a, i = self.arrays, self.row
+        return a.points[a.offsets[i] : a.offsets[i + 1]]
+
+    @property
+    def pdq(self) -> np.ndarray:
+        """(views, 32) identity-orientation PDQ of each whole-image view."""
+        a, i = self.arrays, self.row
+        return a.pdq[a.pdq_offsets[i] : a.pdq_offsets[i + 1]]
+
+    @property
+    def summary(self) -> np.ndarray:
+        """``SUMMARY_BYTES`` int8: appearance signature, pHash bytes, has-pHash flag."""
+        return self.arrays.summaries[self.row]
+
+    @property
+    def descriptors(self) -> np.ndarray:
+        """(n, 32) uint8 ORB descriptors of ``fixed_points``; empty when not kept."""
+        a, i = self.arrays, self.row
+        return _NO_DESCRIPTORS if a.descriptors is None else a.descriptors[a.offsets[i] : a.offsets[i + 1]]
 
     @property
     def appearance(self) -> np.ndarray:
@@ -81,7 +129,16 @@ class IndexedWork:
     @property
     def whole_views(self) -> int:
         """PDQ ids below this are whole-image views, the rest sub-regions."""
-        return len(self.pdq)
+        a, i = self.arrays, self.row
+        return int(a.pdq_offsets[i + 1] - a.pdq_offsets[i])
+
+
+@functools.cache
+def _span(rows: int) -> np.ndarray:
+    """Offsets of one work of ``rows`` rows, shared by every work of that many (read-only)."""
+    offsets = np.array([0, rows], np.int64)
+    offsets.setflags(write=False)
+    return offsets
 
 
 def phash_int(packed: np.ndarray) -> int:
