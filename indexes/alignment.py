@@ -78,19 +78,60 @@ def aligned_edges(
     per work."""
     image, to_thumb = _as_placed(thumbnail, query_working_size, mirrored)
     gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    placed = _placed_edges([gray], to_thumb, placement, work_size)
+    if placed is None:
+        return 0.0
+    (edges,), visible = placed
+    return appearance.masked_correlation(appearance.edge_map(work_signature), edges, visible)
+
+
+def recoloured_edges(
+    thumbnail: np.ndarray,
+    query_working_size: tuple[int, int],
+    placement: Placement,
+    work_size: tuple[int, int],
+    work_signature: np.ndarray,
+) -> float:
+    """``aligned_edges`` made to survive a recolour and an overlay: the best correlation with the
+    work's edges of the edges of the query's grey level or of one of its colour channels, each
+    taken whole or with an overlay's tiles left out (``appearance.unoccluded_correlation``).
+
+    A hue rotation moves grey levels so that edges between colours fade or vanish in grey
+    while a channel keeps them; a caption bar over a recoloured crop adds strong edges the
+    work lacks. For the exclusive placements (``Engine._exclusive``), on benchmark seeds 0 and
+    1: 23 and 34 more true copies at `match`, the same wrong works, and 3 and 2 more
+    distractors, each a derivative of a registered drawing (BENCHMARKS.md, twentieth session)."""
+    image, to_thumb = _as_placed(thumbnail, query_working_size, False)
+    gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+    planes = [p.astype(np.float32) for p in (gray, image[..., 0], image[..., 1], image[..., 2])]
+    placed = _placed_edges(planes, to_thumb, placement, work_size)
+    if placed is None:
+        return 0.0
+    maps, visible = placed
+    work = appearance.edge_map(work_signature)
+    return max(
+        max(
+            appearance.masked_correlation(work, edges, visible),
+            appearance.unoccluded_correlation(work, edges, visible),
+        )
+        for edges in maps
+    )
+
+
+def _placed_edges(
+    planes: list[np.ndarray], to_thumb: np.ndarray, placement: Placement, work_size: tuple[int, int]
+) -> tuple[list[np.ndarray], np.ndarray] | None:
+    """Each grey ``plane`` of the query under ``placement``, warped into the work's frame as a
+    band-limited edge map (``appearance.low_pass_edges``), and which of its pixels lie inside
+    the query; None when under ``MIN_VISIBLE`` of the work does."""
     side = appearance.SIDE * _EDGE_OVERSAMPLE
     ww, wh = work_size
     # Target pixels -> work working pixels (squashed to a square, as the signature is) -> query.
     mapping = to_thumb @ _affine(placement) @ np.diag([ww / side, wh / side, 1.0])
     inverse = cv2.WARP_INVERSE_MAP
-    # Replicated borders: a constant fill would draw an edge along the query's border.
-    warped = cv2.warpPerspective(
-        gray, mapping, (side, side), flags=cv2.INTER_LINEAR | inverse, borderMode=cv2.BORDER_REPLICATE
-    )
-    small = cv2.resize(warped, (appearance.SIDE, appearance.SIDE), interpolation=cv2.INTER_AREA)
     # Which signature pixels lie inside the query, less a one-pixel rim of partly covered ones.
     inside = cv2.warpPerspective(
-        np.ones(gray.shape, np.uint8),
+        np.ones(planes[0].shape, np.uint8),
         mapping @ np.diag([_EDGE_OVERSAMPLE, _EDGE_OVERSAMPLE, 1.0]),
         (appearance.SIDE, appearance.SIDE),
         flags=cv2.INTER_NEAREST | inverse,
@@ -98,10 +139,16 @@ def aligned_edges(
     )
     visible = cv2.erode(inside, np.ones((3, 3), np.uint8), borderType=cv2.BORDER_REPLICATE) > 0
     if visible.mean() < MIN_VISIBLE:
-        return 0.0
-    return appearance.masked_correlation(
-        appearance.edge_map(work_signature), appearance.low_pass_edges(small), visible
-    )
+        return None
+    maps = []
+    for plane in planes:
+        # Replicated borders: a constant fill would draw an edge along the query's border.
+        warped = cv2.warpPerspective(
+            plane, mapping, (side, side), flags=cv2.INTER_LINEAR | inverse, borderMode=cv2.BORDER_REPLICATE
+        )
+        small = cv2.resize(warped, (appearance.SIDE, appearance.SIDE), interpolation=cv2.INTER_AREA)
+        maps.append(appearance.low_pass_edges(small))
+    return maps, visible
 
 
 def _as_placed(

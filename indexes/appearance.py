@@ -78,6 +78,45 @@ def masked_correlation(a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> float:
     return float(x @ y) / norm if norm > 0.0 else 0.0
 
 
+# ``unoccluded_correlation``: tiles of the edge maps, the share of them that may be left out,
+# and how much of a tile must be visible to count.
+_TILE = 16
+_OCCLUDED_SHARE = 0.25
+_TILE_VISIBLE = 0.5
+
+
+def unoccluded_correlation(work: np.ndarray, query: np.ndarray, mask: np.ndarray) -> float:
+    """``masked_correlation`` of a work's edge map with a query's, less the worst-agreeing quarter
+    of the (``_TILE`` px) tiles among those where the query has more edges than the work: an
+    overlay (a caption, a sticker) adds edges the work lacks, while art missing from the query
+    (a derivative drawing that kept one element) leaves its tiles emptier, and those always
+    count. Deviations are taken from the whole visible region's mean."""
+    tiles = SIDE // _TILE
+    inside = mask.astype(np.float64)
+
+    def per_tile(values: np.ndarray) -> np.ndarray:
+        return values.reshape(tiles, _TILE, tiles, _TILE).sum(axis=(1, 3)).ravel()
+
+    visible = per_tile(inside)
+    counted = visible >= _TILE_VISIBLE * _TILE * _TILE
+    if not counted.any():
+        return 0.0
+    # Edge maps are magnitudes up to an offset and a scale (a work's is rebuilt from its
+    # signature), so which has more edges in a tile is judged by its rank among the tiles.
+    levels = np.stack([per_tile(work * inside), per_tile(query * inside)]) / np.maximum(visible, 1.0)
+    ranks = levels.argsort(axis=1, kind="stable").argsort(axis=1, kind="stable")
+    x = (work - work[mask].mean()) * inside
+    y = (query - query[mask].mean()) * inside
+    products, work_energy, query_energy = (per_tile(v) for v in (x * y, x * x, y * y))
+    agreement = products / np.sqrt(work_energy * query_energy + 1e-9)
+    candidates = np.flatnonzero(counted & (ranks[1] > ranks[0]))
+    worst = candidates[np.argsort(agreement[candidates], kind="stable")]
+    kept = counted.copy()
+    kept[worst[: int(counted.sum() * _OCCLUDED_SHARE)]] = False
+    norm = float(np.sqrt(work_energy[kept].sum() * query_energy[kept].sum()))
+    return float(products[kept].sum()) / norm if norm > 0.0 else 0.0
+
+
 def orientations(sig: np.ndarray) -> np.ndarray:
     """(8, 255) unit vectors: ``sig`` under each rotation by 90 degrees and mirror.
 

@@ -469,7 +469,13 @@ class Engine:
         key, work, placement = best
         if placement.inliers < _EXCLUSIVE_INLIERS or runner_up > _EXCLUSIVE_RUNNER_UP * placement.inliers:
             return False
-        edges = _aligned_edges(fp, work, placement, False)
+        if fp.thumbnail is None or not work.appearance.any():
+            return False
+        # A copy matched this way is often recoloured and captioned too (its crowded-out features
+        # say so), so its edges are compared in a way that survives both.
+        edges = alignment.recoloured_edges(
+            fp.thumbnail, fp.working_size, placement, work.working_size, work.appearance
+        )
         if edges < scoring.EXCLUSIVE_EDGES:
             return False
         ev = evidence.setdefault(key, _Evidence())

@@ -90,3 +90,20 @@ def test_placed_edges_need_a_tenth_of_the_work_inside_the_query() -> None:
     outside = matrix.copy()
     outside[:, 2] += (-470, -350)  # only a 10 x 10 px corner of the work stays on the page
     assert _edges(page, Placement(30, outside, 0.5)) == 0.0
+
+
+def test_recoloured_edges_find_a_copy_whose_grey_level_lost_every_edge() -> None:
+    page, matrix = _placed_copy(angle=8, scale=1.2, shift=(200, 100))
+    # Recoloured so that every pixel has the same luminance: red carries the old grey level and
+    # green makes up the difference, so the grey edges are gone and the red channel keeps them.
+    level = cv2.cvtColor(page, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    green = np.clip((150.0 - 0.299 * level) / 0.587, 0, 255)
+    recoloured = np.dstack([level, green, np.zeros_like(level)]).astype(np.uint8)
+    placement = Placement(30, matrix, 0.5)
+    thumb = global_hashes.hash_input(recoloured)
+    work = appearance.signature(global_hashes.thumbnail(np.asarray(imagegen.artwork(11, WORK_SIZE))))
+    assert alignment.aligned_edges(thumb, QUERY_SIZE, placement, WORK_SIZE, work) < 0.3
+    assert alignment.recoloured_edges(thumb, QUERY_SIZE, placement, WORK_SIZE, work) >= 0.9
+    wrong = matrix.copy()
+    wrong[:, 2] += (250, 0)
+    assert alignment.recoloured_edges(thumb, QUERY_SIZE, Placement(30, wrong, 0.5), WORK_SIZE, work) < 0.6

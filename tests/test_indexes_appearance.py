@@ -99,3 +99,31 @@ def test_edge_map_rebuilds_the_band_limited_edges_of_the_image() -> None:
         appearance.masked_correlation(appearance.edge_map(appearance.signature(other)), rebuilt, everywhere)
         < 0.6
     )
+
+
+def _edges_of(seed: int) -> np.ndarray:
+    art = np.asarray(imagegen.artwork(seed, (256, 256)))
+    grey = cv2.cvtColor(art, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    return appearance.low_pass_edges(cv2.resize(grey, (appearance.SIDE,) * 2, interpolation=cv2.INTER_AREA))
+
+
+def test_unoccluded_correlation_leaves_out_an_overlay_but_not_missing_art() -> None:
+    work = _edges_of(5)
+    everywhere = np.ones(work.shape, bool)
+    # A busy band over the bottom quarter (a caption): it adds edges the work lacks.
+    captioned = work.copy()
+    band = np.random.default_rng(0).normal(0.0, 2.0 * float(work.std()), (16, appearance.SIDE))
+    captioned[-16:] = float(work.mean()) + np.abs(band).astype(np.float32)
+    assert appearance.masked_correlation(work, captioned, everywhere) < 0.6
+    assert appearance.unoccluded_correlation(work, captioned, everywhere) > 0.9
+    # The same quarter empty instead (a derivative drawing that kept the rest): it still counts.
+    emptied = work.copy()
+    emptied[-16:] = float(work.min())
+    plain = appearance.masked_correlation(work, emptied, everywhere)
+    assert plain < 0.8
+    assert appearance.unoccluded_correlation(work, emptied, everywhere) < plain + 0.05
+
+
+def test_unoccluded_correlation_of_unrelated_edges_stays_low() -> None:
+    everywhere = np.ones((appearance.SIDE,) * 2, bool)
+    assert appearance.unoccluded_correlation(_edges_of(5), _edges_of(6), everywhere) < 0.6
