@@ -99,7 +99,7 @@ def recoloured_edges(
     A hue rotation moves grey levels so that edges between colours fade or vanish in grey
     while a channel keeps them; a caption bar over a recoloured crop adds strong edges the
     work lacks. For the exclusive placements (``Engine._exclusive``), on benchmark seeds 0 and
-    1: 23 and 34 more true copies at `match`, the same wrong works, and 3 and 2 more
+    1: 30 and 32 more true copies at `match`, the same wrong works, and 3 and 2 more
     distractors, each a derivative of a registered drawing (BENCHMARKS.md, twentieth session)."""
     image, to_thumb = _as_placed(thumbnail, query_working_size, False)
     gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
