@@ -109,13 +109,8 @@ def recoloured_edges(
         return 0.0
     maps, visible = placed
     work = appearance.edge_map(work_signature)
-    return max(
-        max(
-            appearance.masked_correlation(work, edges, visible),
-            appearance.unoccluded_correlation(work, edges, visible),
-        )
-        for edges in maps
-    )
+    measures = (appearance.masked_correlation, appearance.unoccluded_correlation)
+    return max(measure(work, edges, visible) for edges in maps for measure in measures)
 
 
 def _placed_edges(
