@@ -14,12 +14,13 @@ Search is a cascade, cheapest evidence first:
 5. only when still nothing reached `match`: the query matched against each of its best-voted
    works alone (``work_matching``), kept when one placement stands clear of the others' and its
    placed edges agree (``_exclusive``): copies whose correspondences other works crowded out.
-Evidence for the same work is combined into one calibrated score (``scoring``); a candidate
-that reached `review` is then compared whole with the work (``appearance``), which lifts heavily
-downscaled, blurred or re-encoded whole copies to `match`. Last, a match lying inside a clearly
-stronger one (one registered drawing inside another) is demoted to `review`. If nothing reached
-`match` still, each picture standing on the query's page (``page_items``: a product grid, a
-sticker sheet, a listing page) is searched as a query of its own, its works reported in page pixels.
+Evidence for the same work is combined into one calibrated score (``verdicts``, ``scoring``); a
+candidate that reached `review` is then compared whole with the work (``appearance``), which lifts
+heavily downscaled, blurred or re-encoded whole copies to `match`. Last, a match lying inside a
+clearly stronger one (one registered drawing inside another) is demoted to `review`. If nothing
+reached `match` still, each picture standing on the query's page (``page_items``: a product grid,
+a sticker sheet, a listing page) is searched as a query of its own, its works reported in page
+pixels.
 
 Works are identified by caller-chosen non-negative int keys (< 2**52).
 """
@@ -27,8 +28,7 @@ Works are identified by caller-chosen non-negative int keys (< 2**52).
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable
 from pathlib import Path
 
 import faiss
@@ -36,21 +36,22 @@ import numpy as np
 
 from indexes import (
     alignment,
-    appearance,
     file_lock,
     geometry,
     global_hashes,
     index_files,
     scoring,
+    verdicts,
     work_matching,
 )
 from indexes.binary_index import BinaryIndex, VectorBatches
 from indexes.cpu import available_cores, faiss_threads
 from indexes.fingerprinting import REFERENCE_FEATURES, SILHOUETTE_FEATURES, Fingerprint
-from indexes.global_hashes import PDQ_BYTES, PHASH_BYTES
-from indexes.indexed_work import NO_PHASH, IndexedWork, phash_int
+from indexes.global_hashes import PDQ_BYTES
+from indexes.indexed_work import IndexedWork
 from indexes.local_features import DESCRIPTOR_BYTES, LocalFeatures
 from indexes.rwlock import ReadWriteLock
+from indexes.verdicts import Evidence, Match
 
 # Widest PDQ distance considered as whole-image evidence (beyond it PDQ is noise).
 PDQ_CANDIDATE_DISTANCE = 63
@@ -89,9 +90,6 @@ _VIEW_BITS = 5  # pdq id = key << 5 | view (whole-image views first, then sub-re
 # Hamming distances: 13 ms at 16k indexed descriptors (~50 works) and 79 ms at 60k, against
 # 0.9 and 2.5 ms for IVF (measured on 2 cores). Flat only while it is tiny.
 LOCAL_FLAT_LIMIT = 8192
-# A placement showing >= 85 % of the work and filling >= 85 % of the query is a whole copy
-# (kind "near"); anything less is "partial" (a crop, or the work inside a larger image).
-_WHOLE_SHARE = 0.85
 # Two works whose whole images are this close (PDQ bits) are one picture registered twice (an
 # original and its contested re-upload): neither explains the other away. Before, a re-encoded
 # re-upload scoring a little higher took `match` from the original. No benchmark pair is this close
@@ -104,33 +102,6 @@ _MIN_ALIGNED_INLIERS = 7
 # one picture, and how many descriptors they must both be close to (twins share nearly all).
 _TWIN_PAIRS = 4
 _TWIN_MIN_SHARED = 8
-
-
-@dataclass(frozen=True)
-class Match:
-    """One registered work found in a query."""
-
-    key: int
-    score: float
-    verdict: str  # "match" | "review", or "" for a weaker candidate (``search(min_score=...)``)
-    kind: str  # "exact" | "near" | "partial"
-    region: tuple[int, int, int, int] | None  # x, y, w, h in query pixels
-
-
-@dataclass
-class _Evidence:
-    near: int | None = None  # best whole-image PDQ distance
-    near_panel: tuple[int, int, int, int] | None = None  # the query panel it was found in, if one
-    region: int | None = None  # best sub-region PDQ distance (the query is a crop)
-    placement: geometry.Placement | None = None
-    mirrored: bool = False
-    aligned: int | None = None  # PDQ distance of the placed query region to the work
-    edges: float = 0.0  # correlation of the placed query region's edges with the work's
-    loose: int = 0  # inliers of a placement found without the ratio test (weak candidates only)
-    # A placement found by matching the query against this work alone, clearly ahead of every
-    # other shortlisted work's (``Engine._exclusive``), and its placed edges' correlation.
-    exclusive: geometry.Placement | None = None
-    exclusive_edges: float = 0.0
 
 
 class Engine:
@@ -311,7 +282,7 @@ class Engine:
         if limit < 0:
             raise ValueError(f"limit must not be negative, got {limit}")
         with self._lock.read():
-            evidence: dict[int, _Evidence] = {}
+            evidence: dict[int, Evidence] = {}
             exact = set(self._owners(fp.sha256))
             weak = min_score < scoring.REVIEW_THRESHOLD
             self._near(fp, evidence)
@@ -346,7 +317,7 @@ class Engine:
     def search_batch(self, fps: Iterable[Fingerprint], limit: int = 10) -> list[list[Match]]:
         return [self.search(fp, limit) for fp in fps]
 
-    def _near(self, fp: Fingerprint, evidence: dict[int, _Evidence]) -> None:
+    def _near(self, fp: Fingerprint, evidence: dict[int, Evidence]) -> None:
         queries = fp.pdq.reshape(-1, PDQ_BYTES)
         # A view whose hash is degenerate is skipped in all 8 orientations: the others, however
         # their bits fall, describe the same flat or regular image.
@@ -375,7 +346,7 @@ class Engine:
                     continue
                 if negative and view >= work.whole_views:
                     continue
-                ev = evidence.setdefault(key, _Evidence())
+                ev = evidence.setdefault(key, Evidence())
                 if view >= work.whole_views:
                     ev.region = d if ev.region is None else min(ev.region, d)
                 elif ev.near is None or d < ev.near:
@@ -385,7 +356,7 @@ class Engine:
         self,
         local: LocalFeatures,
         fp: Fingerprint,
-        evidence: dict[int, _Evidence],
+        evidence: dict[int, Evidence],
         *,
         mirrored: bool,
         weak: bool = False,
@@ -418,7 +389,7 @@ class Engine:
             misses = 0 if strong else misses + 1
             if placement is None:
                 continue
-            ev = evidence.setdefault(key, _Evidence())
+            ev = evidence.setdefault(key, Evidence())
             if ev.placement is None or placement.inliers > ev.placement.inliers:
                 ev.placement, ev.mirrored = placement, mirrored
                 ev.aligned = _aligned_distance(fp, work, placement, mirrored)
@@ -428,7 +399,7 @@ class Engine:
         return ids, close
 
     def _exclusive(
-        self, fp: Fingerprint, ids: np.ndarray, close: np.ndarray, evidence: dict[int, _Evidence]
+        self, fp: Fingerprint, ids: np.ndarray, close: np.ndarray, evidence: dict[int, Evidence]
     ) -> bool:
         """When nothing reached `match`: match the query against each of the works most of its
         descriptors are near (without the ratio test across works) one work at a time
@@ -478,12 +449,12 @@ class Engine:
         )
         if edges < scoring.EXCLUSIVE_EDGES:
             return False
-        ev = evidence.setdefault(key, _Evidence())
+        ev = evidence.setdefault(key, Evidence())
         ev.exclusive, ev.exclusive_edges = placement, edges
         return True
 
     def _loose(
-        self, local: LocalFeatures, ids: np.ndarray, close: np.ndarray, evidence: dict[int, _Evidence]
+        self, local: LocalFeatures, ids: np.ndarray, close: np.ndarray, evidence: dict[int, Evidence]
     ) -> None:
         """Weak candidates: placements verified from every close neighbour, without the ratio test.
 
@@ -497,128 +468,18 @@ class Engine:
             sel = keys == key
             placement = geometry.verify(work.points[feats[sel]], local.points[q_idx[sel]], work.working_size)
             if placement is not None:
-                ev = evidence.setdefault(key, _Evidence())
+                ev = evidence.setdefault(key, Evidence())
                 ev.loose = max(ev.loose, placement.inliers)
 
     def _score(
-        self, fp: Fingerprint, evidence: dict[int, _Evidence], exact: set[int], min_score: float
+        self, fp: Fingerprint, evidence: dict[int, Evidence], exact: set[int], min_score: float
     ) -> list[Match]:
-        out: list[Match] = []
-        full = (0, 0, fp.size[0], fp.size[1])
-        views: np.ndarray | None = None  # the query's appearance, computed once if needed
-        query_phash: int | None = None  # likewise its pHash (queries do not store one)
-
-        def phash_bits(key: int, ev: _Evidence) -> int | None:
-            """pHash distance to the work when it could corroborate the whole-image PDQ, else None."""
-            nonlocal query_phash
-            if ev.near is None or ev.near_panel is not None or not scoring.phash_may_corroborate(ev.near):
-                return None
-            if query_phash is None:
-                query_phash = _query_phash(fp)
-            work_phash = self._works[key].phash
-            if query_phash == NO_PHASH or work_phash == NO_PHASH:
-                return None
-            return (query_phash ^ work_phash).bit_count()
-
-        for key in exact:
-            out.append(self._match(fp, key, 1.0, "exact", full))
-        for key, ev in evidence.items():
-            if key in exact or key not in self._works:
-                continue
-            parts, kind, region = [], "near", None
-            if ev.near is not None or ev.aligned is not None:
-                # The whole query, or the placed region, looks like the work: one piece of
-                # evidence (the two hashes agree on whole copies, so they must not add up).
-                near = 0.0
-                if ev.near is not None:
-                    near = scoring.corroborated_near_score(ev.near, phash_bits(key, ev))
-                aligned = scoring.aligned_score(ev.aligned) if ev.aligned is not None else 0.0
-                parts.append(max(near, aligned))
-                region = full
-                if ev.near_panel is not None and near >= aligned:
-                    kind, region = "partial", ev.near_panel  # the work fills a panel of the page
-            elif ev.region is not None:
-                parts.append(scoring.region_score(ev.region))
-                kind, region = "partial", full
-            if ev.placement is not None:
-                parts.append(scoring.local_score(ev.placement.inliers, ev.placement.span))
-                parts.append(scoring.placed_edges_score(ev.edges))
-                region, whole = self._region(fp, key, ev.placement, ev.mirrored)
-                if not whole:
-                    kind = "partial"
-            if ev.exclusive is not None:
-                parts.append(scoring.exclusive_score(ev.exclusive_edges))
-                if ev.placement is None:
-                    region, whole = self._region(fp, key, ev.exclusive, False)
-                    if not whole:
-                        kind = "partial"
-            score = scoring.combine(*parts)
-            if score >= scoring.REVIEW_THRESHOLD:
-                # Whole-image appearance confirms a candidate but never makes one: among all
-                # works, look-alike clip art correlates too often (65 of 4,400 benchmark queries).
-                if views is None:
-                    views = appearance.orientations(fp.appearance)
-                likeness = scoring.appearance_score(appearance.similarity(views, self._works[key].appearance))
-                if likeness > 0.0:
-                    score = scoring.combine(score, likeness)
-                    kind, region = "near", full
-            if score < scoring.REVIEW_THRESHOLD and min_score < scoring.REVIEW_THRESHOLD:
-                if views is None:
-                    views = appearance.orientations(fp.appearance)
-                likeness = appearance.similarity(views, self._works[key].appearance)
-                below_review = scoring.weak_score(ev.loose, ev.near, likeness)
-                if below_review > score:
-                    score, kind = below_review, "partial" if ev.loose else "near"
-            whole_image = 0.0
-            if ev.near is not None and ev.near_panel is None:
-                by_hash = scoring.tiny_query_score if fp.whole_image_only else scoring.near_score
-                whole_image = by_hash(ev.near)
-            match = self._match(fp, key, score, kind, region, whole_image=whole_image)
-            if match.score > 0.0 and match.score >= min_score:
-                out.append(match)
-        out.sort(key=lambda m: (-m.score, m.key))
-        return _explain_away(out, self._same_picture)
-
-    def _match(
-        self,
-        fp: Fingerprint,
-        key: int,
-        score: float,
-        kind: str,
-        region: tuple | None,
-        *,
-        whole_image: float = 0.0,
-    ) -> Match:
-        """``whole_image``: the score of the whole-image hash alone, which a query too small for
-        local features may still reach `match` with (``Fingerprint.whole_image_only``)."""
-        if kind != "exact":
-            score = min(score, scoring.BEST_NON_EXACT)  # 1.0 is reserved for identical bytes
-        if self._works[key].low_information:
-            score = scoring.cap_below_match(score)
-        elif fp.low_information:
-            score = scoring.cap_below_match(score)
-            if fp.whole_image_only and whole_image > score:
-                score, kind, region = whole_image, "near", (0, 0, fp.size[0], fp.size[1])
-        score = scoring.published(score)
-        return Match(key, score, scoring.verdict(score) or "", kind, region)
+        return verdicts.score(fp, evidence, exact, min_score, self._works, self._same_picture)
 
     def _same_picture(self, a: int, b: int) -> bool:
         """Whether works ``a`` and ``b`` are one picture: their whole images hash alike."""
         pa, pb = self._works[a].pdq, self._works[b].pdq  # every whole view: flattened on black too
         return bool(global_hashes.hamming(pa[:, None, :], pb[None, :, :]).min() <= _SAME_PICTURE_BITS)
-
-    def _region(
-        self, fp: Fingerprint, key: int, placement: geometry.Placement, mirrored: bool
-    ) -> tuple[tuple[int, int, int, int], bool]:
-        """The work's outline in query pixels, and whether it is the whole query (a full copy)."""
-        ww, wh = fp.working_size
-        box, visible = geometry.project_box(placement.matrix, self._works[key].working_size, (ww, wh))
-        x, y, w, h = box
-        if mirrored:
-            x = ww - (x + w)
-        s = fp.scale
-        whole = visible >= _WHOLE_SHARE and w * h >= _WHOLE_SHARE * ww * wh
-        return (round(x * s), round(y * s), max(1, round(w * s)), max(1, round(h * s))), whole
 
     # ---- persistence ------------------------------------------------------------------
     def save(self, stamp: int | None = None) -> bool:
@@ -662,40 +523,6 @@ def _warm_up_search() -> None:
     global_hashes.warm_up_phash()
 
 
-def _query_phash(fp: Fingerprint) -> int:
-    """The query's whole-image pHash: stored in reference fingerprints, else hashed from the
-    thumbnail (~0.5 ms, only for queries that have a drifted whole-image candidate)."""
-    if len(fp.phash) == PHASH_BYTES or fp.thumbnail is None:
-        return phash_int(fp.phash)
-    return phash_int(global_hashes.phash(fp.thumbnail))
-
-
-def _explain_away(matches: list[Match], same_picture: Callable[[int, int], bool]) -> list[Match]:
-    """Demote to `review` a match lying inside a clearly stronger match's region (``matches``
-    best first): one registered drawing inside another, copied as a whole, is a copy of the
-    larger work, as non-maximum suppression keeps one detection per object. On the benchmark
-    20 of the 25 wrong-work `match`es were such pairs: precision at `match` 0.985 -> 0.991.
-    Works that are ``same_picture`` as the stronger one are left alone."""
-    out: list[Match] = []
-    for m in matches:
-        covered = (
-            m.verdict != ""
-            and m.kind != "exact"
-            and any(
-                y.verdict == "match"
-                and y.score >= m.score + scoring.EXPLAINED_MARGIN
-                and _inside(m.region, y.region)
-                and not same_picture(m.key, y.key)
-                for y in out
-            )
-        )
-        if covered:
-            m = Match(m.key, scoring.explained_away(m.score), "review", m.kind, m.region)
-        out.append(m)
-    out.sort(key=lambda m: (-m.score, m.key))
-    return out
-
-
 def _correspondences(ids: np.ndarray, ok: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Query feature index, work key and work feature number of each accepted neighbour."""
     q_idx = np.nonzero(ok)[0]
@@ -716,16 +543,6 @@ def _best_voted(keys: np.ndarray, q_idx: np.ndarray, limit: int) -> list[int]:
     cand, votes = np.unique(k[first], return_counts=True)
     order = np.argsort(-votes)[:limit]
     return [int(key) for key, n in zip(cand[order], votes[order], strict=True) if n >= _MIN_VOTES]
-
-
-def _inside(inner: tuple[int, int, int, int] | None, outer: tuple[int, int, int, int] | None) -> bool:
-    """Whether ``inner`` lies within ``outer`` widened by a tenth of its size on each side."""
-    if inner is None or outer is None:
-        return False
-    x, y, w, h = inner
-    ox, oy, ow, oh = outer
-    sx, sy = ow * 0.1, oh * 0.1
-    return x >= ox - sx and y >= oy - sy and x + w <= ox + ow + sx and y + h <= oy + oh + sy
 
 
 def _check_key(key: int) -> int:

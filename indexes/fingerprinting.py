@@ -353,7 +353,7 @@ def _fingerprint_decoded(
         pdq_quality=pdq_quality,
         regions=global_hashes.region_hashes(small) if role == "reference" else _NO_REGIONS,
         # Registered works keep pHash for exchange and to corroborate a drifted PDQ; a query's is
-        # hashed from its thumbnail only when a search needs it (``engine._query_phash``).
+        # hashed from its thumbnail only when a search needs it (``verdicts._query_phash``).
         phash=global_hashes.phash(small) if role == "reference" else _NO_PHASH,
         local=local,
         mirrored=mirrored,
