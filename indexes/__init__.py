@@ -1,7 +1,7 @@
 """Pixels in, fingerprints and nearest registered works out. Knows nothing of creators or HTTP."""
 
 from indexes.decode import DecodedImage, decode_image
-from indexes.engine import Engine, Match
+from indexes.engine import Engine
 from indexes.errors import (
     DecompressionBombError,
     ImageError,
@@ -13,6 +13,7 @@ from indexes.errors import (
 )
 from indexes.fingerprinting import Fingerprint, fingerprint, one_image_thread
 from indexes.scoring import MATCH_THRESHOLD, REVIEW_THRESHOLD
+from indexes.verdicts import Match
 
 __all__ = [
     "MATCH_THRESHOLD",
