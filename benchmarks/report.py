@@ -32,10 +32,19 @@ def _summary_row(name: str, s: dict, families: list[str]) -> list[str]:
         _f(s.get("micro_ap_shown")),
         _f(s["recall_at_p90"]),
         _f(s["distractor_fp_rate"]),
-        _f(s["precision_at_match"]),
+        _precision_cell(s),
         _f(s["recall_at_match"]),
         *(_f(s["family_recall"].get(f)) for f in families),
     ]
+
+
+def _precision_cell(s: dict) -> str:
+    """Precision at `match` with its 95 % interval and false count, when the results hold them."""
+    cell = _f(s["precision_at_match"])
+    ci, counts = s.get("precision_at_match_ci95"), s.get("matches")
+    if ci and counts and counts[1]:
+        cell += f" [{_f(ci[0])}, {_f(ci[1])}; {counts[1] - counts[0]} of {counts[1]} false]"
+    return cell
 
 
 def save_and_print(res: dict, out: Path, title: str = "Detection benchmark") -> None:

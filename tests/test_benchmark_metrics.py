@@ -8,10 +8,12 @@ from benchmarks.metrics import (
     Pred,
     distractor_fp_rate,
     grouped_recall,
+    match_counts,
     micro_ap,
     precision_at_match,
     recall_at_match,
     recall_at_precision,
+    wilson_interval,
 )
 
 # queries 0 and 1 are copies of refs 10 and 11; query 2 is a distractor
@@ -59,3 +61,26 @@ def test_grouped_recall_ignores_distractors() -> None:
     assert grouped_recall(PREDS, TRUTH, groups) == {"geometric": 0.0, "mild": 1.0}
     # query 1's true ref was returned, just not as a match
     assert grouped_recall(PREDS, TRUTH, groups, at_match=False) == {"geometric": 1.0, "mild": 1.0}
+
+
+def test_match_counts_pair_the_precision() -> None:
+    assert match_counts(PREDS, TRUTH) == (1, 2)
+    assert match_counts([Pred(0, 10, 0.9, False)], TRUTH) == (0, 0)
+
+
+def test_wilson_interval_matches_published_values() -> None:
+    # Newcombe (Stat. Med. 1998), Table I: 81/263 -> 0.2553-0.3662; textbook 5/10 and 0/10.
+    assert wilson_interval(81, 263) == pytest.approx((0.2553, 0.3662), abs=1e-4)
+    assert wilson_interval(5, 10) == pytest.approx((0.2366, 0.7634), abs=1e-4)
+    lo, hi = wilson_interval(0, 10)
+    assert lo == 0.0 and hi == pytest.approx(0.2775, abs=1e-4)
+    assert wilson_interval(10, 10)[1] == 1.0
+    assert all(math.isnan(x) for x in wilson_interval(0, 0))
+
+
+def test_wilson_interval_narrows_with_trials_around_the_proportion() -> None:
+    # A benchmark seed's precision: 37 false of 3,681 `match`es.
+    lo, hi = wilson_interval(3644, 3681)
+    assert lo < 3644 / 3681 < hi and lo < 0.99 < hi
+    lo10, hi10 = wilson_interval(36440, 36810)
+    assert lo < lo10 < hi10 < hi
