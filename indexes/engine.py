@@ -474,7 +474,7 @@ class Engine:
     def _score(
         self, fp: Fingerprint, evidence: dict[int, Evidence], exact: set[int], min_score: float
     ) -> list[Match]:
-        return verdicts.score(fp, evidence, exact, min_score, self._works, self._same_picture)
+        return verdicts.score_evidence(fp, evidence, exact, min_score, self._works, self._same_picture)
 
     def _same_picture(self, a: int, b: int) -> bool:
         """Whether works ``a`` and ``b`` are one picture: their whole images hash alike."""

@@ -48,7 +48,7 @@ class Evidence:
     exclusive_edges: float = 0.0
 
 
-def score(
+def score_evidence(
     fp: Fingerprint,
     evidence: dict[int, Evidence],
     exact: set[int],
