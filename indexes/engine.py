@@ -78,6 +78,9 @@ _LOOSE_CANDIDATES = 4
 _SHORTLIST = 5
 _EXCLUSIVE_INLIERS = 15
 _EXCLUSIVE_RUNNER_UP = 0.5
+# Fewer inliers do when the placed edges agree closely (``scoring.FEW_INLIERS_EXCLUSIVE_EDGES``):
+# a recoloured captioned crop of flat clip art keeps 8-14 (BENCHMARKS.md, twenty-second session).
+_FEW_EXCLUSIVE_INLIERS = 8
 # Features indexed per work by default: a reference fingerprint's whole set, a query's
 # strongest ones. A smaller budget trades recall for memory (40 bytes per feature in FAISS):
 # see ``Engine(features_per_work=...)``.
@@ -423,7 +426,7 @@ class Engine:
         best: tuple[int, IndexedWork, geometry.Placement] | None = None
         runner_up = 0
         for count, key, work, rows, feats in matched:
-            if best is None and count < _EXCLUSIVE_INLIERS:
+            if best is None and count < _FEW_EXCLUSIVE_INLIERS:
                 return False
             if best is not None and count <= max(runner_up, _EXCLUSIVE_RUNNER_UP * best[2].inliers):
                 break
@@ -438,7 +441,7 @@ class Engine:
         if best is None:
             return False
         key, work, placement = best
-        if placement.inliers < _EXCLUSIVE_INLIERS or runner_up > _EXCLUSIVE_RUNNER_UP * placement.inliers:
+        if placement.inliers < _FEW_EXCLUSIVE_INLIERS or runner_up > _EXCLUSIVE_RUNNER_UP * placement.inliers:
             return False
         if fp.thumbnail is None or not work.appearance.any():
             return False
@@ -447,7 +450,8 @@ class Engine:
         edges = alignment.recoloured_edges(
             fp.thumbnail, fp.working_size, placement, work.working_size, work.appearance
         )
-        if edges < scoring.EXCLUSIVE_EDGES:
+        few = placement.inliers < _EXCLUSIVE_INLIERS
+        if edges < (scoring.FEW_INLIERS_EXCLUSIVE_EDGES if few else scoring.EXCLUSIVE_EDGES):
             return False
         ev = evidence.setdefault(key, Evidence())
         ev.exclusive, ev.exclusive_edges = placement, edges

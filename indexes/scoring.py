@@ -154,6 +154,10 @@ def placed_edges_score(correlation: float) -> float:
 # Measured on grey edges; since the twentieth session the correlation is the one that survives
 # recolours and overlays (``alignment.recoloured_edges``), at the same threshold.
 EXCLUSIVE_EDGES = 0.6
+# ... and with 8-14 inliers. Replayed on seeds 0/1/2 (twenty-second session): 20/37/28 more true
+# copies at `match` (crop + caption + recolour 8/16/15), 1/4/0 more distractors, 4 of the 5
+# derivatives of a registered drawing; at 0.9, 12/25/13 more and 1/2/0; 10 inliers at 0.85, 14/27/20, 1/2/0.
+FEW_INLIERS_EXCLUSIVE_EDGES = 0.85
 
 
 def exclusive_score(edge_correlation: float) -> float:

@@ -10,7 +10,7 @@ import json
 import numpy as np
 import pytest
 
-from indexes import Engine, Fingerprint, fingerprint, work_matching
+from indexes import Engine, Fingerprint, fingerprint, geometry, scoring, work_matching
 from indexes import engine as engine_module
 from indexes.local_features import LocalFeatures
 from tests import imagegen
@@ -159,3 +159,30 @@ def test_work_matching_with_too_little_to_compare_finds_nothing():
     for query, against in ((work[:0], work), (work, work[:1]), (work, work[:0])):
         rows, feats = work_matching.correspondences(query, against, 64)
         assert len(rows) == len(feats) == 0
+
+
+def _few_inlier_copy(reference: Fingerprint, copy: Fingerprint) -> tuple[Fingerprint, int]:
+    """The copy keeping only its first correspondences with the work, as many as leave its placement
+    8-14 inliers: the recoloured captioned crop of a flat drawing that keeps few corners."""
+    rows, feats = work_matching.correspondences(copy.local.descriptors, reference.local.descriptors, 64)
+    for n in range(8, len(rows) + 1):
+        keep = rows[:n]
+        placement = geometry.verify(
+            reference.local.points[feats[:n]], copy.local.points[keep], reference.working_size
+        )
+        if placement is not None and 8 <= placement.inliers < 15:
+            local = LocalFeatures(copy.local.points[keep], copy.local.descriptors[keep])
+            return dataclasses.replace(copy, local=local, mirrored=local.head(0)), placement.inliers
+    raise AssertionError("no subset of the copy's correspondences places it with 8-14 inliers")
+
+
+def test_few_inliers_place_a_crowded_out_copy_only_when_its_edges_agree_closely(reference, monkeypatch):
+    recoloured = imagegen.hue_shift(imagegen.crop_fraction(WORK, 0.75, "centre"), 40)
+    thin, inliers = _few_inlier_copy(reference, fingerprint(imagegen.encode(recoloured, "JPEG", quality=80)))
+    assert inliers < engine_module._EXCLUSIVE_INLIERS
+    engine = crowded_engine(reference, thin)
+    found = [m for m in engine.search(thin) if m.key == 1 and m.verdict == "match"]
+    assert found and found[0].kind == "partial", found
+    # Its placed edges agree closely (0.9 here); a bar above any correlation turns it away.
+    monkeypatch.setattr(scoring, "FEW_INLIERS_EXCLUSIVE_EDGES", 1.01)
+    assert not [m for m in engine.search(thin) if m.key == 1 and m.verdict == "match"]
