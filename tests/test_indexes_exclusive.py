@@ -163,7 +163,7 @@ def test_work_matching_with_too_little_to_compare_finds_nothing():
 
 def _few_inlier_copy(reference: Fingerprint, copy: Fingerprint) -> tuple[Fingerprint, int]:
     """The copy keeping only its first correspondences with the work, as many as leave its placement
-    8-14 inliers: the recoloured captioned crop of a flat drawing that keeps few corners."""
+    8-14 inliers, as a recoloured crop of a flat drawing keeps few corners."""
     rows, feats = work_matching.correspondences(copy.local.descriptors, reference.local.descriptors, 64)
     for n in range(8, len(rows) + 1):
         keep = rows[:n]
