@@ -72,6 +72,7 @@ def scores(preds: list[metrics.Pred], queries: list[Query], shown_min_score: flo
         # Micro-AP over what a user is shown (`match` and `review`), as reported before the
         # engine submitted its weaker candidates.
         extra["micro_ap_shown"] = metrics.micro_ap([p for p in preds if p.score >= shown_min_score], truth)
+    correct, matched = metrics.match_counts(preds, truth)
     return {
         "queries": len(queries),
         "positives": sum(q.truth is not None for q in queries),
@@ -81,8 +82,8 @@ def scores(preds: list[metrics.Pred], queries: list[Query], shown_min_score: flo
         "recall_at_p90": metrics.recall_at_precision(preds, truth, 0.9),
         "distractor_fp_rate": metrics.distractor_fp_rate(preds, truth),
         "precision_at_match": metrics.precision_at_match(preds, truth),
-        "matches": list(metrics.match_counts(preds, truth)),  # [correct, all]
-        "precision_at_match_ci95": list(metrics.wilson_interval(*metrics.match_counts(preds, truth))),
+        "matches": [correct, matched],
+        "precision_at_match_ci95": list(metrics.wilson_interval(correct, matched)),
         "recall_at_match": metrics.recall_at_match(preds, truth, truth),
         "family_recall": metrics.grouped_recall(
             preds, truth, {q.qid: q.family for q in queries if q.truth is not None}
