@@ -5,7 +5,7 @@ index under ``<data>/index`` is derived data. A registration commits the work *a
 transaction, then updates and saves the engine. A crash between the two is repaired when the registry next
 opens (or notices another process's writes): the engine's key set is compared with the live works in the
 database and the difference is re-added or removed from the stored fingerprints, so a work is never lost and
-a withdrawn one never ghosts.
+a withdrawn one never ghosts (``rights.derived_index``).
 
 Threads: each thread gets its own SQLite connection (WAL lets them read concurrently); writes are also
 serialised by a process lock so that the duplicate check, the insert and the engine update are one step.
@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
 import sqlite3
 import threading
 import time
@@ -29,6 +28,7 @@ from indexes import Engine, Fingerprint, ImageError, LowInformationError, Match,
 from rights import cases, db, licenses, works
 from rights.accounts import Account, authenticate, check_name, create_key, ensure_account, get_account
 from rights.config import Settings
+from rights.derived_index import STALE_INDEX_MARKER, DerivedIndex
 from rights.errors import BadInput, Conflict, Forbidden, InvalidImage, LowInformation, NotFound, RightsError
 from rights.limits import MAX_MATCH_LIMIT, MAX_METADATA_BYTES, MAX_PAGE_LIMIT, MAX_TITLE_LENGTH
 from rights.log import LogStore, Signer, build_receipt
@@ -37,20 +37,8 @@ from rights.works import format_work_id, parse_work_id
 
 logger = logging.getLogger(__name__)
 
-INDEX_DIRNAME = "index"
 # How many engine candidates a registration checks for prior works by other creators.
 CONFLICT_SEARCH_LIMIT = 20
-# Save the derived index at most this often during a run of writes (and always at close)...
-INDEX_SAVE_INTERVAL_S = 30.0
-# ...and so that saving takes at most this share of the time: a save rewrites the whole index
-# (3 s at 100k works, 30 s at a million), and writes wait for it.
-INDEX_SAVE_MAX_SHARE = 0.05
-# Reconciliation adds a few missing works one by one, but rebuilds in bulk past this many.
-BULK_REBUILD_MIN = 256
-# Present while fingerprints are being replaced in bulk (``rights refingerprint``): the saved index may
-# then hold old fingerprints of works already updated in the database, which reconciling by key set
-# cannot see, so an open that finds it rebuilds the index from the database.
-STALE_INDEX_MARKER = "index.stale"
 
 
 class Registry:
@@ -65,11 +53,9 @@ class Registry:
         self._conns: list[sqlite3.Connection] = []
         self._conns_lock = threading.Lock()
         self._write_lock = threading.RLock()
-        self._synced_log_size = -1
         self._closed = False
-        self._index_dirty = False
-        self._index_saved_at = time.monotonic()
-        self._index_save_s = 0.0  # how long the last save took
+        # The engine as derived data of the database: catching up, reconciling, saving.
+        self.index = DerivedIndex(engine, lambda: self.db, lambda: self.log, self._write_lock)
         # How bytes become a fingerprint: in the calling thread, or a worker pool's (the API server's).
         self.fingerprinter: Callable[..., Fingerprint] = fingerprint
 
@@ -84,22 +70,9 @@ class Registry:
             signed = conn.execute("SELECT count(*) FROM log_checkpoints").fetchone()[0]
             _check_origin(conn, settings.log_origin)
         signer = Signer.load_or_create(data_dir, signed_checkpoints=signed)
-        engine, loaded = _load_engine(data_dir / INDEX_DIRNAME, settings)
+        engine, loaded = DerivedIndex.load_engine(data_dir, settings)
         registry = cls(settings, engine, signer)
-        size = registry.log.size()
-        # A changed feature budget applies to every work, so the index is rebuilt with it.
-        rebudgeted = engine.stored_features_per_work not in (None, engine.features_per_work)
-        stale = (data_dir / STALE_INDEX_MARKER).exists()
-        if engine.loaded_older_format:
-            logger.warning("the index was written by an older release: rebuilding it from the database")
-        if stale:
-            logger.warning(
-                "a 'rights refingerprint' run did not finish: rebuilding the index from the database "
-                "(run it again to finish and stop these rebuilds)"
-            )
-        # Read before reconciling, so the index never claims more than it holds (its save stamp).
-        registry._synced_log_size = size
-        registry.reconcile(full=not loaded or rebudgeted or stale or engine.loaded_older_format)
+        registry.index.open(data_dir, loaded=loaded)
         return registry
 
     def close(self) -> None:
@@ -191,7 +164,7 @@ class Registry:
                 if existing is not None:
                     return self._registration_body(existing)
                 log = self.log
-                if log.size() != self._synced_log_size:  # the engine searched is behind the database
+                if log.size() != self.index.synced_log_size:  # the engine searched is behind the database
                     self.sync()
                     candidates = self.engine.search(fp, limit=CONFLICT_SEARCH_LIMIT)
                 _owner(conn, creator)
@@ -220,7 +193,7 @@ class Registry:
                 )
                 if index != log_index:  # impossible under BEGIN IMMEDIATE; would corrupt receipts
                     raise RuntimeError(f"log index moved from {log_index} to {index} inside a transaction")
-            self._index_changed(lambda: self.engine.add(key, fp))
+            self.index.changed(lambda: self.engine.add(key, fp))
             return self._registration_body(works.fetch_row(conn, key))
 
     def _conflicts(
@@ -274,7 +247,7 @@ class Registry:
                         actor=actor.name if actor else None,
                     )
                 )
-            self._index_changed(lambda: self.engine.remove(key))
+            self.index.changed(lambda: self.engine.remove(key))
             return works.to_json(conn, works.fetch_row(conn, key))
 
     def replace_fingerprint(self, key: int, fp: Fingerprint, previous_digest: str) -> bool:
@@ -307,7 +280,7 @@ class Registry:
                         previous_fingerprint_digest=previous_digest,
                     )
                 )
-            self._index_changed(lambda: self.engine.add(key, fp))
+            self.index.changed(lambda: self.engine.add(key, fp))
             return True
 
     @contextmanager
@@ -488,110 +461,15 @@ class Registry:
 
     def sync(self) -> bool:
         """Catch the engine up with writes made by other processes (cheap when there were none)."""
-        size = self.log.size()
-        if size == self._synced_log_size:
-            return False
-        with self._write_lock:
-            changed = self.reconcile(catching_up=True)
-            changed |= self._reload_refingerprinted(self._synced_log_size, size)
-            self._synced_log_size = size
-            return changed
-
-    def _reload_refingerprinted(self, start: int, end: int) -> bool:
-        """Re-index the works another process re-fingerprinted in log entries [start, end): their key
-        is unchanged, so reconciling by key set would keep the old fingerprint."""
-        if start < 0:
-            return False
-        keys = set()
-        for _, entry, _ in self.log.entries(start, end):
-            fields = json.loads(entry)
-            if fields.get("kind") == "refingerprint":
-                keys.add(parse_work_id(fields["work_id"]))
-        keys &= self.engine.keys()
-        for key, fp in self._stored_fingerprints(keys):
-            self.engine.add(key, fp)
-        if keys:
-            self._index_dirty = True
-        return bool(keys)
+        return self.index.sync()
 
     def reconcile(self, *, full: bool = False, catching_up: bool = False) -> bool:
-        """Make the engine hold exactly the live works of the database; save it if anything changed.
-
-        ``full`` rebuilds from every stored fingerprint (used when the index files were unreadable).
-        ``catching_up`` is the routine case of works another process on this data directory wrote:
-        the change is saved on the usual schedule, not at once (a save costs O(index), 30 s at a
-        million works, and here it could run under the database's write lock). An index a few works
-        behind is routine at open too, since saves are lazy (a server running beside a CLI command),
-        so only a rebuild is a warning.
-        """
-        with self._write_lock:
-            live = {r[0] for r in self.db.execute("SELECT id FROM works WHERE status != 'withdrawn'")}
-            indexed = self.engine.keys()
-            if not full and live == indexed:
-                return False
-            missing, ghosts = live - indexed, indexed - live
-            if full or len(missing) > max(BULK_REBUILD_MIN, len(indexed)):
-                # One bulk build beats thousands of incremental adds (and their IVF regrowths).
-                logger.warning("rebuilding the index from %d stored fingerprints", len(live))
-                self.engine.rebuild(self._stored_fingerprints(live))
-            else:
-                logger.info("index catching up with the database: +%d -%d works", len(missing), len(ghosts))
-                for key in ghosts:
-                    self.engine.remove(key)
-                for key, fp in self._stored_fingerprints(missing):
-                    self.engine.add(key, fp)
-            if catching_up:
-                self._index_dirty = True
-            else:
-                self._save_index()
-            return True
+        """Make the engine hold exactly the live works of the database (``DerivedIndex.reconcile``)."""
+        return self.index.reconcile(full=full, catching_up=catching_up)
 
     def flush_index(self) -> None:
         """Write the in-memory index to disk if it changed since the last save."""
-        with self._write_lock:
-            # Catch up first (one query when nothing changed): another process may have saved a newer
-            # index (works it registered, fingerprints it replaced) that this save would overwrite
-            # with an older one, or written works not yet saved, which scan workers read from disk.
-            self.sync()
-            if self._index_dirty:
-                self._save_index()
-            self._index_saved_at = time.monotonic()
-
-    def _save_index(self) -> None:
-        started = time.monotonic()
-        # Stamped with the log size the index has caught up with, so that a process which caught
-        # up earlier never writes its older index over a newer one another process saved meanwhile
-        # (that one's scan workers would then load an index without the works it just registered).
-        if not self.engine.save(stamp=self._synced_log_size):
-            logger.info("a newer index is saved on disk; this one is saved after catching up")
-            return  # still dirty: the next flush catches up first, then saves
-        self._index_dirty = False
-        self._index_saved_at = time.monotonic()
-        self._index_save_s = self._index_saved_at - started
-
-    def _index_save_due(self) -> bool:
-        interval = max(INDEX_SAVE_INTERVAL_S, self._index_save_s / INDEX_SAVE_MAX_SHARE)
-        return time.monotonic() - self._index_saved_at > interval
-
-    def _stored_fingerprints(self, keys: set[int]) -> Iterator[tuple[int, Fingerprint]]:
-        for key in sorted(keys):
-            row = self.db.execute("SELECT fingerprint FROM works WHERE id = ?", (key,)).fetchone()
-            if row is not None:
-                yield key, Fingerprint.from_bytes(bytes(row[0]))
-
-    def _index_changed(self, update: Callable[[], object]) -> None:
-        update()
-        # The index is derived data (reconciled from the database at open), so it is not saved
-        # on every write: that cost O(index) per registration. It is saved when scans need it
-        # on disk (flush_index), at close, and now and then (``_index_save_due``).
-        self._index_dirty = True
-        # Only our own entry was appended since the last sync: no need to re-read the key set (here,
-        # or in the sync that a due save starts with).
-        size = self.log.size()
-        if size == self._synced_log_size + 1:
-            self._synced_log_size = size
-        if self._index_save_due():
-            self.flush_index()
+        self.index.flush()
 
 
 # ------------------------------------------------------------------------------------------------ helpers
@@ -683,22 +561,3 @@ def _check_origin(conn: sqlite3.Connection, origin: str) -> None:
             f"RIGHTS_LOG_ORIGIN is {origin!r}, but this log's checkpoints name {row[0]!r}:"
             " an origin names one log for its whole life; set it back (or unset it)"
         )
-
-
-def _load_engine(directory: Path, settings: Settings) -> tuple[Engine, bool]:
-    """The persisted engine, or an empty one when its files are unreadable (they are rebuilt from the DB)."""
-
-    def engine() -> Engine:
-        return Engine(
-            directory,
-            features_per_work=settings.features_per_work,
-            exclusive_placements=settings.exclusive_placements,
-        )
-
-    try:
-        return engine(), True
-    # The index is derived data: whatever went wrong reading it, the database can rebuild it.
-    except Exception as exc:
-        logger.warning("index files in %s are unreadable (%s); rebuilding from the database", directory, exc)
-        shutil.rmtree(directory, ignore_errors=True)
-        return engine(), False

@@ -13,8 +13,9 @@ import pytest
 from rights import db, scans
 from rights.backup import backup
 from rights.cli import main
+from rights.derived_index import INDEX_DIRNAME
 from rights.log import LogStore, Signer, verify_log
-from rights.registry import INDEX_DIRNAME, Registry
+from rights.registry import Registry
 from tests.rights_support import artwork_png, near_copy
 
 

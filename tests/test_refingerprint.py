@@ -17,9 +17,10 @@ from indexes import Fingerprint
 from indexes.appearance import EMPTY
 from rights.cli import main
 from rights.db import original_path
+from rights.derived_index import INDEX_DIRNAME, STALE_INDEX_MARKER
 from rights.log import verify_log
 from rights.refingerprint import refingerprint
-from rights.registry import INDEX_DIRNAME, STALE_INDEX_MARKER, Registry
+from rights.registry import Registry
 from rights.works import parse_work_id
 from tests.rights_support import artwork_png
 

@@ -19,8 +19,7 @@ from PIL import Image
 
 from indexes import Engine, Match, fingerprint, index_files
 from indexes.engine import _VIEW_BITS
-from rights import cases
-from rights import registry as registry_module
+from rights import cases, derived_index
 from rights.accounts import Account
 from rights.config import Settings
 from rights.db import original_path
@@ -347,16 +346,16 @@ def test_index_saves_take_a_bounded_share_of_the_time(
 ) -> None:
     """A save rewrites the whole index (30 s at a million works) while writes wait, so saves
     are spaced by how long the last one took, not only by the fixed interval."""
-    monkeypatch.setattr(registry_module, "INDEX_SAVE_INTERVAL_S", 0.0)
+    monkeypatch.setattr(derived_index, "INDEX_SAVE_INTERVAL_S", 0.0)
     with Registry.open(tmp_path / "data") as reg:
         manifest = reg.data_dir / "index" / "manifest.json"
         reg.register("alice", artwork_png(60))
         saved = manifest.read_text()  # every save writes a new generation into the manifest
-        reg._index_save_s = 3600.0  # as if the last save had taken an hour
+        reg.index.save_s = 3600.0  # as if the last save had taken an hour
         late = reg.register("alice", artwork_png(61))
         assert manifest.read_text() == saved, "saved although the last save was slow"
         assert reg.match_image(artwork_png(61))["matches"][0]["work_id"] == late["work_id"]
-        reg._index_save_s = 0.0
+        reg.index.save_s = 0.0
         reg.register("alice", artwork_png(62))
         assert manifest.read_text() != saved
 
@@ -365,7 +364,7 @@ def test_two_registries_racing_on_one_directory(tmp_path: Path) -> None:
     """As two servers (or a server and a bulk register) on one data directory: each registration
     re-checks under the database's write lock, and index saves never delete each other's files."""
     with Registry.open(tmp_path) as a, Registry.open(tmp_path) as b:
-        a._index_save_s = b._index_save_s = 0.0
+        a.index.save_s = b.index.save_s = 0.0
         for n in range(6):
             same = artwork_png(700 + n)
             one, two = _race(partial(a.register, "carol", same), partial(b.register, "carol", same))
@@ -406,13 +405,13 @@ def test_an_older_index_is_never_saved_over_a_newer_one(tmp_path: Path) -> None:
         b.sync()  # B is up to date ...
         work = a.register("alice", artwork_png(96))  # ... until A registers and saves
         a.flush_index()
-        b._index_dirty = True
-        b._save_index()  # B saving what it caught up with before
+        b.index.dirty = True
+        b.index.save()  # B saving what it caught up with before
         key = int(work["work_id"].removeprefix("w_"))
         assert key in Engine(tmp_path / "index")  # A's work is still in the saved index
-        assert b._index_dirty  # B saves after its next catch-up
+        assert b.index.dirty  # B saves after its next catch-up
         b.flush_index()
-        assert not b._index_dirty and key in Engine(tmp_path / "index")
+        assert not b.index.dirty and key in Engine(tmp_path / "index")
 
 
 def _race(*calls: Callable[[], dict]) -> list[dict]:
