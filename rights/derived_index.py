@@ -42,7 +42,8 @@ class DerivedIndex:
     """The engine of one registry process and the bookkeeping that keeps it equal to the database.
 
     ``connection`` and ``log`` give the calling thread's database connection and log; ``lock`` is
-    the registry's write lock, held by every method that changes the engine."""
+    the registry's write lock, which the methods here take, except ``changed``: its caller already
+    holds it for the database write that the change follows."""
 
     def __init__(
         self,
