@@ -267,11 +267,11 @@ def fingerprint(source: bytes | str | Path, *, role: str = "query") -> Fingerpri
 
 def fingerprint_decoded(decoded: DecodedImage, sha256: str, *, role: str = "query") -> Fingerprint:
     """Every signal of an already decoded image (``fingerprint`` decodes, then calls this)."""
-    return _fingerprint_decoded(decoded, sha256, role=role, min_side=QUERY_MIN_SIDE, with_items=True)
+    return _fingerprint_decoded(decoded, sha256, role=role, min_side=QUERY_MIN_SIDE, whole_page=True)
 
 
 def _fingerprint_decoded(
-    decoded: DecodedImage, sha256: str, *, role: str, min_side: int, with_items: bool
+    decoded: DecodedImage, sha256: str, *, role: str, min_side: int, whole_page: bool
 ) -> Fingerprint:
     # Whole-image hashes, frame detection and the quality gate all work on a 256 px copy,
     # taken before any upscaling (shrinking the upscaled pixels cost ~3 ms a query).
@@ -306,8 +306,9 @@ def _fingerprint_decoded(
         whitened = background_to_white(small)
         if whitened is not None:
             views.append(whitened)
-    if role == "query":
-        # A listing page's artwork panel, hashed as a view of its own (``indexes.panels``).
+    if role == "query" and whole_page:
+        # A listing page's artwork panel, hashed as a view of its own (``indexes.panels``). Not in
+        # an item cut from a page: a picture, not a page (seeds 0-2: the same `match`es without).
         to_original = decoded.original_size[0] / small.shape[1]
         for x, y, w, h in panels(small):
             if box is not None and _overlap(box, (x, y, w, h)) > 0.9:
@@ -362,7 +363,7 @@ def _fingerprint_decoded(
         appearance=appearance_signature(small),
         thumbnail=small,
         panels=tuple(panel_boxes),
-        items=_items(page, small, sha256) if role == "query" and with_items and reason is None else (),
+        items=_items(page, small, sha256) if role == "query" and whole_page and reason is None else (),
     )
 
 
@@ -381,6 +382,8 @@ def _items(page: DecodedImage, small: np.ndarray, sha256: str) -> DeferredItems:
             min(math.ceil((sy + sh) * f), rgb.shape[0]) - y,
         )
         box = (round(x * to_original), round(y * to_original), round(w * to_original), round(h * to_original))
+        if min(box[2:]) < quality.MIN_SIDE_PX:
+            continue  # the gate would refuse it once fingerprinted: a search skips it anyway
         pending.append((box, np.ascontiguousarray(rgb[y : y + h, x : x + w])))
     return DeferredItems(pending, functools.partial(_item_fingerprint, sha256, page.format))
 
@@ -391,7 +394,7 @@ def _item_fingerprint(
     # Named apart from any file's bytes: an item is never an `exact` copy of a registered file.
     name = hashlib.sha256(f"{sha256}/item/{n}".encode()).hexdigest()
     decoded = DecodedImage(crop, None, (box[2], box[3]), fmt)
-    return _fingerprint_decoded(decoded, name, role="query", min_side=ITEM_MIN_SIDE, with_items=False)
+    return _fingerprint_decoded(decoded, name, role="query", min_side=ITEM_MIN_SIDE, whole_page=False)
 
 
 def _overlap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
