@@ -47,6 +47,16 @@ _MIN_FILL = 0.25
 # searches fell 273 -> 224 with the same `match`es (BENCHMARKS.md).
 _REPEAT_SIDE = 0.2
 _REPEAT_LEVELS = 12.0
+# Letters and words of a caption: patches side by side on one line (their heights within 30 % and
+# overlapping by 70 %, gaps under half a height) that together are 2.5 times longer than high, each in
+# one ink (every pixel on the way from the page's colour to it, within 24 levels, anti-aliasing
+# included). A row of product photos is many-coloured: only the ink rule tells it from a caption.
+_LINE_OVERLAP = 0.7
+_LINE_ASPECT = 2.5
+_LINE_HEIGHTS = 0.3
+_LINE_GAP = 0.5
+_INK_RESIDUAL = 24.0
+_INK_SHARE = 0.9
 
 
 def page_items(rgb: np.ndarray) -> list[Box]:
@@ -70,10 +80,78 @@ def page_items(rgb: np.ndarray) -> list[Box]:
         & (long <= _MAX_ASPECT * short)
         & (area >= _MIN_FILL * bw * bh)
     )
-    boxes = [(int(a), int(b), int(c), int(d)) for a, b, c, d in np.stack([x, y, bw, bh], axis=1)[keep]]
-    boxes = [box for box in boxes if not _flat(rgb, box)]
+    if not keep.any():
+        return []
+    # Lines are traced through narrower patches too (an "I", an "l"), not only would-be items,
+    # but only those as high as an item's line could be (JPEG speckle is many small patches).
+    inside = (x > 0) & (y > 0) & (x + bw < w) & (y + bh < h)
+    lower, upper = bh[keep].min() * (1 - _LINE_HEIGHTS), bh[keep].max() / (1 - _LINE_HEIGHTS)
+    on_line = _on_text_line(np.stack([x, y, bw, bh], axis=1), inside & (bh >= lower) & (bh <= upper))
+    boxes = []
+    for i in np.flatnonzero(keep):
+        box = (int(x[i]), int(y[i]), int(bw[i]), int(bh[i]))
+        if _flat(rgb, box) or (on_line[i] and _one_ink(rgb, box, colour)):
+            continue
+        boxes.append(box)
     boxes.sort(key=lambda box: -box[2] * box[3])
     return _distinct(rgb, boxes)[:MAX_ITEMS]
+
+
+def _on_text_line(xywh: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+    """For each box, whether it is one of two or more ``candidates`` side by side on a line
+    longer than ``_LINE_ASPECT`` times its height (words, letters)."""
+    idx = np.flatnonzero(candidates)
+    out = np.zeros(len(xywh), bool)
+    if len(idx) < 2:
+        return out
+    x, y, w, h = xywh[idx].T
+    top, bottom = np.maximum.outer(y, y), np.minimum.outer(y + h, y + h)
+    taller = np.maximum.outer(h, h)
+    gap = np.maximum.outer(x, x) - np.minimum.outer(x + w, x + w)
+    beside = (
+        (bottom - top >= _LINE_OVERLAP * taller)
+        & (np.minimum.outer(h, h) >= (1 - _LINE_HEIGHTS) * taller)
+        & (gap <= _LINE_GAP * taller)
+    )
+    for members in _groups(beside):
+        if members.sum() < 2:
+            continue
+        left, right = x[members].min(), (x + w)[members].max()
+        upper, lower = y[members].min(), (y + h)[members].max()
+        if right - left > _LINE_ASPECT * (lower - upper):
+            out[idx[members]] = True
+    return out
+
+
+def _groups(adjacent: np.ndarray) -> list[np.ndarray]:
+    """The connected groups of a symmetric adjacency matrix, as boolean masks."""
+    left = np.ones(len(adjacent), bool)
+    groups = []
+    while left.any():
+        members = np.zeros(len(adjacent), bool)
+        members[np.flatnonzero(left)[0]] = True
+        while True:
+            grown = members | adjacent[members].any(axis=0)
+            if (grown == members).all():
+                break
+            members = grown
+        left &= ~members
+        groups.append(members)
+    return groups
+
+
+def _one_ink(rgb: np.ndarray, box: Box, page: np.ndarray) -> bool:
+    """Every pixel of the box lies between the page's colour and one ink (anti-aliased text)."""
+    x, y, w, h = box
+    pixels = rgb[y : y + h, x : x + w].reshape(-1, 3).astype(np.float32) - page.astype(np.float32)
+    far = np.linalg.norm(pixels, axis=1)
+    ink = pixels[far >= np.quantile(far, 0.9)].mean(axis=0)
+    norm = float(np.linalg.norm(ink))
+    if norm < 1.0:
+        return True
+    along = np.clip(pixels @ ink / norm, 0.0, norm)
+    residual = np.linalg.norm(pixels - np.outer(along / norm, ink), axis=1)
+    return float((residual <= _INK_RESIDUAL).mean()) >= _INK_SHARE
 
 
 def _flat(rgb: np.ndarray, box: Box) -> bool:

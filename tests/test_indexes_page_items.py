@@ -133,3 +133,28 @@ def test_a_picture_repeated_on_a_page_is_one_item() -> None:
     assert len(found) == 3, found
     for box in (boxes[0], boxes[2], boxes[4]):
         assert max(_iou(box, item) for item in found) > 0.9, (box, found)
+
+
+def test_the_letters_of_a_caption_are_no_items() -> None:
+    """A caption's letters and words, in one ink, lined up: each was cut out and searched (8 items
+    on a captioned crop at 100k works, 146 ms), and none can name a work."""
+    page = Image.new("RGB", (900, 900), (255, 255, 255))
+    draw = ImageDraw.Draw(page)
+    draw.text((60, 40), "BEST PRICE", fill=(10, 10, 10), font=imagegen._font(110))
+    draw.text((200, 760), "FREE SHIPPING", fill=(200, 30, 30), font=imagegen._font(60))
+    page.paste(imagegen.artwork(5).resize((360, 270)), (270, 400))
+    [item] = page_items(np.asarray(page))
+    assert _iou(item, (270, 400, 360, 270)) > 0.9, item
+
+
+def test_pictures_side_by_side_in_a_tight_row_are_items() -> None:
+    """Lined up like words, but in many colours: pictures, each its own item."""
+    page = Image.new("RGB", (1200, 500), (255, 255, 255))
+    boxes = []
+    for i in range(4):
+        page.paste(imagegen.artwork(20 + i).resize((200, 150)), (90 + i * 212, 160))
+        boxes.append((90 + i * 212, 160, 200, 150))
+    found = page_items(np.asarray(page))
+    assert len(found) == 4, found
+    for box in boxes:
+        assert max(_iou(box, item) for item in found) > 0.9, (box, found)
