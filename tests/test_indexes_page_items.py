@@ -6,6 +6,7 @@ import dataclasses
 import pickle
 
 import numpy as np
+import pytest
 from PIL import Image, ImageDraw
 
 from indexes import Engine, Fingerprint, fingerprint
@@ -158,3 +159,15 @@ def test_pictures_side_by_side_in_a_tight_row_are_items() -> None:
     assert len(found) == 4, found
     for box in boxes:
         assert max(_iou(box, item) for item in found) > 0.9, (box, found)
+
+
+@pytest.mark.xfail(strict=True, reason="one-ink pictures lined up tightly look like a caption's letters")
+def test_a_tight_row_of_one_ink_decals_are_items() -> None:
+    page = Image.new("RGB", (1300, 500), (255, 255, 255))
+    for i in range(5):
+        decal = Image.new("RGB", (220, 220), (255, 255, 255))
+        draw = ImageDraw.Draw(decal)
+        draw.rectangle((0, 0, 219, 219), outline=(0, 0, 0), width=12)
+        draw.ellipse((40 + 8 * i, 40, 180, 180 - 8 * i), outline=(0, 0, 0), width=12)
+        page.paste(decal, (60 + i * 240, 140))
+    assert len(page_items(np.asarray(page))) == 5
