@@ -164,10 +164,10 @@ def test_pictures_side_by_side_in_a_tight_row_are_items() -> None:
 @pytest.mark.xfail(strict=True, reason="one-ink pictures lined up tightly look like a caption's letters")
 def test_a_tight_row_of_one_ink_decals_are_items() -> None:
     page = Image.new("RGB", (1300, 500), (255, 255, 255))
-    for i in range(5):
-        decal = Image.new("RGB", (220, 220), (255, 255, 255))
-        draw = ImageDraw.Draw(decal)
-        draw.rectangle((0, 0, 219, 219), outline=(0, 0, 0), width=12)
-        draw.ellipse((40 + 8 * i, 40, 180, 180 - 8 * i), outline=(0, 0, 0), width=12)
-        page.paste(decal, (60 + i * 240, 140))
-    assert len(page_items(np.asarray(page))) == 5
+    for i in range(4):  # a triangle, a square, a pentagon, a hexagon, filled black, 40 px apart
+        corners = 3 + i
+        angles = np.linspace(0, 2 * np.pi, corners, endpoint=False) + 0.3 * i
+        cx, cy = 160 + i * 240, 250
+        points = [(cx + 100 * np.cos(a), cy + 100 * np.sin(a)) for a in angles]
+        ImageDraw.Draw(page).polygon(points, fill=(0, 0, 0))
+    assert len(page_items(np.asarray(page))) == 4
