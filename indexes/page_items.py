@@ -8,8 +8,10 @@ beyond the pyramids' overlap. Cut out and searched as a picture of its own, it i
 
 An item is a connected patch of pixels off the page's background colour, of a picture's shape and
 small beside the page: a product photo's square, or a drawing's silhouette on a white page. Words,
-buttons, rules and card outlines fail the size, shape or fill tests. Found on the 256 px thumbnail
-the whole-image hashes use; at 1,024 px, JPEG speckle made it cost 23 ms a query.
+buttons, rules and card outlines fail the size, shape or fill tests; a caption's letters, lined up
+in one ink, are dropped, and a picture repeated on the page is one item, since each item costs a
+fingerprint and a search. Found on the 256 px thumbnail the whole-image hashes use; at 1,024 px,
+JPEG speckle made it cost 23 ms a query.
 """
 
 from __future__ import annotations
@@ -43,8 +45,8 @@ _MAX_ASPECT = 4.0
 _MIN_FILL = 0.25
 # Items this alike are one picture repeated (a border of tomatoes, a flag's stars, a tiled
 # watermark's words) and are searched once: sides within 20 %, and their 8 x 8 colour thumbnails
-# within 12 levels on average. On seed 0's 1,848 queries the page alone does not settle, item
-# searches fell 273 -> 224 with the same `match`es (BENCHMARKS.md).
+# within 12 levels on average. On seed 0's 1,848 queries the page alone does not settle, items
+# searched fell 273 -> 234 with the same `match`es (BENCHMARKS.md).
 _REPEAT_SIDE = 0.2
 _REPEAT_LEVELS = 12.0
 # Letters and words of a caption: patches side by side on one line (their heights within 30 % and
@@ -70,11 +72,9 @@ def page_items(rgb: np.ndarray) -> list[Box]:
     x, y, bw, bh, area = stats[1:count].T.astype(np.int64)
     short, long = np.minimum(bw, bh), np.maximum(bw, bh)
     side = max(h, w)
+    inside = (x > 0) & (y > 0) & (x + bw < w) & (y + bh < h)  # a header bar touches an edge
     keep = (
-        (x > 0)
-        & (y > 0)
-        & (x + bw < w)
-        & (y + bh < h)  # a header bar or a photo's own content touches an edge
+        inside
         & (short >= _MIN_SIDE * side)
         & (long <= _MAX_SIDE * side)
         & (long <= _MAX_ASPECT * short)
@@ -84,7 +84,6 @@ def page_items(rgb: np.ndarray) -> list[Box]:
         return []
     # Lines are traced through narrower patches too (an "I", an "l"), not only would-be items,
     # but only those as high as an item's line could be (JPEG speckle is many small patches).
-    inside = (x > 0) & (y > 0) & (x + bw < w) & (y + bh < h)
     lower, upper = bh[keep].min() * (1 - _LINE_HEIGHTS), bh[keep].max() / (1 - _LINE_HEIGHTS)
     on_line = _on_text_line(np.stack([x, y, bw, bh], axis=1), inside & (bh >= lower) & (bh <= upper))
     boxes = []
@@ -141,7 +140,8 @@ def _groups(adjacent: np.ndarray) -> list[np.ndarray]:
 
 
 def _one_ink(rgb: np.ndarray, box: Box, page: np.ndarray) -> bool:
-    """Every pixel of the box lies between the page's colour and one ink (anti-aliased text)."""
+    """Nearly every pixel of the box (``_INK_SHARE``) lies between the page's colour and one ink,
+    as anti-aliased text does."""
     x, y, w, h = box
     pixels = rgb[y : y + h, x : x + w].reshape(-1, 3).astype(np.float32) - page.astype(np.float32)
     far = np.linalg.norm(pixels, axis=1)
