@@ -27,6 +27,7 @@ Works are identified by caller-chosen non-negative int keys (< 2**52).
 
 from __future__ import annotations
 
+import copy
 import threading
 from collections.abc import Iterable
 from pathlib import Path
@@ -289,7 +290,19 @@ class Engine:
             exact = set(self._owners(fp.sha256))
             weak = min_score < scoring.REVIEW_THRESHOLD
             self._near(fp, evidence)
-            neighbours = self._partial(fp.local, fp, evidence, mirrored=False, weak=weak)
+            # A first pass with every other descriptor (each pyramid level keeps half): most copies
+            # reach `match` on it at half the FAISS cost. Otherwise the full set is verified afresh,
+            # the first half's neighbours reused.
+            near = copy.deepcopy(evidence)
+            first = self._neighbours(fp.local.descriptors[::2])
+            self._partial(fp.local.every_other(), fp, evidence, mirrored=False, weak=weak, found=first)
+            matches = self._score(fp, evidence, exact, min_score)
+            if any(m.verdict == "match" for m in matches):
+                return matches[:limit]
+            evidence = near
+            rest = self._neighbours(fp.local.descriptors[1::2])
+            found = (_interleave(first[0], rest[0]), _interleave(first[1], rest[1]))
+            neighbours = self._partial(fp.local, fp, evidence, mirrored=False, weak=weak, found=found)
             matches = self._score(fp, evidence, exact, min_score)
             if not any(m.verdict == "match" for m in matches) and len(fp.mirrored):
                 self._partial(fp.mirrored, fp, evidence, mirrored=True, weak=weak)
@@ -363,12 +376,14 @@ class Engine:
         *,
         mirrored: bool,
         weak: bool = False,
+        found: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> tuple[np.ndarray, np.ndarray] | None:
         """Verified placements of the best-voted works. Returns the query descriptors' nearest
-        indexed features and which of them are close, (ids, close), for ``_exclusive``."""
+        indexed features and which of them are close, (ids, close), for ``_exclusive``.
+        ``found``: the descriptors' (distances, ids) if already searched."""
         if len(local) < 4 or len(self._local) == 0:
             return None
-        distances, ids = self._local.search(local.descriptors, _NEIGHBOURS)
+        distances, ids = self._neighbours(local.descriptors) if found is None else found
         keys = np.where(ids >= 0, ids >> _FEATURE_BITS, -1)
         close = (ids >= 0) & (distances <= DESCRIPTOR_DISTANCE)
         # Lowe's ratio test across works: a descriptor that is about as close to another
@@ -400,6 +415,9 @@ class Engine:
         if weak:
             self._loose(local, ids, close, evidence)
         return ids, close
+
+    def _neighbours(self, descriptors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return self._local.search(descriptors, _NEIGHBOURS)
 
     def _exclusive(
         self, fp: Fingerprint, ids: np.ndarray, close: np.ndarray, evidence: dict[int, Evidence]
@@ -589,3 +607,10 @@ def _pdq_views(fp: Fingerprint) -> tuple[np.ndarray, np.ndarray]:
     views = np.concatenate([fp.pdq[:, 0, :], fp.regions])[: 1 << _VIEW_BITS]
     kept = np.flatnonzero(~global_hashes.degenerate(views))
     return views[kept], kept.astype(np.int64)
+
+
+def _interleave(even: np.ndarray, odd: np.ndarray) -> np.ndarray:
+    """Rows of ``even`` and ``odd`` back in their original order (0, 1, 2, ...)."""
+    out = np.empty((len(even) + len(odd), *even.shape[1:]), even.dtype)
+    out[0::2], out[1::2] = even, odd
+    return out

@@ -45,6 +45,10 @@ class LocalFeatures:
     def head(self, n: int) -> LocalFeatures:
         return LocalFeatures(self.points[:n], self.descriptors[:n])
 
+    def every_other(self) -> LocalFeatures:
+        """Half the features, from every pyramid level (they are stored level by level)."""
+        return LocalFeatures(self.points[::2], self.descriptors[::2])
+
 
 def _detector(n: int, upscale: float = 1.0) -> cv2.ORB:
     threshold = max(MIN_FAST_THRESHOLD, round(FAST_THRESHOLD / max(1.0, upscale)))
