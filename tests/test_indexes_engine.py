@@ -158,6 +158,20 @@ def test_sheet_of_several_works_finds_each_of_them(refs: dict[int, Fingerprint])
     assert found == set(shown), found
 
 
+def test_a_query_searched_in_two_halves_finds_the_neighbours_of_one_search(
+    engine: Engine, probes: dict[str, Fingerprint]
+) -> None:
+    """A search first tries every other descriptor and, when that reaches no `match`, reuses
+    those neighbours for the full set: the halves, put back in order, are one search's."""
+    for fp in probes.values():
+        d = fp.local.descriptors
+        whole = engine._neighbours(d)
+        first, rest = engine._neighbours(d[::2]), engine._neighbours(d[1::2])
+        for n in range(2):
+            assert np.array_equal(engine_module._interleave(first[n], rest[n]), whole[n])
+        assert np.array_equal(fp.local.every_other().descriptors, d[::2])
+
+
 # ---- transparency --------------------------------------------------------------------------
 
 _RANDOM_BACKGROUND = random.Random(4242)
