@@ -8,7 +8,9 @@ Search is a cascade, cheapest evidence first:
 3. ORB descriptors of the query in one batched FAISS search, votes per work, then RANSAC
    (``geometry``) on the best-voted works: crops, small rotations, stretches, overlays,
    screenshots; each placement's query region is re-hashed in the work's frame, and its edges
-   are correlated with the work's (``alignment``), which survives crops under captions and JPEG;
+   are correlated with the work's (``alignment``), which survives crops under captions and JPEG.
+   First with every other descriptor, stopping there when that reaches `match` (most copies, at
+   half the FAISS cost); otherwise the full set, the first half's neighbours reused;
 4. only when nothing reached `match`: the same on the mirrored query (mirrored crops), whose
    descriptors a fresh fingerprint describes only then (``local_features.DeferredFeatures``).
 5. only when still nothing reached `match`: the query matched against each of its best-voted
