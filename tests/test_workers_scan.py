@@ -401,3 +401,33 @@ def test_a_finished_csv_scan_counts_rows_not_lines(world: World) -> None:
         )
         scan = scans.get_scan(registry.db, outcome.scan_id)
     assert outcome.processed == 2 and scan.total == 2 and scan.done == 2
+
+
+def test_the_same_image_bytes_under_other_names_are_analysed_once(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pirated picture re-listed by many sellers: fingerprinted and searched once per worker."""
+    from workers import task
+
+    copy = encode(pirate(artwork(33), "crop"))
+    paths = [tmp_path / "seller-a.png", tmp_path / "seller-b.png", tmp_path / "other.png"]
+    paths[0].write_bytes(copy)
+    paths[1].write_bytes(copy)
+    paths[2].write_bytes(encode(artwork(9_001)))  # unregistered
+    fingerprinted = []
+
+    def counting_fingerprint(data: bytes) -> Any:
+        fingerprinted.append(len(data))
+        return real_fingerprint(data)
+
+    real_fingerprint = task.fingerprint
+    monkeypatch.setattr(task, "fingerprint", counting_fingerprint)
+    with Registry.open(world.settings) as registry:
+        ctx = make_context(registry)
+    task._by_bytes.clear()
+    results = task.analyse_chunk([task.Item(n, str(p)) for n, p in enumerate(paths)], ctx)
+    assert len(fingerprinted) == 2
+    assert [r.seq for r in results] == [0, 1, 2]
+    assert results[0].matches and results[0].matches[0].verdict == "match"
+    assert results[1].matches == results[0].matches and results[1].query_thumb == results[0].query_thumb
+    assert results[2].matches == []

@@ -10,6 +10,7 @@ creators, licences) needs the database and happens in the parent.
 
 from __future__ import annotations
 
+import hashlib
 import os
 
 # Before anything can load OpenMP (faiss, OpenCV): one thread per worker process, parallelism
@@ -69,11 +70,15 @@ class Result:
 # tens of MB at most per worker. Kept 10 minutes: one scan's repeats, not next week's scan.
 URL_RESULTS = 2048
 URL_RESULT_TTL_S = 600.0
+# The same for image bytes, whatever path or URL they came from: one pirated picture re-listed by
+# many sellers, or one file named by many feed lines, is fingerprinted and searched once.
+BYTES_RESULTS = 2048
 
 _lock = threading.Lock()
 _engine: tuple[tuple[str, str], Engine] | None = None
 _client: httpx.Client | None = None
 _by_url: RecentResults[Result] = RecentResults(URL_RESULTS, URL_RESULT_TTL_S)
+_by_bytes: RecentResults[Result] = RecentResults(BYTES_RESULTS, URL_RESULT_TTL_S)
 
 
 def index_version(index_dir: Path) -> str:
@@ -94,6 +99,7 @@ def engine_for(ctx: WorkerContext) -> Engine:
         if _engine is None or _engine[0] != key:
             _engine = (key, Engine(Path(ctx.index_dir), threads=1))
             _by_url.clear()  # searched in the index before
+            _by_bytes.clear()
         return _engine[1]
 
 
@@ -134,23 +140,35 @@ def _analyse(item: Item, engine: Engine, settings: Settings) -> Result:
 def _analyse_image(item: Item, engine: Engine, settings: Settings) -> Result:
     try:
         data = _read(item.image, settings)
-        fp = fingerprint(data)
-    except (ImageError, LowInformationError) as exc:
-        return Result(item.seq, [], f"{exc.code}: {exc.message}")
     except RightsError as exc:
         return Result(item.seq, [], f"{exc.code}: {exc.message}")
     except OSError as exc:
         return Result(item.seq, [], f"unreadable: {item.image}: {exc.strerror or exc}")
+    # Same bytes, same result: the search is deterministic (RANSAC reseeded below).
+    digest = hashlib.sha256(data).hexdigest()
+    known = _by_bytes.get(digest)
+    if known is None:
+        known = _analyse_bytes(data, engine)
+        _by_bytes.put(digest, known)
+    return replace(known, seq=item.seq)
+
+
+def _analyse_bytes(data: bytes, engine: Engine) -> Result:
+    """Fingerprint and search one image; ``seq`` is the caller's to fill in."""
+    try:
+        fp = fingerprint(data)
+    except (ImageError, LowInformationError) as exc:
+        return Result(-1, [], f"{exc.code}: {exc.message}")
     # OpenCV's RANSAC draws from a process-global RNG, so a search's score would otherwise depend on
     # which listings this process searched before; reseeding makes findings independent of scheduling
     # (local pool = Dask = a resumed run). Belongs in the engine; see the note to the lead.
     cv2.setRNGSeed(RANSAC_SEED)
     matches = engine.search(fp, limit=SEARCH_LIMIT)
     if not matches:
-        return Result(item.seq, [])
+        return Result(-1, [])
     # Evidence from the pixels fingerprinting just decoded (a fresh fingerprint always has them).
     thumb = pixels_b64(fp.thumbnail) if fp.thumbnail is not None else None
-    return Result(item.seq, matches, None, thumb, fp.size)
+    return Result(-1, matches, None, thumb, fp.size)
 
 
 def _is_url(image: str) -> bool:
