@@ -37,6 +37,7 @@ BROKEN = [
     json.dumps({"listing_id": "lan", "platform": "bazaar", "image": "http://10.0.0.1/x.png"}),
     json.dumps({"listing_id": "11-jpeg-0", "platform": "bazaar", "image": "11-jpeg.png"}),  # duplicate id
     json.dumps({"listing_id": "fifo", "platform": "bazaar", "image": "pipe.png"}),  # once hung the scan
+    json.dumps({"listing_id": "folder", "platform": "bazaar", "image": "a-folder.png"}),
 ]
 
 
@@ -54,6 +55,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, server) -> World:
     world = build_world(tmp_path_factory.mktemp("world"), fetch_allow=["127.0.0.1/32"])
     (world.feed_dir / "notes.png").write_text("not an image")
     os.mkfifo(world.feed_dir / "pipe.png")  # no writer ever: opening it to read would wait forever
+    (world.feed_dir / "a-folder.png").mkdir()
     lines = listings(world)
     lines += [
         {"listing_id": "url-crop", "platform": "bazaar", "image": server.url("/img/33-crop.png")},
@@ -119,6 +121,9 @@ def test_every_broken_line_is_an_error_finding(local_findings: list[dict]) -> No
     assert "HTTP 404" in messages["url-404"]
     assert "duplicate listing_id" in messages["11-jpeg-0"]
     assert "not a regular file" in messages["fifo"]
+    assert "not a regular file" in messages["folder"]
+    # Input errors, not bugs: none is reported as one (with a traceback on the worker's stderr).
+    assert not [m for m in messages.values() if "internal_error" in m]
     assert len(errors) == len(BROKEN) + 1
 
 

@@ -140,7 +140,7 @@ def _analyse(item: Item, engine: Engine, settings: Settings) -> Result:
 def _analyse_image(item: Item, engine: Engine, settings: Settings) -> Result:
     try:
         data = _read(item.image, settings)
-    except RightsError as exc:
+    except (ImageError, RightsError) as exc:  # not a regular file, over the size cap, a refused URL
         return Result(item.seq, [], f"{exc.code}: {exc.message}")
     except OSError as exc:
         return Result(item.seq, [], f"unreadable: {item.image}: {exc.strerror or exc}")
