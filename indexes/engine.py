@@ -30,6 +30,7 @@ Works are identified by caller-chosen non-negative int keys (< 2**52).
 from __future__ import annotations
 
 import copy
+import itertools
 import threading
 from collections.abc import Iterable
 from pathlib import Path
@@ -215,23 +216,37 @@ class Engine:
         generic and neither work got a vote: crops and rotations of the original came back clear
         (0 of 40 after a PNG re-save, 20 of 40 after a JPEG q92 re-upload). Pairs of works that are
         both close to many of the query's descriptors are checked with ``_same_picture``."""
-        first, second = keys[:, 0], keys[:, 1]
-        both = close[:, 0] & close[:, 1] & (first != second)
-        if not both.any():
+        # Every two of a descriptor's neighbours: a picture registered three times fills all three.
+        lows, highs = [], []
+        for i, j in itertools.combinations(range(keys.shape[1]), 2):
+            both = close[:, i] & close[:, j] & (keys[:, i] != keys[:, j])
+            lows.append(np.minimum(keys[both, i], keys[both, j]))
+            highs.append(np.maximum(keys[both, i], keys[both, j]))
+        low, high = np.concatenate(lows), np.concatenate(highs)
+        if not len(low):
             return keys
-        low, high = np.minimum(first[both], second[both]), np.maximum(first[both], second[both])
         pairs, counts = np.unique(low + 1j * high, return_counts=True)  # exact: keys < 2**52
         order = np.argsort(-counts, kind="stable")[:_TWIN_PAIRS]
-        root: dict[int, int] = {}
+        # Union-find: a picture registered three times comes as pairs in any order, (1, 2) before
+        # (0, 1) too, and all its keys must end in one group (they were split in two).
+        parent: dict[int, int] = {}
+
+        def root(key: int) -> int:
+            while parent.get(key, key) != key:
+                key = parent[key]
+            return key
+
         for pair in pairs[order[counts[order] >= _TWIN_MIN_SHARED]].tolist():
             a, b = int(pair.real), int(pair.imag)
             if a in self._works and b in self._works and self._same_picture(a, b):
-                root[b] = root.get(a, a)
-        if not root:
+                ra, rb = root(a), root(b)
+                if ra != rb:
+                    parent[max(ra, rb)] = min(ra, rb)
+        if not parent:
             return keys
         groups = keys.copy()
-        for key, first_key in root.items():
-            groups[keys == key] = first_key
+        for key in parent:
+            groups[keys == key] = root(key)
         return groups
 
     def _owners(self, sha256: str) -> tuple[int, ...]:

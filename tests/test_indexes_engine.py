@@ -440,6 +440,23 @@ def test_a_second_registration_of_the_same_picture_hides_no_copies(
     assert key in {m.key for m in eng.search(query(copies[0])) if m.verdict == "match"}
 
 
+@pytest.mark.parametrize("key", [1, 11])
+def test_a_picture_registered_three_times_hides_no_copies(
+    refs: dict[int, Fingerprint], tmp_path: Path, key: int
+) -> None:
+    """With three registrations a descriptor's three nearest features were all the same picture's;
+    only the first two were grouped as one, so the third counted as another work's as close, and
+    every feature as generic: a crop then came back with a wrong work at `review` (found by an audit)."""
+    eng = Engine(tmp_path / "index")
+    for k, fp in refs.items():
+        eng.add(k, fp)
+    eng.add(900, refs[key])
+    eng.add(901, refs[key])
+    copy = imagegen.crop_fraction(flat(key), 0.5, "top-left")
+    found = {m.key for m in eng.search(query(copy)) if m.verdict == "match"}
+    assert found == {key, 900, 901}, found
+
+
 def test_bad_keys_and_unsaved_engine(refs: dict[int, Fingerprint]) -> None:
     eng = Engine()
     for key in (-1, 1 << 52, True, 1.5, "7"):  # bools and floats were packed into FAISS ids
