@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from workers.feeds import FeedError, Listing, read_feed
 
 
@@ -120,6 +122,25 @@ def test_csv_feed_same_columns(tmp_path: Path) -> None:
     assert isinstance(by_line[8], FeedError) and "duplicate" in by_line[8].message
     # An empty title is absent, as a missing JSON key; an empty unknown cell passes through as "".
     assert isinstance(by_line[9], Listing) and "title" not in by_line[9].raw and by_line[9].raw["extra"] == ""
+
+
+@pytest.mark.parametrize("name", ["feed.txt", "feed.jsonl", "feed"])
+def test_a_csv_feed_under_another_name_is_read_as_csv(tmp_path: Path, name: str) -> None:
+    """Told apart by the suffix alone, every row of a CSV named otherwise was "invalid JSON" (an audit)."""
+    feed = tmp_path / name
+    feed.write_text("\ufeffimage,listing_id,platform\npics/1.jpg,c1,shopb\n", encoding="utf-8")
+    ((line_no, listing),) = list(read_feed(feed))
+    assert line_no == 2 and isinstance(listing, Listing) and listing.listing_id == "c1"
+
+
+def test_a_json_lines_feed_is_never_taken_for_csv(tmp_path: Path) -> None:
+    feed = tmp_path / "feed.txt"
+    feed.write_text(
+        '{"listing_id": "j1", "platform": "shopb", "image": "a.jpg"}\nlisting_id,platform,image\n'
+    )
+    (first, second) = list(read_feed(feed))
+    assert isinstance(first[1], Listing) and first[1].listing_id == "j1"
+    assert isinstance(second[1], FeedError) and "invalid JSON" in second[1].message
 
 
 def test_streams_without_loading_whole_file(tmp_path: Path) -> None:

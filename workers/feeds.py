@@ -69,7 +69,8 @@ class FeedError:
 def read_feed(
     path: Path, *, allowed_roots: Iterable[Path] | None = None, platform: str | None = None
 ) -> Generator[tuple[int, Listing | FeedError], None, None]:
-    """Stream ``path``; CSV if it ends in ``.csv``, JSON Lines otherwise. Line numbers start at 1.
+    """Stream ``path``; CSV if it ends in ``.csv`` or its first line is a CSV header naming the
+    contract's columns, JSON Lines otherwise. Line numbers start at 1.
 
     Local image paths must lie inside ``allowed_roots`` (default: the feed's folder); an empty list
     refuses every local path, which is what feeds submitted over HTTP get. With ``platform``, a
@@ -79,7 +80,7 @@ def read_feed(
     # The folder the feed was named in, not its symlink target's (the contract: "the feed file's folder").
     base = path.absolute().parent.resolve()
     roots = [base] if allowed_roots is None else [Path(r).resolve() for r in allowed_roots]
-    if path.suffix.lower() == ".csv":
+    if path.suffix.lower() == ".csv" or _has_csv_header(path):
         records: Iterator[tuple[int, Any]] = _csv_records(path)
     else:
         records = _jsonl_records(path)
@@ -264,6 +265,24 @@ def _capped_lines(fh: BinaryIO, limit: int) -> Iterator[tuple[int, bytes | None]
         while raw and not raw.endswith(b"\n"):  # the rest of the long line, in pieces
             raw = fh.readline(1 << 16)
         yield line_no, None
+
+
+def _has_csv_header(path: Path) -> bool:
+    """Whether the first line is ``listing_id,platform,image,...`` (in any order): a CSV feed saved
+    without the suffix (``feed.txt``, an upload named so) read every row as invalid JSON. A JSON
+    Lines feed's first line is an object, so it never passes."""
+    try:
+        with open(path, encoding="utf-8-sig", errors="replace", newline="") as fh:
+            first = fh.readline(1 << 16)
+    except OSError:
+        return False  # reading it as JSON Lines reports the error
+    if first.lstrip().startswith("{"):
+        return False
+    try:
+        columns = {c.strip() for c in next(csv.reader([first]), [])}
+    except csv.Error:
+        return False
+    return all(c in columns for c in REQUIRED)
 
 
 def _csv_records(path: Path) -> Iterator[tuple[int, Any]]:
