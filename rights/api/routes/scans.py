@@ -70,7 +70,7 @@ _BODY = {
                     "feed": {
                         "type": "string",
                         "format": "binary",
-                        "description": "JSON Lines, or CSV (*.csv)",
+                        "description": "JSON Lines, or CSV (*.csv, text/csv, or a CSV header line)",
                     }
                 },
             }
@@ -88,7 +88,8 @@ _CSV_TYPES = ("text/csv", "application/csv")
     summary="Submit a listing feed for scanning",
     description=(
         'JSON `{"listings": [listing...]}` or a multipart `feed` file (JSON Lines, or CSV when the file name '
-        "ends in .csv). Images must be http(s) URLs. Answers at once with the scan id; poll "
+        "ends in .csv, its type is text/csv or its first line is a CSV header naming the columns). "
+        "Images must be http(s) URLs. Answers at once with the scan id; poll "
         "`GET /v1/scans/{id}`."
     ),
     openapi_extra={"requestBody": _BODY},
