@@ -311,8 +311,9 @@ class Engine:
             # reach `match` on it at half the FAISS cost. Otherwise the full set is verified afresh,
             # the first half's neighbours reused.
             near = copy.deepcopy(evidence)
-            first = self._neighbours(fp.local.descriptors[::2])
-            self._partial(fp.local.every_other(), fp, evidence, mirrored=False, weak=weak, found=first)
+            half = fp.local.every_other()
+            first = self._neighbours(half.descriptors)
+            self._partial(half, fp, evidence, mirrored=False, weak=weak, found=first)
             matches = self._score(fp, evidence, exact, min_score)
             if any(m.verdict == "match" for m in matches):
                 return matches[:limit]
