@@ -30,6 +30,7 @@ from typing import Any
 from rights.db import utcnow
 from rights.errors import BadInput, Conflict, NotFound
 from rights.licenses import licensed_keys
+from rights.text import has_controls_besides_breaks
 from rights.works import format_work_id, parse_work_id
 
 __all__ = [
@@ -287,6 +288,8 @@ def change_status(
     """Move a case along its life cycle; :class:`Conflict` for a move the diagram does not allow."""
     if new_status not in STATUSES:
         raise BadInput(f"unknown case status {new_status!r}; one of {', '.join(STATUSES)}", case_id=case_id)
+    if note is not None and has_controls_besides_breaks(note):
+        raise BadInput("note must not contain control characters other than line breaks and tabs")
     case = get_case(conn, case_id)
     if new_status == case.status:
         return case

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import unicodedata
 
-__all__ = ["has_control_characters", "has_lone_surrogates", "readable", "title_from_file_name"]
+__all__ = [
+    "has_control_characters",
+    "has_controls_besides_breaks",
+    "has_lone_surrogates",
+    "readable",
+    "title_from_file_name",
+]
 
 # Cc: NUL, newlines, escapes; Zl/Zp: U+2028/U+2029, line breaks to JSON Lines readers and browsers.
 _CONTROL_CATEGORIES = frozenset({"Cc", "Zl", "Zp"})
@@ -14,6 +20,12 @@ def has_control_characters(value: str) -> bool:
     """Whether ``value`` holds NUL, line breaks, escapes or other control characters. Such text
     breaks the log's entries, the notices' Markdown and the terminal a reviewer reads it in."""
     return any(unicodedata.category(ch) in _CONTROL_CATEGORIES for ch in value)
+
+
+def has_controls_besides_breaks(value: str) -> bool:
+    """:func:`has_control_characters` for free text that may run over lines (notes, contact details):
+    line breaks and tabs are allowed there."""
+    return has_control_characters(value.replace("\n", "").replace("\t", ""))
 
 
 def has_lone_surrogates(value: str) -> bool:

@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import TextIO
 
 from rights import cases
+from rights.case_notice import notice_for
 from rights.config import Settings
 from rights.errors import BadInput
-from rights.notices import RightsHolder, build_notice, render_notice
+from rights.notices import render_notice
 from rights.registry import Registry
 from workers.local_pool import LocalPool
 from workers.report import VERDICT_ORDER, Summary
@@ -129,14 +130,10 @@ def _notices(registry: Registry, scan_id: str, folder: Path) -> list[Path]:
             after = case.id
             if case.last_scan_id != scan_id:
                 continue
-            work = registry.get_work(case.work_id)
-            work["receipt"] = registry.receipt(case.work_id)
-            holder = RightsHolder(case.creator)
+            notices = {lang: notice_for(registry, case, lang=lang) for lang in ("en", "zh")}
             for lang, fmt, suffix in (("en", "md", ".md"), ("en", "html", ".html"), ("zh", "md", ".zh.md")):
                 path = folder / f"case-{case.id}{suffix}"
-                path.write_text(
-                    render_notice(build_notice(case, holder=holder, work=work, lang=lang), fmt), "utf-8"
-                )
+                path.write_text(render_notice(notices[lang], fmt), "utf-8")
                 written.append(path)
     # A rerun after a case was dismissed or its work withdrawn must not leave that case's old draft.
     kept = set(written)

@@ -16,10 +16,10 @@ from rights import cases
 from rights.accounts import Account
 from rights.api.deps import CreatorDep, JsonBody, RegistryDep
 from rights.api.schemas import ErrorBody
-from rights.errors import BadInput, Conflict, Forbidden, NotFound
-from rights.notices import MEDIA_TYPES, RightsHolder, build_notice, render_notice
+from rights.case_notice import notice_for
+from rights.errors import BadInput, Forbidden, NotFound
+from rights.notices import MEDIA_TYPES, render_notice
 from rights.registry import Registry
-from rights.text import has_control_characters
 
 router = APIRouter(
     prefix="/v1/cases",
@@ -85,8 +85,6 @@ def update_case(
     case_id: int, body: CaseUpdate, registry: RegistryDep, account: CreatorDep, _json: JsonBody
 ) -> dict[str, Any]:
     _own_case(registry, case_id, account)
-    if body.note is not None and _controls(body.note):
-        raise BadInput("note must not contain control characters other than line breaks and tabs")
     with registry.transaction() as conn:
         case = cases.change_status(conn, case_id, body.status, actor=account.name, note=body.note)
     return case.to_dict()
@@ -118,25 +116,8 @@ def get_notice(
     lang: Annotated[Literal["en", "zh"], Query()] = "en",
     contact: Annotated[str | None, Query(max_length=500, description="contact details to print")] = None,
 ) -> Response:
-    if contact is not None and _controls(contact):
-        # Printed into the notice: a NUL or a terminal escape would travel with it.
-        raise BadInput("contact must not contain control characters other than line breaks and tabs")
-    case = _own_case(registry, case_id, account)
-    work = registry.get_work(case.work_id)
-    if work["status"] == "withdrawn":
-        # The holder no longer claims the work in the registry: a notice would cite a withdrawn claim.
-        raise Conflict(f"work {case.work_id} was withdrawn; case {case_id} has no notice", case_id=case_id)
-    refusal = cases.why_no_notice(registry.db, case)
-    if refusal is not None:
-        raise Conflict(refusal, case_id=case_id)
-    work["receipt"] = registry.receipt(case.work_id)
-    notice = build_notice(case, holder=RightsHolder(case.creator, contact), work=work, lang=lang)
+    notice = notice_for(registry, _own_case(registry, case_id, account), lang=lang, contact=contact)
     return Response(render_notice(notice, format), media_type=MEDIA_TYPES[format])
-
-
-def _controls(text: str) -> bool:
-    """Control characters other than line breaks and tabs, which free text may hold."""
-    return has_control_characters(text.replace("\n", "").replace("\t", ""))
 
 
 def _own_case(registry: Registry, case_id: int, account: Account) -> cases.Case:
