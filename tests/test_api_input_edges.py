@@ -133,3 +133,20 @@ def test_a_body_of_the_wrong_media_type_is_415(api: Api) -> None:
     assert anonymous.status_code == 401  # who is asking comes first
     fine = api.client.post(f"/v1/works/{api.work_id}/licenses", headers=api.alice, json={"licensee": "x"})
     assert fine.status_code == 201
+
+
+def test_a_body_that_is_not_json_is_400_on_every_route(api: Api) -> None:
+    """Licences and case changes answered 422 for a broken body, where match and scans said 400."""
+    broken = {**api.alice, "Content-Type": "application/json"}
+    answers = [
+        api.client.post(f"/v1/works/{api.work_id}/licenses", headers=broken, content=b'{"licensee": "x"'),
+        api.client.patch("/v1/cases/1", headers=broken, content=b"{status: dismissed}"),
+        api.client.post("/v1/match", headers=broken, content=b'{"url": '),
+    ]
+    for answer in answers:
+        assert answer.status_code == 400, answer.text
+        assert answer.json()["error"]["code"] == "bad_input"
+        assert "JSON" in answer.json()["error"]["message"]
+    # Well-formed JSON with the wrong fields is still a validation error.
+    wrong = api.client.post(f"/v1/works/{api.work_id}/licenses", headers=api.alice, json={"licensee": 5})
+    assert wrong.status_code == 422 and wrong.json()["error"]["code"] == "validation_error"

@@ -1,7 +1,8 @@
 """The one place where exceptions become HTTP answers, all in the contract's shape.
 
 ``{"error": {"code": "...", "message": "..."}}`` with the error's status. Domain errors carry their own
-status and code; request validation is 422 ``validation_error``; an ``indexes.ImageError`` is a 400 with
+status and code; request validation is 422 ``validation_error`` (a body that is not JSON at all
+400 ``bad_input``, as everywhere); an ``indexes.ImageError`` is a 400 with
 the image's reason; a database another process holds locked past the busy timeout is 503 ``busy``
 (retry later); anything else is a bug and answers 500 ``internal`` without details.
 """
@@ -45,6 +46,11 @@ async def handle_error(request: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, ImageError):
         return error_response(400, exc.code, exc.message)
     if isinstance(exc, RequestValidationError):
+        if any(err.get("type") == "json_invalid" for err in exc.errors()):
+            # Not JSON at all: 400, as on the routes that parse their own bodies (match, scans).
+            return error_response(
+                400, "bad_input", f"the body is not valid JSON ({_describe_validation(exc)})"
+            )
         return error_response(422, "validation_error", _describe_validation(exc))
     if isinstance(exc, StarletteHTTPException):
         code = _HTTP_CODES.get(exc.status_code, "http_error")

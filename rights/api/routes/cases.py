@@ -79,7 +79,15 @@ def get_case(case_id: int, registry: RegistryDep, account: CreatorDep) -> dict[s
         "open → notified → taken_down; open or notified → dismissed or licensed; notified, taken_down, "
         "dismissed and licensed → open. Other moves answer 409."
     ),
-    responses={404: {"model": ErrorBody}, 409: {"model": ErrorBody}, 415: {"model": ErrorBody}},
+    responses={
+        400: {
+            "model": ErrorBody,
+            "description": "the body is not JSON, or the note holds control characters",
+        },
+        404: {"model": ErrorBody},
+        409: {"model": ErrorBody},
+        415: {"model": ErrorBody},
+    },
 )
 def update_case(
     case_id: int, body: CaseUpdate, registry: RegistryDep, account: CreatorDep, _json: JsonBody
