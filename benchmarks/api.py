@@ -394,7 +394,7 @@ def register_over_http(
     calls, wall = run_load(url, key, [job(s, im) for s, im in zip(seeds, images, strict=True)], clients)
     ok = [c for c in calls if c.status == 201 and c.body is not None]
     work_ids = {s: c.body["work_id"] for s, c in zip(seeds, calls, strict=True) if c.status == 201 and c.body}
-    # Completion times show whether registration slows down as the index grows (it is saved on every write).
+    # Completion times show whether registration slows down as the index grows (saves rewrite it whole).
     done = sorted(c.started + c.latency_ms / 1000 for c in calls)
     quarter = max(1, len(done) // 4)
     stats = {
