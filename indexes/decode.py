@@ -76,6 +76,9 @@ _PILLOW_FAILURES = (
 # Pixel limits below MAX_PIXELS, and what to call such an image (``_check_decoder_memory``).
 _FORMAT_PIXELS = {"WEBP": (50_000_000, "a WebP")}
 _MODE_PIXELS = {"I": (80_000_000, "a 32-bit"), "F": (80_000_000, "a floating-point")}
+# 16-bit samples (grey ``I;16``, or RGBA that Pillow narrows to 8 bits as it decodes): a 13,000 px
+# 16-bit grey PNG of 329 kB peaked at 1.19 GB, a 16-bit RGBA one at 1.36 GB.
+_SIXTEEN_BIT_PIXELS = (80_000_000, "a 16-bit")
 # 16-bit and 32-bit samples are scaled to 8 bits this many rows at a time: the whole float64 copy of
 # a 13,000 px 16-bit PNG needed 4.3 GB.
 _ROWS_PER_CHUNK = 256
@@ -150,7 +153,7 @@ def decode_image(data: bytes, *, max_side: int = 1024) -> DecodedImage:
     width, height = im.size
     _check_dimensions(width, height)
     fmt = im.format or "unknown"
-    _check_decoder_memory(width, height, fmt, im.mode)
+    _check_decoder_memory(width, height, fmt, im.mode, _sixteen_bit(im))
     try:
         # An animation opens on its first frame, the one decoded. (Asking for ``n_frames`` walked
         # every frame: quadratic in a TIFF's pages, and IndexError from a truncated GIF's second.)
@@ -205,11 +208,15 @@ def _check_dimensions(width: int, height: int) -> None:
         )
 
 
-def _check_decoder_memory(width: int, height: int, fmt: str, mode: str) -> None:
+def _check_decoder_memory(width: int, height: int, fmt: str, mode: str, sixteen_bit: bool = False) -> None:
     """Lower pixel limits where decoding holds several full-size copies: a 6.5 kB lossless WebP of
     13,000 x 13,000 px peaked at 2.65 GB (Pillow's WebP decoder), a 1.1 MB float TIFF of 179.6 MP
     at 2.1 GB (4-byte samples, then 8-bit grey, then RGB). These keep either under ~1 GB."""
-    limit, what = _FORMAT_PIXELS.get(fmt) or _MODE_PIXELS.get(mode) or (MAX_PIXELS, "")
+    limit, what = (
+        _FORMAT_PIXELS.get(fmt)
+        or _MODE_PIXELS.get(mode)
+        or (_SIXTEEN_BIT_PIXELS if sixteen_bit else (MAX_PIXELS, ""))
+    )
     if width * height > limit:
         raise DecompressionBombError(
             f"{what} image declares {width}x{height} = {width * height:,} pixels; the limit for it is "
@@ -217,6 +224,16 @@ def _check_decoder_memory(width: int, height: int, fmt: str, mode: str) -> None:
             width=width,
             height=height,
         )
+
+
+def _sixteen_bit(im: Image.Image) -> bool:
+    """Whether the file stores 16-bit samples, which the mode alone does not say for RGB(A)."""
+    if im.mode.startswith("I;16"):
+        return True
+    tile = im.tile[0] if im.tile else None
+    args = tile[3] if tile is not None else None
+    rawmode = args[0] if isinstance(args, tuple) and args else args
+    return isinstance(rawmode, str) and ";16" in rawmode
 
 
 def _to_rgb_or_rgba(im: Image.Image) -> Image.Image:

@@ -12,6 +12,7 @@ import zlib
 from collections.abc import Callable
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image
@@ -207,13 +208,18 @@ def test_large_image_is_shrunk_to_max_side() -> None:
 # ---- bad input -----------------------------------------------------------------------------
 
 
+def _patched_to_declare(data: bytes, width: int, height: int) -> bytes:
+    """``data``, a PNG, with its IHDR patched to declare ``width`` x ``height`` (CRC fixed)."""
+    buf = bytearray(data)
+    assert buf[12:16] == b"IHDR"
+    buf[16:24] = struct.pack(">II", width, height)
+    buf[29:33] = struct.pack(">I", zlib.crc32(bytes(buf[12:29])))
+    return bytes(buf)
+
+
 def _png_declaring(width: int, height: int) -> bytes:
     """A small real PNG whose IHDR is patched to declare ``width`` x ``height`` (CRC fixed)."""
-    data = bytearray(imagegen.encode(Image.new("RGB", (8, 8), (9, 9, 9)), "PNG"))
-    assert data[12:16] == b"IHDR"
-    data[16:24] = struct.pack(">II", width, height)
-    data[29:33] = struct.pack(">I", zlib.crc32(bytes(data[12:29])))
-    return bytes(data)
+    return _patched_to_declare(imagegen.encode(Image.new("RGB", (8, 8), (9, 9, 9)), "PNG"), width, height)
 
 
 def _half(data: bytes) -> bytes:
@@ -387,6 +393,21 @@ def test_small_files_whose_decoders_hold_several_copies_are_bombs(
     assert len(data) < 2_000_000
     with pytest.raises(DecompressionBombError, match=said):
         decode_image(data)
+
+
+@pytest.mark.parametrize("channels", [1, 4])
+def test_16_bit_pngs_have_the_lower_limit_of_formats_that_decode_to_several_copies(channels: int) -> None:
+    """A 329 kB 16-bit grey PNG of 13,000 px peaked at 1.19 GB, a 16-bit RGBA one at 1.36 GB; the
+    same size in 8 bits at 0.72 GB. 16-bit RGBA opens as mode RGBA: only the stored depth tells."""
+    shape = (8, 8) if channels == 1 else (8, 8, 4)
+    ok, encoded = cv2.imencode(".png", np.full(shape, 40_000, np.uint16))
+    assert ok
+    sixteen = encoded.tobytes()
+    assert decode_image(sixteen).rgb.shape == (8, 8, 3)  # small ones decode as before
+    with pytest.raises(DecompressionBombError, match="16-bit"):
+        decode_image(_patched_to_declare(sixteen, 9_000, 9_000))  # 81 MP
+    with pytest.raises(TruncatedImageError):  # 8-bit at 81 MP is allowed: only its data is missing
+        decode_image(_png_declaring(9_000, 9_000))
 
 
 _MUTATED_FORMATS: dict[str, dict[str, object]] = {
