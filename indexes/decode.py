@@ -230,8 +230,8 @@ def _sixteen_bit(im: Image.Image) -> bool:
     """Whether the file stores 16-bit samples, which the mode alone does not say for RGB(A)."""
     if im.mode.startswith("I;16"):
         return True
-    tile = im.tile[0] if im.tile else None
-    args = tile[3] if tile is not None else None
+    tiles = getattr(im, "tile", None)  # an ImageFile's: how its pixels are stored
+    args = tiles[0][3] if tiles else None
     rawmode = args[0] if isinstance(args, tuple) and args else args
     return isinstance(rawmode, str) and ";16" in rawmode
 

@@ -48,6 +48,16 @@ RETRY_BASE_S = 0.25
 RETRY_AFTER_CAP_S = 5.0
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _TRANSIENT_STATUS = frozenset({429, 500, 502, 503, 504})
+_SHOWN_URL_CHARS = 300
+
+
+def _shown(url: str) -> str:
+    """``url`` cut for a message: a 5 MB URL came back whole in the error body and the server's log."""
+    if len(url) <= _SHOWN_URL_CHARS:
+        return url
+    return f"{url[:_SHOWN_URL_CHARS]}… ({len(url):,} characters)"
+
+
 _NOT_IMAGE = "{url} does not look like an image (PNG, JPEG, GIF, WebP, BMP, TIFF or AVIF)"
 _TOO_SLOW = "fetching {url} took longer than {seconds:g} s"
 
@@ -131,10 +141,11 @@ def check_url(url: str, *, settings: Settings, resolver: Resolver | None = None)
     try:
         parsed = httpx.URL(url)
     except (httpx.InvalidURL, TypeError) as exc:
-        raise FetchRefused(f"not a valid URL: {url!r}", url=url) from exc
+        raise FetchRefused(f"not a valid URL: {_shown(str(url))!r} ({exc})", url=_shown(str(url))) from exc
+    if not parsed.scheme:  # " http://x/" with its space, "example.org/x.png"
+        raise FetchRefused(f"not an absolute http or https URL: {_shown(url)!r}", url=url)
     if parsed.scheme not in ("http", "https"):
-        scheme = parsed.scheme or "none"
-        raise FetchRefused(f"only http and https URLs can be fetched, not {scheme!r}", url=url)
+        raise FetchRefused(f"only http and https URLs can be fetched, not {parsed.scheme!r}", url=url)
     try:
         host = parsed.host
     except UnicodeError as exc:  # a malformed IDNA label ("xn--"): decoding it for display fails
@@ -172,14 +183,21 @@ def check_url(url: str, *, settings: Settings, resolver: Resolver | None = None)
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 
 
+def _embedded_ipv4(address: IPAddress) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 form carries and a gateway may deliver to (mapped, 6to4, Teredo,
+    NAT64), if any."""
+    if not isinstance(address, ipaddress.IPv6Address):
+        return None
+    embedded = address.ipv4_mapped or address.sixtofour or (address.teredo or (None, None))[1]
+    if embedded is None and address in _NAT64:
+        embedded = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return embedded
+
+
 def _forbidden_reason(address: IPAddress) -> str | None:
-    if isinstance(address, ipaddress.IPv6Address):
-        # IPv6 forms that carry an IPv4 address a gateway may deliver to: judge the IPv4 one.
-        embedded = address.ipv4_mapped or address.sixtofour or (address.teredo or (None, None))[1]
-        if embedded is None and address in _NAT64:
-            embedded = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
-        if embedded is not None:
-            return _forbidden_reason(embedded)
+    embedded = _embedded_ipv4(address)
+    if embedded is not None:
+        return _forbidden_reason(embedded)  # judge the IPv4 address it reaches
     if address in METADATA_ADDRESSES:
         return "cloud metadata"
     checks = (
@@ -220,8 +238,10 @@ class _Allow:
     def covers(self, address: IPAddress) -> bool:
         if address in self.exact:
             return True
-        if address in METADATA_ADDRESSES:
-            return False  # a broad CIDR never opens the metadata service; name it exactly if you must
+        if address in METADATA_ADDRESSES or _embedded_ipv4(address) in METADATA_ADDRESSES:
+            # A broad CIDR never opens the metadata service, in any IPv6 form that reaches it
+            # (``::/0`` let ``[::ffff:169.254.169.254]`` through); name it exactly if you must.
+            return False
         return any(address in net for net in self.networks)
 
 
@@ -276,7 +296,9 @@ def _get_once(client: httpx.Client, target: _Target, settings: Settings, deadlin
     left = deadline - time.monotonic()
     if left <= 0:
         raise FetchFailed(_TOO_SLOW.format(url=url, seconds=settings.fetch_deadline_s), url=url)
-    headers = {"Host": target.url.netloc.decode("ascii"), "Accept": "image/*"}
+    # Identity: httpx decodes gzip a network read at a time, ~1000:1, before the size cap sees it
+    # (a 2 MB response cost ~130 MB); images are compressed already.
+    headers = {"Host": target.url.netloc.decode("ascii"), "Accept": "image/*", "Accept-Encoding": "identity"}
     extensions: dict[str, Any] = {}
     if target.url.scheme == "https":
         extensions["sni_hostname"] = target.url.host  # certificate is checked against the name, not the IP
@@ -294,11 +316,17 @@ def _get_once(client: httpx.Client, target: _Target, settings: Settings, deadlin
                 location = response.headers.get("location")
                 if not location:
                     raise FetchFailed(f"redirect without Location from {url}", url=url)
-                return urljoin(url, location)
+                try:
+                    return urljoin(url, location)
+                except ValueError as exc:  # "http://[zz": an IPv6 host that does not parse
+                    raise _bad_redirect(url, exc) from exc
             if status in _TRANSIENT_STATUS:
                 raise _Transient(f"HTTP {status}", _retry_after(response.headers.get("retry-after")))
             if status != 200:
                 raise FetchFailed(f"fetching {url} gave HTTP {status}", url=url, status=status)
+            encoding = response.headers.get("content-encoding", "identity").strip().lower()
+            if encoding not in ("", "identity"):
+                raise FetchFailed(f"{url} was sent {encoding}-encoded though asked for none", url=url)
             body = _read_capped(response, url, settings.fetch_max_bytes, deadline)
             if body is None:
                 raise FetchFailed(_TOO_SLOW.format(url=url, seconds=settings.fetch_deadline_s), url=url)
@@ -307,6 +335,14 @@ def _get_once(client: httpx.Client, target: _Target, settings: Settings, deadlin
         raise _Transient(f"{type(exc).__name__}: {exc}") from exc
     except httpx.HTTPError as exc:
         raise FetchFailed(f"fetching {url} failed: {type(exc).__name__}: {exc}", url=url) from exc
+    except (httpx.InvalidURL, UnicodeError) as exc:
+        # httpx builds a redirect's next request even when not following it, and a Location it
+        # cannot parse ("http:host/x", an IDNA label "xn--a") raised out of here as a 500.
+        raise _bad_redirect(url, exc) from exc
+
+
+def _bad_redirect(url: str, exc: Exception) -> FetchFailed:
+    return FetchFailed(f"{url} redirected to an invalid URL ({exc})", url=url)
 
 
 def _read_capped(response: httpx.Response, url: str, limit: int, deadline: float) -> bytes | None:

@@ -24,8 +24,8 @@ def has_control_characters(value: str) -> bool:
 
 def has_controls_besides_breaks(value: str) -> bool:
     """:func:`has_control_characters` for free text that may run over lines (notes, contact details):
-    line breaks and tabs are allowed there."""
-    return has_control_characters(value.replace("\n", "").replace("\t", ""))
+    line breaks (a web form's CRLF too) and tabs are allowed there."""
+    return has_control_characters(value.replace("\r\n", "").replace("\n", "").replace("\t", ""))
 
 
 def has_lone_surrogates(value: str) -> bool:

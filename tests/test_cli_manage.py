@@ -110,7 +110,8 @@ def test_a_case_moves_through_its_states_and_gives_notices(
     history = _lines(capsys.readouterr().out)[0]["history"]
     assert [(h["to"], h["actor"], h["note"]) for h in history][-1] == ("notified", "cli", "mailed\nto legal")
 
-    assert rights(data, "cases", "notice", "1", "--contact", "ann@example.org") == 0
+    # A contact typed into a web form arrives with CRLF line breaks; they are line breaks, not controls.
+    assert rights(data, "cases", "notice", "1", "--contact", "Ann Lee\r\nann@example.org") == 0
     markdown = capsys.readouterr().out
     assert "512(c)(3)" in markdown and "ann@example.org" in markdown and "Harbour print" in markdown
     assert rights(data, "cases", "notice", "1", "--lang", "zh") == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import io
 import random
 import threading
@@ -138,6 +139,37 @@ def test_broad_allow_never_opens_metadata() -> None:
     check_url("http://169.254.1.1/", settings=wide)  # the rest of the allowed CIDR is fine
 
 
+@pytest.mark.parametrize(
+    "target", ["169.254.169.254", "::ffff:169.254.169.254", "64:ff9b::a9fe:a9fe", "2002:a9fe:a9fe::"]
+)
+@pytest.mark.parametrize("allow", ["0.0.0.0/0", "::/0", "::ffff:0:0/96", "64:ff9b::/96", "2002::/16"])
+def test_no_broad_allow_opens_metadata_in_any_ip_form(allow: str, target: str) -> None:
+    """``::/0`` let ``[::ffff:169.254.169.254]`` through, and it connects over IPv4."""
+    host = f"[{target}]" if ":" in target else target
+    with pytest.raises(FetchRefused, match="cloud metadata"):
+        check_url(f"http://{host}/latest/", settings=Settings(fetch_allow=[allow]))
+
+
+@pytest.mark.parametrize("location", ["http:127.0.0.1:9/x.png", "http://[zz", "http://xn--a/"])
+def test_a_redirect_to_a_url_that_does_not_parse_fails_cleanly(
+    server: ImageServer, settings: Settings, location: str
+) -> None:
+    """Each of these raised out of the fetch (an HTTP 500, a scan's ``internal_error``)."""
+    server.routes["/bad"] = Route(status=302, headers={"Location": location})
+    with pytest.raises(FetchFailed, match="redirected to an invalid URL"):
+        fetch_image(server.url("/bad"), settings=settings)
+
+
+def test_a_compressed_body_is_refused_before_it_is_inflated(server: ImageServer, settings: Settings) -> None:
+    """httpx inflates gzip a read at a time before the size cap counts it: 2 MB cost ~130 MB. The
+    fetch asks for no encoding, and refuses a server that sends one anyway."""
+    server.routes["/a.png"] = Route(body=gzip.compress(_png()), headers={"Content-Encoding": "gzip"})
+    with pytest.raises(FetchFailed, match="gzip-encoded"):
+        fetch_image(server.url("/a.png"), settings=settings)
+    server.routes["/b.png"] = Route(body=_png(), headers={"Content-Encoding": "identity"})
+    assert fetch_image(server.url("/b.png"), settings=settings) == _png()
+
+
 def test_redirect_to_private_address_refused(
     server: ImageServer, settings: Settings, transport: RecordingTransport
 ) -> None:
@@ -250,3 +282,12 @@ def test_avif_is_fetched_as_the_decoder_accepts_it() -> None:
     assert looks_like_image(data[:64])
     decoded = decode_image(data)
     assert decoded.format == "AVIF" and decoded.original_size == (300, 200)
+
+
+def test_refusals_name_the_url_briefly_and_say_what_is_wrong(settings: Settings) -> None:
+    with pytest.raises(FetchRefused) as long:
+        check_url("http://example.org/" + "a" * 70_000, settings=settings)
+    assert len(long.value.message) < 500 and "70,019 characters" in long.value.message
+    for relative in (" http://example.org/a.png", "example.org/a.png"):
+        with pytest.raises(FetchRefused, match="not an absolute http or https URL"):
+            check_url(relative, settings=settings)
