@@ -238,12 +238,21 @@ def _sixteen_bit(im: Image.Image) -> bool:
 
 def _to_rgb_or_rgba(im: Image.Image) -> Image.Image:
     mode = im.mode
-    if mode in ("RGB", "RGBA"):
+    # A grey or RGB PNG may make one colour transparent (a tRNS key), as PNG optimisers write line
+    # art: flattened as stored, the background came out in that colour, mostly black (8 of 114
+    # transparent works refused as blank, 34 of their thumbnails missed).
+    keyed = "transparency" in im.info
+    if mode == "RGBA" or (mode == "RGB" and not keyed):
         return im
     if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
-        grey = _grey_levels(np.asarray(im), sixteen_bit=mode.startswith("I;16"))
+        samples = np.asarray(im)
+        grey = _grey_levels(samples, sixteen_bit=mode.startswith("I;16"))
+        key = im.info.get("transparency")
+        if isinstance(key, int) and not isinstance(key, bool):
+            alpha = np.where(samples == key, 0, 255).astype(np.uint8)
+            return Image.fromarray(np.dstack([grey, grey, grey, alpha]), "RGBA")
         return Image.fromarray(grey, "L").convert("RGB")
-    if mode in ("LA", "PA", "La", "RGBa") or (mode == "P" and "transparency" in im.info):
+    if mode in ("LA", "PA", "La", "RGBa") or (mode in ("P", "L", "RGB") and keyed):
         return im.convert("RGBA")
     if mode in ("P", "L", "1", "CMYK", "YCbCr", "LAB", "HSV"):
         return im.convert("RGB")

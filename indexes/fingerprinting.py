@@ -57,9 +57,10 @@ QUERY_FEATURES_PER_MPX = 1000
 MIRROR_SHARE = 0.4
 # Revision of how the signals are computed, so a registry can tell which stored fingerprints an
 # upgrade would compute differently (``rights refingerprint``). 1: before the appearance signature;
-# 2: with it; 3: FAST threshold scaled to the upscale factor. Bump it with any change that alters
-# the fingerprint of an image. Stored from 3 on; older fingerprints are told apart by their fields.
-METHOD = 3
+# 2: with it; 3: FAST threshold scaled to the upscale factor; 4: grey and RGB PNGs transparent by a
+# key colour (tRNS) decoded with their transparency (only theirs change). Bump it with any change
+# that alters the fingerprint of an image. Stored from 3 on; older ones are told apart by their fields.
+METHOD = 4
 _FIRST_STORED_METHOD = 3
 _MAGIC = b"RFP1"
 _NO_REGIONS = np.zeros((0, global_hashes.PDQ_BYTES), np.uint8)

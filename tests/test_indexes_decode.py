@@ -101,6 +101,27 @@ def test_la_png_keeps_alpha() -> None:
     assert tuple(decoded.rgb[5, 45]) == (255, 255, 255)
 
 
+@pytest.mark.parametrize("mode", ["L", "RGB", "I;16"])
+def test_a_png_transparent_by_a_key_colour_decodes_as_its_rgba_twin(mode: str) -> None:
+    """PNG optimisers store line art as grey or RGB with one colour transparent (tRNS). Flattened
+    as stored, its background was black: works refused as blank, thumbnails of them missed."""
+    art = imagegen.artwork(3, (90, 70)).convert("L")
+    shape = np.asarray(art).copy()
+    shape[shape == 0] = 1  # the key is 0: no drawn pixel may share it
+    shape[:, :30] = 0  # transparent left third
+    stored = Image.fromarray(shape.astype(np.uint16) * 257 if mode == "I;16" else shape)
+    stored = stored.convert(mode) if mode == "RGB" else stored
+    key = (0, 0, 0) if mode == "RGB" else 0
+    rgba = np.dstack([shape, shape, shape, np.where(shape == 0, 0, 255).astype(np.uint8)])
+
+    keyed = decode_image(imagegen.encode(stored, "PNG", transparency=key))
+    twin = decode_image(imagegen.encode(Image.fromarray(rgba, "RGBA"), "PNG"))
+
+    assert keyed.alpha is not None and np.array_equal(keyed.alpha, twin.alpha)
+    assert np.abs(keyed.rgb.astype(int) - twin.rgb).max() <= 1  # 16 bits scale back to 8 with rounding
+    assert tuple(keyed.rgb[10, 10]) == (255, 255, 255)  # on white, as every transparent work
+
+
 def test_rgba_png_half_transparent_pixel_is_blended() -> None:
     img = Image.new("RGBA", (40, 40), (0, 0, 0, 0))
     img.paste((0, 0, 0, 128), (0, 0, 20, 40))
