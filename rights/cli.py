@@ -42,8 +42,11 @@ EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 # The CLI has no caller to authorise, so a 403 means a named account cannot do that (a platform
 # named as --creator).
 _INPUT_STATUSES = frozenset({400, 403, 404, 409, 413, 415, 422})
-# indexes.decode.FORMATS, as file names show them (this module must not import the engine).
-IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp", ".tif", ".tiff", ".avif"})
+# indexes.decode.FORMATS, as file names show them (this module must not import the engine); a folder's
+# other files are skipped.
+IMAGE_SUFFIXES = frozenset(
+    {".png", ".apng", ".jpg", ".jpeg", ".jpe", ".jfif", ".gif", ".webp", ".bmp", ".tif", ".tiff", ".avif"}
+)
 
 Handler = Callable[[argparse.Namespace], int]
 

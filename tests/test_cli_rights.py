@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from PIL import Image
 
 from rights.cli import add_command, build_parser, main
 from rights.db import original_path
@@ -89,6 +91,23 @@ def test_register_reports_bad_files_and_continues(tmp_path: Path, capsys: pytest
     assert [json.loads(x)["title"] for x in captured.out.splitlines()] == ["T"]
     errors = captured.err.strip().splitlines()
     assert len(errors) == 2 and all(e.startswith("rights: error: ") for e in errors)
+
+
+def test_a_folder_s_jpeg_and_apng_under_their_other_names_are_registered(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``.jfif``, ``.jpe`` and ``.apng`` were skipped without a word when a folder was registered."""
+    folder = tmp_path / "art"
+    folder.mkdir()
+    for n, suffix in enumerate((".jfif", ".jpe", ".apng")):
+        image = Image.open(io.BytesIO(artwork_png(640 + n))).convert("RGB")
+        buf = io.BytesIO()
+        image.save(buf, "PNG" if suffix == ".apng" else "JPEG", quality=92)
+        (folder / f"art{suffix}").write_bytes(buf.getvalue())
+    (folder / "notes.txt").write_text("not an image, and not taken for one")
+    assert main(["--data", str(tmp_path / "d"), "register", str(folder), "--creator", "ann"]) == 0
+    names = sorted(json.loads(x)["metadata"]["filename"] for x in capsys.readouterr().out.splitlines())
+    assert names == ["art.apng", "art.jfif", "art.jpe"]
 
 
 @pytest.mark.parametrize(
