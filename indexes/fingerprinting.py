@@ -58,8 +58,9 @@ MIRROR_SHARE = 0.4
 # Revision of how the signals are computed, so a registry can tell which stored fingerprints an
 # upgrade would compute differently (``rights refingerprint``). 1: before the appearance signature;
 # 2: with it; 3: FAST threshold scaled to the upscale factor; 4: grey and RGB PNGs transparent by a
-# key colour (tRNS) decoded with their transparency (only theirs change). Bump it with any change
-# that alters the fingerprint of an image. Stored from 3 on; older ones are told apart by their fields.
+# key colour (tRNS) decoded with their transparency, and works of flat bands refused (only those
+# change). Bump it with any change that alters the fingerprint of an image. Stored from 3 on; older
+# ones are told apart by their fields.
 METHOD = 4
 _FIRST_STORED_METHOD = 3
 _MAGIC = b"RFP1"
@@ -346,7 +347,10 @@ def _fingerprint_decoded(
             gray, budget, mirror_budget=round(budget * MIRROR_SHARE), upscale=upscale
         )
     edges = quality.edge_density(cv2.cvtColor(edge_source, cv2.COLOR_RGB2GRAY))
-    reason = quality.is_low_information(decoded.original_size, edges, len(local), pdq_quality)
+    # Registration only: a work refused for it gets a reason instead of a receipt that protects
+    # nothing; a query keeps whatever its hashes can still find.
+    unusable = (lambda: global_hashes.whole_hash_unusable(small, pdq[0])) if role == "reference" else None
+    reason = quality.is_low_information(decoded.original_size, edges, len(local), pdq_quality, unusable)
     return Fingerprint(
         sha256=sha256,
         size=decoded.original_size,

@@ -91,6 +91,30 @@ def degenerate(packed: np.ndarray) -> np.ndarray:
     return least < DEGENERATE_PERIODICITY
 
 
+# A whole-image hash that moves more than this under a light blur, a JPEG re-encode or a halving
+# is noise: PDQ of bands of flat colour (most tricolour flags) sits on DCT coefficients near its
+# median threshold, and France's moved 122 bits between its PNG and a JPEG q92. Where ORB finds
+# no corners either, nothing could ever find such a work's copies (``quality.is_low_information``).
+UNSTABLE_BITS = 64
+
+
+def whole_hash_unusable(rgb: np.ndarray, whole: np.ndarray) -> bool:
+    """Whether ``whole``, the 8 dihedral PDQ hashes of ``rgb``, cannot name copies of it: all
+    degenerate (never searched), or unstable under edits far milder than any copy's."""
+    if bool(degenerate(whole).all()):
+        return True
+    small = hash_input(rgb)
+    h, w = small.shape[:2]
+    ok, jpeg = cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, 70])  # channel order is moot
+    reencoded = cv2.imdecode(jpeg, cv2.IMREAD_UNCHANGED) if ok else None
+    edits = [
+        cv2.GaussianBlur(small, (0, 0), 1.5),
+        small if reencoded is None else reencoded,
+        cv2.resize(cv2.resize(small, (max(1, w // 2), max(1, h // 2)), interpolation=cv2.INTER_AREA), (w, h)),
+    ]
+    return any(int(hamming(whole[0], pdq(edit)[0])) > UNSTABLE_BITS for edit in edits)
+
+
 def hamming(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Bitwise Hamming distance between packed rows of ``a`` and ``b`` (broadcasting)."""
     return np.unpackbits(np.bitwise_xor(a, b), axis=-1).sum(axis=-1)

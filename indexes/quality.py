@@ -7,6 +7,8 @@ can never produce a ``match`` verdict as queries.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import cv2
 import numpy as np
 
@@ -48,12 +50,26 @@ def identifiable_as_whole(size: tuple[int, int], edges: float) -> bool:
     return MIN_WHOLE_IMAGE_SIDE_PX <= min(size) < MIN_SIDE_PX and edges >= MIN_EDGE_DENSITY
 
 
-def is_low_information(size: tuple[int, int], edges: float, keypoints: int, pdq_quality: int) -> str | None:
-    """A human-readable reason when the image is too plain, else None."""
+def is_low_information(
+    size: tuple[int, int],
+    edges: float,
+    keypoints: int,
+    pdq_quality: int,
+    whole_hash_unusable: Callable[[], bool] | None = None,
+) -> str | None:
+    """A human-readable reason when the image is too plain, else None. ``whole_hash_unusable``
+    (asked only of an image with few keypoints) says whether its whole-image hash could name its
+    copies (``global_hashes.whole_hash_unusable``)."""
     if min(size) < MIN_SIDE_PX:
         return f"image is {size[0]}x{size[1]} px; at least {MIN_SIDE_PX} px on each side is needed"
     if edges < MIN_EDGE_DENSITY:
         return "image is nearly blank (almost no edges): a plain fill or soft gradient cannot be identified"
     if keypoints < MIN_KEYPOINTS and pdq_quality < MIN_PDQ_QUALITY_WITH_FEW_KEYPOINTS:
         return f"image has too little detail ({keypoints} distinctive points, PDQ quality {pdq_quality})"
+    if keypoints < MIN_KEYPOINTS and whole_hash_unusable is not None and whole_hash_unusable():
+        return (
+            f"image is too plain to tell its copies from look-alikes ({keypoints} distinctive points, and a "
+            "whole-image hash that is flat or changes under a light re-encode): bands of flat colour, "
+            "as most flags"
+        )
     return None

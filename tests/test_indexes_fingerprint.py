@@ -12,7 +12,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from PIL import Image, ImageEnhance
+from PIL import Image, ImageDraw, ImageEnhance
 
 from indexes import MATCH_THRESHOLD, Engine, Fingerprint, fingerprint, local_features, scoring
 from indexes.fingerprinting import METHOD, REFERENCE_FEATURES
@@ -134,6 +134,40 @@ def test_plain_images_are_low_information(
         assert fp.information < 0.8
     if name == "tiny-icon":
         assert "16x16" in (low_fps[name][1].low_information_reason or "")
+
+
+def _tricolour(colours: tuple[tuple[int, int, int], ...], emblem: bool = False) -> bytes:
+    """A flag of three vertical bands, with a star in the middle if ``emblem``."""
+    img = Image.new("RGB", (900, 600))
+    draw = ImageDraw.Draw(img)
+    for i, colour in enumerate(colours):
+        draw.rectangle((i * 300, 0, (i + 1) * 300, 600), fill=colour)
+    if emblem:
+        star = [
+            (450, 150),
+            (480, 260),
+            (590, 260),
+            (500, 320),
+            (540, 430),
+            (450, 360),
+            (360, 430),
+            (400, 320),
+        ]
+        draw.polygon([*star, (310, 260), (420, 260)], fill=(250, 220, 0))
+    return imagegen.encode(img)
+
+
+@pytest.mark.parametrize(
+    "colours", [((0, 85, 164), (255, 255, 255), (239, 65, 53)), ((20, 20, 20), (200, 0, 0), (250, 200, 0))]
+)
+def test_bands_of_flat_colour_are_refused_at_registration(colours: tuple[tuple[int, int, int], ...]) -> None:
+    """A tricolour has no corners for ORB and a PDQ that moved 122 bits between France's PNG and a
+    JPEG of it: registered, no copy could ever be found, so it is refused with a reason instead."""
+    plain = fingerprint(_tricolour(colours), role="reference")
+    assert plain.low_information and "flags" in (plain.low_information_reason or "")
+    assert not fingerprint(_tricolour(colours)).low_information  # a query keeps what it can find
+    with_emblem = fingerprint(_tricolour(colours, emblem=True), role="reference")
+    assert not with_emblem.low_information and len(with_emblem.local) >= 100
 
 
 @pytest.mark.parametrize("size", [(5000, 3), (3, 5000), (2000, 1), (1, 1)])
