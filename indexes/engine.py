@@ -22,7 +22,8 @@ heavily downscaled, blurred or re-encoded whole copies to `match`. Last, a match
 clearly stronger one (one registered drawing inside another) is demoted to `review`. If nothing
 reached `match` still, each picture standing on the query's page (``page_items``: a product grid,
 a sticker sheet, a listing page) is searched as a query of its own, its works reported in page
-pixels.
+pixels; if the `match`es cover little of the page (a collage), its other pictures of about their
+size are.
 
 Works are identified by caller-chosen non-negative int keys (< 2**52).
 """
@@ -32,7 +33,7 @@ from __future__ import annotations
 import copy
 import itertools
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import faiss
@@ -54,6 +55,7 @@ from indexes.fingerprinting import REFERENCE_FEATURES, SILHOUETTE_FEATURES, Fing
 from indexes.global_hashes import PDQ_BYTES
 from indexes.indexed_work import IndexedWork
 from indexes.local_features import DESCRIPTOR_BYTES, LocalFeatures
+from indexes.page_items import DeferredItems
 from indexes.rwlock import ReadWriteLock
 from indexes.verdicts import Evidence, Match
 
@@ -303,42 +305,60 @@ class Engine:
         if limit < 0:
             raise ValueError(f"limit must not be negative, got {limit}")
         with self._lock.read():
-            evidence: dict[int, Evidence] = {}
-            exact = set(self._owners(fp.sha256))
-            weak = min_score < scoring.REVIEW_THRESHOLD
-            self._near(fp, evidence)
-            # A first pass with every other descriptor (each pyramid level keeps half): most copies
-            # reach `match` on it at half the FAISS cost. Otherwise the full set is verified afresh,
-            # the first half's neighbours reused.
-            near = copy.deepcopy(evidence)
-            half = fp.local.every_other()
-            first = self._neighbours(half.descriptors)
-            self._partial(half, fp, evidence, mirrored=False, weak=weak, found=first)
-            matches = self._score(fp, evidence, exact, min_score)
-            if any(m.verdict == "match" for m in matches):
-                return matches[:limit]
-            evidence = near
-            rest = self._neighbours(fp.local.descriptors[1::2])
-            found = (_interleave(first[0], rest[0]), _interleave(first[1], rest[1]))
-            neighbours = self._partial(fp.local, fp, evidence, mirrored=False, weak=weak, found=found)
-            matches = self._score(fp, evidence, exact, min_score)
-            if not any(m.verdict == "match" for m in matches) and len(fp.mirrored):
-                self._partial(fp.mirrored, fp, evidence, mirrored=True, weak=weak)
-                matches = self._score(fp, evidence, exact, min_score)
-            unmatched = self.exclusive_placements and not any(m.verdict == "match" for m in matches)
-            if unmatched and neighbours is not None and self._exclusive(fp, *neighbours, evidence):
-                matches = self._score(fp, evidence, exact, min_score)
-        if fp.items and not any(m.verdict == "match" for m in matches):
+            matches = self._search_page(fp, min_score)
+        if fp.items:
             # Outside the read lock: each item's search takes it again, and a writer waiting
             # between the two would block both.
-            matches = self._with_items(fp, matches, limit, min_score)
+            if not any(m.verdict == "match" for m in matches):
+                matches = self._with_items(fp, matches, limit, min_score, lambda box: True)
+            elif (beside := _beside_found(fp, matches)) is not None:
+                matches = self._with_items(fp, matches, limit, min_score, beside)
         return matches[:limit]
 
-    def _with_items(self, fp: Fingerprint, matches: list[Match], limit: int, min_score: float) -> list[Match]:
-        """``matches`` and the works found in the items on the query's page (``indexes.page_items``),
-        each searched as a picture of its own and reported as a partial copy in page pixels."""
+    def _search_page(self, fp: Fingerprint, min_score: float) -> list[Match]:
+        """Steps 1-5 of the cascade (module docstring) on the query as a whole; under the read lock."""
+        evidence: dict[int, Evidence] = {}
+        exact = set(self._owners(fp.sha256))
+        weak = min_score < scoring.REVIEW_THRESHOLD
+        self._near(fp, evidence)
+        # A first pass with every other descriptor (each pyramid level keeps half): most copies
+        # reach `match` on it at half the FAISS cost. Otherwise the full set is verified afresh,
+        # the first half's neighbours reused.
+        near = copy.deepcopy(evidence)
+        half = fp.local.every_other()
+        first = self._neighbours(half.descriptors)
+        self._partial(half, fp, evidence, mirrored=False, weak=weak, found=first)
+        matches = self._score(fp, evidence, exact, min_score)
+        if any(m.verdict == "match" for m in matches):
+            return matches
+        evidence = near
+        rest = self._neighbours(fp.local.descriptors[1::2])
+        found = (_interleave(first[0], rest[0]), _interleave(first[1], rest[1]))
+        neighbours = self._partial(fp.local, fp, evidence, mirrored=False, weak=weak, found=found)
+        matches = self._score(fp, evidence, exact, min_score)
+        if not any(m.verdict == "match" for m in matches) and len(fp.mirrored):
+            self._partial(fp.mirrored, fp, evidence, mirrored=True, weak=weak)
+            matches = self._score(fp, evidence, exact, min_score)
+        unmatched = self.exclusive_placements and not any(m.verdict == "match" for m in matches)
+        if unmatched and neighbours is not None and self._exclusive(fp, *neighbours, evidence):
+            matches = self._score(fp, evidence, exact, min_score)
+        return matches
+
+    def _with_items(
+        self,
+        fp: Fingerprint,
+        matches: list[Match],
+        limit: int,
+        min_score: float,
+        keep: Callable[[tuple[int, int, int, int]], bool],
+    ) -> list[Match]:
+        """``matches`` and the works found in the items on the query's page (``indexes.page_items``)
+        that ``keep`` picks, each searched as a picture of its own and reported as a partial copy
+        in page pixels."""
+        if not isinstance(fp.items, DeferredItems):
+            return matches  # a page with no items
         best = {m.key: m for m in matches}
-        for (x, y, w, h), item in fp.items:
+        for (x, y, w, h), item in fp.items.where(keep):
             if item.low_information:
                 continue  # too plain to name a work: capped below `match` anyway
             for m in self.search(item, limit, min_score=min_score):
@@ -625,6 +645,42 @@ def _pdq_views(fp: Fingerprint) -> tuple[np.ndarray, np.ndarray]:
     views = np.concatenate([fp.pdq[:, 0, :], fp.regions])[: 1 << _VIEW_BITS]
     kept = np.flatnonzero(~global_hashes.degenerate(views))
     return views[kept], kept.astype(np.int64)
+
+
+# After a `match` covering under this share of the page, the page may be a grid or a sheet of
+# several pictures: its other items at least this share of the smallest found one's area are
+# searched too (a listing page's smaller thumbnails, buttons and words are not). Once one work of a
+# collage was found the rest were never looked at: 55 of 77 works on 14 generated grids found,
+# 67 with this; seeds 0-2 gained and lost no `match`, listing pages cost 3-10 ms more.
+_FOUND_COVER = 0.6
+_SIBLING_AREA = 0.4
+
+
+def _beside_found(
+    fp: Fingerprint, matches: list[Match]
+) -> Callable[[tuple[int, int, int, int]], bool] | None:
+    """Which page items to search beside the `match`es found, or None when they cover most of the
+    page (a whole copy, a crop, a framed or captioned copy)."""
+    found = [m.region for m in matches if m.verdict == "match" and m.region is not None]
+    width, height = fp.size
+    if not found or sum(w * h for _, _, w, h in found) >= _FOUND_COVER * width * height:
+        return None
+    smallest = min(w * h for _, _, w, h in found)
+
+    def keep(box: tuple[int, int, int, int]) -> bool:
+        big_enough = box[2] * box[3] >= _SIBLING_AREA * smallest
+        return big_enough and not any(_mostly_inside(box, region) for region in found)
+
+    return keep
+
+
+def _mostly_inside(box: tuple[int, int, int, int], region: tuple[int, int, int, int]) -> bool:
+    """Whether half of ``box`` or more lies inside ``region`` (both x, y, w, h)."""
+    bx, by, bw, bh = box
+    rx, ry, rw, rh = region
+    across = max(0, min(bx + bw, rx + rw) - max(bx, rx))
+    down = max(0, min(by + bh, ry + rh) - max(by, ry))
+    return across * down >= 0.5 * bw * bh
 
 
 def _interleave(even: np.ndarray, odd: np.ndarray) -> np.ndarray:

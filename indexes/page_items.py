@@ -181,48 +181,67 @@ def _repeats(box: Box, look: np.ndarray, other: Box, other_look: np.ndarray) -> 
 
 
 class DeferredItems:
-    """A query's page items, fingerprinted on first use (iteration), then kept.
+    """A query's page items, each fingerprinted on first use, then kept.
 
-    ``len`` and truth need no fingerprints: a search only iterates when the page itself matched
-    nothing, so the 71 of 200 benchmark drawings with parts small beside their canvas (and
-    every page a search matches) never pay for their items' fingerprints (~20 ms each). Pickled
-    (to or from a worker process), they travel as the cut-out pixels, or as fingerprints once
-    computed."""
+    ``len``, truth and :meth:`boxes` need no fingerprints: a search iterates all of them only when
+    the page itself matched nothing, so the 71 of 200 benchmark drawings with parts small beside
+    their canvas (and every page a search matches whole) never pay for their items' fingerprints
+    (~20 ms each); after a partial match only the items :meth:`where` picks are fingerprinted.
+    Pickled (to or from a worker process), each travels as its cut-out pixels, or as its
+    fingerprint once computed."""
 
     def __init__(self, pending: Sequence[tuple[Box, Any]], compute: Callable[[int, Box, Any], Any]) -> None:
-        self._pending: tuple[tuple[Box, Any], ...] | None = tuple(pending)
+        self._boxes: tuple[Box, ...] = tuple(box for box, _ in pending)
+        self._crops: list[Any] = [crop for _, crop in pending]  # None once fingerprinted
+        self._fingerprints: list[Any] = [None] * len(self._boxes)
         self._compute = compute
-        self._done: tuple[tuple[Box, Any], ...] | None = None
-        self._count = len(self._pending)
         self._lock = threading.Lock()
 
     @classmethod
     def computed(cls, done: Sequence[tuple[Box, Any]]) -> DeferredItems:
-        out = cls((), _never)
-        out._pending, out._done, out._count = None, tuple(done), len(done)
+        out = cls([(box, None) for box, _ in done], _never)
+        out._fingerprints = [item for _, item in done]
         return out
 
     def __len__(self) -> int:
-        return self._count
+        return len(self._boxes)
 
     def __iter__(self) -> Iterator[tuple[Box, Any]]:
-        return iter(self._items())
+        return self.where(lambda box: True)
 
-    def _items(self) -> tuple[tuple[Box, Any], ...]:
-        with self._lock:  # two threads searching one query compute them once
-            if self._done is None:
-                assert self._pending is not None
-                self._done = tuple(
-                    (box, self._compute(n, box, crop)) for n, (box, crop) in enumerate(self._pending)
-                )
-                self._pending = None  # the pixels are no longer needed
-            return self._done
+    def boxes(self) -> tuple[Box, ...]:
+        """Where the items are, in page pixels, without fingerprinting any."""
+        return self._boxes
+
+    @property
+    def fingerprinted(self) -> int:
+        """How many items have been fingerprinted so far."""
+        return sum(item is not None for item in self._fingerprints)
+
+    def where(self, keep: Callable[[Box], bool]) -> Iterator[tuple[Box, Any]]:
+        """The items whose box ``keep`` accepts, with their fingerprints (computed as needed)."""
+        for n, box in enumerate(self._boxes):
+            if keep(box):
+                yield box, self._item(n)
+
+    def _item(self, n: int) -> Any:
+        with self._lock:  # two threads searching one query compute each item once
+            if self._fingerprints[n] is None:
+                self._fingerprints[n] = self._compute(n, self._boxes[n], self._crops[n])
+                self._crops[n] = None  # the pixels are no longer needed
+            return self._fingerprints[n]
 
     def __reduce__(self) -> tuple[Any, ...]:
         with self._lock:
-            if self._done is not None:
-                return DeferredItems.computed, (self._done,)
-            return DeferredItems, (self._pending, self._compute)
+            return _rebuilt, (self._boxes, list(self._crops), list(self._fingerprints), self._compute)
+
+
+def _rebuilt(
+    boxes: tuple[Box, ...], crops: list[Any], fingerprints: list[Any], compute: Callable[[int, Box, Any], Any]
+) -> DeferredItems:
+    out = DeferredItems([(box, crop) for box, crop in zip(boxes, crops, strict=True)], compute)
+    out._fingerprints = fingerprints
+    return out
 
 
 def _never(n: int, box: Box, crop: Any) -> Any:
