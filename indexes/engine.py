@@ -541,17 +541,27 @@ class Engine:
         pa, pb = self._works[a].pdq, self._works[b].pdq  # every whole view: flattened on black too
         return bool(global_hashes.hamming(pa[:, None, :], pb[None, :, :]).min() <= _SAME_PICTURE_BITS)
 
+    def saved_stamp(self) -> int:
+        """The stamp of the index saved in this engine's directory (``save``); -1 if none."""
+        return -1 if self.directory is None else index_files.saved_stamp(self.directory)
+
+    def sha256s(self) -> dict[int, str]:
+        """Each indexed work's key and the SHA-256 of the bytes it was fingerprinted from."""
+        with self._lock.read():
+            return {key: work.sha256 for key, work in self._works.items()}
+
     # ---- persistence ------------------------------------------------------------------
-    def save(self, stamp: int | None = None) -> bool:
+    def save(self, stamp: int | None = None, *, replace_newer: bool = False) -> bool:
         """Persist atomically (``index_files``: a new generation, then the manifest switch).
 
         ``stamp`` is the caller's version of what the index holds (a registry passes the log size it
         has caught up with). When the saved index carries a larger stamp, another process saved a
-        newer index, and this older one is not written over it: returns False."""
+        newer index, and this older one is not written over it: returns False; unless
+        ``replace_newer``, for a saved index the caller found foreign (not derived from its data)."""
         if self.directory is None:
             raise ValueError("this engine has no directory to save to")
         with self._save_lock, self._lock.read(), file_lock.locked(self.directory, shared=False):
-            if stamp is not None and index_files.saved_stamp(self.directory) > stamp:
+            if stamp is not None and not replace_newer and index_files.saved_stamp(self.directory) > stamp:
                 return False
             self.stored_features_per_work = self.features_per_work
             works, budget = self._works, self.features_per_work

@@ -443,10 +443,10 @@ def _listening_socket(host: str, port: int) -> socket.socket:
 
 def cmd_log_verify(args: argparse.Namespace) -> int:
     data_dir = existing_registry(args)
+    key: Ed25519PublicKey | None = None
     if args.public_key:
         key = _key_argument(args.public_key)
-    else:
-        published = data_dir / PUBLIC_KEY_FILE
+    elif (published := data_dir / PUBLIC_KEY_FILE).exists() or log_size(data_dir) > 0:
         try:
             key = load_public_key(published)
         except (OSError, ValueError, UnsupportedAlgorithm) as exc:

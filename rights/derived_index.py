@@ -102,7 +102,33 @@ class DerivedIndex:
             )
         # Read before reconciling, so the index never claims more than it holds (its save stamp).
         self.synced_log_size = self._log().size()
-        self.reconcile(full=not loaded or rebudgeted or stale or engine.loaded_older_format)
+        foreign = loaded and self._foreign(engine.saved_stamp())
+        self.reconcile(
+            full=not loaded or rebudgeted or stale or engine.loaded_older_format or foreign,
+            replace_newer=foreign,
+        )
+
+    def _foreign(self, stamp: int) -> bool:
+        """Whether the loaded index was not derived from this database: saved after more log
+        entries than it holds, or holding other bytes under a work's id. A copy of the data folder
+        taken while it was written (the database first) can pair an older database with a newer
+        index; the copy's next works reuse the ids, and matched other pictures under them, for good:
+        reconciling by ids kept them, and the larger stamp refused every corrected save."""
+        size = self.synced_log_size
+        indexed = self.engine.sha256s()
+        rows = self._connection().execute("SELECT id, sha256 FROM works WHERE status != 'withdrawn'")
+        differing = sum(1 for key, sha256 in rows if key in indexed and indexed[key] != sha256)
+        if stamp <= size and not differing:
+            return False
+        logger.warning(
+            "the index does not derive from this database (saved after %d log entries, the database "
+            "holds %d; %d works' bytes differ): a copy taken while the data folder was written, or a "
+            "restored database? Rebuilding it from the database",
+            stamp,
+            size,
+            differing,
+        )
+        return True
 
     def sync(self) -> bool:
         """Catch the engine up with writes made by other processes (cheap when there were none)."""
@@ -115,7 +141,9 @@ class DerivedIndex:
             self.synced_log_size = size
             return changed
 
-    def reconcile(self, *, full: bool = False, catching_up: bool = False) -> bool:
+    def reconcile(
+        self, *, full: bool = False, catching_up: bool = False, replace_newer: bool = False
+    ) -> bool:
         """Make the engine hold exactly the live works of the database; save it if anything changed.
 
         ``full`` rebuilds from every stored fingerprint (used when the index files were unreadable).
@@ -123,6 +151,7 @@ class DerivedIndex:
         the change is saved on the usual schedule, not at once (here the save could run under the
         database's write lock). An index a few works behind is routine at open too, since saves are
         lazy (a server running beside a CLI command), so only a rebuild is a warning.
+        ``replace_newer`` saves over an index on disk stamped newer (one found foreign at open).
         """
         with self._lock:
             conn = self._connection()
@@ -144,7 +173,7 @@ class DerivedIndex:
             if catching_up:
                 self.dirty = True
             else:
-                self.save()
+                self.save(replace_newer=replace_newer)
             return True
 
     def changed(self, update: Callable[[], object]) -> None:
@@ -172,13 +201,13 @@ class DerivedIndex:
                 self.save()
             self.saved_at = time.monotonic()
 
-    def save(self) -> None:
+    def save(self, *, replace_newer: bool = False) -> None:
         """Save now; stays dirty when another process saved a newer index (``flush`` catches up first)."""
         started = time.monotonic()
         # Stamped with the log size the index has caught up with, so that a process which caught
         # up earlier never writes its older index over a newer one another process saved meanwhile
         # (that one's scan workers would then load an index without the works it just registered).
-        if not self.engine.save(stamp=self.synced_log_size):
+        if not self.engine.save(stamp=self.synced_log_size, replace_newer=replace_newer):
             logger.info("a newer index is saved on disk; this one is saved after catching up")
             return
         self.dirty = False

@@ -430,6 +430,23 @@ def test_log_commands_answer_bad_files_in_one_line(
     assert len(err) == 1 and "published key" in err[0] and "--public-key" in err[0], err
 
 
+def test_an_empty_log_verifies_though_no_key_was_written_yet(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A registry killed 1.4 s into its first register had its database but not yet its key;
+    ``log verify`` said the key was unreadable, as if it were lost. A log with entries still needs it."""
+    from rights import db
+
+    db.connect(tmp_path).close()  # the database as a first open creates it, before the key
+    assert main(["--data", str(tmp_path), "log", "verify"]) == 0
+    assert json.loads(capsys.readouterr().out)["ok"] is True
+    with Registry.open(tmp_path) as reg:
+        reg.register("alice", artwork_png(660))
+    (tmp_path / "log-public-key.pem").unlink()
+    assert main(["--data", str(tmp_path), "log", "verify"]) == 1
+    assert "published key" in capsys.readouterr().err
+
+
 def test_a_bad_upload_cap_is_a_setting_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -414,6 +414,40 @@ def test_an_older_index_is_never_saved_over_a_newer_one(tmp_path: Path) -> None:
         assert not b.index.dirty and key in Engine(tmp_path / "index")
 
 
+@pytest.mark.parametrize("log_caught_up", [False, True])
+def test_an_index_newer_than_its_database_is_rebuilt_not_trusted(tmp_path: Path, log_caught_up: bool) -> None:
+    """A copy of the data folder taken while it was written (the database first, the index last)
+    paired an older database with a newer index: the copy's next works reused the ids of works
+    only the original had, and matched those pictures instead of their own, for good (the larger
+    stamp refused every corrected save). Once the copy's log has grown past the index's stamp,
+    only the bytes under the ids tell."""
+    original, copy = tmp_path / "original", tmp_path / "copy"
+    with Registry.open(original) as reg:
+        for seed in range(3):
+            reg.register("alice", artwork_png(300 + seed))
+    shutil.copytree(original, copy)
+    with Registry.open(original) as reg:  # written after the copy of the database was taken
+        for seed in range(3, 7):
+            reg.register("alice", artwork_png(300 + seed))
+    bob: list[str] = []
+    if log_caught_up:
+        with Registry.open(copy) as reg:
+            bob = [reg.register("bob", artwork_png(400 + seed))["work_id"] for seed in range(3)]
+    shutil.rmtree(copy / "index")
+    shutil.copytree(original / "index", copy / "index")
+    if not log_caught_up:
+        with Registry.open(copy) as reg:
+            bob = [reg.register("bob", artwork_png(400 + seed))["work_id"] for seed in range(3)]
+    assert bob == ["w_4", "w_5", "w_6"]  # the ids the original gave to other pictures
+    with Registry.open(copy) as reg:  # a later process, loading the saved index
+        for seed, work_id in zip(range(3), bob, strict=True):
+            assert reg.match_image(artwork_png(400 + seed), 3)["matches"][0]["work_id"] == work_id
+        for seed in range(3, 7):  # registered in the original only
+            assert reg.match_image(artwork_png(300 + seed), 3)["verdict"] != "match"
+        live = reg.db.execute("SELECT id, sha256 FROM works WHERE status != 'withdrawn'")
+        assert reg.index.engine.sha256s() == {int(key): sha256 for key, sha256 in live}
+
+
 def _race(*calls: Callable[[], dict]) -> list[dict]:
     """Run ``calls`` in threads released together; their results, or the first error raised."""
     start = threading.Barrier(len(calls))

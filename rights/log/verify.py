@@ -128,6 +128,10 @@ def verify_log(
     conn, owned = _open(db)
     snapshot = not conn.in_transaction
     try:
+        if public_key is None and _empty(conn):
+            # Nothing was logged or signed yet: a registry killed before its key was written (the
+            # first open writes it) has nothing to verify, and no key to verify it with.
+            return LogReport(ok=True, size=0, checkpoints=0)
         key = load_public_key(public_key if public_key is not None else _default_key_path(conn))
         if snapshot:
             conn.execute("BEGIN")
@@ -137,6 +141,11 @@ def verify_log(
             conn.execute("ROLLBACK")  # read only: nothing to keep
         if owned:
             conn.close()
+
+
+def _empty(conn: sqlite3.Connection) -> bool:
+    entries = conn.execute("SELECT count(*) FROM log_entries").fetchone()[0]
+    return entries == 0 and conn.execute("SELECT count(*) FROM log_checkpoints").fetchone()[0] == 0
 
 
 def log_size(db: sqlite3.Connection | Path | str) -> int:
