@@ -153,3 +153,24 @@ def test_platform_caller_is_its_own_platform_for_licences(world: World) -> None:
         f"/v1/works/{work}/licenses", headers=alice, json={"licensee": "other", "platform": "etsy"}
     )
     assert not licensed(seller="other", platform="etsy")
+
+
+def test_a_creator_learns_licences_of_its_own_works_only(world: World) -> None:
+    """Licences are the owner's business (bob gets 403 on alice's): naming a seller and platform
+    in a match told any creator who holds a licence to anyone's work."""
+    work = world.works["alice3"]
+    world.client.post(
+        f"/v1/works/{work}/licenses",
+        headers=world.headers("alice"),
+        json={"licensee": "fan", "platform": "p"},
+    )
+    query = {"image": ("q.jpg", near_copy(103), "image/jpeg")}
+
+    def licensed(who: str) -> bool:
+        answer = world.client.post(
+            "/v1/match", headers=world.headers(who), files=query, params={"seller": "fan", "platform": "p"}
+        ).json()
+        return next(m["licensed"] for m in answer["matches"] if m["work_id"] == work)
+
+    assert licensed("alice") and licensed("admin")
+    assert not licensed("bob")

@@ -48,7 +48,8 @@ _BODY = {
     description=(
         'Send the image as multipart field `image`, or JSON `{"url": ...}` to have it fetched (private and '
         "cloud-metadata addresses are refused). `licensed` in each match tells whether `seller` (on "
-        "`platform`) holds a licence; platform callers are always their own `platform`."
+        "`platform`) holds a licence; platform callers are always their own `platform`, and a "
+        "creator learns it only of its own works."
     ),
     openapi_extra={"requestBody": _BODY},
     responses={
@@ -84,9 +85,15 @@ async def match(
         )
     if account.role == "platform":
         platform = account.name
-    return await run_in_threadpool(
+    result = await run_in_threadpool(
         partial(registry.match_image, data, limit, platform=platform or None, seller=seller or None)
     )
+    if account.role == "creator":
+        # Licences are their creator's business (others get 403 on GET .../licenses): a creator
+        # naming any seller and platform learnt who holds a licence to anyone's work.
+        for m in result["matches"]:
+            m["licensed"] = m["licensed"] and m["creator"] == account.name
+    return result
 
 
 def _url_from_json(body: bytes) -> str:
