@@ -70,6 +70,6 @@ def is_low_information(
         return (
             f"image is too plain to tell its copies from look-alikes ({keypoints} distinctive points, and a "
             "whole-image hash that is flat or changes under a light re-encode): bands of flat colour, "
-            "as most flags"
+            "as plain tricolour flags"
         )
     return None
