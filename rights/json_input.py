@@ -37,7 +37,8 @@ class NotJson(ValueError):
 def loads(text: str | bytes, *, unique_keys: bool = False) -> Any:
     """``json.loads``, raising ``ValueError`` (``TooDeep``, ``NotText``) instead of
     ``RecursionError`` or a value that cannot be written out again. ``unique_keys`` refuses an
-    object naming a key twice, where readers disagree on which value counts (a signed receipt)."""
+    object naming a key twice, where readers disagree on which value counts (a signed receipt, a
+    feed line's image, a work's metadata)."""
     try:
         hook = _unique_object if unique_keys else None
         value = json.loads(text, parse_constant=_no_constants, object_pairs_hook=hook)

@@ -49,6 +49,10 @@ def test_lone_surrogate_escapes_are_bad_input(api: Api) -> None:
         "/v1/works", headers=api.alice, files=upload, data={"metadata": '{"a": "\\ud800"}'}
     )
     assert meta.status_code == 400 and "surrogate" in meta.json()["error"]["message"]
+    twice = api.client.post(
+        "/v1/works", headers=api.alice, files=upload, data={"metadata": '{"year": 1990, "year": 2024}'}
+    )
+    assert twice.status_code == 400 and "names the key 'year' twice" in twice.json()["error"]["message"]
     lic = api.client.post(
         f"/v1/works/{api.work_id}/licenses",
         headers={**api.alice, "Content-Type": "application/json"},

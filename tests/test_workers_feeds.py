@@ -174,6 +174,8 @@ def test_jsonl_lines_that_are_not_plain_json_are_errors(tmp_path: Path) -> None:
         '{"listing_id": "e\\ud800", "platform": "shopb", "image": "pics/e.jpg"}',  # not text: once a crash
         '{"listing_id": "f", "platform": "shopb", "image": "pics/f.jpg", "x": NaN}',  # Python's, not JSON
         '{"listing_id": "g", "platform": "shopb", "image": "pics/g.jpg", "x": 1e999}',
+        # Which image is meant? Readers disagree (the last one was taken, silently).
+        '{"listing_id": "h", "platform": "shopb", "image": "pics/h.jpg", "image": "pics/other.jpg"}',
     ]
     feed.write_bytes(b"\xef\xbb\xbf" + ("\n".join(lines) + "\n").encode("utf-8"))
     items = dict(read_feed(feed))
@@ -185,6 +187,7 @@ def test_jsonl_lines_that_are_not_plain_json_are_errors(tmp_path: Path) -> None:
     assert isinstance(items[6], FeedError) and "lone surrogate" in items[6].message
     assert isinstance(items[7], FeedError) and "NaN is not a JSON value" in items[7].message
     assert isinstance(items[8], FeedError) and "too large" in items[8].message
+    assert isinstance(items[9], FeedError) and "names the key 'image' twice" in items[9].message
 
 
 def test_error_items_keep_the_line_for_pass_through(tmp_path: Path) -> None:

@@ -244,7 +244,7 @@ def _jsonl_records(path: Path) -> Iterator[tuple[int, Any]]:
             if not text:
                 continue  # blank lines are not listings; their line number is simply skipped
             try:
-                yield line_no, json_input.loads(text.decode("utf-8"))
+                yield line_no, json_input.loads(text.decode("utf-8"), unique_keys=True)
             except UnicodeDecodeError:
                 yield line_no, FeedError(line_no, f"line {line_no}: not UTF-8 text")
             except json.JSONDecodeError as exc:

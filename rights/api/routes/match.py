@@ -98,7 +98,7 @@ async def match(
 
 def _url_from_json(body: bytes) -> str:
     try:
-        value = json_input.loads(body)
+        value = json_input.loads(body, unique_keys=True)
     except ValueError as exc:
         raise BadInput(f"the JSON body is invalid: {exc}") from exc
     url = value.get("url") if isinstance(value, dict) else None

@@ -173,7 +173,7 @@ def _visible_scan(registry: Registry, scan_id: str, account: Account) -> scans.S
 
 def _listings_as_jsonl(body: bytes) -> str:
     try:
-        value = json_input.loads(body)
+        value = json_input.loads(body, unique_keys=True)
     except ValueError as exc:
         raise BadInput(f"the JSON body is invalid: {exc}") from exc
     listings = value.get("listings") if isinstance(value, dict) else None

@@ -137,7 +137,7 @@ def _parse_metadata(metadata: str | None) -> dict[str, Any] | None:
     if metadata is None or metadata == "":
         return None
     try:
-        value = json_input.loads(metadata)
+        value = json_input.loads(metadata, unique_keys=True)
     except ValueError as exc:
         raise BadInput(f"metadata is not valid JSON: {exc}") from exc
     if not isinstance(value, dict):
