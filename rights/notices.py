@@ -27,6 +27,7 @@ from typing import Any
 from rights.cases import Case
 from rights.errors import BadInput
 from rights.evidence import boxed_thumbnail, data_uri
+from rights.text import shown_bidi_controls
 
 __all__ = ["FORMATS", "LANGUAGES", "RightsHolder", "build_notice", "render_notice"]
 
@@ -279,7 +280,10 @@ def _markdown(n: dict[str, Any]) -> str:
 
 def _html(n: dict[str, Any]) -> str:
     t = _TEXT[n["language"]]
-    esc = html.escape
+
+    def esc(value: str) -> str:
+        return shown_bidi_controls(html.escape(value))
+
     parts = [
         "<!doctype html>",
         f'<html lang="{n["language"]}"><head><meta charset="utf-8">',
@@ -327,5 +331,6 @@ _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+!|])")
 
 
 def _md(value: Any) -> str:
-    """Listing data is written by strangers: neutralise Markdown syntax and line breaks."""
-    return _MD_SPECIAL.sub(r"\\\1", " ".join(str(value).split()))
+    """Listing data is written by strangers: neutralise Markdown syntax, line breaks and
+    bidirectional controls."""
+    return shown_bidi_controls(_MD_SPECIAL.sub(r"\\\1", " ".join(str(value).split())))

@@ -9,6 +9,7 @@ __all__ = [
     "has_controls_besides_breaks",
     "has_lone_surrogates",
     "readable",
+    "shown_bidi_controls",
     "title_from_file_name",
 ]
 
@@ -57,3 +58,13 @@ def title_from_file_name(stem: str, max_length: int) -> str | None:
     it should refuse the work (a 600-character name, a tab, bytes that are not UTF-8)."""
     text = "".join(" " if unicodedata.category(ch) in _CONTROL_CATEGORIES else ch for ch in readable(stem))
     return text.strip()[:max_length].strip() or None
+
+
+# Bidirectional controls (embeddings, overrides, isolates, marks): U+202E shows "gnp.exe" for
+# "exe.png", so text a stranger wrote is printed with them as visible escapes.
+_BIDI_SHOWN = {c: f"\\u{c:04x}" for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x200E, 0x200F)}
+
+
+def shown_bidi_controls(value: str) -> str:
+    """``value`` with its bidirectional controls written out as ``\\u202e`` escapes."""
+    return value.translate(_BIDI_SHOWN)

@@ -17,7 +17,8 @@ from rights import cases, db
 from rights.evidence import thumbnail_b64
 from rights.notices import RightsHolder, build_notice, render_notice
 
-HOSTILE_TITLE = "Fox mug <script>alert(1)</script> [click](javascript:x)"
+# A right-to-left override makes "gnp.exe" read as "exe.png" in the rest of the line.
+HOSTILE_TITLE = "Fox mug <script>alert(1)</script> [click](javascript:x) \u202egnp.exe"
 WORK = {
     "work_id": "w_7",
     "creator": "ana",
@@ -151,3 +152,10 @@ def _visible_text(page: str) -> str:
 
     Text().feed(page)
     return " ".join(chunks)
+
+
+def test_bidirectional_controls_in_listing_text_are_shown_not_obeyed(case: cases.Case) -> None:
+    notice = build_notice(case, holder=HOLDER, work=WORK)
+    for fmt in ("md", "html"):
+        text = render_notice(notice, fmt)
+        assert "\u202e" not in text and "\\u202egnp.exe" in text, fmt

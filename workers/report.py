@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from rights.evidence import boxed_thumbnail, data_uri
+from rights.text import shown_bidi_controls
 
 __all__ = ["Summary", "write_report"]
 
@@ -178,7 +179,4 @@ def _hit(out: TextIO, finding: dict[str, Any], evidence: dict[str, Any]) -> None
 def _e(value: Any) -> str:
     """Feed text as HTML text; bidirectional controls shown as escapes, since U+202E would display a
     listing's URL or title reversed (a spoofed link text)."""
-    return html.escape("" if value is None else str(value)).translate(_BIDI_SHOWN)
-
-
-_BIDI_SHOWN = {c: f"\\u{c:04x}" for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x200E, 0x200F)}
+    return shown_bidi_controls(html.escape("" if value is None else str(value)))
