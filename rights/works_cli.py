@@ -8,8 +8,9 @@ per line. Each command needs an existing registry: a typo in ``--data`` must not
 from __future__ import annotations
 
 import argparse
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -27,42 +28,48 @@ def add_commands(sub: argparse._SubParsersAction, common: argparse.ArgumentParse
     listing.add_argument("--creator", type=text_argument, help="only this creator's works")
     listing.add_argument("--limit", type=positive_int, help="at most this many works")
     listing.set_defaults(handler=cmd_works_list)
-    show = actions.add_parser("show", help="one work (as GET /v1/works/{id})", parents=[common])
-    show.add_argument("work_id", help="a work id, e.g. w_12")
-    show.set_defaults(handler=cmd_works_show)
-    withdraw = actions.add_parser(
+    on_one = partial(_on_one_work, actions, common)
+    on_one("show", "one work (as GET /v1/works/{id})", cmd_works_show)
+    on_one(
         "withdraw",
-        help="stop a work matching; the withdrawal is logged (as DELETE /v1/works/{id})",
-        parents=[common],
+        "stop a work matching; the withdrawal is logged (as DELETE /v1/works/{id})",
+        cmd_works_withdraw,
     )
-    withdraw.add_argument("work_id", help="a work id, e.g. w_12")
-    withdraw.set_defaults(handler=cmd_works_withdraw)
-    receipt = actions.add_parser(
+    receipt = on_one(
         "receipt",
-        help="a fresh receipt (entry, signed checkpoint, inclusion proof) for 'rights log verify-receipt'",
-        parents=[common],
+        "a fresh receipt (entry, signed checkpoint, inclusion proof) for 'rights log verify-receipt'",
+        cmd_works_receipt,
     )
-    receipt.add_argument("work_id", help="a work id, e.g. w_12")
     receipt.add_argument("--out", type=Path, metavar="FILE", help="write it here instead of stdout")
-    receipt.set_defaults(handler=cmd_works_receipt)
 
     licenses = sub.add_parser("licenses", help="licences of a work: grant, list", parents=[common])
     actions = licenses.add_subparsers(dest="licenses_command", required=True, metavar="ACTION")
-    grant = actions.add_parser(
+    on_one = partial(_on_one_work, actions, common)
+    grant = on_one(
         "grant",
-        help="let a seller or platform use a work: its listings match as licensed and open no case",
-        parents=[common],
+        "let a seller or platform use a work: its listings match as licensed and open no case",
+        cmd_licenses_grant,
     )
-    grant.add_argument("work_id", help="a work id, e.g. w_12")
     grant.add_argument(
         "--licensee", type=text_argument, required=True, help="seller or platform account name"
     )
     grant.add_argument("--platform", type=text_argument, help="only listings on this platform")
     grant.add_argument("--expires-at", metavar="TIME", help="ISO 8601 time; none: no end")
-    grant.set_defaults(handler=cmd_licenses_grant)
-    listed = actions.add_parser("list", help="one JSON line per licence of a work", parents=[common])
-    listed.add_argument("work_id", help="a work id, e.g. w_12")
-    listed.set_defaults(handler=cmd_licenses_list)
+    on_one("list", "one JSON line per licence of a work", cmd_licenses_list)
+
+
+def _on_one_work(
+    actions: argparse._SubParsersAction,
+    common: argparse.ArgumentParser,
+    name: str,
+    help_text: str,
+    handler: Callable[[argparse.Namespace], int],
+) -> argparse.ArgumentParser:
+    """An action on one work, named by its id."""
+    parser: argparse.ArgumentParser = actions.add_parser(name, help=help_text, parents=[common])
+    parser.add_argument("work_id", help="a work id, e.g. w_12")
+    parser.set_defaults(handler=handler)
+    return parser
 
 
 @contextmanager
