@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import io
 import pickle
 
 import numpy as np
@@ -197,7 +198,7 @@ def test_a_collage_s_other_pictures_are_searched_after_some_are_found() -> None:
     engine = _engine(range(12))
     page = fingerprint(imagegen.encode(_mosaic(list(range(9)), 3, 220), "JPEG", quality=85))
     found = {m.key for m in engine.search(page, 20) if m.verdict == "match"}
-    assert found <= set(range(9)) and len(found) >= 4, found
+    assert found <= set(range(9)) and len(found) >= 8, found
     assert 0 < page.items.fingerprinted <= len(page.items)
 
     framed = Image.new("RGB", (700, 560), (240, 240, 240))
@@ -205,3 +206,13 @@ def test_a_collage_s_other_pictures_are_searched_after_some_are_found() -> None:
     whole = fingerprint(imagegen.encode(framed, "JPEG", quality=85))
     assert [m.key for m in engine.search(whole, 5) if m.verdict == "match"] == [10]
     assert whole.items == () or whole.items.fingerprinted == 0
+
+
+@pytest.mark.parametrize("quality", [95, 85, 70])
+def test_a_jpeg_collage_with_narrow_gaps_still_has_its_pictures_as_items(quality: int) -> None:
+    """JPEG ringing strayed past the page colour's tolerance and bridged the 12 px gaps of a
+    collage: each row became one patch as wide as the page, and no item was found (at q85 and q70)."""
+    page = _mosaic(list(range(16)), 4, 200)
+    decoded = Image.open(io.BytesIO(imagegen.encode(page, "JPEG", quality=quality))).convert("RGB")
+    small = decoded.resize((256, 256), Image.Resampling.BOX)
+    assert len(page_items(np.asarray(small))) == 12  # MAX_ITEMS of the 16 cells
