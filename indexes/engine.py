@@ -545,10 +545,10 @@ class Engine:
         """The stamp of the index saved in this engine's directory (``save``); -1 if none."""
         return -1 if self.directory is None else index_files.saved_stamp(self.directory)
 
-    def sha256s(self) -> dict[int, str]:
-        """Each indexed work's key and the SHA-256 of the bytes it was fingerprinted from."""
-        with self._lock.read():
-            return {key: work.sha256 for key, work in self._works.items()}
+    def sha256_of(self, key: int) -> str | None:
+        """The SHA-256 of the bytes work ``key`` was fingerprinted from; None if not indexed."""
+        work = self._works.get(key)
+        return None if work is None else work.sha256
 
     # ---- persistence ------------------------------------------------------------------
     def save(self, stamp: int | None = None, *, replace_newer: bool = False) -> bool:

@@ -115,9 +115,8 @@ class DerivedIndex:
         index; the copy's next works reuse the ids, and matched other pictures under them, for good:
         reconciling by ids kept them, and the larger stamp refused every corrected save."""
         size = self.synced_log_size
-        indexed = self.engine.sha256s()
         rows = self._connection().execute("SELECT id, sha256 FROM works WHERE status != 'withdrawn'")
-        differing = sum(1 for key, sha256 in rows if key in indexed and indexed[key] != sha256)
+        differing = sum(self.engine.sha256_of(key) not in (None, sha256) for key, sha256 in rows)
         if stamp <= size and not differing:
             return False
         logger.warning(
