@@ -686,11 +686,7 @@ def _beside_found(
 
 def _mostly_inside(box: tuple[int, int, int, int], region: tuple[int, int, int, int]) -> bool:
     """Whether half of ``box`` or more lies inside ``region`` (both x, y, w, h)."""
-    bx, by, bw, bh = box
-    rx, ry, rw, rh = region
-    across = max(0, min(bx + bw, rx + rw) - max(bx, rx))
-    down = max(0, min(by + bh, ry + rh) - max(by, ry))
-    return across * down >= 0.5 * bw * bh
+    return geometry.overlap_area(box, region) >= 0.5 * box[2] * box[3]
 
 
 def _interleave(even: np.ndarray, odd: np.ndarray) -> np.ndarray:

@@ -18,7 +18,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from indexes import global_hashes, local_features, quality
+from indexes import geometry, global_hashes, local_features, quality
 from indexes.appearance import EMPTY as _NO_APPEARANCE
 from indexes.appearance import signature as appearance_signature
 from indexes.content_box import background_to_white, content_box
@@ -404,7 +404,5 @@ def _item_fingerprint(
 
 def _overlap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
     """Intersection over union of two (x, y, w, h) boxes."""
-    w = max(0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
-    h = max(0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
-    inter = w * h
+    inter = geometry.overlap_area(a, b)
     return inter / max(1, a[2] * a[3] + b[2] * b[3] - inter)

@@ -157,3 +157,10 @@ def project_box(
     full = max(1e-9, float((hi[0] - lo[0]) * (hi[1] - lo[1])))
     inside = float((x1 - x0) * (y1 - y0))
     return (float(x0), float(y0), float(x1 - x0), float(y1 - y0)), inside / full
+
+
+def overlap_area(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> int:
+    """Pixels two (x, y, w, h) boxes share."""
+    across = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
+    down = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
+    return max(0, across) * max(0, down)

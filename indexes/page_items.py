@@ -24,6 +24,7 @@ import cv2
 import numpy as np
 
 from indexes.content_box import off_colour
+from indexes.geometry import overlap_area
 from indexes.panels import MIN_BACKGROUND_SHARE, page_background
 
 Box = tuple[int, int, int, int]  # x, y, w, h
@@ -72,16 +73,10 @@ def page_items(rgb: np.ndarray) -> list[Box]:
         return []
     boxes = _items_at(rgb, colour, _TOLERANCE)
     boxes += [
-        box for box in _items_at(rgb, colour, _JPEG_TOLERANCE) if not any(_overlap(box, b) for b in boxes)
+        box for box in _items_at(rgb, colour, _JPEG_TOLERANCE) if not any(overlap_area(box, b) for b in boxes)
     ]
     boxes.sort(key=lambda box: -box[2] * box[3])
     return _distinct(rgb, boxes)[:MAX_ITEMS]
-
-
-def _overlap(a: Box, b: Box) -> bool:
-    across = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
-    down = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
-    return across > 0 and down > 0
 
 
 def _items_at(rgb: np.ndarray, colour: np.ndarray, tolerance: int) -> list[Box]:
