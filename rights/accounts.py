@@ -64,6 +64,15 @@ def ensure_account(conn: sqlite3.Connection, name: str, role: str) -> Account:
         if existing.role != role:
             raise Conflict(f"account {name!r} already exists with role {existing.role!r}", account=name)
         return existing
+    # Names are ASCII, so NOCASE folds them fully. "Alice" and "alice" as two creators would split
+    # one person's works, licences and cases; rows that already differ so stay as they are.
+    twin = conn.execute("SELECT name FROM accounts WHERE name = ? COLLATE NOCASE", (name,)).fetchone()
+    if twin is not None:
+        raise Conflict(
+            f"account {name!r} would differ only in letter case from the existing {twin[0]!r}; "
+            f"use {twin[0]!r}",
+            account=name,
+        )
     cur = conn.execute(
         "INSERT INTO accounts (name, role, created_at) VALUES (?, ?, ?)", (name, role, utcnow())
     )

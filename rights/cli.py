@@ -407,21 +407,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def serve(settings: Settings, host: str, port: int, *, scan_service: object | None = None) -> None:
     """Serve until stopped (Ctrl-C or SIGTERM: the app's lifespan then closes ``scan_service``)."""
-    import uvicorn
-
     from rights.api.app import create_app
-    from rights.api.http_protocol import server_config
+    from rights.api.http_protocol import AnnouncingServer, server_config
 
     sock = _listening_socket(host, port)  # bound here, so a taken port is one line, not uvicorn's exit 3
     config = server_config(create_app(settings, scan_service=scan_service), host=host, port=port)
     # Uvicorn names no address for sockets it is handed; with --port 0 this is the only way to learn it.
     bound = sock.getsockname()
     shown = f"[{bound[0]}]" if sock.family == socket.AF_INET6 else bound[0]
-    print(
-        f"rights: listening on http://{shown}:{bound[1]} (data: {settings.data})", file=sys.stderr, flush=True
-    )
+    ready = f"rights: listening on http://{shown}:{bound[1]} (data: {settings.data})"
     with sock:
-        uvicorn.Server(config).run(sockets=[sock])
+        AnnouncingServer(config, ready).run(sockets=[sock])
 
 
 def _listening_socket(host: str, port: int) -> socket.socket:

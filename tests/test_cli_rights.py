@@ -279,7 +279,10 @@ def test_parser_is_extensible() -> None:
     assert args.feed == "feed.jsonl" and args.data == "/tmp/x"
 
 
-def test_serve_runs_the_api(tmp_path: Path) -> None:
+def test_serve_says_listening_once_it_answers(tmp_path: Path) -> None:
+    # A registered work makes the lifespan open a real index before the server may announce itself.
+    with Registry.open(tmp_path) as reg:
+        reg.register("alice", artwork_png(3), title="a work")
     proc = subprocess.Popen(
         [sys.executable, "-m", "rights", "--data", str(tmp_path), "serve", "--port", "0"],
         cwd=REPO,
@@ -289,19 +292,17 @@ def test_serve_runs_the_api(tmp_path: Path) -> None:
     )
     try:
         assert proc.stderr is not None
-        first = proc.stderr.readline()  # --port 0: the only way to learn the port
-        assert first.startswith("rights: listening on http://127.0.0.1:"), first
-        port = int(first.split("http://127.0.0.1:")[1].split()[0])
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                health = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
-                break
-            except httpx.TransportError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise
-                time.sleep(0.1)
-        assert health.json() == {"status": "ok", "works_indexed": 0, "log_size": 0}
+        seen = []
+        while not (line := proc.stderr.readline()).startswith("rights: listening on"):
+            assert line, f"server ended without announcing itself: {seen}"
+            seen.append(line)
+        assert line.startswith("rights: listening on http://127.0.0.1:"), line
+        # Uvicorn logs this once the lifespan has opened the registry; the old line came first.
+        assert any("Application startup complete" in earlier for earlier in seen), seen
+        port = int(line.split("http://127.0.0.1:")[1].split()[0])
+        # Announced means ready: the first request is answered, no retrying.
+        health = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=10)
+        assert health.json() == {"status": "ok", "works_indexed": 1, "log_size": 1}
     finally:
         proc.terminate()
         proc.communicate(timeout=30)  # drains and closes the pipe

@@ -487,6 +487,16 @@ def test_conflicting_roles_are_refused(reg: Registry) -> None:
         reg.create_key("platform", "alice")
 
 
+def test_a_name_differing_only_in_case_is_refused_not_a_second_account(reg: Registry) -> None:
+    reg.create_key("creator", "Alice")
+    with pytest.raises(Conflict, match="only in letter case from the existing 'Alice'"):
+        reg.create_key("creator", "alice")
+    with pytest.raises(Conflict, match="'Alice'"):
+        reg.register("ALICE", artwork_png(5), title="t")  # registering for a creator makes no twin
+    assert reg.create_key("creator", "Alice")  # the account itself is unchanged
+    assert reg.list_works(creator="ALICE")["works"] == []
+
+
 def test_describe_turns_engine_matches_into_contract_objects(reg: Registry) -> None:
     a = reg.register("alice", artwork_png(60), title="A")
     b = reg.register("alice", artwork_png(61), title="B")

@@ -1,10 +1,13 @@
 """Uvicorn's HTTP/1.1 protocol, with its one answer outside the contract's error shape replaced: a
 request it cannot parse (a bad request line or header) got a text/plain 400 from uvicorn itself,
-before the app saw it. ``server_config`` is how the server and its tests configure uvicorn."""
+before the app saw it. ``server_config`` is how the server and its tests configure uvicorn;
+``AnnouncingServer`` is the server ``rights serve`` runs."""
 
 from __future__ import annotations
 
 import json
+import socket
+import sys
 from typing import Any
 
 import h11
@@ -33,3 +36,18 @@ class JsonErrorH11Protocol(H11Protocol):
 
 def server_config(app: Any, **kwargs: Any) -> uvicorn.Config:
     return uvicorn.Config(app, http=JsonErrorH11Protocol, **kwargs)
+
+
+class AnnouncingServer(uvicorn.Server):
+    """Prints ``message`` to stderr once the lifespan has opened the registry and requests are
+    served, so a script waiting for that line can call the API at once (a large index takes
+    seconds to open, and until then the bound socket only queues connections)."""
+
+    def __init__(self, config: uvicorn.Config, message: str) -> None:
+        super().__init__(config)
+        self.message = message
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if self.started:
+            print(self.message, file=sys.stderr, flush=True)
