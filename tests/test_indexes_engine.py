@@ -21,6 +21,7 @@ from PIL import Image, ImageFilter, ImageOps
 from indexes import Engine, Fingerprint, Match, file_lock, fingerprint, global_hashes, scoring
 from indexes import binary_index as binary_index_module
 from indexes import engine as engine_module
+from indexes.index_copy import restore_index, snapshot_index, snapshot_size
 from indexes.local_features import LocalFeatures
 from tests import imagegen
 
@@ -310,6 +311,35 @@ def test_save_and_load_give_the_same_results(
     assert_found(again.search(probes["crop-12"]), 112)
     for name, key in PROBE_KEY.items():
         assert_found(before[name], key)
+
+
+def test_an_index_sent_as_bytes_loads_elsewhere_with_the_same_results(
+    refs: dict[int, Fingerprint], probes: dict[str, Fingerprint], tmp_path: Path
+) -> None:
+    first = Engine(tmp_path / "index")
+    for key, fp in refs.items():
+        first.add(key, fp)
+    first.save()
+    first.remove(12)
+    first.add(112, refs[12])  # a delta file too
+    first.save()
+    assert snapshot_index(tmp_path / "none") == {} and snapshot_size(tmp_path / "none") == 0
+    assert not (tmp_path / "none").exists()
+    files = snapshot_index(tmp_path / "index")
+    assert "manifest.json" in files and file_lock.LOCK_NAME not in files
+    assert snapshot_size(tmp_path / "index") == sum(len(b) for b in files.values())
+
+    restore_index(files, tmp_path / "elsewhere" / "copy")
+    copy = Engine(tmp_path / "elsewhere" / "copy")
+    assert copy.keys() == first.keys()
+    assert _results(copy, probes) == _results(first, probes)
+    # A copy already made (by another worker process) is kept; no staging folder is left behind.
+    restore_index({"manifest.json": b"{}"}, tmp_path / "elsewhere" / "copy")
+    assert Engine(tmp_path / "elsewhere" / "copy").keys() == first.keys()
+    assert sorted(p.name for p in (tmp_path / "elsewhere").iterdir()) == ["copy"]
+    with pytest.raises(ValueError, match="plain file name"):
+        restore_index({"../manifest.json": b"{}"}, tmp_path / "elsewhere" / "evil")
+    assert not (tmp_path / "elsewhere" / "evil").exists() and not (tmp_path / "manifest.json").exists()
 
 
 def test_two_engines_saving_and_loading_one_folder_never_lose_files(

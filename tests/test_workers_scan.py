@@ -160,6 +160,7 @@ def test_dask_cluster_gives_the_same_findings(world: World, local_findings: list
         Registry.open(world.settings) as registry,
     ):
         with DaskRunner(make_context(registry), client) as runner:
+            assert not runner.sends_index  # a LocalCluster's workers read this machine's disk
             run_scan(feed, registry=registry, runner=runner, out=out)
             loads = client.run(lambda: __import__("workers.task").task._engine is not None)
             profiling = client.run(_profiler_running)
@@ -168,6 +169,56 @@ def test_dask_cluster_gives_the_same_findings(world: World, local_findings: list
     assert all(loads.values()) and len(loads) == 2  # each worker process holds its engine
     # The scan pauses Dask's stack sampler on its workers, and gives it back when it closes.
     assert not any(profiling.values()) and all(profiling_after.values())
+
+
+def _as_if_on_another_machine() -> None:
+    """Run in each Dask worker: it no longer reads the parent's index folder or feed images, as a
+    worker on a machine without the data directory's disk would not. Only those two reads are
+    faked; the cluster, the scheduler and the transfers are real."""
+    import workers.task as task
+
+    def not_here(*_: object) -> bytes:
+        raise FileNotFoundError("this worker cannot see the parent's disk")
+
+    task.sees_index = lambda index_dir, version: False  # type: ignore[assignment]
+    task.read_image_file = not_here  # type: ignore[assignment]
+
+
+def _engine_folder() -> str | None:
+    import workers.task as task
+
+    return None if task._engine is None else str(task._engine[1].directory)
+
+
+def test_workers_without_the_data_directory_get_the_index_and_images_sent(
+    world: World, local_findings: list[dict], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from distributed import Client, LocalCluster
+
+    from workers import dask_runner
+    from workers.dask_runner import DaskRunner, IndexTooLargeToSend
+    from workers.task import INDEX_COPIES
+
+    feed = world.feed_dir / "feed-sent.jsonl"  # a new scan, not a resume of another
+    feed.write_bytes((world.feed_dir / "feed.jsonl").read_bytes())
+    out = world.feed_dir.parent / "sent.jsonl"
+    with (
+        LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster,
+        Client(cluster) as client,
+        Registry.open(world.settings) as registry,
+    ):
+        client.run(_as_if_on_another_machine)
+        with DaskRunner(make_context(registry), client) as runner:
+            assert runner.sends_index
+            run_scan(feed, registry=registry, runner=runner, out=out)
+            folders = client.run(_engine_folder)
+        monkeypatch.setattr(dask_runner, "MAX_SENT_INDEX_BYTES", 1000)
+        with pytest.raises(IndexTooLargeToSend, match="on a disk the workers share"):
+            DaskRunner(make_context(registry), client)
+    # The same findings, broken lines' messages included, from images sent and an index sent.
+    assert read_findings(out) == local_findings
+    assert len(folders) == 2
+    assert all(Path(f).parent == INDEX_COPIES for f in folders.values()), folders
 
 
 def test_kill_9_then_resume_gives_identical_findings(world: World, tmp_path: Path) -> None:

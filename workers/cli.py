@@ -127,7 +127,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def _runner(ctx: WorkerContext, workers: int | None, scheduler: str | None) -> LocalPool | DaskRunner:
-    from workers.dask_runner import DaskRunner
+    from workers.dask_runner import DaskRunner, IndexTooLargeToSend
     from workers.local_pool import LocalPool
 
     if not scheduler:
@@ -137,11 +137,20 @@ def _runner(ctx: WorkerContext, workers: int | None, scheduler: str | None) -> L
     for name in [n for n in logging.root.manager.loggerDict if n.split(".")[0] == "distributed"]:
         logging.getLogger(name).setLevel(logging.CRITICAL)
     try:
-        return DaskRunner(ctx, scheduler)
+        runner = DaskRunner(ctx, scheduler)
     except ValueError as exc:  # "notaurl": distributed's "missing port number", as a traceback
         raise UsageError(f"--scheduler {scheduler!r} is not a scheduler address ({exc})") from None
+    except IndexTooLargeToSend:
+        raise
     except OSError as exc:  # a timeout is an OSError too
         raise OSError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
+    if runner.sends_index:
+        print(
+            f"rights: the Dask workers cannot read the index at {ctx.index_dir}; "
+            "sending them the index and each local image",
+            file=sys.stderr,
+        )
+    return runner
 
 
 def _check_outputs(feed: Path, out: Path, report: Path | None, *, data: Path) -> None:

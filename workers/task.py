@@ -17,7 +17,9 @@ import os
 # comes from having several processes. A no-op where the parent already set it.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
+import shutil
 import sys
+import tempfile
 import threading
 import traceback
 from dataclasses import dataclass, field, replace
@@ -28,6 +30,7 @@ import httpx
 
 from indexes import Engine, ImageError, LowInformationError, Match, fingerprint, one_image_thread
 from indexes.decode import read_image_file
+from indexes.index_copy import restore_index
 from rights.config import Settings
 from rights.errors import RightsError
 from rights.evidence import pixels_b64
@@ -35,7 +38,17 @@ from rights.fetch import FetchFailed, fetch_image
 from workers.malloc_tuning import reuse_freed_memory
 from workers.url_results import RecentResults
 
-__all__ = ["Item", "Result", "WorkerContext", "analyse_chunk", "engine_for", "index_version", "warm_up"]
+__all__ = [
+    "Item",
+    "Result",
+    "WorkerContext",
+    "analyse_chunk",
+    "engine_for",
+    "index_version",
+    "sees_index",
+    "warm_up",
+    "with_local_bytes",
+]
 
 # Matches asked of the engine per listing; the contract's findings carry at most this many.
 SEARCH_LIMIT = 10
@@ -55,6 +68,10 @@ class WorkerContext:
 class Item:
     seq: int
     image: str  # absolute local path or http(s) URL
+    # Filled in by the parent for workers on machines that cannot read its disk
+    # (:func:`with_local_bytes`): the local file's bytes, or why they could not be read.
+    data: bytes | None = None
+    unreadable: str | None = None
 
 
 @dataclass(frozen=True)
@@ -91,16 +108,44 @@ def index_version(index_dir: Path) -> str:
     return f"{st.st_mtime_ns}:{st.st_size}"
 
 
-def engine_for(ctx: WorkerContext) -> Engine:
-    """The process's engine for ``ctx``; loaded on first use, then reused by every task."""
+def sees_index(index_dir: str, version: str) -> bool:
+    """Whether this process reads the index at ``index_dir`` as the parent saved it (same disk)."""
+    return index_version(Path(index_dir)) == version
+
+
+def engine_for(ctx: WorkerContext, shipped: dict[str, bytes] | None = None) -> Engine:
+    """The process's engine for ``ctx``; loaded on first use, then reused by every task.
+
+    ``shipped`` is the index's files, sent by a runner whose workers cannot read the data
+    directory: they are written to a local folder once, and the engine loads from there."""
     global _engine
     key = (ctx.index_dir, ctx.index_version)
     with _lock:
         if _engine is None or _engine[0] != key:
-            _engine = (key, Engine(Path(ctx.index_dir), threads=1))
+            folder = Path(ctx.index_dir) if shipped is None else _local_copy(ctx, shipped)
+            _engine = (key, Engine(folder, threads=1))
             _by_url.clear()  # searched in the index before
             _by_bytes.clear()
         return _engine[1]
+
+
+# Where shipped indexes are written: one folder per (index folder, version), shared by the worker
+# processes of one machine; a newer version replaces the older copies of the same index.
+INDEX_COPIES = Path(tempfile.gettempdir()) / "rights-index-copies"
+
+
+def _local_copy(ctx: WorkerContext, files: dict[str, bytes]) -> Path:
+    origin = hashlib.sha256(ctx.index_dir.encode()).hexdigest()[:16]
+    version = hashlib.sha256(ctx.index_version.encode()).hexdigest()[:16]
+    target = INDEX_COPIES / f"{origin}-{version}"
+    if not target.exists():
+        restore_index(files, target)
+        # Older versions of the same index: a process still searching one keeps its loaded and
+        # mapped files (deleted files stay readable until closed).
+        for stale in INDEX_COPIES.glob(f"{origin}-*"):
+            if stale != target and stale.is_dir():
+                shutil.rmtree(stale, ignore_errors=True)
+    return target
 
 
 def warm_up(ctx: WorkerContext) -> None:
@@ -110,8 +155,10 @@ def warm_up(ctx: WorkerContext) -> None:
     engine_for(ctx)
 
 
-def analyse_chunk(items: list[Item], ctx: WorkerContext) -> list[Result]:
-    engine = engine_for(ctx)
+def analyse_chunk(
+    items: list[Item], ctx: WorkerContext, shipped: dict[str, bytes] | None = None
+) -> list[Result]:
+    engine = engine_for(ctx, shipped)
     return [_analyse_safely(item, engine, ctx.settings) for item in items]
 
 
@@ -138,12 +185,14 @@ def _analyse(item: Item, engine: Engine, settings: Settings) -> Result:
 
 
 def _analyse_image(item: Item, engine: Engine, settings: Settings) -> Result:
-    try:
-        data = _read(item.image, settings)
-    except (ImageError, RightsError) as exc:  # not a regular file, over the size cap, a refused URL
-        return Result(item.seq, [], f"{exc.code}: {exc.message}")
-    except OSError as exc:
-        return Result(item.seq, [], f"unreadable: {item.image}: {exc.strerror or exc}")
+    if item.unreadable is not None:
+        return Result(item.seq, [], item.unreadable)
+    data = item.data
+    if data is None:
+        read = _read_or_why(item.image, settings)
+        if isinstance(read, str):
+            return Result(item.seq, [], read)
+        data = read
     # Same bytes, same result: the search is deterministic (RANSAC reseeded below).
     digest = hashlib.sha256(data).hexdigest()
     known = _by_bytes.get(digest)
@@ -169,6 +218,25 @@ def _analyse_bytes(data: bytes, engine: Engine) -> Result:
     # Evidence from the pixels fingerprinting just decoded (a fresh fingerprint always has them).
     thumb = pixels_b64(fp.thumbnail) if fp.thumbnail is not None else None
     return Result(-1, matches, None, thumb, fp.size)
+
+
+def with_local_bytes(item: Item, settings: Settings) -> Item:
+    """``item`` with its local file's bytes, or why they could not be read, read here for a worker
+    on a machine that cannot see this disk. URLs are left for the workers to fetch."""
+    if _is_url(item.image) or item.data is not None:
+        return item
+    read = _read_or_why(item.image, settings)
+    return replace(item, unreadable=read) if isinstance(read, str) else replace(item, data=read)
+
+
+def _read_or_why(image: str, settings: Settings) -> bytes | str:
+    """The image's bytes, or the error finding's message when they cannot be had."""
+    try:
+        return _read(image, settings)
+    except (ImageError, RightsError) as exc:  # not a regular file, over the size cap, a refused URL
+        return f"{exc.code}: {exc.message}"
+    except OSError as exc:
+        return f"unreadable: {image}: {exc.strerror or exc}"
 
 
 def _is_url(image: str) -> bool:
