@@ -363,6 +363,7 @@ def cmd_refingerprint(args: argparse.Namespace) -> int:
     from rights.refingerprint import refingerprint
     from rights.registry import Registry
 
+    existing_registry(args)
     settings = settings_from_args(args)
     with Registry.open(settings) as registry:
         bar = tqdm(unit="work", file=sys.stderr, disable=not sys.stderr.isatty(), desc="refingerprinting")
@@ -383,6 +384,7 @@ def cmd_refingerprint(args: argparse.Namespace) -> int:
 def cmd_match(args: argparse.Namespace) -> int:
     from rights.registry import Registry
 
+    existing_registry(args)  # an empty one made by a mistyped --data would call every copy clear
     failures = 0
     with Registry.open(settings_from_args(args)) as registry:
         for path in args.images:

@@ -3,6 +3,7 @@
     RightsError                  base; carries an HTTP-ish ``status`` and a stable ``code``
     ├── BadInput                 400  malformed request or feed data
     │   └── InvalidImage         400  wraps an ``indexes.ImageError`` (not an image, truncated, bomb ...)
+    ├── InvalidBody              422  well-formed JSON whose fields are missing or of the wrong type
     ├── LowInformation           422  image too plain to fingerprint reliably
     ├── PayloadTooLarge          413
     ├── Unauthorized             401
@@ -38,6 +39,14 @@ class BadInput(RightsError):
 
 class InvalidImage(BadInput):
     code = "invalid_image"
+
+
+class InvalidBody(RightsError):
+    """The same answer FastAPI gives a body model's validation error, for routes that read their
+    JSON themselves (a body of two forms: ``POST /v1/match``, ``POST /v1/scans``)."""
+
+    status = 422
+    code = "validation_error"
 
 
 class LowInformation(RightsError):

@@ -175,7 +175,7 @@ def test_match_by_upload_and_by_url(live: Live) -> None:
             assert missing.status_code == 400
         refused = shop.post("/v1/match", json={"url": "http://169.254.169.254/latest/meta-data"})
         assert refused.status_code == 400 and refused.json()["error"]["code"] == "fetch_refused"
-        assert shop.post("/v1/match", json={"nope": 1}).status_code == 400
+        assert shop.post("/v1/match", json={"nope": 1}).status_code == 422
         assert (
             shop.post("/v1/match", content=b"{", headers={"Content-Type": "application/json"}).status_code
             == 400

@@ -39,6 +39,9 @@ def data(tmp_path: Path) -> Path:
     return folder
 
 
+SAMPLE = Path(__file__).resolve().parent.parent / "samples" / "works" / "01_trumpet_pocket_colour_ga.png"
+
+
 def rights(data: Path, *argv: str) -> int:
     return main(["--data", str(data), *argv])
 
@@ -159,6 +162,8 @@ def test_commands_refuse_a_missing_registry_and_do_not_create_one(tmp_path: Path
         ["cases", "list"],
         ["licenses", "list", "w_1"],
         ["works", "withdraw", "w_1"],
+        ["match", str(SAMPLE)],  # was "clear", from an empty registry
+        ["refingerprint"],
     ):
         assert rights(missing, *argv) == 2
         assert "no registry" in capsys.readouterr().err

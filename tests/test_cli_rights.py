@@ -461,6 +461,7 @@ def test_a_reader_that_leaves_early_gets_no_broken_pipe_error(tmp_path: Path) ->
     """``rights match ... | head -c1`` printed "rights: error: Broken pipe"."""
     image = tmp_path / "a.png"
     image.write_bytes(artwork_png(650))
+    Registry.open(tmp_path / "d").close()
     command = [sys.executable, "-m", "rights", "--data", str(tmp_path / "d"), "match", *[str(image)] * 600]
     env = {**os.environ, "RIGHTS_FINGERPRINT_PROCESSES": "0"}
     proc = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)

@@ -137,9 +137,21 @@ def test_list_is_newest_first_and_limited(
 
 
 def test_bad_usage_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from workers.cli import main as workers_main
+
     assert main(["--data", str(tmp_path / "none"), "scans", "list"]) == 2
     assert "no registry" in capsys.readouterr().err
     assert not (tmp_path / "none").exists()  # nothing created by looking
+    feed = tmp_path / "feed.jsonl"
+    feed.write_text('{"listing_id": "a", "platform": "p", "image": "x.png"}\n')
+    assert (
+        workers_main(
+            ["--data", str(tmp_path / "none"), "scan", str(feed), "--out", str(tmp_path / "f.jsonl")]
+        )
+        == 2
+    )
+    assert "no registry" in capsys.readouterr().err  # every listing was "clear", from an empty registry
+    assert not (tmp_path / "none").exists() and not (tmp_path / "f.jsonl").exists()
     with pytest.raises(SystemExit) as exc:
         main(["--data", str(tmp_path), "scans", "prune", "--older-than", "-1"])
     assert exc.value.code == 2

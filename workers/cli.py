@@ -32,7 +32,12 @@ def parser() -> argparse.ArgumentParser:
         "scan",
         help="scan a listing feed (resumable: the same command after a crash skips done listings)",
     )
-    scan.add_argument("feed", metavar="FEED", type=Path, help="JSON Lines, or CSV (*.csv)")
+    scan.add_argument(
+        "feed",
+        metavar="FEED",
+        type=Path,
+        help="JSON Lines, or CSV (*.csv, or a first line that is a CSV header)",
+    )
     scan.add_argument(
         "--out", required=True, type=Path, metavar="FINDINGS.jsonl", help="findings, feed order"
     )
@@ -89,6 +94,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
     if not args.feed.is_file():
         what = "no such feed file" if not args.feed.exists() else "not a regular file; give a feed file"
         raise UsageError(f"{args.feed}: {what}")
+    rights_cli.existing_registry(args)  # an empty one made by a mistyped --data would find nothing
     settings = settings_from_args(args)
     _check_outputs(args.feed, args.out, args.report, data=Path(settings.data))
     with Registry.open(settings) as registry:

@@ -13,7 +13,7 @@ from rights import json_input
 from rights.api.deps import AccountDep, RegistryDep, SettingsDep, media_type
 from rights.api.limits import read_upload
 from rights.api.schemas import ErrorBody, MatchResult
-from rights.errors import BadInput, UnsupportedMedia
+from rights.errors import BadInput, InvalidBody, UnsupportedMedia
 from rights.fetch import fetch_image
 from rights.limits import MAX_MATCH_LIMIT
 
@@ -57,6 +57,7 @@ _BODY = {
         401: {"model": ErrorBody},
         413: {"model": ErrorBody},
         415: {"model": ErrorBody},
+        422: {"model": ErrorBody, "description": "JSON without a `url` string"},
     },
 )
 async def match(
@@ -103,5 +104,5 @@ def _url_from_json(body: bytes) -> str:
         raise BadInput(f"the JSON body is invalid: {exc}") from exc
     url = value.get("url") if isinstance(value, dict) else None
     if not isinstance(url, str) or not url:
-        raise BadInput('the JSON body must be {"url": "http(s)://..."}')
+        raise InvalidBody('the JSON body must be {"url": "http(s)://..."}')
     return url

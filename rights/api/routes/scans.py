@@ -24,7 +24,7 @@ from rights.accounts import Account
 from rights.api.deps import AccountDep, RegistryDep, SettingsDep, media_type, require_role
 from rights.api.schemas import ErrorBody
 from rights.db import atomic_write
-from rights.errors import BadInput, NotFound, PayloadTooLarge, RightsError, UnsupportedMedia
+from rights.errors import BadInput, InvalidBody, NotFound, PayloadTooLarge, RightsError, UnsupportedMedia
 from rights.registry import Registry
 
 router = APIRouter(
@@ -98,6 +98,7 @@ _CSV_TYPES = ("text/csv", "application/csv")
         403: {"model": ErrorBody},
         413: {"model": ErrorBody},
         415: {"model": ErrorBody},
+        422: {"model": ErrorBody, "description": "JSON without a non-empty `listings` list"},
         503: {"model": ErrorBody, "description": "this server runs without a scan service"},
     },
 )
@@ -178,7 +179,7 @@ def _listings_as_jsonl(body: bytes) -> str:
         raise BadInput(f"the JSON body is invalid: {exc}") from exc
     listings = value.get("listings") if isinstance(value, dict) else None
     if not isinstance(listings, list) or not listings:
-        raise BadInput('the JSON body must be {"listings": [listing, ...]} with at least one listing')
+        raise InvalidBody('the JSON body must be {"listings": [listing, ...]} with at least one listing')
     # Each listing becomes one feed line; bad ones turn into error findings, as in a feed file.
     return "".join(json.dumps(item, ensure_ascii=False) + "\n" for item in listings)
 
