@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -212,6 +214,22 @@ def test_workers_without_the_data_directory_get_the_index_and_images_sent(
             assert runner.sends_index
             run_scan(feed, registry=registry, runner=runner, out=out)
             folders = client.run(_engine_folder)
+            # A scan service keeps its runner for the next scan and hands it the newer index,
+            # which is sent again: a work registered since is found.
+            late = registry.register("newcomer", encode(artwork(90)), title="late")
+            (world.feed_dir / "late.jpg").write_bytes(encode(pirate(artwork(90), "crop"), "JPEG"))
+            late_feed = write_feed(
+                world.feed_dir / "late.jsonl",
+                [{"listing_id": "late", "platform": "bazaar", "image": "late.jpg"}],
+            )
+            runner.ctx = make_context(registry)
+            run_scan(late_feed, registry=registry, runner=runner, out=world.feed_dir.parent / "late.jsonl")
+            later_folders = client.run(_engine_folder)
+            registry.withdraw(late["work_id"])  # the module's other tests expect the world as it was
+        [finding] = read_findings(world.feed_dir.parent / "late.jsonl")
+        assert finding["verdict"] == "match" and finding["matches"][0]["work_id"] == late["work_id"]
+        # The worker that ran it loaded the newer copy (the other had no task since).
+        assert set(later_folders.values()) - set(folders.values()), (folders, later_folders)
         monkeypatch.setattr(dask_runner, "MAX_SENT_INDEX_BYTES", 1000)
         with pytest.raises(IndexTooLargeToSend, match="on a disk the workers share"):
             DaskRunner(make_context(registry), client)
@@ -219,6 +237,33 @@ def test_workers_without_the_data_directory_get_the_index_and_images_sent(
     assert read_findings(out) == local_findings
     assert len(folders) == 2
     assert all(Path(f).parent == INDEX_COPIES for f in folders.values()), folders
+    for copy in {*folders.values(), *later_folders.values()}:
+        shutil.rmtree(copy, ignore_errors=True)  # the workers' copies outlive the cluster
+
+
+def test_a_sent_index_is_written_once_per_version_and_day_old_copies_go(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from indexes.index_copy import snapshot_index
+    from workers import task
+
+    monkeypatch.setattr(task, "INDEX_COPIES", tmp_path / "copies")
+    monkeypatch.setattr(task, "_engine", None)
+    with Registry.open(world.settings) as registry:
+        ctx = make_context(registry)
+        works = len(registry.engine)
+    origin = hashlib.sha256(ctx.index_dir.encode()).hexdigest()[:16]
+    old, recent, other = (
+        tmp_path / "copies" / name for name in (f"{origin}-old", f"{origin}-recent", "else-old")
+    )
+    for folder, age in ((old, 25 * 3600), (recent, 3600), (other, 25 * 3600)):
+        folder.mkdir(parents=True)
+        os.utime(folder, (time.time() - age, time.time() - age))
+    engine = task.engine_for(ctx, snapshot_index(Path(ctx.index_dir)))
+    assert len(engine) == works and engine.directory is not None
+    assert engine.directory.parent == tmp_path / "copies"
+    # Another origin's copies and this one's of less than a day are left to their users.
+    assert not old.exists() and recent.exists() and other.exists()
 
 
 def test_kill_9_then_resume_gives_identical_findings(world: World, tmp_path: Path) -> None:

@@ -32,6 +32,8 @@ __all__ = ["DaskRunner", "EngineLoader"]
 
 # The worker's periodic callbacks that run its statistical profiler (distributed.worker.Worker).
 PROFILER_CALLBACKS = ("profile", "profile-cycle")
+# How long a scan waits for a first worker to ask whether it reads the data directory.
+WORKER_WAIT_S = 30.0
 # Largest index sent to workers that cannot read the data directory: each such worker holds the
 # files in memory while the scan runs, besides the engine loaded from them (~26 kB a work).
 MAX_SENT_INDEX_BYTES = 2 * 2**30
@@ -81,6 +83,9 @@ class DaskRunner:
         self.client = Client(address) if isinstance(address, str) else address
         try:
             if send_index is None:
+                # A cluster still starting has no worker to ask yet; without one, the index is sent.
+                with contextlib.suppress(TimeoutError):
+                    self.client.wait_for_workers(1, timeout=WORKER_WAIT_S)
                 seen = self.client.run(sees_index, ctx.index_dir, ctx.index_version)
                 send_index = not seen or not all(seen.values())
             self.sends_index = send_index

@@ -10,6 +10,7 @@ creators, licences) needs the database and happens in the parent.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 
@@ -21,6 +22,7 @@ import shutil
 import sys
 import tempfile
 import threading
+import time
 import traceback
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -130,8 +132,10 @@ def engine_for(ctx: WorkerContext, shipped: dict[str, bytes] | None = None) -> E
 
 
 # Where shipped indexes are written: one folder per (index folder, version), shared by the worker
-# processes of one machine; a newer version replaces the older copies of the same index.
+# processes of one machine. A copy no process has started using for a day is deleted: deleting
+# one that a process is still loading would leave it an empty engine, which finds nothing.
 INDEX_COPIES = Path(tempfile.gettempdir()) / "rights-index-copies"
+STALE_COPY_S = 24 * 3600
 
 
 def _local_copy(ctx: WorkerContext, files: dict[str, bytes]) -> Path:
@@ -140,11 +144,12 @@ def _local_copy(ctx: WorkerContext, files: dict[str, bytes]) -> Path:
     target = INDEX_COPIES / f"{origin}-{version}"
     if not target.exists():
         restore_index(files, target)
-        # Older versions of the same index: a process still searching one keeps its loaded and
-        # mapped files (deleted files stay readable until closed).
-        for stale in INDEX_COPIES.glob(f"{origin}-*"):
-            if stale != target and stale.is_dir():
-                shutil.rmtree(stale, ignore_errors=True)
+    os.utime(target)  # in use from now: spared by the clean-up below
+    now = time.time()
+    for stale in INDEX_COPIES.glob(f"{origin}-*"):
+        with contextlib.suppress(OSError):  # another process's clean-up got there first
+            if stale != target and now - stale.stat().st_mtime > STALE_COPY_S:
+                shutil.rmtree(stale)
     return target
 
 
