@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     # copies that other works' features crowd out of the index (``Engine(exclusive_placements=...)``).
     # Off keeps none and finds fewer copies; turning it back on rebuilds the index at the next open.
     exclusive_placements: bool = True
+    # When set, ``GET /metrics`` wants ``Authorization: Bearer <this>`` (Prometheus' ``bearer_token``
+    # scrape option): request counts and latencies by route are not for everyone on the internet.
+    metrics_token: str | None = Field(default=None, min_length=16)
 
     def fingerprint_workers(self) -> int:
         """``fingerprint_processes`` with "one per available core" resolved."""

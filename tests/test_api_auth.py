@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -174,3 +175,18 @@ def test_a_creator_learns_licences_of_its_own_works_only(world: World) -> None:
 
     assert licensed("alice") and licensed("admin")
     assert not licensed("bob")
+
+
+def test_metrics_want_the_configured_token(tmp_path: Path) -> None:
+    token = "scrape-" + "x" * 20
+    with TestClient(create_app(Settings(data=tmp_path, metrics_token=token))) as client:
+        for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": token}):
+            answer = client.get("/metrics", headers=headers)
+            assert answer.status_code == 401, headers
+            assert answer.json()["error"]["code"] == "unauthorized"
+            assert answer.headers["WWW-Authenticate"] == "Bearer"
+        answer = client.get("/metrics", headers={"Authorization": f"Bearer {token}"})
+        assert answer.status_code == 200 and "rights_works_indexed 0.0" in answer.text
+        assert client.get("/healthz").status_code == 200  # still public
+    with pytest.raises(ValueError, match="at least 16"):
+        Settings(data=tmp_path, metrics_token="short")

@@ -47,7 +47,7 @@ def create_app(settings: Settings | None = None, *, scan_service: object | None 
     so code after ``serve()`` would never run and its worker processes would be left behind).
     """
     settings = settings or get_settings()
-    metrics = Metrics()
+    metrics = Metrics(settings.metrics_token)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

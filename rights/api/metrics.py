@@ -6,6 +6,7 @@ set small; unmatched paths share one label.
 
 from __future__ import annotations
 
+import hmac
 import time
 
 from prometheus_client import (
@@ -20,6 +21,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from rights.api.errors import error_response
+from rights.errors import Unauthorized
 from rights.registry import Registry
 
 # Fingerprinting a 1-4 MP upload takes 50-300 ms on one core; the buckets resolve that range.
@@ -27,7 +30,8 @@ LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0
 
 
 class Metrics:
-    def __init__(self) -> None:
+    def __init__(self, token: str | None = None) -> None:
+        self.token = token  # ``Settings.metrics_token``: None serves the metrics to anyone
         self.registry = CollectorRegistry()
         self.requests = Counter(
             "rights_http_requests", "HTTP requests", ["method", "route", "status"], registry=self.registry
@@ -45,6 +49,12 @@ class Metrics:
         self.works_indexed.set_function(lambda: len(registry.engine))
 
     async def endpoint(self, request: Request) -> Response:
+        if self.token is not None:
+            given = request.headers.get("authorization", "")
+            expected = f"Bearer {self.token}"
+            if not hmac.compare_digest(given.encode(), expected.encode()):
+                message = "the metrics want the bearer token set in RIGHTS_METRICS_TOKEN"
+                return error_response(401, Unauthorized.code, message)
         return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
 
 
