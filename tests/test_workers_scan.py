@@ -241,6 +241,78 @@ def test_workers_without_the_data_directory_get_the_index_and_images_sent(
         shutil.rmtree(copy, ignore_errors=True)  # the workers' copies outlive the cluster
 
 
+BLIND_WORKER = """
+def dask_setup(worker):
+    import workers.task as task
+
+    def not_here(*_):
+        raise FileNotFoundError("this worker cannot see the parent's disk")
+
+    task.sees_index = lambda index_dir, version: False
+    task.read_image_file = not_here
+"""
+
+
+def test_the_cli_scans_on_an_outside_cluster_whose_workers_lack_the_disk(
+    world: World, local_findings: list[dict], tmp_path: Path
+) -> None:
+    """`rights scan --scheduler` against a scheduler and a worker started apart, the worker
+    preloaded so that it reads neither the index folder nor the feed's files."""
+    from workers.task import INDEX_COPIES
+
+    preload = tmp_path / "blind_worker.py"
+    preload.write_text(BLIND_WORKER)
+    feed = world.feed_dir / "feed-outside.jsonl"
+    feed.write_bytes((world.feed_dir / "feed.jsonl").read_bytes())
+    out = tmp_path / "outside.jsonl"
+    address = f"tcp://127.0.0.1:{_free_port()}"
+    env = {**_env(world.data), "PYTHONPATH": str(REPO)}
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "env": env, "cwd": REPO}
+    dask = [sys.executable, "-m", "dask"]
+    port = address.rsplit(":", 1)[1]
+    procs = [
+        subprocess.Popen(
+            [*dask, "scheduler", "--host", "127.0.0.1", "--port", port, "--no-dashboard"], **quiet
+        ),
+        subprocess.Popen(
+            [
+                *dask,
+                "worker",
+                address,
+                "--nworkers",
+                "1",
+                "--nthreads",
+                "1",
+                "--no-dashboard",
+                "--preload",
+                str(preload),
+            ],
+            **quiet,
+        ),
+    ]
+    try:
+        scan = subprocess.run(
+            [sys.executable, "-m", "workers", "scan", str(feed), "--out", str(out), "--scheduler", address],
+            env=env,
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=240,
+        )
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.wait()
+    assert scan.returncode == 0, scan.stderr
+    assert "cannot read the index" in scan.stderr and "sending them the index" in scan.stderr
+    assert read_findings(out) == local_findings
+    origin = hashlib.sha256(str((world.data / "index").resolve()).encode()).hexdigest()[:16]
+    copies = list(INDEX_COPIES.glob(f"{origin}-*"))
+    assert copies  # the worker's own copy of the index, which outlives it
+    for copy in copies:
+        shutil.rmtree(copy, ignore_errors=True)
+
+
 def test_a_sent_index_is_written_once_per_version_and_day_old_copies_go(
     world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
