@@ -241,15 +241,12 @@ def test_workers_without_the_data_directory_get_the_index_and_images_sent(
         shutil.rmtree(copy, ignore_errors=True)  # the workers' copies outlive the cluster
 
 
+# A `dask worker --preload` module: the same blindness as `_as_if_on_another_machine`.
 BLIND_WORKER = """
 def dask_setup(worker):
-    import workers.task as task
+    from tests.test_workers_scan import _as_if_on_another_machine
 
-    def not_here(*_):
-        raise FileNotFoundError("this worker cannot see the parent's disk")
-
-    task.sees_index = lambda index_dir, version: False
-    task.read_image_file = not_here
+    _as_if_on_another_machine()
 """
 
 
