@@ -182,7 +182,16 @@ class BackgroundScans:
         if self._runner is not None:
             self._runner.ctx = ctx  # same workers; each reloads the index once if its version changed
             return self._runner
-        self._runner = DaskRunner(ctx, self.scheduler) if self.scheduler else LocalPool(ctx, self.workers)
+        if self.scheduler:
+            runner = DaskRunner(ctx, self.scheduler)
+            if runner.sends_index:
+                logger.warning(
+                    "the Dask workers cannot read %s; sending them the index and each local image",
+                    ctx.index_dir,
+                )
+            self._runner = runner
+        else:
+            self._runner = LocalPool(ctx, self.workers)
         return self._runner
 
     def _drop_runner(self) -> None:
