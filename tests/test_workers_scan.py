@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -144,23 +145,36 @@ def test_cases_opened_for_unlicensed_matches_only(world: World, local_findings: 
     )
 
 
-def test_dask_cluster_gives_the_same_findings(world: World, local_findings: list[dict]) -> None:
+def _fresh_feed(world: World, name: str) -> Path:
+    """The world's feed under another name: a new scan, not a resume of another."""
+    feed = world.feed_dir / name
+    feed.write_bytes((world.feed_dir / "feed.jsonl").read_bytes())
+    return feed
+
+
+@contextmanager
+def _two_workers(world: World) -> Iterator[tuple[Any, Registry]]:
+    """A real 2-process Dask LocalCluster's client, and the world's registry."""
     from distributed import Client, LocalCluster
 
+    with (
+        LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster,
+        Client(cluster) as client,
+        Registry.open(world.settings) as registry,
+    ):
+        yield client, registry
+
+
+def test_dask_cluster_gives_the_same_findings(world: World, local_findings: list[dict]) -> None:
     from workers.dask_runner import PROFILER_CALLBACKS, DaskRunner
 
     def _profiler_running(dask_worker: Any) -> bool:
         callbacks = dask_worker.periodic_callbacks
         return all(name in callbacks and callbacks[name].is_running() for name in PROFILER_CALLBACKS)
 
-    feed = world.feed_dir / "feed-dask.jsonl"  # another path: a new scan, not a resume of the local one
-    feed.write_bytes((world.feed_dir / "feed.jsonl").read_bytes())
+    feed = _fresh_feed(world, "feed-dask.jsonl")
     out = world.feed_dir.parent / "dask.jsonl"
-    with (
-        LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster,
-        Client(cluster) as client,
-        Registry.open(world.settings) as registry,
-    ):
+    with _two_workers(world) as (client, registry):
         with DaskRunner(make_context(registry), client) as runner:
             assert not runner.sends_index  # a LocalCluster's workers read this machine's disk
             run_scan(feed, registry=registry, runner=runner, out=out)
@@ -195,20 +209,13 @@ def _engine_folder() -> str | None:
 def test_workers_without_the_data_directory_get_the_index_and_images_sent(
     world: World, local_findings: list[dict], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from distributed import Client, LocalCluster
-
     from workers import dask_runner
     from workers.dask_runner import DaskRunner, IndexTooLargeToSend
     from workers.task import INDEX_COPIES
 
-    feed = world.feed_dir / "feed-sent.jsonl"  # a new scan, not a resume of another
-    feed.write_bytes((world.feed_dir / "feed.jsonl").read_bytes())
+    feed = _fresh_feed(world, "feed-sent.jsonl")
     out = world.feed_dir.parent / "sent.jsonl"
-    with (
-        LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster,
-        Client(cluster) as client,
-        Registry.open(world.settings) as registry,
-    ):
+    with _two_workers(world) as (client, registry):
         client.run(_as_if_on_another_machine)
         with DaskRunner(make_context(registry), client) as runner:
             assert runner.sends_index
@@ -259,8 +266,7 @@ def test_the_cli_scans_on_an_outside_cluster_whose_workers_lack_the_disk(
 
     preload = tmp_path / "blind_worker.py"
     preload.write_text(BLIND_WORKER)
-    feed = world.feed_dir / "feed-outside.jsonl"
-    feed.write_bytes((world.feed_dir / "feed.jsonl").read_bytes())
+    feed = _fresh_feed(world, "feed-outside.jsonl")
     out = tmp_path / "outside.jsonl"
     address = f"tcp://127.0.0.1:{_free_port()}"
     env = {**_env(world.data), "PYTHONPATH": str(REPO)}
