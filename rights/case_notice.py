@@ -16,12 +16,21 @@ from rights.text import has_controls_besides_breaks
 
 
 def notice_for(
-    registry: Registry, case: cases.Case, *, lang: str = "en", contact: str | None = None
+    registry: Registry,
+    case: cases.Case,
+    *,
+    lang: str = "en",
+    contact: str | None = None,
+    holder_name: str | None = None,
 ) -> dict[str, Any]:
-    """:func:`rights.notices.build_notice` for ``case``; ``Conflict`` when no notice should be sent."""
-    if contact is not None and has_controls_besides_breaks(contact):
-        # Printed into the notice: a NUL or a terminal escape would travel with it.
-        raise BadInput("contact must not contain control characters other than line breaks and tabs")
+    """:func:`rights.notices.build_notice` for ``case``; ``Conflict`` when no notice should be sent.
+    ``holder_name``: the rights holder's legal name, printed and signed with (the registry knows
+    only its account name)."""
+    for field, value in (("contact", contact), ("holder name", holder_name)):
+        if value is not None and has_controls_besides_breaks(value):
+            # Printed into the notice: a NUL or a terminal escape would travel with it.
+            raise BadInput(f"{field} must not contain control characters other than line breaks and tabs")
+    holder_name = " ".join(holder_name.split()) if holder_name else None  # one line: it is a signature
     work = registry.get_work(case.work_id)
     if work["status"] == "withdrawn":
         # The holder no longer claims the work in the registry: a notice would cite a withdrawn claim.
@@ -30,4 +39,5 @@ def notice_for(
     if refusal is not None:
         raise Conflict(refusal, case_id=case.id)
     work["receipt"] = registry.receipt(case.work_id)
-    return build_notice(case, holder=RightsHolder(case.creator, contact), work=work, lang=lang)
+    holder = RightsHolder(case.creator, contact or None, holder_name or None)
+    return build_notice(case, holder=holder, work=work, lang=lang)

@@ -60,6 +60,12 @@ def add_commands(sub: argparse._SubParsersAction, common: argparse.ArgumentParse
     notice.add_argument("--format", default="md", help="md (default), html or json")
     notice.add_argument("--lang", default="en", help="en (default) or zh")
     notice.add_argument("--contact", type=text_argument, help="the rights holder's contact details to print")
+    notice.add_argument(
+        "--holder-name",
+        type=text_argument,
+        metavar="NAME",
+        help="the rights holder's legal name, printed and signed with (without it, left to fill in)",
+    )
     notice.add_argument("--out", type=Path, metavar="FILE", help="write it here instead of stdout")
     notice.set_defaults(handler=cmd_cases_notice)
 
@@ -114,7 +120,10 @@ def cmd_cases_notice(args: argparse.Namespace) -> int:
         )
     with opened(args) as registry:
         case = cases.get_case(registry.db, args.case_id)
-        text = render_notice(notice_for(registry, case, lang=args.lang, contact=args.contact), args.format)
+        notice = notice_for(
+            registry, case, lang=args.lang, contact=args.contact, holder_name=args.holder_name
+        )
+        text = render_notice(notice, args.format)
     if not text.endswith("\n"):
         text += "\n"
     if args.out is None:

@@ -42,19 +42,26 @@ MEDIA_TYPES = {
 
 @dataclass(frozen=True)
 class RightsHolder:
-    name: str
+    account: str  # the registry account that registered the work (a handle, not a legal name)
     contact: str | None = None  # e-mail, phone and postal address as the holder wants them shown
+    # The person's or company's legal name: a login handle is neither the name Art. 14 (1) asks for
+    # nor a signature under §512(c)(3)(A)(i), so without it both are left for the holder to fill in.
+    legal_name: str | None = None
 
 
 _MISSING = {"en": "[to be completed by the rights holder]", "zh": "【由权利人填写】"}
+_UNSIGNED = {"en": "[to be signed by the rights holder]", "zh": "【由权利人签名或盖章】"}
+# A notice locates the material by its network address: only web addresses are printed as one.
+_WEB_ADDRESS = re.compile(r"https?://", re.IGNORECASE)
 
-_TEXT: dict[str, dict[str, str]] = {
+_TEXT: dict[str, dict[str, Any]] = {
     "en": {
         "title": "Notice of copyright infringement (takedown request)",
         "draft": "Draft generated from case {case_id}. Check every statement before signing and sending.",
         "to": "To: the designated copyright agent of {platform}",
         "holder": "1. Rights holder",
         "name": "Name",
+        "account": "Registry account",
         "contact": "Contact details and address",
         "work": "2. Copyrighted work",
         "work_title": "Title",
@@ -63,6 +70,11 @@ _TEXT: dict[str, dict[str, str]] = {
         "sha256": "SHA-256 of the registered original",
         "log_index": "Transparency log index",
         "receipt": "Log receipt",
+        "receipt_summary": (
+            "tree size {tree_size}, root hash {root_hash}, signed checkpoint of {timestamp}, key {key_id}"
+            " (the full receipt is in the JSON notice; rights log verify-receipt checks it offline"
+            " against the registry's public key)"
+        ),
         "listing": "3. Infringing material (remove or disable access)",
         "listing_title": "Listing title",
         "listing_url": "Listing URL",
@@ -73,7 +85,14 @@ _TEXT: dict[str, dict[str, str]] = {
         "evidence": "4. Preliminary evidence",
         "score": "Similarity score (0-1, automated)",
         "kind": "Kind of copy",
-        "region": "Region of the listing image showing the work (x, y, w, h)",
+        "kinds": {
+            "exact": "exact copy (the same file)",
+            "near": "near-duplicate of the whole work",
+            "partial": "partial copy (the work appears within the listing image)",
+        },
+        "detected": "First detected",
+        "region": "Region of the listing image showing the work (x, y, width, height in pixels)",
+        "region_of": " of {width} x {height}",
         "side_by_side": "Listing image (left, matched region boxed) and registered work (right)",
         "statements": "5. Statements",
         "good_faith": (
@@ -99,9 +118,10 @@ _TEXT: dict[str, dict[str, str]] = {
     "zh": {
         "title": "侵权通知书（要求删除或断开链接）",
         "draft": "本通知书由案件 {case_id} 自动生成草稿，签署和发送前请逐项核对。",
-        "to": "致：{platform} 网络服务提供者（版权投诉受理人）",
+        "to": "致：{platform}（网络服务提供者）知识产权投诉受理人",
         "holder": "一、权利人",
         "name": "姓名（名称）",
+        "account": "登记账户",
         "contact": "联系方式和地址",
         "work": "二、被侵权作品",
         "work_title": "作品名称",
@@ -110,6 +130,10 @@ _TEXT: dict[str, dict[str, str]] = {
         "sha256": "登记原件 SHA-256",
         "log_index": "透明日志序号",
         "receipt": "日志回执",
+        "receipt_summary": (
+            "树大小 {tree_size}，根哈希 {root_hash}，签名检查点时间 {timestamp}，密钥 {key_id}"
+            "（完整回执见 JSON 格式通知书；可用 rights log verify-receipt 以登记处公钥离线验证）"
+        ),
         "listing": "三、要求删除或者断开链接的侵权内容",
         "listing_title": "商品标题",
         "listing_url": "网络地址",
@@ -120,18 +144,25 @@ _TEXT: dict[str, dict[str, str]] = {
         "evidence": "四、构成侵权的初步证明材料",
         "score": "相似度评分（0-1，自动计算）",
         "kind": "复制类型",
-        "region": "商品图片中出现作品的区域（x, y, 宽, 高）",
+        "kinds": {
+            "exact": "完全相同（同一文件）",
+            "near": "近似复制（整幅作品）",
+            "partial": "局部使用（作品出现在商品图片中）",
+        },
+        "detected": "首次发现时间",
+        "region": "商品图片中出现作品的区域（x，y，宽，高，单位为像素）",
+        "region_of": "（图片尺寸 {width} × {height}）",
         "side_by_side": "商品图片（左，红框为匹配区域）与登记作品（右）对比",
         "statements": "五、声明",
-        "good_faith": "本人善意相信，上述内容的使用未经著作权人、其代理人或法律的许可。",
+        "good_faith": "本人善意相信，以所投诉的方式使用上述内容，未经著作权人、其代理人或法律的许可。",
         # §512(c)(3)(A)(vi), cited below, asks for the authority statement under penalty of perjury.
         "accuracy": (
-            "本通知书中的信息准确无误；本人在伪证处罚下声明，本人是被侵害专有权利的权利人"
-            "或经其授权代表权利人行事。"
+            "本人保证本通知书中的信息准确无误，如有不实，愿依美国法律承担伪证责任（under penalty of"
+            " perjury）；本人是被指控受侵害的专有权利的权利人，或经其授权代表权利人行事。"
         ),
         "truth": "权利人对本通知书的真实性负责。",
         "signature": "六、签名",
-        "signed": "电子签名",
+        "signed": "签名（盖章）",
         "date": "日期",
         "legal": "法律依据",
         "dmca": "美国《数字千年版权法》17 U.S.C. §512(c)(3)(A)",
@@ -143,10 +174,13 @@ _TEXT: dict[str, dict[str, str]] = {
 def build_notice(
     case: Case, *, holder: RightsHolder, work: dict[str, Any], lang: str = "en", date: str | None = None
 ) -> dict[str, Any]:
-    """The notice as structured data (the ``json`` format); ``work`` is the contract's work object."""
+    """The notice as structured data (the ``json`` format); ``work`` is the contract's work object.
+
+    What the registry does not know (the holder's legal name and contact details, the listing's web
+    address) is null and named in ``missing``: the Markdown and HTML print a placeholder there, for
+    the holder to complete before signing."""
     if lang not in LANGUAGES:
         raise BadInput(f"unknown notice language {lang!r}; one of {', '.join(LANGUAGES)}")
-    missing = _MISSING[lang]
     evidence = case.evidence
     query_thumb = evidence.get("query_thumb")
     boxed = (
@@ -154,16 +188,17 @@ def build_notice(
         if query_thumb
         else None
     )
-    return {
+    listing_url = _web_address(case.listing_url)
+    notice: dict[str, Any] = {
         "type": "takedown_notice",
         "language": lang,
         "draft": True,
         "case_id": case.id,
         "case_status": case.status,
         "date": date or datetime.now(UTC).date().isoformat(),
-        "legal_bases": {"dmca": "17 U.S.C. 512(c)(3)(A)", "prc": "信息网络传播权保护条例 第十四条"},
+        "legal_bases": {"dmca": "17 U.S.C. §512(c)(3)(A)", "prc": "信息网络传播权保护条例 第十四条"},
         "recipient": {"platform": case.platform},
-        "rights_holder": {"name": holder.name, "contact": holder.contact or missing},
+        "rights_holder": {"name": holder.legal_name, "account": holder.account, "contact": holder.contact},
         "work": {
             "work_id": str(work.get("work_id", case.work_id)),
             "title": work.get("title") or case.work_title,
@@ -176,14 +211,17 @@ def build_notice(
             "platform": case.platform,
             "listing_id": case.listing_id,
             "title": case.listing_title,
-            "url": case.listing_url or missing,
+            "url": listing_url,
             "seller": case.seller,
-            "image": case.image,
+            # The copy's own address; a feed's local file path is the scanner's business, not the platform's.
+            "image_url": _web_address(case.image),
         },
         "evidence": {
             "score": round(case.score, 4),
             "kind": case.kind,
+            "first_detected_at": case.created_at,
             "region": evidence.get("region"),
+            "image_size": evidence.get("query_size"),
             "query_image_jpeg_base64": boxed,
             "work_image_jpeg_base64": evidence.get("work_thumb"),
         },
@@ -192,8 +230,26 @@ def build_notice(
             "accuracy_and_authority": _TEXT[lang]["accuracy"],
             "responsibility": _TEXT[lang]["truth"],
         },
-        "signature": {"electronic": f"/{holder.name}/", "name": holder.name},
+        "signature": {
+            "name": holder.legal_name,
+            "electronic": f"/{holder.legal_name}/" if holder.legal_name else None,
+        },
     }
+    notice["missing"] = [
+        field
+        for field, value in (
+            ("rights_holder.name", holder.legal_name),
+            ("rights_holder.contact", holder.contact),
+            ("infringing_material.url", listing_url),
+            ("signature", holder.legal_name),
+        )
+        if not value
+    ]
+    return notice
+
+
+def _web_address(value: str | None) -> str | None:
+    return value if value and _WEB_ADDRESS.match(value) else None
 
 
 def render_notice(notice: dict[str, Any], fmt: str) -> str:
@@ -207,19 +263,24 @@ def render_notice(notice: dict[str, Any], fmt: str) -> str:
     raise BadInput(f"unknown notice format {fmt!r}; one of {', '.join(FORMATS)}")
 
 
-def _sections(n: dict[str, Any]) -> list[tuple[str, list[tuple[str, str]]]]:
-    """Label/value rows per section, shared by Markdown and HTML."""
+def _sections(n: dict[str, Any]) -> list[tuple[str, list[tuple[str, str | None]]]]:
+    """Label/value rows per section, shared by Markdown and HTML; a missing value gets a placeholder."""
     t = _TEXT[n["language"]]
-    w, m, e = n["work"], n["infringing_material"], n["evidence"]
-    receipt = w.get("receipt")
-    receipt_text = (
-        json.dumps(receipt, ensure_ascii=False, sort_keys=True) if isinstance(receipt, dict) else receipt
-    )
+    missing = _MISSING[n["language"]]
+    holder, w, m, e = n["rights_holder"], n["work"], n["infringing_material"], n["evidence"]
     region = e.get("region")
+    size = e.get("image_size")
+    region_text = ", ".join(str(v) for v in region) if region else None
+    if region_text and size:
+        region_text += t["region_of"].format(width=size[0], height=size[1])
     return [
         (
             t["holder"],
-            [(t["name"], n["rights_holder"]["name"]), (t["contact"], n["rights_holder"]["contact"])],
+            [
+                (t["name"], holder.get("name") or missing),
+                (t["account"], holder.get("account")),
+                (t["contact"], holder.get("contact") or missing),
+            ],
         ),
         (
             t["work"],
@@ -229,16 +290,16 @@ def _sections(n: dict[str, Any]) -> list[tuple[str, list[tuple[str, str]]]]:
                 (t["registered"], w.get("registered_at")),
                 (t["sha256"], w.get("sha256")),
                 (t["log_index"], w.get("log_index")),
-                (t["receipt"], receipt_text),
+                (t["receipt"], _receipt_summary(w.get("receipt"), t)),
             ],
         ),
         (
             t["listing"],
             [
                 (t["listing_title"], m.get("title")),
-                (t["listing_url"], m.get("url")),
+                (t["listing_url"], m.get("url") or missing),
                 # The copy's own address: a notice must locate the material, and a feed may give no page URL.
-                (t["image_url"], m.get("image") if re.match(r"https?://", str(m.get("image"))) else None),
+                (t["image_url"], m.get("image_url")),
                 (t["listing_id"], f"{m['platform']} / {m['listing_id']}"),
                 (t["seller"], m.get("seller")),
             ],
@@ -247,25 +308,55 @@ def _sections(n: dict[str, Any]) -> list[tuple[str, list[tuple[str, str]]]]:
             t["evidence"],
             [
                 (t["score"], f"{e['score']:.3f}"),
-                (t["kind"], e.get("kind")),
-                (t["region"], ", ".join(str(v) for v in region) if region else None),
+                (t["kind"], t["kinds"].get(e.get("kind") or "", e.get("kind"))),
+                (t["detected"], e.get("first_detected_at")),
+                (t["region"], region_text),
             ],
         ),
     ]
 
 
+def _receipt_summary(receipt: Any, t: dict[str, Any]) -> str | None:
+    """What a reader can check in a receipt, in one line; the whole of it travels in the JSON."""
+    if not isinstance(receipt, dict):
+        return None if receipt is None else str(receipt)
+    checkpoint = receipt.get("checkpoint") or {}
+    return str(t["receipt_summary"]).format(
+        tree_size=checkpoint.get("tree_size", receipt.get("tree_size", "?")),
+        root_hash=checkpoint.get("root_hash", "?"),
+        timestamp=checkpoint.get("timestamp", "?"),
+        key_id=checkpoint.get("key_id", "?"),
+    )
+
+
+def _signature(n: dict[str, Any]) -> str:
+    return n["signature"]["electronic"] or _UNSIGNED[n["language"]]
+
+
+# Chinese text takes full-width punctuation; the HTML page names its script too.
+_COLON = {"en": ": ", "zh": "："}
+_SEMICOLON = {"en": "; ", "zh": "；"}
+_HTML_LANG = {"en": "en", "zh": "zh-CN"}
+
+
 def _markdown(n: dict[str, Any]) -> str:
-    t = _TEXT[n["language"]]
+    lang = n["language"]
+    t, colon = _TEXT[lang], _COLON[lang]
     out = [f"# {t['title']}", "", f"> {t['draft'].format(case_id=n['case_id'])}", ""]
-    out += [t["to"].format(platform=_md(n["recipient"]["platform"])), "", f"{t['date']}: {n['date']}", ""]
+    out += [
+        t["to"].format(platform=_md(n["recipient"]["platform"])),
+        "",
+        f"{t['date']}{colon}{n['date']}",
+        "",
+    ]
     for heading, rows in _sections(n):
         out += [f"## {heading}", ""]
-        out += [f"- **{label}**: {_md(value)}" for label, value in rows if value not in (None, "")]
+        out += [f"- **{label}**{colon}{_md_value(value)}" for label, value in rows if value not in (None, "")]
         out.append("")
     e = n["evidence"]
     if e.get("query_image_jpeg_base64") and e.get("work_image_jpeg_base64"):
         out += [
-            f"{t['side_by_side']}:",
+            f"{t['side_by_side']}{colon.rstrip()}",
             "",
             f"![listing]({data_uri(e['query_image_jpeg_base64'])}) "
             f"![work]({data_uri(e['work_image_jpeg_base64'])})",
@@ -273,29 +364,31 @@ def _markdown(n: dict[str, Any]) -> str:
         ]
     out += [f"## {t['statements']}", ""]
     out += [f"- {v}" for v in n["statements"].values()]
-    out += ["", f"## {t['signature']}", "", f"{t['signed']}: {_md(n['signature']['electronic'])}", ""]
-    out += [f"{t['date']}: {n['date']}", "", f"*{t['legal']}: {t['dmca']}; {t['prc']}*", ""]
+    out += ["", f"## {t['signature']}", "", f"{t['signed']}{colon}{_md_value(_signature(n))}", ""]
+    legal = f"{t['dmca']}{_SEMICOLON[lang]}{t['prc']}"
+    out += [f"{t['date']}{colon}{n['date']}", "", f"*{t['legal']}{colon}{legal}*", ""]
     return "\n".join(out)
 
 
 def _html(n: dict[str, Any]) -> str:
-    t = _TEXT[n["language"]]
+    lang = n["language"]
+    t, colon = _TEXT[lang], _COLON[lang]
 
     def esc(value: str) -> str:
         return shown_bidi_controls(html.escape(value))
 
     parts = [
         "<!doctype html>",
-        f'<html lang="{n["language"]}"><head><meta charset="utf-8">',
+        f'<html lang="{_HTML_LANG[lang]}"><head><meta charset="utf-8">',
         f"<title>{esc(t['title'])}</title>",
         "<style>body{font:15px/1.5 system-ui,sans-serif;max-width:52rem;margin:2rem auto;padding:0 1rem}"
-        "dt{font-weight:600}dd{margin:0 0 .5rem 0;word-break:break-all}"
+        "dt{font-weight:600}dd{margin:0 0 .5rem 0;word-break:break-all;white-space:pre-line}"
         ".draft{background:#fff4d6;padding:.5rem}"
         ".pair{display:flex;gap:1rem}.pair img{max-width:48%;border:1px solid #ccc}</style></head><body>",
         f"<h1>{esc(t['title'])}</h1>",
         f'<p class="draft">{esc(t["draft"].format(case_id=n["case_id"]))}</p>',
         f"<p>{esc(t['to'].format(platform=n['recipient']['platform']))}</p>",
-        f"<p>{esc(t['date'])}: {esc(n['date'])}</p>",
+        f"<p>{esc(t['date'])}{colon}{esc(n['date'])}</p>",
     ]
     for heading, rows in _sections(n):
         parts.append(f"<h2>{esc(heading)}</h2><dl>")
@@ -303,7 +396,7 @@ def _html(n: dict[str, Any]) -> str:
             if value in (None, ""):
                 continue
             text = esc(str(value))
-            if label in (t["listing_url"], t["image_url"]) and re.match(r"https?://", str(value)):
+            if label in (t["listing_url"], t["image_url"]) and _WEB_ADDRESS.match(str(value)):
                 text = f'<a href="{text}">{text}</a>'
             parts.append(f"<dt>{esc(label)}</dt><dd>{text}</dd>")
         parts.append("</dl>")
@@ -316,18 +409,30 @@ def _html(n: dict[str, Any]) -> str:
         ]
     parts.append(f"<h2>{esc(t['statements'])}</h2><ul>")
     parts += [f"<li>{esc(v)}</li>" for v in n["statements"].values()]
+    legal = f"{t['dmca']}{_SEMICOLON[lang]}{t['prc']}"
     parts += [
         "</ul>",
         f"<h2>{esc(t['signature'])}</h2>",
-        f"<p>{esc(t['signed'])}: {esc(n['signature']['electronic'])}<br>",
-        f"{esc(t['date'])}: {esc(n['date'])}</p>",
-        f"<p><small>{esc(t['legal'])}: {esc(t['dmca'])}; {esc(t['prc'])}</small></p>",
+        f"<p>{esc(t['signed'])}{colon}{esc(_signature(n))}<br>",
+        f"{esc(t['date'])}{colon}{esc(n['date'])}</p>",
+        f"<p><small>{esc(t['legal'])}{colon}{esc(legal)}</small></p>",
         "</body></html>",
     ]
     return "\n".join(parts)
 
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+!|])")
+# What makes Markdown of a value written after "**label**: ": emphasis, code, links and images (their
+# brackets), HTML. A value never starts a line, so "#", "+" and "|" stay as typed, and "(" ")" and "!"
+# do nothing without "[".
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>])")
+
+
+def _md_value(value: Any) -> str:
+    """A value as Markdown text; the notice's own placeholders as they are, to be seen and replaced."""
+    return value if value in _PLACEHOLDERS else _md(value)
+
+
+_PLACEHOLDERS = frozenset(_MISSING.values()) | frozenset(_UNSIGNED.values())
 
 
 def _md(value: Any) -> str:

@@ -117,6 +117,9 @@ def test_a_case_moves_through_its_states_and_gives_notices(
     assert rights(data, "cases", "notice", "1", "--contact", "Ann Lee\r\nann@example.org") == 0
     markdown = capsys.readouterr().out
     assert "512(c)(3)" in markdown and "ann@example.org" in markdown and "Harbour print" in markdown
+    assert "[to be signed by the rights holder]" in markdown  # no legal name given: nobody signed
+    assert rights(data, "cases", "notice", "1", "--holder-name", "Ann  Lee Ltd") == 0
+    assert "Electronic signature: /Ann Lee Ltd/" in capsys.readouterr().out
     assert rights(data, "cases", "notice", "1", "--lang", "zh") == 0
     assert "第十四条" in capsys.readouterr().out
     out = tmp_path / "notice.json"

@@ -59,7 +59,8 @@ def test_demo_writes_report_notices_and_summary(demo) -> None:
     page = demo.report.read_text(encoding="utf-8")
     assert "148 listings scanned" in page
     assert demo.notices and all(p.stat().st_size > 1000 for p in demo.notices)
-    assert any(p.name.endswith(".zh.md") for p in demo.notices)
+    suffixes = {p.name.partition(".")[2] for p in demo.notices}
+    assert suffixes == {"md", "html", "json", "zh.md", "zh.html", "zh.json"}
     # Every hit shows the listing beside the registered work, whose picture comes from its original
     # (the scan stores only the listing's).
     hits = page.count('<section class="hit">')
@@ -102,7 +103,7 @@ def test_a_rerun_drops_the_notices_of_cases_no_longer_open(demo) -> None:
     on_disk = sorted(p.name for p in (out / "notices").iterdir())
     assert on_disk == sorted(p.name for p in again.notices)
     assert not any(name.startswith(f"case-{case_id}.") for name in on_disk)
-    assert len(on_disk) == len(demo.notices) - 3  # its English Markdown, HTML and Chinese drafts
+    assert len(on_disk) == len(demo.notices) - 6  # its Markdown, HTML and JSON, in English and Chinese
 
 
 @pytest.mark.parametrize(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import random
 import sqlite3
 from collections.abc import Iterator
@@ -14,6 +15,7 @@ import pytest
 from PIL import Image
 
 from rights import cases, db
+from rights.api.http_protocol import server_config
 from rights.evidence import thumbnail_b64
 from rights.notices import RightsHolder, build_notice, render_notice
 
@@ -26,7 +28,17 @@ WORK = {
     "sha256": "ab" * 32,
     "registered_at": "2024-05-01T10:00:00.000Z",
     "log_index": 41,
-    "receipt": {"log_index": 41, "tree_size": 42, "signature": "c2ln"},
+    "receipt": {
+        "log_index": 41,
+        "checkpoint": {
+            "tree_size": 42,
+            "root_hash": "cd" * 32,
+            "timestamp": "2024-05-01T10:00:00.000Z",
+            "key_id": "0123456789abcdef",
+            "signature": "c2ln",
+        },
+        "inclusion_proof": [],
+    },
 }
 
 
@@ -68,7 +80,7 @@ def case(tmp_path: Path) -> Iterator[cases.Case]:
     conn.close()
 
 
-HOLDER = RightsHolder("Ana Example", "ana@example.org, 1 Example Street, Springfield")
+HOLDER = RightsHolder("ana", "ana@example.org, 1 Example Street, Springfield", "Ana Example")
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
@@ -76,15 +88,19 @@ def test_json_notice_has_every_element(case: cases.Case, lang: str) -> None:
     notice = json.loads(render_notice(build_notice(case, holder=HOLDER, work=WORK, lang=lang), "json"))
     assert notice["rights_holder"] == {
         "name": "Ana Example",
+        "account": "ana",
         "contact": HOLDER.contact,
     }  # 512 (iv); Art.14 (1)
     assert notice["signature"]["electronic"] == "/Ana Example/"  # 512 (i)
+    assert notice["missing"] == []
     assert notice["work"]["title"] == "Red Fox" and notice["work"]["log_index"] == 41  # 512 (ii)
-    assert notice["work"]["receipt"]["tree_size"] == 42
+    assert notice["work"]["receipt"]["checkpoint"]["tree_size"] == 42
     material = notice["infringing_material"]  # 512 (iii); Art.14 (2)
     assert material["url"] == "https://bazaar.example/item/9" and material["title"] == HOSTILE_TITLE
+    assert material["image_url"] == "https://cdn.bazaar.example/9.jpg"
     evidence = notice["evidence"]  # Art.14 (3)
     assert evidence["score"] == 0.91 and evidence["region"] == [10, 10, 50, 40]
+    assert evidence["image_size"] == [120, 90] and evidence["first_detected_at"] == case.created_at
     assert evidence["query_image_jpeg_base64"] and evidence["work_image_jpeg_base64"]
     assert set(notice["statements"]) == {
         "good_faith",
@@ -103,6 +119,10 @@ def test_english_markdown_and_html(case: cases.Case) -> None:
         "Red Fox",
         "https://bazaar.example/item/9",
         "Transparency log index**: 41",
+        "tree size 42, root hash " + "cd" * 32,
+        "verify-receipt",
+        "partial copy (the work appears within the listing image)",
+        "10, 10, 50, 40 of 120 x 90",
         "0.910",
         "/Ana Example/",
         "512(c)(3)",
@@ -130,17 +150,74 @@ def test_chinese_notice(case: cases.Case) -> None:
         "网络地址",
         "初步证明材料",
         "真实性负责",
-        "在伪证处罚下声明",  # §512(c)(3)(A)(vi), cited in the Chinese notice too; it was left out
-        "《信息网络传播权保护条例》第十四条",
+        "伪证责任",  # §512(c)(3)(A)(vi), cited in the Chinese notice too; it was left out
+        "被指控受侵害",
+        "以所投诉的方式使用",
+        "(A)；《信息网络传播权保护条例》第十四条",  # full-width punctuation in Chinese text
+        "**作品名称**：Red Fox",
+        "局部使用（作品出现在商品图片中）",  # the kind of copy, translated
+        "签名（盖章）：/Ana Example/",
         "https://bazaar.example/item/9",
     ):
         assert words in md, words
-    assert '<html lang="zh">' in render_notice(notice, "html")
+    assert "partial" not in md
+    page = render_notice(notice, "html")
+    assert '<html lang="zh-CN">' in page
+    assert "<script>" not in page and "&lt;script&gt;" in page
 
 
-def test_missing_contact_is_marked_for_the_holder(case: cases.Case) -> None:
-    notice = build_notice(case, holder=RightsHolder("Ana"), work=WORK, lang="en")
-    assert notice["rights_holder"]["contact"] == "[to be completed by the rights holder]"
+def test_what_the_registry_does_not_know_is_left_for_the_holder(case: cases.Case) -> None:
+    """The account name is no legal name and no signature: without the holder's name and contact,
+    both are placeholders (null and listed in JSON), never the login handle signed on their behalf."""
+    for lang, placeholder, unsigned in (
+        ("en", "[to be completed by the rights holder]", "[to be signed by the rights holder]"),
+        ("zh", "【由权利人填写】", "【由权利人签名或盖章】"),
+    ):
+        notice = build_notice(case, holder=RightsHolder("ana"), work=WORK, lang=lang)
+        assert notice["rights_holder"] == {"name": None, "account": "ana", "contact": None}
+        assert notice["signature"] == {"name": None, "electronic": None}
+        assert notice["missing"] == ["rights_holder.name", "rights_holder.contact", "signature"]
+        for fmt in ("md", "html"):
+            text = render_notice(notice, fmt)
+            assert text.count(placeholder) == 2 and unsigned in text, (lang, fmt)
+            assert "/ana/" not in text and "ana" in text  # the account is shown as the account
+
+
+def test_only_web_addresses_are_printed_as_the_listing_address(tmp_path: Path) -> None:
+    conn: sqlite3.Connection = db.connect(tmp_path)
+    match = {"work_id": "w_7", "creator": "ana", "title": "Red Fox", "score": 0.9, "verdict": "match"}
+    with db.transaction(conn):
+        scripted = cases.record_hit(
+            conn,
+            match={**match, "kind": "near", "region": None, "licensed": False},
+            listing={
+                "listing_id": "L-1",
+                "platform": "p",
+                "url": "javascript:alert(1)",
+                "image": "in/l1.jpg",
+            },
+            evidence={},
+            scan_id="scan_1",
+        )
+        upper = cases.record_hit(
+            conn,
+            match={**match, "kind": "near", "region": None, "licensed": False},
+            listing={"listing_id": "L-2", "platform": "p", "url": "HTTPS://P.EXAMPLE/2", "image": "x.jpg"},
+            evidence={},
+            scan_id="scan_1",
+        )
+    conn.close()
+    notice = build_notice(scripted, holder=HOLDER, work=WORK)
+    material = notice["infringing_material"]
+    assert material["url"] is None and material["image_url"] is None  # nor the scanner's local path
+    assert notice["missing"] == ["infringing_material.url"]
+    for fmt in ("md", "html", "json"):
+        assert "javascript:" not in render_notice(notice, fmt) and "in/l1.jpg" not in render_notice(
+            notice, fmt
+        )
+    assert '<a href="HTTPS://P.EXAMPLE/2">' in render_notice(
+        build_notice(upper, holder=HOLDER, work=WORK), "html"
+    )
 
 
 def _visible_text(page: str) -> str:
@@ -159,3 +236,22 @@ def test_bidirectional_controls_in_listing_text_are_shown_not_obeyed(case: cases
     for fmt in ("md", "html"):
         text = render_notice(notice, fmt)
         assert "\u202e" not in text and "\\u202egnp.exe" in text, fmt
+
+
+def test_a_notices_contact_details_stay_out_of_the_servers_access_log() -> None:
+    """They travel as query parameters of GET /v1/cases/{id}/notice, which uvicorn logs whole."""
+
+    async def app(scope: object, receive: object, send: object) -> None:  # never called
+        raise AssertionError
+
+    server_config(app)
+    access = logging.getLogger("uvicorn.access")
+    path = "/v1/cases/3/notice?format=md&contact=1%20Home%20St&holder_name=Ann%20Lee&lang=zh"
+    fmt = '%s - "%s %s HTTP/%s" %d'  # uvicorn's access record
+    record = access.makeRecord(
+        access.name, logging.INFO, __file__, 1, fmt, ("a:1", "GET", path, "1.1", 200), None
+    )
+    assert access.filter(record)
+    line = record.getMessage()
+    assert "Home" not in line and "Ann" not in line, line
+    assert "?format=md&contact=[redacted]&holder_name=[redacted]&lang=zh" in line

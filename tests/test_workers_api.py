@@ -113,6 +113,10 @@ def test_scan_submitted_as_json_then_cases_and_notices(setup: tuple) -> None:
         f"/v1/cases/{case['id']}/notice?contact=Mei%0AHarbour+Rd", headers=_auth(keys["ana"])
     )
     assert two_lines.status_code == 200
+    signed = client.get(
+        f"/v1/cases/{case['id']}/notice?format=json&holder_name=Ana+Ltd&contact=x", headers=_auth(keys["ana"])
+    ).json()
+    assert signed["signature"]["electronic"] == "/Ana Ltd/" and signed["missing"] == []
     nul = client.patch(
         f"/v1/cases/{case['id']}", json={"status": "notified", "note": "a\u0000b"}, headers=_auth(keys["ana"])
     )

@@ -117,11 +117,12 @@ def _rows(path: Path, required: tuple[str, ...]) -> Iterator[dict[str, str]]:
             yield row
 
 
-_NOTICE_FILE = re.compile(r"case-[0-9]+(\.md|\.html|\.zh\.md)")
+# Every format in both languages: case-N.md, .html, .json and case-N.zh.md, .zh.html, .zh.json.
+_NOTICE_FILE = re.compile(r"case-[0-9]+(\.zh)?\.(md|html|json)")
 
 
 def _notices(registry: Registry, scan_id: str, folder: Path) -> list[Path]:
-    """A takedown notice (English Markdown and HTML, Chinese Markdown) for each open case of this scan."""
+    """A takedown notice (Markdown, HTML and JSON, in English and Chinese) for each open case of this scan."""
     folder.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     after = 0
@@ -131,10 +132,11 @@ def _notices(registry: Registry, scan_id: str, folder: Path) -> list[Path]:
             if case.last_scan_id != scan_id:
                 continue
             notices = {lang: notice_for(registry, case, lang=lang) for lang in ("en", "zh")}
-            for lang, fmt, suffix in (("en", "md", ".md"), ("en", "html", ".html"), ("zh", "md", ".zh.md")):
-                path = folder / f"case-{case.id}{suffix}"
-                path.write_text(render_notice(notices[lang], fmt), "utf-8")
-                written.append(path)
+            for lang, notice in notices.items():
+                for fmt in ("md", "html", "json"):
+                    path = folder / f"case-{case.id}{'' if lang == 'en' else '.' + lang}.{fmt}"
+                    path.write_text(render_notice(notice, fmt), "utf-8")
+                    written.append(path)
     # A rerun after a case was dismissed or its work withdrawn must not leave that case's old draft.
     kept = set(written)
     for old in folder.iterdir():

@@ -6,6 +6,8 @@ before the app saw it. ``server_config`` is how the server and its tests configu
 from __future__ import annotations
 
 import json
+import logging
+import re
 import socket
 import sys
 from typing import Any
@@ -35,7 +37,26 @@ class JsonErrorH11Protocol(H11Protocol):
 
 
 def server_config(app: Any, **kwargs: Any) -> uvicorn.Config:
-    return uvicorn.Config(app, http=JsonErrorH11Protocol, **kwargs)
+    config = uvicorn.Config(app, http=JsonErrorH11Protocol, **kwargs)  # configures uvicorn's loggers
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, PrivateQueryRedaction) for f in access.filters):
+        access.addFilter(PrivateQueryRedaction())
+    return config
+
+
+class PrivateQueryRedaction(logging.Filter):
+    """A notice's contact details and holder name (query parameters of ``GET /v1/cases/{id}/notice``)
+    are printed in the notice, not in the access log: a home address or phone number would
+    otherwise sit in every log file and log shipper the server writes to."""
+
+    _PRIVATE = re.compile(r"([?&](?:contact|holder_name)=)[^&]*")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        # uvicorn's access record: (client, method, path with query, HTTP version, status).
+        args = record.args
+        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str) and "?" in args[2]:
+            record.args = (*args[:2], self._PRIVATE.sub(r"\1[redacted]", args[2]), *args[3:])
+        return True
 
 
 class AnnouncingServer(uvicorn.Server):

@@ -123,8 +123,12 @@ def get_notice(
     format: Annotated[Literal["md", "html", "json"], Query()] = "md",
     lang: Annotated[Literal["en", "zh"], Query()] = "en",
     contact: Annotated[str | None, Query(max_length=500, description="contact details to print")] = None,
+    holder_name: Annotated[
+        str | None, Query(max_length=200, description="the rights holder's legal name, to sign with")
+    ] = None,
 ) -> Response:
-    notice = notice_for(registry, _own_case(registry, case_id, account), lang=lang, contact=contact)
+    case = _own_case(registry, case_id, account)
+    notice = notice_for(registry, case, lang=lang, contact=contact, holder_name=holder_name)
     return Response(render_notice(notice, format), media_type=MEDIA_TYPES[format])
 
 
