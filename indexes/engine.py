@@ -23,7 +23,8 @@ clearly stronger one (one registered drawing inside another) is demoted to `revi
 reached `match` still, each picture standing on the query's page (``page_items``: a product grid,
 a sticker sheet, a listing page) is searched as a query of its own, its works reported in page
 pixels; if the `match`es cover little of the page (a collage), its other pictures of about their
-size are.
+size are. A page with no plain background to stand pictures on (a product photo) has its salient
+region searched so instead (``salient_region``: a print on a T-shirt).
 
 Works are identified by caller-chosen non-negative int keys (< 2**52).
 """

@@ -26,6 +26,7 @@ from indexes.decode import DecodedImage, decode_image, read_image_file, recompos
 from indexes.local_features import LocalFeatures
 from indexes.page_items import DeferredItems, page_items
 from indexes.panels import panels
+from indexes.salient_region import salient_region
 
 # Working resolution. Works are indexed at 640 px; queries are read at up to 1024 px because
 # a copy often shows the work smaller than the whole query (a listing page, a frame): ORB's
@@ -45,6 +46,8 @@ MIN_SIDE = 640
 QUERY_MIN_SIDE = 768
 # Items cut from a page (``indexes.page_items``) are enlarged less: a 96 px product thumbnail at
 # 384 px was found as often as at 768 (111 and 111 of 120 generated product grids) in half the time.
+# A product photo's salient region (``indexes.salient_region``) is enlarged like a whole query: of
+# 90 mock-ups the page missed, 34 found at 768 against 25 at 384 (BENCHMARKS.md).
 ITEM_MIN_SIDE = 384
 # Descriptor budgets. Queries scale theirs with area (~1000 at 1024x1024).
 REFERENCE_FEATURES = 256
@@ -375,12 +378,17 @@ def _fingerprint_decoded(
 def _items(page: DecodedImage, small: np.ndarray, sha256: str) -> DeferredItems:
     """The items on the page, found on its 256 px thumbnail (at full size, JPEG speckle made
     finding them cost 23 ms a query), cut from its pixels as decoded (never enlarged), to be
-    fingerprinted when a search first needs them."""
+    fingerprinted when a search first needs them. A page with none may be a product photo:
+    then its salient region is its one item, enlarged as a whole query is (``salient_region``)."""
+    boxes = page_items(small)
+    min_side = ITEM_MIN_SIDE
+    if not boxes and (region := salient_region(small)) is not None:
+        boxes, min_side = [region], QUERY_MIN_SIDE
     rgb = page.rgb
     f = rgb.shape[1] / small.shape[1]
     to_original = page.original_size[0] / rgb.shape[1]
     pending = []
-    for sx, sy, sw, sh in page_items(small):
+    for sx, sy, sw, sh in boxes:
         x, y = math.floor(sx * f), math.floor(sy * f)
         w, h = (
             min(math.ceil((sx + sw) * f), rgb.shape[1]) - x,
@@ -390,16 +398,23 @@ def _items(page: DecodedImage, small: np.ndarray, sha256: str) -> DeferredItems:
         if min(box[2:]) < quality.MIN_SIDE_PX:
             continue  # the gate would refuse it once fingerprinted: a search skips it anyway
         pending.append((box, np.ascontiguousarray(rgb[y : y + h, x : x + w])))
-    return DeferredItems(pending, functools.partial(_item_fingerprint, sha256, page.format))
+    compute = functools.partial(_item_fingerprint, sha256, page.format, min_side=min_side)
+    return DeferredItems(pending, compute)
 
 
 def _item_fingerprint(
-    sha256: str, fmt: str, n: int, box: tuple[int, int, int, int], crop: np.ndarray
+    sha256: str,
+    fmt: str,
+    n: int,
+    box: tuple[int, int, int, int],
+    crop: np.ndarray,
+    *,
+    min_side: int = ITEM_MIN_SIDE,
 ) -> Fingerprint:
     # Named apart from any file's bytes: an item is never an `exact` copy of a registered file.
     name = hashlib.sha256(f"{sha256}/item/{n}".encode()).hexdigest()
     decoded = DecodedImage(crop, None, (box[2], box[3]), fmt)
-    return _fingerprint_decoded(decoded, name, role="query", min_side=ITEM_MIN_SIDE, whole_page=False)
+    return _fingerprint_decoded(decoded, name, role="query", min_side=min_side, whole_page=False)
 
 
 def _overlap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
