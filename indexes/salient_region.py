@@ -13,7 +13,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-Box = tuple[int, int, int, int]  # x, y, w, h
+from indexes.page_items import Box
 
 # A strong edge: this many times the thumbnail's median gradient magnitude, and at least this much
 # (Sobel on 0-255 grey). Fabric, paper and skin stay below it at 256 px.
