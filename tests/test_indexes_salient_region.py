@@ -76,3 +76,18 @@ def test_a_page_with_items_keeps_them() -> None:
     grid, _ = imagegen.product_grid([imagegen.artwork(700 + k) for k in range(6)])
     query = fingerprint(imagegen.encode(grid, "JPEG", quality=90))
     assert len(query.items) > 1
+
+
+@pytest.mark.parametrize(
+    "rgb",
+    [
+        np.full((170, 256, 3), 200, np.uint8),  # a plain fill: no edge at all
+        np.zeros((3, 256, 3), np.uint8),  # a strip
+        np.random.default_rng(1).integers(0, 256, (12, 9, 3), dtype=np.uint8),  # tiny and all edges
+        np.random.default_rng(2).integers(
+            0, 256, (170, 256, 3), dtype=np.uint8
+        ),  # noise: one patch, all of it
+    ],
+)
+def test_no_region_in_what_has_no_drawing_of_a_pictures_size(rgb: np.ndarray) -> None:
+    assert salient_region(rgb) is None
