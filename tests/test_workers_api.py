@@ -106,7 +106,8 @@ def test_scan_submitted_as_json_then_cases_and_notices(setup: tuple) -> None:
     as_json = client.get(f"/v1/cases/{case['id']}/notice?format=json", headers=_auth(keys["ana"])).json()
     assert as_json["work"]["log_index"] is not None and as_json["work"]["receipt"]["log_index"] is not None
 
-    for query in ("contact=AB%00CD", "contact=%1b[31mred"):  # a NUL, a terminal escape: were printed
+    # A NUL, a terminal escape: they were printed into the notice.
+    for query in ("contact=AB%00CD", "contact=%1b[31mred", "holder_name=A%00B"):
         escaped = client.get(f"/v1/cases/{case['id']}/notice?{query}", headers=_auth(keys["ana"]))
         assert escaped.status_code == 400 and "control characters" in escaped.json()["error"]["message"]
     two_lines = client.get(
