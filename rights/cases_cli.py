@@ -59,12 +59,19 @@ def add_commands(sub: argparse._SubParsersAction, common: argparse.ArgumentParse
     # Checked by rights.notices when the command runs: importing it here would slow every --help.
     notice.add_argument("--format", default="md", help="md (default), html or json")
     notice.add_argument("--lang", default="en", help="en (default) or zh")
-    notice.add_argument("--contact", type=text_argument, help="the rights holder's contact details to print")
+    notice.add_argument(
+        "--contact",
+        type=text_argument,
+        help="the rights holder's contact details to print (default: the creator's stored profile)",
+    )
     notice.add_argument(
         "--holder-name",
         type=text_argument,
         metavar="NAME",
-        help="the rights holder's legal name, printed and signed with (without it, left to fill in)",
+        help=(
+            "the rights holder's legal name, printed and signed with (default: the creator's stored"
+            " profile, 'rights profile set'; without either, left to fill in)"
+        ),
     )
     notice.add_argument("--out", type=Path, metavar="FILE", help="write it here instead of stdout")
     notice.set_defaults(handler=cmd_cases_notice)

@@ -1,5 +1,5 @@
 """The ``rights`` command line: keys, register, refingerprint, match, serve, log verification, backup;
-``works``, ``licenses``, ``cases`` and ``scans`` come from their own modules.
+``works``, ``licenses``, ``cases``, ``profile`` and ``scans`` come from their own modules.
 
 ``workers.cli`` is the installed console script; it takes :func:`build_parser`, adds its own commands
 (``scan``, ``demo``) with :func:`add_command`, and dispatches with :func:`run`. Every command is a function
@@ -162,10 +162,11 @@ def build_parser() -> argparse.ArgumentParser:
     copy.set_defaults(handler=cmd_backup)
 
     # After this module is loaded: they import from here.
-    from rights import cases_cli, scans_cli, works_cli
+    from rights import cases_cli, profile_cli, scans_cli, works_cli
 
     works_cli.add_commands(sub, common)
     cases_cli.add_commands(sub, common)
+    profile_cli.add_commands(sub, common)
     scans_cli.add_commands(sub, common)
     return parser
 

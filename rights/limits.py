@@ -12,3 +12,7 @@ MAX_METADATA_BYTES = 16 * 1024
 MAX_WORKERS = 1024
 # A count argument that SQLite can store (the largest INTEGER is 2**63 - 1) and nobody exceeds.
 MAX_COUNT = 1_000_000_000
+# A takedown notice's rights holder: a legal name is a line, contact details a short postal block.
+# The same caps on GET /v1/cases/{id}/notice's query, PUT /v1/profile's body and `rights profile set`.
+MAX_HOLDER_NAME_LENGTH = 200
+MAX_CONTACT_LENGTH = 500

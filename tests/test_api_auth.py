@@ -92,6 +92,14 @@ MATRIX = [
     ("shop", "DELETE", "/v1/works/{a1}", None, 403),
     ("alice", "DELETE", "/v1/works/{a1}", None, 204),
     ("admin", "DELETE", "/v1/works/{b1}", None, 204),
+    # the rights holder's profile (its own tests: test_profiles.py)
+    ("anonymous", "GET", "/v1/profile", None, 401),
+    ("anonymous", "PUT", "/v1/profile", "profile", 401),
+    ("alice", "PUT", "/v1/profile", "profile", 200),
+    ("alice", "GET", "/v1/profile?account=bob", None, 403),
+    ("shop", "GET", "/v1/profile", None, 403),
+    ("shop", "PUT", "/v1/profile", "profile", 403),
+    ("admin", "PUT", "/v1/profile?account=bob", "profile", 200),
     # public
     ("anonymous", "GET", "/healthz", None, 200),
     ("anonymous", "HEAD", "/healthz", None, 200),
@@ -119,6 +127,8 @@ def test_authorisation_matrix(
         kwargs["data"] = {"creator": "bob"}
     elif body == "license":
         kwargs["json"] = {"licensee": "printshop", "platform": "etsy"}
+    elif body == "profile":
+        kwargs["json"] = {"legal_name": "A. Example Ltd", "contact": "legal@example.org"}
     elif body == "query":
         kwargs["files"] = {"image": ("q.jpg", near_copy(100), "image/jpeg")}
     response = world.client.request(method, url, **kwargs)

@@ -47,7 +47,8 @@ def server_config(app: Any, **kwargs: Any) -> uvicorn.Config:
 class PrivateQueryRedaction(logging.Filter):
     """A notice's contact details and holder name (query parameters of ``GET /v1/cases/{id}/notice``)
     are printed in the notice, not in the access log: a home address or phone number would
-    otherwise sit in every log file and log shipper the server writes to."""
+    otherwise sit in every log file and log shipper the server writes to. The stored profile
+    (``PUT /v1/profile``) carries the same details in its body, which is never logged."""
 
     _PRIVATE = re.compile(r"([?&](?:contact|holder_name)=)[^&]*")
 

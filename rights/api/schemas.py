@@ -8,6 +8,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.types import JsonValue
 
+from rights.limits import MAX_CONTACT_LENGTH, MAX_HOLDER_NAME_LENGTH
+
 _MATCH_EXAMPLE: dict[str, JsonValue] = {
     "work_id": "w_12",
     "creator": "alice",
@@ -123,6 +125,42 @@ class LicenseOut(BaseModel):
     created_at: str
     created_by: str | None
     log_index: int
+
+
+_PROFILE_EXAMPLE: dict[str, JsonValue] = {
+    "legal_name": "Alice Example Studio Ltd",
+    "contact": "legal@alice.example\n+44 20 7946 0000\n1 Harbour Row, Bristol BS1 4AA, UK",
+}
+
+
+class ProfileIn(BaseModel):
+    """A key left out of the body leaves that field as it is; null or "" clears it."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [_PROFILE_EXAMPLE]})
+
+    legal_name: str | None = Field(
+        default=None,
+        max_length=MAX_HOLDER_NAME_LENGTH,
+        description="the person's or company's legal name, printed and signed with; one line",
+    )
+    contact: str | None = Field(
+        default=None,
+        max_length=MAX_CONTACT_LENGTH,
+        description="e-mail, phone and postal address, as notices should show them; may run over lines",
+    )
+
+
+class ProfileOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"account": "alice", **_PROFILE_EXAMPLE, "updated_at": "2026-12-03T04:05:06.789Z"}]
+        }
+    )
+
+    account: str
+    legal_name: str | None
+    contact: str | None
+    updated_at: str | None = Field(description="when it last changed; null if it was never set")
 
 
 class SignedCheckpoint(CheckpointOut):

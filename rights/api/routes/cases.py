@@ -18,6 +18,7 @@ from rights.api.deps import CreatorDep, JsonBody, RegistryDep
 from rights.api.schemas import ErrorBody
 from rights.case_notice import notice_for
 from rights.errors import BadInput, Forbidden, NotFound
+from rights.limits import MAX_CONTACT_LENGTH, MAX_HOLDER_NAME_LENGTH
 from rights.notices import MEDIA_TYPES, render_notice
 from rights.registry import Registry
 
@@ -104,7 +105,9 @@ def update_case(
     description=(
         "A draft notice covering 17 U.S.C. §512(c)(3) and PRC 信息网络传播权保护条例 Art. 14: "
         "rights holder and contact, the registered work with its log index and receipt, the listing, "
-        "the evidence and the statements. Check it before sending."
+        "the evidence and the statements. The holder's legal name and contact details come from the "
+        "case creator's profile (`PUT /v1/profile`) unless `holder_name` or `contact` is given; what "
+        "neither supplies is a placeholder, listed under `missing` in JSON. Check it before sending."
     ),
     response_class=Response,
     responses={
@@ -122,9 +125,16 @@ def get_notice(
     account: CreatorDep,
     format: Annotated[Literal["md", "html", "json"], Query()] = "md",
     lang: Annotated[Literal["en", "zh"], Query()] = "en",
-    contact: Annotated[str | None, Query(max_length=500, description="contact details to print")] = None,
+    contact: Annotated[
+        str | None,
+        Query(max_length=MAX_CONTACT_LENGTH, description="contact details to print instead of the profile's"),
+    ] = None,
     holder_name: Annotated[
-        str | None, Query(max_length=200, description="the rights holder's legal name, to sign with")
+        str | None,
+        Query(
+            max_length=MAX_HOLDER_NAME_LENGTH,
+            description="the rights holder's legal name, to sign with, instead of the profile's",
+        ),
     ] = None,
 ) -> Response:
     case = _own_case(registry, case_id, account)
