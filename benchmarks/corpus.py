@@ -258,3 +258,32 @@ def build_corpus(n_refs: int, n_distractors: int, seed: int) -> Corpus:
         )
     )
     return result
+
+
+def more_clip_art(corpus: Corpus, seed: int) -> list[Work]:
+    """Every other usable clip art, deduplicated as the corpus is: against its refs, its
+    distractors and each other (``benchmarks.growth`` registers them beside the refs)."""
+    hc_path = _hash_cache_path()
+    cache: dict = json.loads(hc_path.read_text()) if hc_path.exists() else {}
+    dedup = _Dedup()
+    taken = set()
+    for w in corpus.refs + corpus.distractors:
+        rec = cache.get(w.name)
+        if rec is None:
+            raise RuntimeError(f"no cached hashes for {w.name}: build the corpus first")
+        dedup.try_keep(rec)  # kept when the corpus was built; this puts it in the filter
+        taken.add(w.name)
+    _, clip = _candidates(random.Random(f"{seed}:more"))
+    todo = [item for item in clip if item[0] not in taken and item[0] not in cache]
+    if todo:
+        with mp.get_context("spawn").Pool(2) as pool:
+            for item, rec in zip(todo, pool.map(_describe, todo, chunksize=8), strict=True):
+                cache[item[0]] = rec
+        hc_path.write_text(json.dumps(cache))
+    extra: list[Work] = []
+    for name, _spec in clip:
+        rec = cache.get(name)
+        if name in taken or rec is None or not _norm_path(name).exists() or not dedup.try_keep(rec):
+            continue
+        extra.append(Work(-1, name, "clipart", str(_norm_path(name)), bool(rec["transparent"])))
+    return extra

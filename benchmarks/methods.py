@@ -60,9 +60,13 @@ class PHash:
         self.keys = np.array([k for k, _ in refs], dtype=np.int64)
         self.db = np.stack([self._hash(p) for _, p in refs])
 
+    def query_hash(self, path: Path) -> np.ndarray:
+        """The packed hash rows a query is searched with."""
+        return self._hash(path)[None, :]
+
     def query(self, path: Path) -> list[Prediction]:
         t0 = time.perf_counter()
-        q = self._hash(path)[None, :]
+        q = self.query_hash(path)
         t1 = time.perf_counter()
         preds = self.search(q)
         self.hash_s, self.search_s = t1 - t0, time.perf_counter() - t1
@@ -96,13 +100,8 @@ class PDQDihedral(PHash):
         bits, _quality = imaging.pdq_bits(imaging.flatten(imaging.load_path(path)))
         return np.packbits(bits)
 
-    def query(self, path: Path) -> list[Prediction]:
-        t0 = time.perf_counter()
-        q = np.packbits(imaging.pdq_dihedral_bits(imaging.flatten(imaging.load_path(path))), axis=1)
-        t1 = time.perf_counter()
-        preds = self.search(q)
-        self.hash_s, self.search_s = t1 - t0, time.perf_counter() - t1
-        return preds
+    def query_hash(self, path: Path) -> np.ndarray:
+        return np.packbits(imaging.pdq_dihedral_bits(imaging.flatten(imaging.load_path(path))), axis=1)
 
     def search(self, q: np.ndarray) -> list[Prediction]:
         d = _hamming(self.db, q).min(axis=0)

@@ -1,6 +1,6 @@
 """Full-size photographs under the issue's 20 transforms, beside the clip art.
 
-`python -m benchmarks.photos [--seed 0]`
+`python -m benchmarks.photos [--seed 0] [--unseen]`
 
 The detection benchmark's photo corpus is 96 px tiles, because the reachable public-domain
 photographs are few (``benchmarks.sources``). Copy-detection corpora such as DISC21 are
@@ -10,7 +10,8 @@ works (its photo tiles are left out: they are cut from the same photographs, and
 whole window would rightly match the tiles inside it). Other windows of the same photographs are
 the distractors. Every work and every distractor is queried under all 20 transforms; methods,
 metrics and report are the detection benchmark's. Small (20 works), so a single copy moves a
-transform's recall by 0.05. Prints the Markdown report and writes ``benchmarks/results/photos.json``.
+transform's recall by 0.05. ``--unseen`` uses the 16 edits of ``benchmarks.unseen`` instead of
+the issue's 20. Prints the Markdown report and writes ``benchmarks/results/photos.json``.
 """
 
 from __future__ import annotations
@@ -26,8 +27,9 @@ from PIL import Image
 from benchmarks import report, sources
 from benchmarks.corpus import Corpus, Work, build_corpus
 from benchmarks.detection import evaluate
-from benchmarks.queries import ISSUE_TRANSFORMS, Query, render
-from benchmarks.transforms import FAMILIES, TRANSFORMS
+from benchmarks.queries import ISSUE_TRANSFORMS, Query, TransformSet, render
+from benchmarks.transforms import FAMILIES
+from benchmarks.unseen import UNSEEN_SET
 
 RESULTS = Path(__file__).resolve().parent / "results" / "photos.json"
 FIRST_KEY = 100_000  # above every clip-art key
@@ -78,8 +80,9 @@ def _save(items: list[tuple[str, Image.Image]], folder: Path) -> list[Path]:
     return paths
 
 
-def build(seed: int) -> tuple[Corpus, list[Query]]:
-    """The clip-art works of the seed's corpus plus the photo works, and the rendered queries."""
+def build(seed: int, tset: TransformSet = ISSUE_TRANSFORMS) -> tuple[Corpus, list[Query]]:
+    """The clip-art works of the seed's corpus plus the photo works, and the queries rendered with
+    every transform of ``tset``."""
     works, distractors = photo_windows({path.stem: _load(path) for path in sources.photo_files()})
     root = sources.cache_root() / "photos_full"
     work_paths = _save(works, root / "works")
@@ -93,23 +96,26 @@ def build(seed: int) -> tuple[Corpus, list[Query]]:
 
     queries: list[Query] = []
     jobs = []
+    # The issue's set keeps its old cache folder.
+    folder = f"s{seed}" if tset is ISSUE_TRANSFORMS else f"s{seed}_{tset.module.rsplit('.', 1)[-1]}"
     for work in photo_works + photo_distractors:
-        for t in TRANSFORMS:
-            suffix = ".jpg" if t.family in ISSUE_TRANSFORMS.jpeg_families or t.name == "jpeg" else ".png"
+        for t in tset.transforms:
+            suffix = ".jpg" if t.family in tset.jpeg_families or t.name == "jpeg" else ".png"
             kind = "ref" if work.key >= 0 else "dis"
-            out = root / f"s{seed}" / t.name / f"{kind}_{Path(work.path).stem}{suffix}"
+            out = root / folder / t.name / f"{kind}_{Path(work.path).stem}{suffix}"
             out.parent.mkdir(parents=True, exist_ok=True)
             truth = work.key if work.key >= 0 else None
             queries.append(Query(len(queries), str(out), t.name, t.family, "photo", truth))
-            jobs.append((work.path, work.name, t.name, seed, str(out), ISSUE_TRANSFORMS.module))
+            jobs.append((work.path, work.name, t.name, seed, str(out), tset.module))
     with mp.get_context("spawn").Pool(2) as pool:
         pool.map(render, jobs, chunksize=8)
     return corpus, queries
 
 
-def run(seed: int) -> dict:
+def run(seed: int, unseen: bool = False) -> dict:
     t_start = time.perf_counter()
-    corpus, queries = build(seed)
+    tset = UNSEEN_SET if unseen else ISSUE_TRANSFORMS
+    corpus, queries = build(seed, tset)
     photos = sum(w.key >= FIRST_KEY for w in corpus.refs)
     print(
         f"[photos] {photos} photographs among {len(corpus.refs)} works, {len(corpus.distractors)} "
@@ -119,7 +125,8 @@ def run(seed: int) -> dict:
     )
     # Read by ``report.markdown``: every photograph is queried, and they are not tiles.
     config = {"seed": seed, "per_transform": photos, "photos": "full-size photographs"}
-    results = evaluate(corpus, queries, [t.name for t in TRANSFORMS], FAMILIES, config)
+    families = sorted({t.family for t in tset.transforms}) if unseen else FAMILIES
+    results = evaluate(corpus, queries, [t.name for t in tset.transforms], families, config)
     results["wall_s"] = time.perf_counter() - t_start
     return results
 
@@ -129,10 +136,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--seed", type=int, default=0, help="the detection corpus whose clip art is registered"
     )
+    parser.add_argument("--unseen", action="store_true", help="the 16 edits of benchmarks.unseen")
     parser.add_argument("--out", type=Path, default=RESULTS, help="JSON results path")
     args = parser.parse_args(argv)
-    results = run(args.seed)
-    report.save_and_print(results, args.out, title="Full-size photographs")
+    results = run(args.seed, args.unseen)
+    title = "Full-size photographs" + (", unseen edits" if args.unseen else "")
+    report.save_and_print(results, args.out, title=title)
     return 0
 
 
