@@ -61,6 +61,10 @@ def test_demo_writes_report_notices_and_summary(demo) -> None:
     assert demo.notices and all(p.stat().st_size > 1000 for p in demo.notices)
     suffixes = {p.name.partition(".")[2] for p in demo.notices}
     assert suffixes == {"md", "html", "json", "zh.md", "zh.html", "zh.json"}
+    # The notices are drafts until each holder stores a legal name and contact: the summary says how.
+    assert "rights profile set --account NAME" in demo.printed
+    english = next(p for p in demo.notices if p.name.endswith(".md") and not p.name.endswith(".zh.md"))
+    assert "[to be completed by the rights holder]" in english.read_text("utf-8")
     # Every hit shows the listing beside the registered work, whose picture comes from its original
     # (the scan stores only the listing's).
     hits = page.count('<section class="hit">')

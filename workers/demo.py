@@ -79,6 +79,12 @@ def run_demo(
     print(f"findings: {out / 'findings.jsonl'}", file=stream)
     print(f"report:   {out / 'report.html'}", file=stream)
     print(f"notices:  {len(notices)} files in {out / 'notices'}", file=stream)
+    # Drafts: the registry knows account names, not the holders' legal names or addresses.
+    print(
+        "          drafts with placeholders for each holder's legal name and contact; "
+        "store them once with `rights profile set --account NAME --legal-name ... --contact ...`",
+        file=stream,
+    )
     return DemoResult(outcome, works, out / "findings.jsonl", out / "report.html", notices, seconds)
 
 
