@@ -11,7 +11,8 @@ whole window would rightly match the tiles inside it). Other windows of the same
 the distractors. Every work and every distractor is queried under all 20 transforms; methods,
 metrics and report are the detection benchmark's. Small (20 works), so a single copy moves a
 transform's recall by 0.05. ``--unseen`` uses the 16 edits of ``benchmarks.unseen`` instead of
-the issue's 20. Prints the Markdown report and writes ``benchmarks/results/photos.json``.
+the issue's 20. Prints the Markdown report and writes ``benchmarks/results/photos.json``
+(``photos-unseen.json`` with ``--unseen``).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from benchmarks.transforms import FAMILIES
 from benchmarks.unseen import UNSEEN_SET
 
 RESULTS = Path(__file__).resolve().parent / "results" / "photos.json"
+UNSEEN_RESULTS = RESULTS.with_name("photos-unseen.json")
 FIRST_KEY = 100_000  # above every clip-art key
 # Photographs large enough to cut: (windows per row, per column); the first row's windows are
 # registered and the rest are distractors (for the retina, the first two of four).
@@ -137,11 +139,13 @@ def main(argv: list[str] | None = None) -> int:
         "--seed", type=int, default=0, help="the detection corpus whose clip art is registered"
     )
     parser.add_argument("--unseen", action="store_true", help="the 16 edits of benchmarks.unseen")
-    parser.add_argument("--out", type=Path, default=RESULTS, help="JSON results path")
+    parser.add_argument(
+        "--out", type=Path, help="JSON results (default: results/photos.json; photos-unseen.json if --unseen)"
+    )
     args = parser.parse_args(argv)
     results = run(args.seed, args.unseen)
     title = "Full-size photographs" + (", unseen edits" if args.unseen else "")
-    report.save_and_print(results, args.out, title=title)
+    report.save_and_print(results, args.out or (UNSEEN_RESULTS if args.unseen else RESULTS), title=title)
     return 0
 
 
