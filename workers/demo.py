@@ -80,11 +80,8 @@ def run_demo(
     print(f"report:   {out / 'report.html'}", file=stream)
     print(f"notices:  {len(notices)} files in {out / 'notices'}", file=stream)
     # Drafts: the registry knows account names, not the holders' legal names or addresses.
-    print(
-        "          drafts with placeholders for each holder's legal name and contact; "
-        "store them once with `rights profile set --account NAME --legal-name ... --contact ...`",
-        file=stream,
-    )
+    print("          drafts: store each holder's legal name and contact once with", file=stream)
+    print("          `rights profile set --account NAME --legal-name ... --contact ...`", file=stream)
     return DemoResult(outcome, works, out / "findings.jsonl", out / "report.html", notices, seconds)
 
 
