@@ -162,11 +162,12 @@ def build_parser() -> argparse.ArgumentParser:
     copy.set_defaults(handler=cmd_backup)
 
     # After this module is loaded: they import from here.
-    from rights import cases_cli, profile_cli, scans_cli, works_cli
+    from rights import cases_cli, hashes_cli, profile_cli, scans_cli, works_cli
 
     works_cli.add_commands(sub, common)
     cases_cli.add_commands(sub, common)
     profile_cli.add_commands(sub, common)
+    hashes_cli.add_commands(sub, common)
     scans_cli.add_commands(sub, common)
     return parser
 

@@ -1,0 +1,187 @@
+"""Hash lists: the registry's works as PDQ hashes for other systems, and their lists looked up here.
+
+Trust-and-safety tools trade PDQ hashes, not images (Meta's HMA, ThreatExchange, StopNCII). A platform
+running such a tool loads the registry's list as one more bank and checks uploads against it without
+calling this API; a partner that shares only hashes of its listings can have them looked up here. Both
+directions use ThreatExchange's plain signal file, one ``pdq <64 hex digits>`` per line, or JSON Lines
+with each work's details. The hashes are computed as those tools compute them
+(``indexes.hash_exchange``), from the stored originals, once per work (table ``exchange_hashes``).
+
+A hash names whole pictures only: re-encodes, resizes and mild edits within PDQ's 31 bits. Crops,
+captions, screenshots and turns need the image itself (``POST /v1/match``).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from indexes import ImageError
+from indexes.hash_exchange import PDQ_EXCHANGE_DISTANCE, exchange_pdq, is_degenerate, nearest, parse_pdq_hex
+from rights import db
+from rights.errors import BadInput
+from rights.works import format_work_id
+
+# A signal file line names its type first; bare hex lines are PDQ too.
+SIGNAL_TYPE = "pdq"
+MAX_LOOKUP_DISTANCE = 63
+MAX_LOOKUP_LIMIT = 100
+# Works hashed per transaction while filling: a kill loses at most this much work, never a row.
+_FILL_BATCH = 100
+_DEGENERATE = "the hash is of a flat or regular image, which is near too many pictures to name one"
+
+
+@dataclass(frozen=True)
+class HashLine:
+    """One line of a hash list: its number, and the hash or why it is not one."""
+
+    line: int
+    pdq: str | None
+    error: str | None = None
+
+
+def parse_hash_list(lines: Iterable[str]) -> Iterator[HashLine]:
+    """The hashes of a signal file, numbered from 1. Blank lines and ``#`` comments are skipped;
+    a line of another signal type (``md5 …``) or a malformed hash is an error line, not a stop."""
+    for number, raw in enumerate(lines, start=1):
+        text = raw.strip().lstrip("\ufeff")
+        if not text or text.startswith("#"):
+            continue
+        kind, _, rest = text.partition(" ")
+        if rest and kind.lower() != SIGNAL_TYPE:
+            yield HashLine(number, None, f"line {number}: signal type {kind[:40]!r} is not {SIGNAL_TYPE!r}")
+            continue
+        try:
+            yield HashLine(number, bytes(parse_pdq_hex(rest if rest else kind)).hex())
+        except ValueError as exc:
+            yield HashLine(number, None, f"line {number}: {exc}")
+
+
+@dataclass
+class FillReport:
+    computed: int = 0
+    failed: list[str] = field(default_factory=list)
+
+
+def fill_missing(
+    conn: sqlite3.Connection, data_dir: Path, progress: Callable[[int, int], None] | None = None
+) -> FillReport:
+    """Compute the exchange hash of every live work that has none yet, from its stored original.
+    A work whose original is missing or unreadable is reported and left without one."""
+    todo = [
+        (r["id"], r["sha256"])
+        for r in conn.execute(
+            "SELECT w.id, w.sha256 FROM works w LEFT JOIN exchange_hashes e ON e.work_id = w.id"
+            " WHERE e.work_id IS NULL AND w.status != 'withdrawn' ORDER BY w.id"
+        )
+    ]
+    report = FillReport()
+    for start in range(0, len(todo), _FILL_BATCH):
+        rows = []
+        for key, sha256 in todo[start : start + _FILL_BATCH]:
+            try:
+                pdq, quality = exchange_pdq(db.original_path(data_dir, sha256).read_bytes())
+            except (OSError, ImageError) as exc:
+                report.failed.append(f"{format_work_id(key)}: original unreadable ({exc})")
+                continue
+            rows.append((key, pdq, quality))
+        with db.transaction(conn):
+            # OR IGNORE: another process may have filled some meanwhile; both computed the same.
+            conn.executemany(
+                "INSERT OR IGNORE INTO exchange_hashes (work_id, pdq, quality) VALUES (?, ?, ?)", rows
+            )
+        report.computed += len(rows)
+        if progress is not None:
+            progress(min(start + _FILL_BATCH, len(todo)), len(todo))
+    return report
+
+
+def exported(conn: sqlite3.Connection, *, creator: str | None = None) -> Iterator[dict[str, Any]]:
+    """Every live work (registered or contested) that has an exchange hash, in registration order.
+    Streamed: a million works never sit in memory at once."""
+    sql = (
+        "SELECT w.id, w.creator, w.title, w.sha256, w.status, w.log_index, e.pdq, e.quality"
+        " FROM works w JOIN exchange_hashes e ON e.work_id = w.id WHERE w.status != 'withdrawn'"
+    )
+    args: list[object] = []
+    if creator is not None:
+        sql += " AND w.creator = ?"
+        args.append(creator)
+    for row in conn.execute(sql + " ORDER BY w.id", args):
+        yield {
+            "work_id": format_work_id(row["id"]),
+            "creator": row["creator"],
+            "title": row["title"],
+            "sha256": row["sha256"],
+            "status": row["status"],
+            "log_index": row["log_index"],
+            "pdq": row["pdq"],
+            "quality": row["quality"],
+        }
+
+
+def signal_line(entry: dict[str, Any]) -> str:
+    """An exported work as a ThreatExchange signal file line."""
+    return f"{SIGNAL_TYPE} {entry['pdq']}"
+
+
+class HashTable:
+    """The live works' exchange hashes, loaded once to look up many lists' hashes against."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        rows = conn.execute(
+            "SELECT w.id, w.creator, w.title, w.log_index, e.pdq FROM works w"
+            " JOIN exchange_hashes e ON e.work_id = w.id WHERE w.status != 'withdrawn' ORDER BY w.id"
+        ).fetchall()
+        self._works = [
+            {
+                "work_id": format_work_id(r["id"]),
+                "creator": r["creator"],
+                "title": r["title"],
+                "log_index": r["log_index"],
+            }
+            for r in rows
+        ]
+        packed = b"".join(bytes.fromhex(r["pdq"]) for r in rows)
+        self._hashes = (
+            np.frombuffer(packed, dtype=np.uint8).reshape(len(rows), -1)
+            if rows
+            else np.zeros((0, 32), np.uint8)
+        )
+
+    def __len__(self) -> int:
+        return len(self._works)
+
+    def look_up(
+        self, hashes: list[str], max_distance: int = PDQ_EXCHANGE_DISTANCE, limit: int = 10
+    ) -> list[dict[str, Any]]:
+        """For each hash (64 hex digits), the works whose exchange hash is within ``max_distance``
+        bits, nearest first: ``{"pdq", "matches": [{"work_id", "creator", "title", "log_index",
+        "distance"}], "error"}``. A malformed or degenerate hash gets an error, not a raise."""
+        if not 0 <= max_distance <= MAX_LOOKUP_DISTANCE:
+            raise BadInput(f"max_distance must be between 0 and {MAX_LOOKUP_DISTANCE}, not {max_distance}")
+        if not 1 <= limit <= MAX_LOOKUP_LIMIT:
+            raise BadInput(f"limit must be between 1 and {MAX_LOOKUP_LIMIT}, not {limit}")
+        queries: list[np.ndarray] = []
+        errors: list[str | None] = []
+        for text in hashes:
+            try:
+                value = parse_pdq_hex(text)
+            except ValueError as exc:
+                errors.append(str(exc))
+                continue
+            errors.append(_DEGENERATE if is_degenerate(value) else None)
+            if errors[-1] is None:
+                queries.append(value)
+        found = iter(nearest(self._hashes, np.array(queries).reshape(-1, 32), max_distance, limit))
+        results = []
+        for text, error in zip(hashes, errors, strict=True):
+            hits = next(found) if error is None else []
+            matches = [{**self._works[row], "distance": distance} for row, distance in hits]
+            results.append({"pdq": text.strip()[:80].lower(), "matches": matches, "error": error})
+        return results
