@@ -32,6 +32,7 @@ from rights.derived_index import STALE_INDEX_MARKER, DerivedIndex
 from rights.errors import BadInput, Conflict, Forbidden, InvalidImage, LowInformation, NotFound, RightsError
 from rights.limits import MAX_MATCH_LIMIT, MAX_METADATA_BYTES, MAX_PAGE_LIMIT, MAX_TITLE_LENGTH
 from rights.log import LogStore, Signer, build_receipt
+from rights.prior_works import with_prior_works
 from rights.text import has_control_characters, has_lone_surrogates
 from rights.works import format_work_id, parse_work_id
 
@@ -416,7 +417,9 @@ class Registry:
     ) -> dict[str, Any]:
         started = time.perf_counter() if started is None else started
         self.sync()
-        described = self.describe(self.engine.search(fp, limit), platform=platform, seller=seller)
+        described = self.describe(
+            self.engine.search(fp, limit), platform=platform, seller=seller, limit=limit
+        )
         return {
             "verdict": overall_verdict(described),
             "matches": described,
@@ -424,9 +427,15 @@ class Registry:
         }
 
     def describe(
-        self, matches: list[Match], *, platform: str | None = None, seller: str | None = None
+        self,
+        matches: list[Match],
+        *,
+        platform: str | None = None,
+        seller: str | None = None,
+        limit: int | None = None,
     ) -> list[dict[str, Any]]:
-        """Engine matches → contract match objects, best first; works no longer live are dropped."""
+        """Engine matches → contract match objects, best first, at most ``limit``; works no longer
+        live are dropped, and the works a contested `match` copies are added (``prior_works``)."""
         if not matches:
             return []
         keys = [m.key for m in matches]
@@ -455,7 +464,10 @@ class Registry:
                     "licensed": m.key in licensed,
                 }
             )
-        return out
+        out = with_prior_works(
+            self.db, out, lambda ks: licenses.licensed_keys(self.db, ks, platform=platform, seller=seller)
+        )
+        return out if limit is None else out[:limit]
 
     # ------------------------------------------------------------------------------------ index upkeep
 

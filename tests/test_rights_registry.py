@@ -104,6 +104,33 @@ def test_near_duplicate_by_another_creator_is_contested(reg: Registry) -> None:
     assert reg.register("alice", near_copy(5))["status"] == "registered"
 
 
+def test_a_copiers_registered_edit_still_names_the_original(reg: Registry) -> None:
+    """A copier registers an edited copy (contested) and lists exactly that file: the listing's best
+    explanation is the copier's own work, which opens no case, so the original must be a `match` too
+    (an audit found it demoted to `review`, and no case opened for anyone)."""
+    picture = Image.open(io.BytesIO(artwork_png(7))).convert("RGB")
+    original = reg.register("bob", _jpeg(picture, 92))
+    edit = _jpeg(picture.crop((20, 20, picture.width - 20, picture.height - 20)).rotate(3), 75)
+    copy = reg.register("dave", edit)
+    assert copy["status"] == "contested" and [c["work_id"] for c in copy["conflicts"]] == [
+        original["work_id"]
+    ]
+    link = copy["conflicts"][0]["score"]
+    found = reg.match_image(edit, 5)
+    by_creator = {m["creator"]: m for m in found["matches"]}
+    assert found["verdict"] == "match" and set(by_creator) == {"bob", "dave"}
+    assert by_creator["dave"]["kind"] == "exact" and by_creator["bob"]["verdict"] == "match"
+    assert by_creator["bob"]["score"] == pytest.approx(link)  # the weaker of the two links
+    assert [m["creator"] for m in found["matches"]] == ["dave", "bob"]  # still sorted by score
+    assert len(reg.match_image(edit, 1)["matches"]) == 1  # the limit still holds
+    # A licence of the original covers the listing; a withdrawn original is not named.
+    reg.add_license(original["work_id"], "shop7")
+    licensed = reg.match_image(edit, 5, seller="shop7")["matches"]
+    assert {m["creator"]: m["licensed"] for m in licensed} == {"dave": False, "bob": True}
+    reg.withdraw(original["work_id"])
+    assert [m["creator"] for m in reg.match_image(edit, 5)["matches"]] == ["dave"]
+
+
 def test_refusals(reg: Registry) -> None:
     with pytest.raises(LowInformation):
         reg.register("alice", plain_png())
