@@ -163,3 +163,25 @@ def test_a_body_that_is_not_json_is_400_on_every_route(api: Api) -> None:
     for wrong in wrongs:
         assert wrong.status_code == 422, wrong.text
         assert wrong.json()["error"]["code"] == "validation_error"
+
+
+def test_a_key_named_twice_is_refused_on_every_json_route(api: Api) -> None:
+    """Licences, profiles and case updates took the last of two values (an audit granted a licence to
+    the second licensee, written to the signed log); match, scans and metadata refused them."""
+    json_headers = {**api.alice, "Content-Type": "application/json"}
+    for method, path, body in (
+        ("POST", f"/v1/works/{api.work_id}/licenses", b'{"licensee": "goodprints", "licensee": "anyone"}'),
+        ("PUT", "/v1/profile", b'{"legal_name": "A", "legal_name": "B"}'),
+        ("PATCH", "/v1/cases/1", b'{"status": "dismissed", "status": "open"}'),
+        ("PATCH", "/v1/cases/1", b'{"status": "open", "note": {"a": 1, "a": 2}}'),
+    ):
+        answer = api.client.request(method, path, headers=json_headers, content=body)
+        assert answer.status_code == 400, (path, answer.text)
+        assert "twice" in answer.json()["error"]["message"]
+    granted = api.client.get(f"/v1/works/{api.work_id}/licenses", headers=api.alice).json()
+    assert not {"goodprints", "anyone"} & {lic["licensee"] for lic in granted}
+    # Unknown keys in a case update are refused as licences and profiles refuse them.
+    answer = api.client.request(
+        "PATCH", "/v1/cases/1", headers=json_headers, content=b'{"status": "open", "nte": "x"}'
+    )
+    assert answer.status_code == 422

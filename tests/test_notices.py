@@ -255,3 +255,12 @@ def test_a_notices_contact_details_stay_out_of_the_servers_access_log() -> None:
     line = record.getMessage()
     assert "Home" not in line and "Ann" not in line, line
     assert "?format=md&contact=[redacted]&holder_name=[redacted]&lang=zh" in line
+    # Keys the app decodes (``%63ontact``, ``holder%5Fname``) are redacted too: an audit found them in clear.
+    sneaky = "/v1/cases/3/notice?%63ontact=555-0100&holder%5Fname=Ann+Lee&contact"
+    record = access.makeRecord(
+        access.name, logging.INFO, __file__, 1, fmt, ("a:1", "GET", sneaky, "1.1", 200), None
+    )
+    assert access.filter(record)
+    assert record.getMessage().endswith(
+        '?%63ontact=[redacted]&holder%5Fname=[redacted]&contact HTTP/1.1" 200'
+    )

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import socket
 import sys
 from typing import Any
+from urllib.parse import unquote_plus
 
 import h11
 import uvicorn
@@ -50,14 +50,23 @@ class PrivateQueryRedaction(logging.Filter):
     otherwise sit in every log file and log shipper the server writes to. The stored profile
     (``PUT /v1/profile``) carries the same details in its body, which is never logged."""
 
-    _PRIVATE = re.compile(r"([?&](?:contact|holder_name)=)[^&]*")
+    _PRIVATE = frozenset({"contact", "holder_name"})
 
     def filter(self, record: logging.LogRecord) -> bool:
         # uvicorn's access record: (client, method, path with query, HTTP version, status).
         args = record.args
         if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str) and "?" in args[2]:
-            record.args = (*args[:2], self._PRIVATE.sub(r"\1[redacted]", args[2]), *args[3:])
+            record.args = (*args[:2], self._redacted(args[2]), *args[3:])
         return True
+
+    def _redacted(self, target: str) -> str:
+        path, _, query = target.partition("?")
+        fields = []
+        for field in query.split("&"):
+            key, equals, _ = field.partition("=")
+            # Keys are compared decoded, as the app reads them: ``%63ontact`` is ``contact`` there too.
+            fields.append(f"{key}=[redacted]" if equals and unquote_plus(key) in self._PRIVATE else field)
+        return f"{path}?{'&'.join(fields)}"
 
 
 class AnnouncingServer(uvicorn.Server):

@@ -1,7 +1,8 @@
 """Prometheus metrics, one registry per app (so several apps in one process never collide).
 
-Requests are labelled by route *template* (``/v1/works/{work_id}``), never by raw path, to keep the label
-set small; unmatched paths share one label.
+Requests are labelled by route *template* (``/v1/works/{work_id}``), never by raw path, and by method
+among the standard ones, to keep the label set small: unmatched paths share one label, unknown methods
+another, so no caller can add series without bound.
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ from rights.api.errors import error_response
 from rights.errors import Unauthorized
 from rights.registry import Registry
 
+# Methods kept as their own label; any other (HTTP allows any token, and each new one would add a
+# series that is never dropped, to memory and to every scrape) is counted as "OTHER".
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 # Fingerprinting a 1-4 MP upload takes 50-300 ms on one core; the buckets resolve that range.
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -84,5 +88,6 @@ class MetricsMiddleware:
             route = scope.get("route")
             label = getattr(route, "path", None) or "<unmatched>"
             method = scope.get("method", "")
+            method = method if method in KNOWN_METHODS else "OTHER"
             self.metrics.requests.labels(method, label, str(status)).inc()
             self.metrics.latency.labels(method, label).observe(time.perf_counter() - started)

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from rights import cases
 from rights.accounts import Account
@@ -35,6 +35,8 @@ CaseStatus = Literal["open", "notified", "taken_down", "dismissed", "licensed"]
 
 
 class CaseUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a misspelt "note" must not vanish silently
+
     status: CaseStatus
     note: str | None = Field(default=None, max_length=2000, description="why, kept in the case history")
 
