@@ -6,12 +6,13 @@ nothing reads settings at import time.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from pydantic_settings import SettingsError as PydanticSettingsError
 
@@ -40,6 +41,20 @@ class Settings(BaseSettings):
     fetch_max_redirects: int = Field(default=3, ge=0)
     # Hosts or CIDRs that may be fetched although private/loopback (e.g. "127.0.0.1/32" in tests).
     fetch_allow: list[str] = Field(default_factory=list)
+
+    @field_validator("fetch_allow")
+    @classmethod
+    def _networks_parse(cls, entries: list[str]) -> list[str]:
+        # A host name has no "/": an entry with one that is no network (``127.0.0.1/33``) was taken
+        # for a host name, so the network it meant stayed refused without a word.
+        for entry in entries:
+            if "/" in entry:
+                try:
+                    ipaddress.ip_network(entry.strip(), strict=False)
+                except ValueError as exc:
+                    raise ValueError(f"{entry!r} is neither a host name nor a network ({exc})") from None
+        return entries
+
     # The first line of every signed checkpoint: names this log, for its whole life.
     log_origin: str = Field(default="rights-registry", min_length=1, max_length=200, pattern=r"^[^\r\n]+$")
     # Worker processes that fingerprint uploads (API server) and files (bulk `register`); None: one

@@ -176,6 +176,16 @@ def test_a_data_directory_that_is_a_file_is_refused_in_one_line(
     assert blocker.read_bytes() == b"keep me"
 
 
+def test_an_allowed_network_that_is_no_network_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``127.0.0.1/33`` was taken for a host name: loopback stayed refused, and nothing said why."""
+    monkeypatch.setenv("RIGHTS_FETCH_ALLOW", '["localhost", "127.0.0.1/33"]')
+    assert main(["--data", str(tmp_path), "match", str(tmp_path / "any.png")]) == 2
+    [err] = capsys.readouterr().err.strip().splitlines()
+    assert "RIGHTS_FETCH_ALLOW" in err and "'127.0.0.1/33' is neither a host name nor a network" in err
+
+
 @pytest.mark.parametrize(
     ("variable", "value", "says"),
     [

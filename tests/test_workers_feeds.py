@@ -143,6 +143,26 @@ def test_a_json_lines_feed_is_never_taken_for_csv(tmp_path: Path) -> None:
     assert isinstance(second[1], FeedError) and "invalid JSON" in second[1].message
 
 
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be"])
+def test_a_utf16_feed_is_read_as_text(tmp_path: Path, encoding: str) -> None:
+    """Windows tools save "Unicode" text as UTF-16: read as UTF-8, two listings were three errors,
+    and a CSV header naming every column was said to lack them (an audit)."""
+    bom = {"utf-16": "", "utf-16-le": "\ufeff", "utf-16-be": "\ufeff"}[encoding]
+    jsonl = tmp_path / "feed.jsonl"
+    lines = ['{"listing_id": "é1", "platform": "shopb", "image": "a.jpg"}', "", '{"listing_id": "j2", '
+             '"platform": "shopb", "image": "b.jpg"}']  # fmt: skip
+    jsonl.write_text(bom + "\n".join(lines) + "\n", encoding=encoding)
+    items = list(read_feed(jsonl))
+    assert [(n, i.listing_id) for n, i in items if isinstance(i, Listing)] == [(1, "é1"), (3, "j2")]
+    assert len(items) == 2
+    csv_feed = tmp_path / "feed.txt"
+    rows_text = ["listing_id,platform,image,title", 'c1,shopb,a.jpg,"two\r\nlines"', "c2,shopb,b.jpg,é"]
+    csv_feed.write_text(bom + "\r\n".join(rows_text) + "\r\n", encoding=encoding)
+    rows = list(read_feed(csv_feed))
+    assert [(n, i.listing_id) for n, i in rows if isinstance(i, Listing)] == [(2, "c1"), (4, "c2")]
+    assert rows[1][1].title == "é" and len(rows) == 2
+
+
 def test_streams_without_loading_whole_file(tmp_path: Path) -> None:
     feed = _write_jsonl(tmp_path / "big.jsonl", [_ok(f"id{i}") for i in range(5000)])
     reader = read_feed(feed)

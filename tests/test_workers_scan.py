@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from rights import cases
+from rights.errors import BadInput
 from rights.registry import Registry
 from tests.artwork import artwork, encode, pirate
 from tests.image_server import Route, serve_images
@@ -489,7 +490,13 @@ def test_a_scan_whose_output_cannot_be_opened_is_failed_not_running(world: World
         with pytest.raises(OSError):
             run_scan(feed, registry=registry, runner=pool, out=blocker / "findings.jsonl")
         scan = scans.list_scans(registry.db, limit=1)[0]
-    assert scan.status == "failed" and "a-file" in (scan.error or "")
+        assert scan.status == "failed" and "a-file" in (scan.error or "")
+        # Where the temporary file beside it cannot be made, the error names the output asked for.
+        out = tmp_path / "findings.jsonl"
+        (tmp_path / "findings.jsonl.partial").mkdir()
+        with pytest.raises(BadInput, match=f"cannot write the findings to {out}: Is a directory"):
+            run_scan(feed, registry=registry, runner=pool, out=out)
+        assert scans.list_scans(registry.db, limit=1)[0].status == "failed"
 
 
 def test_a_stopped_scan_leaves_no_unfinished_findings_file(world: World, tmp_path: Path) -> None:

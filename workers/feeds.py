@@ -7,14 +7,16 @@ and the scan goes on (the contract: "a bad line is a finding with verdict error"
 
 from __future__ import annotations
 
+import codecs
 import csv
 import hashlib
 import json
 import sqlite3
 from collections.abc import Generator, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 from rights import json_input
 
@@ -232,8 +234,29 @@ def _validated(
         seen.close()
 
 
-def _jsonl_records(path: Path) -> Iterator[tuple[int, Any]]:
+def _text_encoding(path: Path) -> str:
+    """ "utf-16" for a file that starts with a UTF-16 byte-order mark (Windows tools save "Unicode"
+    text so; read as UTF-8, every line of it was an error), else "utf-8-sig"."""
+    try:
+        with open(path, "rb") as fh:
+            start = fh.read(2)
+    except OSError:
+        return "utf-8-sig"  # opening it again reports the error
+    return "utf-16" if start in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE) else "utf-8-sig"
+
+
+@contextmanager
+def _utf8_lines(path: Path) -> Iterator[BinaryIO]:
+    """The feed's bytes as UTF-8, recoded on the fly from UTF-16 when it is that."""
     with open(path, "rb") as fh:
+        if _text_encoding(path) == "utf-16":
+            yield cast(BinaryIO, codecs.EncodedFile(fh, "utf-8", "utf-16", errors="replace"))
+        else:
+            yield fh
+
+
+def _jsonl_records(path: Path) -> Iterator[tuple[int, Any]]:
+    with _utf8_lines(path) as fh:
         for line_no, raw in _capped_lines(fh, MAX_LINE_BYTES):
             if raw is None:
                 yield line_no, FeedError(line_no, f"line {line_no}: longer than {MAX_LINE_BYTES} bytes")
@@ -272,7 +295,7 @@ def _has_csv_header(path: Path) -> bool:
     without the suffix (``feed.txt``, an upload named so) read every row as invalid JSON. A JSON
     Lines feed's first line is an object, so it never passes."""
     try:
-        with open(path, encoding="utf-8-sig", errors="replace", newline="") as fh:
+        with open(path, encoding=_text_encoding(path), errors="replace", newline="") as fh:
             first = fh.readline(1 << 16)
     except OSError:
         return False  # reading it as JSON Lines reports the error
@@ -289,7 +312,9 @@ def _csv_records(path: Path) -> Iterator[tuple[int, Any]]:
     # newline="" lets csv handle quoted newlines; line numbers are the reader's physical line of the row.
     # Bytes that are not UTF-8 become lone surrogates instead of stopping the stream, so one bad row
     # is an error finding and the rows after it are still read; "utf-8-sig" drops a leading BOM.
-    with open(path, encoding="utf-8-sig", errors="surrogateescape", newline="") as fh:
+    encoding = _text_encoding(path)
+    errors = "surrogateescape" if encoding == "utf-8-sig" else "replace"
+    with open(path, encoding=encoding, errors=errors, newline="") as fh:
         reader = csv.reader(fh)
         try:
             header = next(reader)

@@ -19,6 +19,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any, TextIO
 
+from rights.errors import BadInput
 from rights.evidence import boxed_thumbnail, data_uri
 from rights.text import shown_bidi_controls
 
@@ -73,7 +74,11 @@ def write_report(
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     try:
-        with open(tmp, "w", encoding="utf-8") as out:
+        out = open(tmp, "w", encoding="utf-8")  # noqa: SIM115 - closed by the with below
+    except OSError as exc:  # named as the user gave it, not by the temporary file's name
+        raise BadInput(f"cannot write the report to {path}: {exc.strerror or exc}") from exc
+    try:
+        with out:
             _head(out, title, generated_at or datetime.now(UTC).isoformat(timespec="seconds"))
             _summary(out, summary)
             _hits(out, summary, hits, max_hits)

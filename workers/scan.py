@@ -33,7 +33,7 @@ from tqdm import tqdm
 
 from rights import cases, scans
 from rights.accounts import get_account
-from rights.errors import RightsError
+from rights.errors import BadInput, RightsError
 from rights.evidence import thumbnail_b64
 from rights.registry import Registry, overall_verdict
 from rights.text import readable
@@ -293,7 +293,10 @@ class _Sink:
             self.out.parent.mkdir(parents=True, exist_ok=True)
             # Written beside the target and renamed at the end: the findings file is always complete.
             self._tmp = self.out.with_name(self.out.name + ".partial")
-            self._fh = open(self._tmp, "w", encoding="utf-8")  # noqa: SIM115 - closed in finish/abandon
+            try:
+                self._fh = open(self._tmp, "w", encoding="utf-8")  # noqa: SIM115 - closed in finish/abandon
+            except OSError as exc:  # named as the user gave it, not by the temporary file's name
+                raise BadInput(f"cannot write the findings to {self.out}: {exc.strerror or exc}") from exc
 
     def emit(self, slot: _Slot) -> None:
         if slot.stored is not None:
