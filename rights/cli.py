@@ -318,6 +318,11 @@ def cmd_register(args: argparse.Namespace) -> int:
     check_title(args.title)
     files = list(_image_files(args.paths))
     failures = 0
+    for odd in [p for p in files if not p.is_file()]:
+        files.remove(odd)
+        failures += 1
+        why = "a link to nothing" if odd.is_symlink() and not odd.exists() else "not a regular file"
+        print(f"rights: error: {readable(str(odd))}: {why}", file=sys.stderr)
     settings = settings_from_args(args)
     processes = settings.fingerprint_workers()
     with ExitStack() as stack:
@@ -526,7 +531,9 @@ def _image_files(paths: list[Path]) -> Iterator[Path]:
     for path in paths:
         if path.is_dir():
             for child in sorted(path.rglob("*")):
-                if child.is_file() and child.suffix.lower() in IMAGE_SUFFIXES:
+                # Not only regular files: a dangling link or a FIFO named like an image is reported by
+                # the caller, never skipped in silence (nor read: a FIFO would never end).
+                if child.suffix.lower() in IMAGE_SUFFIXES and not child.is_dir():
                     found += 1
                     yield child
         elif path.is_file():

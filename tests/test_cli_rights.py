@@ -93,6 +93,24 @@ def test_register_reports_bad_files_and_continues(tmp_path: Path, capsys: pytest
     assert len(errors) == 2 and all(e.startswith("rights: error: ") for e in errors)
 
 
+def test_a_folders_links_to_nothing_and_fifos_are_reported_not_skipped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Named like images, they were skipped in silence with exit 0 (an audit); a FIFO is never read."""
+    folder = tmp_path / "odd"
+    folder.mkdir()
+    (folder / "a.png").write_bytes(artwork_png(621))
+    (folder / "gone.png").symlink_to(folder / "deleted.png")
+    os.mkfifo(folder / "pipe.png")
+    assert main(["--data", str(tmp_path / "d"), "register", str(folder), "--creator", "alice"]) == 2
+    captured = capsys.readouterr()
+    assert [json.loads(x)["title"] for x in captured.out.splitlines()] == ["a"]
+    assert captured.err.strip().splitlines() == [
+        f"rights: error: {folder / 'gone.png'}: a link to nothing",
+        f"rights: error: {folder / 'pipe.png'}: not a regular file",
+    ]
+
+
 def test_a_folder_s_jpeg_and_apng_under_their_other_names_are_registered(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -180,6 +180,7 @@ def test_csv_rows_that_are_not_utf8_are_errors_and_the_rest_is_read(tmp_path: Pa
     assert len(items) == 300
     errors = {n: i for n, i in items.items() if isinstance(i, FeedError)}
     assert list(errors) == [152] and "not UTF-8" in errors[152].message  # header is line 1
+    assert (errors[152].listing_id, errors[152].platform) == ("r150", None)  # the readable cell is kept
     assert items[2].listing_id == "r0" and items[301].listing_id == "r299"  # the BOM left the header intact
 
 

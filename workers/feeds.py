@@ -342,7 +342,11 @@ def _csv_records(path: Path) -> Iterator[tuple[int, Any]]:
             if not any(cell.strip() for cell in row):
                 continue
             if not _is_utf8(row):
-                yield line_no, FeedError(line_no, f"line {line_no}: not UTF-8 text")
+                # The id and platform cells are named when they are readable: only another cell was not.
+                cells = {k: v for k, v in zip(columns, row, strict=False) if _is_utf8([v])}
+                message = f"line {line_no}: not UTF-8 text"
+                ident, platform = cells.get("listing_id"), cells.get("platform")
+                yield line_no, FeedError(line_no, message, listing_id=ident, platform=platform)
                 continue
             if repeated:
                 message = f"line {line_no}: ambiguous, the header repeats {repeated[0]!r}"
