@@ -13,6 +13,7 @@ captions, screenshots and turns need the image itself (``POST /v1/match``).
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -26,6 +27,8 @@ from indexes.hash_exchange import PDQ_EXCHANGE_DISTANCE, exchange_pdq, is_degene
 from rights import db
 from rights.errors import BadInput
 from rights.works import format_work_id
+
+logger = logging.getLogger(__name__)
 
 # A signal file line names its type first; bare hex lines are PDQ too.
 SIGNAL_TYPE = "pdq"
@@ -68,18 +71,34 @@ class FillReport:
     failed: list[str] = field(default_factory=list)
 
 
+_MISSING = (
+    "SELECT w.id, w.sha256 FROM works w LEFT JOIN exchange_hashes e ON e.work_id = w.id"
+    " WHERE e.work_id IS NULL AND w.status != 'withdrawn'"
+)
+
+
+def missing_count(conn: sqlite3.Connection) -> int:
+    """Live works without an exchange hash yet."""
+    return int(conn.execute(f"SELECT COUNT(*) FROM ({_MISSING})").fetchone()[0])
+
+
 def fill_missing(
-    conn: sqlite3.Connection, data_dir: Path, progress: Callable[[int, int], None] | None = None
+    conn: sqlite3.Connection,
+    data_dir: Path,
+    progress: Callable[[int, int], None] | None = None,
+    *,
+    keys: list[int] | None = None,
+    limit: int | None = None,
 ) -> FillReport:
-    """Compute the exchange hash of every live work that has none yet, from its stored original.
-    A work whose original is missing or unreadable is reported and left without one."""
-    todo = [
-        (r["id"], r["sha256"])
-        for r in conn.execute(
-            "SELECT w.id, w.sha256 FROM works w LEFT JOIN exchange_hashes e ON e.work_id = w.id"
-            " WHERE e.work_id IS NULL AND w.status != 'withdrawn' ORDER BY w.id"
-        )
-    ]
+    """Compute the exchange hash of every live work (or of those among ``keys``, or the first
+    ``limit``) that has none yet, from its stored original. A work whose original is missing or
+    unreadable is reported and left without one."""
+    sql, args = _MISSING, []
+    if keys is not None:
+        sql += f" AND w.id IN ({','.join('?' * len(keys))})"
+        args = list(keys)
+    sql += " ORDER BY w.id" if limit is None else f" ORDER BY w.id LIMIT {int(limit)}"
+    todo = [(r["id"], r["sha256"]) for r in conn.execute(sql, args)] if keys != [] else []
     report = FillReport()
     for start in range(0, len(todo), _FILL_BATCH):
         rows = []
@@ -101,14 +120,20 @@ def fill_missing(
     return report
 
 
-def exported(conn: sqlite3.Connection, *, creator: str | None = None) -> Iterator[dict[str, Any]]:
-    """Every live work (registered or contested) that has an exchange hash, in registration order.
-    Streamed: a million works never sit in memory at once."""
+def exported(
+    conn: sqlite3.Connection, *, creator: str | None = None, after: int = 0, through: int | None = None
+) -> Iterator[dict[str, Any]]:
+    """Every live work (registered or contested) that has an exchange hash, in registration order,
+    with an id above ``after`` (and at most ``through``). Streamed: a million works never sit in
+    memory at once."""
     sql = (
         "SELECT w.id, w.creator, w.title, w.sha256, w.status, w.log_index, e.pdq, e.quality"
-        " FROM works w JOIN exchange_hashes e ON e.work_id = w.id WHERE w.status != 'withdrawn'"
+        " FROM works w JOIN exchange_hashes e ON e.work_id = w.id WHERE w.status != 'withdrawn' AND w.id > ?"
     )
-    args: list[object] = []
+    args: list[object] = [after]
+    if through is not None:
+        sql += " AND w.id <= ?"
+        args.append(through)
     if creator is not None:
         sql += " AND w.creator = ?"
         args.append(creator)
@@ -123,6 +148,25 @@ def exported(conn: sqlite3.Connection, *, creator: str | None = None) -> Iterato
             "pdq": row["pdq"],
             "quality": row["quality"],
         }
+
+
+def page(
+    conn: sqlite3.Connection, data_dir: Path, *, creator: str | None, limit: int, after: int
+) -> dict[str, Any]:
+    """One page of the list in registration order, from work id ``after`` on (``GET /v1/hashes``):
+    the page's works that have no exchange hash yet are hashed first (at most ``limit`` originals)."""
+    sql = "SELECT id FROM works WHERE id > ? AND status != 'withdrawn'"
+    args: list[object] = [after]
+    if creator is not None:
+        sql += " AND creator = ?"
+        args.append(creator)
+    ids = [r[0] for r in conn.execute(sql + " ORDER BY id LIMIT ?", (*args, limit + 1))]
+    shown = ids[:limit]
+    report = fill_missing(conn, data_dir, keys=shown)
+    if report.failed:
+        logger.warning("exchange hashes not computed: %s", "; ".join(report.failed))
+    entries = list(exported(conn, creator=creator, after=after, through=shown[-1])) if shown else []
+    return {"hashes": entries, "next_cursor": format_work_id(shown[-1]) if len(ids) > limit else None}
 
 
 def signal_line(entry: dict[str, Any]) -> str:

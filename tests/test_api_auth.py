@@ -100,6 +100,14 @@ MATRIX = [
     ("shop", "GET", "/v1/profile", None, 403),
     ("shop", "PUT", "/v1/profile", "profile", 403),
     ("admin", "PUT", "/v1/profile?account=bob", "profile", 200),
+    # PDQ hash lists (their own tests: test_hash_lists.py)
+    ("anonymous", "GET", "/v1/hashes", None, 401),
+    ("anonymous", "POST", "/v1/hashes/match", "hashes", 401),
+    ("alice", "GET", "/v1/hashes", None, 200),
+    ("alice", "GET", "/v1/hashes?creator=bob", None, 403),
+    ("shop", "GET", "/v1/hashes?creator=bob", None, 200),
+    ("shop", "POST", "/v1/hashes/match", "hashes", 200),
+    ("alice", "POST", "/v1/hashes/match", "hashes", 200),
     # public
     ("anonymous", "GET", "/healthz", None, 200),
     ("anonymous", "HEAD", "/healthz", None, 200),
@@ -129,6 +137,8 @@ def test_authorisation_matrix(
         kwargs["json"] = {"licensee": "printshop", "platform": "etsy"}
     elif body == "profile":
         kwargs["json"] = {"legal_name": "A. Example Ltd", "contact": "legal@example.org"}
+    elif body == "hashes":
+        kwargs["json"] = {"hashes": ["f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22"]}
     elif body == "query":
         kwargs["files"] = {"image": ("q.jpg", near_copy(100), "image/jpeg")}
     response = world.client.request(method, url, **kwargs)

@@ -18,9 +18,11 @@ from PIL import Image
 
 from indexes.hash_exchange import exchange_pdq, parse_pdq_hex
 from rights import db, hash_lists
+from rights.api.app import create_app
 from rights.cli import main
+from rights.config import Settings
 from rights.registry import Registry
-from tests.rights_support import artwork, artwork_png
+from tests.rights_support import TestClient, artwork, artwork_png
 
 Capture = pytest.CaptureFixture[str]
 
@@ -187,3 +189,66 @@ def test_the_registry_keeps_one_exchange_hash_per_work(registry_dir: Path) -> No
             )
     finally:
         conn.close()
+
+
+# ------------------------------------------------------------------------------------------ over HTTP
+
+
+def test_a_platform_pages_through_the_list_and_looks_hashes_up(registry_dir: Path) -> None:
+    with Registry.open(registry_dir) as registry:
+        shop = {"Authorization": f"Bearer {registry.create_key('platform', 'shop')}"}
+        ann = {"Authorization": f"Bearer {registry.create_key('creator', 'ann')}"}
+    with TestClient(create_app(Settings(data=registry_dir))) as client:
+        seen, cursor = [], None
+        while True:
+            page = client.get(
+                "/v1/hashes", params={"limit": 3, **({"cursor": cursor} if cursor else {})}, headers=shop
+            )
+            assert page.status_code == 200, page.text
+            seen += page.json()["hashes"]
+            if (cursor := page.json()["next_cursor"]) is None:
+                break
+        assert [e["work_id"] for e in seen] == ["w_1", "w_2", "w_3", "w_4"]
+        assert seen[0]["pdq"] == exchange_pdq(artwork_png(0))[0] and seen[3]["creator"] == "bob"
+        own = client.get("/v1/hashes", headers=ann).json()["hashes"]
+        assert {e["creator"] for e in own} == {"ann"} and len(own) == 3
+
+        copy = threatexchange_pdq(jpeg_copy(2, 0.75, 90))
+        answer = client.post("/v1/hashes/match", json={"hashes": [copy, "nothex"]}, headers=shop)
+        assert answer.status_code == 200, answer.text
+        found, broken = answer.json()["results"]
+        assert [m["work_id"] for m in found["matches"]] == ["w_3"] and found["error"] is None
+        assert broken["matches"] == [] and "64 hex digits" in broken["error"]
+        assert answer.json()["works_not_yet_hashed"] == 0
+
+        with Registry.open(registry_dir) as registry:
+            registry.withdraw("w_3")
+        again = client.post("/v1/hashes/match", json={"hashes": [copy]}, headers=shop).json()
+        assert again["results"][0]["matches"] == []  # a withdrawn work is never named
+
+        refused = client.post(
+            "/v1/hashes/match",
+            content=b'{"hashes": ["' + copy.encode() + b'"], "hashes": []}',
+            headers={**shop, "Content-Type": "application/json"},
+        )
+        assert refused.status_code == 400 and "twice" in refused.json()["error"]["message"]
+        too_many = client.post("/v1/hashes/match", json={"hashes": [copy] * 1001}, headers=shop)
+        assert too_many.status_code == 422
+
+
+def test_a_lookup_hashes_a_few_more_works_and_says_how_many_wait(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rights.api.routes import hashes
+
+    monkeypatch.setattr(hashes, "_FILL_PER_LOOKUP", 1)  # 200 in service: 1 here, so 3 works show it
+    data = tmp_path / "data"
+    with Registry.open(data) as registry:
+        shop = {"Authorization": f"Bearer {registry.create_key('platform', 'shop')}"}
+        for seed in range(3):
+            registry.register("ann", artwork_png(seed))
+    query = {"hashes": [threatexchange_pdq(artwork_png(2))]}
+    with TestClient(create_app(Settings(data=data))) as client:
+        answers = [client.post("/v1/hashes/match", json=query, headers=shop).json() for _ in range(3)]
+    assert [a["works_not_yet_hashed"] for a in answers] == [2, 1, 0]
+    assert [len(a["results"][0]["matches"]) for a in answers] == [0, 0, 1]  # w_3 is hashed last

@@ -19,7 +19,7 @@ from rights.api.errors import install_error_handler
 from rights.api.limits import FORM_OVERHEAD_BYTES, BodyLimitMiddleware
 from rights.api.metrics import Metrics, MetricsMiddleware
 from rights.api.query import EmptyQueryMiddleware
-from rights.api.routes import health, licenses, log, match, profile, works
+from rights.api.routes import hashes, health, licenses, log, match, profile, works
 from rights.config import Settings, get_settings
 from rights.registry import Registry
 from rights.scans import FEEDS_DIRNAME
@@ -95,7 +95,7 @@ def create_app(settings: Settings | None = None, *, scan_service: object | None 
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_upload_bytes + FORM_OVERHEAD_BYTES)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.add_middleware(EmptyQueryMiddleware)
-    for module in (health, works, licenses, match, profile, log):
+    for module in (health, works, licenses, match, hashes, profile, log):
         app.include_router(module.router)
     for name in OPTIONAL_ROUTERS:
         try:
