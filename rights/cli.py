@@ -464,12 +464,19 @@ def cmd_log_verify(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     quiet = not sys.stderr.isatty()
-    bar = tqdm(total=log_size(data_dir), unit="entry", desc="verifying", file=sys.stderr, disable=quiet)
+    stored = log_size(data_dir)
+    bar = tqdm(total=stored, unit="entry", desc="verifying", file=sys.stderr, disable=quiet)
     with bar:
         report = verify_log(data_dir, key, progress=lambda done: bar.update(done - bar.n))
     emit_json(report.to_json())
     if not report.ok:
-        return _fail(f"log entry {report.first_bad_index} is bad: {report.problem}", EXIT_FAILURE)
+        # Past the last stored entry (entries removed from the end, a stray node) no entry is bad.
+        where = (
+            f"log entry {report.first_bad_index} is bad"
+            if report.first_bad_index is not None and report.first_bad_index < stored
+            else f"the log is bad after its {stored} stored entries"
+        )
+        return _fail(f"{where}: {report.problem}", EXIT_FAILURE)
     return EXIT_OK
 
 

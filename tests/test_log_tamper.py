@@ -11,6 +11,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from rights import db
+from rights.cli import main
 from rights.errors import RightsError
 from rights.log import (
     LogStore,
@@ -129,10 +130,17 @@ def test_truncated_log_with_checkpoints_removed_is_still_caught_by_receipts(data
     verify_receipt(receipt, data_dir / PUBLIC_KEY_FILE)  # the receipt still proves entry SIZE-1 existed
 
 
-def test_a_stray_cached_node_is_caught(data_dir: Path) -> None:
+def test_a_stray_cached_node_is_caught(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     _edit(data_dir, ("INSERT INTO log_nodes (level, idx, hash) VALUES (1, ?, ?)", (SIZE // 2, b"\x33" * 32)))
     report = verify_log(data_dir)
     assert not report.ok and report.first_bad_index == SIZE and "beyond" in (report.problem or "")
+    # The command names no entry past the last (it said "log entry 10 is bad" of entries 0-9).
+    assert main(["--data", str(data_dir), "log", "verify"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"rights: error: the log is bad after its {SIZE} stored entries: cached tree node")
+    _edit(data_dir, ("UPDATE log_entries SET entry = CAST('{}' AS BLOB) WHERE idx = 3", ()))
+    assert main(["--data", str(data_dir), "log", "verify"]) == 1
+    assert capsys.readouterr().err.startswith("rights: error: log entry 3 is bad: ")
 
 
 def test_the_first_bad_entry_is_named_before_a_later_bad_checkpoint(data_dir: Path) -> None:
