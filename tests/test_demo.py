@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -65,6 +66,12 @@ def test_demo_writes_report_notices_and_summary(demo) -> None:
     assert "rights profile set --account NAME" in demo.printed
     english = next(p for p in demo.notices if p.name.endswith(".md") and not p.name.endswith(".zh.md"))
     assert "[to be completed by the rights holder]" in english.read_text("utf-8")
+    # The registered works as a PDQ signal file a platform's HMA loads as a bank.
+    listed = demo.hashes.read_text().splitlines()
+    assert len(listed) == len(set(demo.works.values())) and all(
+        re.fullmatch("pdq [0-9a-f]{64}", x) for x in listed
+    )
+    assert f"hashes:   {len(listed)} works' PDQ in " in demo.printed
     # Every hit shows the listing beside the registered work, whose picture comes from its original
     # (the scan stores only the listing's).
     hits = page.count('<section class="hit">')

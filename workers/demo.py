@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from rights import cases
+from rights import cases, db, hash_lists
 from rights.case_notice import notice_for
 from rights.config import Settings
 from rights.errors import BadInput
@@ -38,6 +38,7 @@ class DemoResult:
     report: Path
     notices: list[Path]
     seconds: float
+    hashes: Path  # the works' PDQ hashes as a ThreatExchange signal file
 
 
 def default_samples() -> Path:
@@ -74,6 +75,7 @@ def run_demo(
                 report=out / "report.html",
             )
         notices = _notices(registry, outcome.scan_id, out / "notices")
+        listed = _hash_list(registry, out / "hashes.txt")
         seconds = time.perf_counter() - started
         _print_summary(stream, outcome.summary, registry, outcome.scan_id, len(works), seconds)
     print(f"findings: {out / 'findings.jsonl'}", file=stream)
@@ -82,7 +84,18 @@ def run_demo(
     # Drafts: the registry knows account names, not the holders' legal names or addresses.
     print("          drafts: store each holder's legal name and contact once with", file=stream)
     print("          `rights profile set --account NAME --legal-name ... --contact ...`", file=stream)
-    return DemoResult(outcome, works, out / "findings.jsonl", out / "report.html", notices, seconds)
+    print(f"hashes:   {listed} works' PDQ in {out / 'hashes.txt'} (for HMA / ThreatExchange)", file=stream)
+    return DemoResult(
+        outcome, works, out / "findings.jsonl", out / "report.html", notices, seconds, out / "hashes.txt"
+    )
+
+
+def _hash_list(registry: Registry, path: Path) -> int:
+    """The registered works as a PDQ signal file (``rights hashes export``); how many it lists."""
+    hash_lists.fill_missing(registry.db, registry.data_dir)
+    lines = [hash_lists.signal_line(entry) + "\n" for entry in hash_lists.exported(registry.db)]
+    db.atomic_write(path, "".join(lines).encode())
+    return len(lines)
 
 
 def _register(registry: Registry, samples: Path) -> dict[str, str]:
