@@ -8,18 +8,27 @@ inside a better-explained one is explained away (``indexes.verdicts``). Without 
 register an edited copy and list exactly that file: the contested work opens no case, and the original's
 creator would get none either. The prior work's score is the weaker of the two links, so both had to
 reach `match`.
+
+Only conflicts where the prior work covers most of the contested one are followed: a collage that
+holds the prior work in a corner is contested too, but a listing showing another part of it does not
+show the prior work (an audit had a listing of the copier's own half name the original). And the
+listing is never the prior work's own file: an `exact` link is passed on as `near`.
 """
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Callable
 from typing import Any
 
+from indexes import Fingerprint
 from rights.works import format_work_id, parse_work_id
 
 # Conflicts followed from one match: a copy of a copy of a copy is still named, and a cycle ends.
 _MAX_HOPS = 3
+# Share of the contested work's area the prior work must cover for its matches to name the prior.
+_COVER = 0.6
 
 
 def with_prior_works(
@@ -43,7 +52,7 @@ def with_prior_works(
                     "title": prior["title"],
                     "score": score,
                     "verdict": "match",
-                    "kind": m["kind"],
+                    "kind": "near" if m["kind"] in ("exact", "near") else "partial",
                     "region": m["region"],
                     "licensed": False,
                 }
@@ -60,12 +69,13 @@ def _priors(conn: sqlite3.Connection, key: int) -> list[dict[str, Any]]:
     """The live works a contested work ``key`` was found to copy, by other creators (none if it is
     not contested)."""
     rows = conn.execute(
-        "SELECT p.id, p.creator, p.title, c.score FROM works w"
+        "SELECT p.id, p.creator, p.title, c.score, c.kind, c.region, w.fingerprint FROM works w"
         " JOIN work_conflicts c ON c.work_id = w.id JOIN works p ON p.id = c.prior_work_id"
         " WHERE w.id = ? AND w.status = 'contested' AND p.status != 'withdrawn'"
         " AND c.verdict = 'match' AND p.creator != w.creator",
         (key,),
     ).fetchall()
+    covering = [r for r in rows if _covers(r["kind"], r["region"], r["fingerprint"])]
     return [
         {
             "work_id": format_work_id(r["id"]),
@@ -73,8 +83,20 @@ def _priors(conn: sqlite3.Connection, key: int) -> list[dict[str, Any]]:
             "title": r["title"],
             "score": r["score"],
         }
-        for r in rows
+        for r in covering
     ]
+
+
+def _covers(kind: str, region_json: str | None, fingerprint: bytes) -> bool:
+    """Whether the prior work covers most of the contested one: the whole picture (``exact``,
+    ``near``), or a ``partial`` placement over ``_COVER`` of its area."""
+    if kind in ("exact", "near"):
+        return True
+    if not region_json:
+        return False
+    _, _, w, h = json.loads(region_json)
+    width, height = Fingerprint.from_bytes(fingerprint).size
+    return bool(w * h >= _COVER * width * height)
 
 
 def _licensed_flags(entries: list[dict[str, Any]], licensed: Callable[[list[int]], set[int]]) -> list[bool]:

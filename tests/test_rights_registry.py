@@ -120,6 +120,7 @@ def test_a_copiers_registered_edit_still_names_the_original(reg: Registry) -> No
     by_creator = {m["creator"]: m for m in found["matches"]}
     assert found["verdict"] == "match" and set(by_creator) == {"bob", "dave"}
     assert by_creator["dave"]["kind"] == "exact" and by_creator["bob"]["verdict"] == "match"
+    assert by_creator["bob"]["kind"] == "near"  # the listing is a copy of bob's work, not its file
     assert by_creator["bob"]["score"] == pytest.approx(link)  # the weaker of the two links
     assert [m["creator"] for m in found["matches"]] == ["dave", "bob"]  # still sorted by score
     assert len(reg.match_image(edit, 1)["matches"]) == 1  # the limit still holds
@@ -129,6 +130,27 @@ def test_a_copiers_registered_edit_still_names_the_original(reg: Registry) -> No
     assert {m["creator"]: m["licensed"] for m in licensed} == {"dave": False, "bob": True}
     reg.withdraw(original["work_id"])
     assert [m["creator"] for m in reg.match_image(edit, 5)["matches"]] == ["dave"]
+
+
+def test_a_collage_holding_a_work_does_not_pass_it_to_listings_of_its_other_part(reg: Registry) -> None:
+    """B holds A in a strip and is contested for it; a listing of B's other part shows none of A, so A
+    is not named (an audit found it named, and a case opened against the collage's author)."""
+    prior = reg.register("alice", artwork_png(11))
+    a = Image.open(io.BytesIO(artwork_png(11))).convert("RGB")
+    a = a.resize((450, a.height * 450 // a.width))
+    own = Image.open(io.BytesIO(artwork_png(12))).convert("RGB").resize((700, 600))
+    collage = Image.new("RGB", (1150, 600), "white")
+    collage.paste(own, (450, 0))
+    collage.paste(a, (0, (600 - a.height) // 2))
+    contested = reg.register("bob", _jpeg(collage, 90))
+    assert contested["status"] == "contested" and contested["conflicts"][0]["work_id"] == prior["work_id"]
+    found = reg.match_image(_jpeg(collage.crop((470, 0, 1150, 600)), 85), 5)["matches"]
+    assert [m["creator"] for m in found if m["verdict"] == "match"] == ["bob"]
+    # The collage's own file is an exact copy of the collage only; A is named (as near) only from a
+    # listing that shows it, and never as the exact file.
+    whole = reg.match_image(_jpeg(collage, 90), 5)["matches"]
+    assert {m["creator"]: m["kind"] for m in whole}["bob"] == "exact"
+    assert all(m["kind"] != "exact" for m in whole if m["creator"] == "alice")
 
 
 def test_refusals(reg: Registry) -> None:
