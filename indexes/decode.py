@@ -136,8 +136,10 @@ def read_image_file(path: str | Path, max_bytes: int = MAX_FILE_BYTES) -> bytes:
     return data
 
 
-def decode_image(data: bytes, *, max_side: int = 1024) -> DecodedImage:
-    """Decode ``data`` to at most ``max_side`` px on the long side. Raises ``ImageError`` subclasses."""
+def decode_image(data: bytes, *, max_side: int = 1024, orient: bool = True) -> DecodedImage:
+    """Decode ``data`` to at most ``max_side`` px on the long side, turned as its EXIF orientation says
+    unless ``orient`` is False (pixels as stored, as hash exchange tools read them). Raises
+    ``ImageError`` subclasses."""
     if len(data) > MAX_FILE_BYTES:
         raise ImageTooLargeError(f"file is {len(data)} bytes; the limit is {MAX_FILE_BYTES}")
     try:
@@ -162,11 +164,11 @@ def decode_image(data: bytes, *, max_side: int = 1024) -> DecodedImage:
             im.draft("RGB", (max_side, max_side))  # DCT-domain downscale, never below max_side
             stored = jpeg_pixels(data, (width, height), im)
         if stored is not None:
-            orientation = _orientation(im)  # JPEG's EXIF comes before its pixels: read at open
+            orientation = _orientation(im) if orient else 1  # JPEG's EXIF comes before its pixels
             pixels = _shrink_array(oriented(stored, orientation), max_side)
         else:
             im.load()
-            orientation = _orientation(im)
+            orientation = _orientation(im) if orient else 1
             if orientation in _TRANSPOSE:
                 im = im.transpose(_TRANSPOSE[orientation])  # copies the pixels, so only when needed
             im = _to_rgb_or_rgba(im)

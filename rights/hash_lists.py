@@ -55,14 +55,21 @@ def parse_hash_list(lines: Iterable[str]) -> Iterator[HashLine]:
         text = raw.strip().lstrip("\ufeff")
         if not text or text.startswith("#"):
             continue
-        kind, _, rest = text.partition(" ")
-        if rest and kind.lower() != SIGNAL_TYPE:
-            yield HashLine(number, None, f"line {number}: signal type {kind[:40]!r} is not {SIGNAL_TYPE!r}")
-            continue
         try:
-            yield HashLine(number, bytes(parse_pdq_hex(rest if rest else kind)).hex())
+            yield HashLine(number, bytes(parse_pdq_hex(signal_of(text))).hex())
         except ValueError as exc:
             yield HashLine(number, None, f"line {number}: {exc}")
+
+
+def signal_of(text: str) -> str:
+    """The hash of ``pdq <hex>`` (a signal file's line, spaces or a tab between) or of bare hex;
+    ValueError for a line of another signal type."""
+    kind, *rest = text.split(None, 1)
+    if not rest:
+        return kind
+    if kind.lower() != SIGNAL_TYPE:
+        raise ValueError(f"signal type {kind[:40]!r} is not {SIGNAL_TYPE!r}")
+    return rest[0]
 
 
 @dataclass
@@ -71,15 +78,20 @@ class FillReport:
     failed: list[str] = field(default_factory=list)
 
 
-_MISSING = (
+_NEVER_TRIED = (
     "SELECT w.id, w.sha256 FROM works w LEFT JOIN exchange_hashes e ON e.work_id = w.id"
     " WHERE e.work_id IS NULL AND w.status != 'withdrawn'"
 )
 
 
-def missing_count(conn: sqlite3.Connection) -> int:
-    """Live works without an exchange hash yet."""
-    return int(conn.execute(f"SELECT COUNT(*) FROM ({_MISSING})").fetchone()[0])
+def missing_count(conn: sqlite3.Connection) -> tuple[int, int]:
+    """Live works never hashed yet, and those whose original could not be read."""
+    never = conn.execute(f"SELECT COUNT(*) FROM ({_NEVER_TRIED})").fetchone()[0]
+    failed = conn.execute(
+        "SELECT COUNT(*) FROM exchange_hashes e JOIN works w ON w.id = e.work_id"
+        " WHERE e.error IS NOT NULL AND w.status != 'withdrawn'"
+    ).fetchone()[0]
+    return int(never), int(failed)
 
 
 def fill_missing(
@@ -88,49 +100,71 @@ def fill_missing(
     progress: Callable[[int, int], None] | None = None,
     *,
     keys: list[int] | None = None,
+    creator: str | None = None,
     limit: int | None = None,
+    retry: bool = False,
 ) -> FillReport:
-    """Compute the exchange hash of every live work (or of those among ``keys``, or the first
-    ``limit``) that has none yet, from its stored original. A work whose original is missing or
-    unreadable is reported and left without one."""
-    sql, args = _MISSING, []
+    """Compute the exchange hash of every live work never hashed (or of those among ``keys``, of
+    ``creator``, or the first ``limit``), from its stored original. A work whose original is missing
+    or unreadable is reported and its error kept, so it is not tried again unless ``retry``."""
+    if retry:
+        with db.transaction(conn):
+            conn.execute(
+                "DELETE FROM exchange_hashes WHERE error IS NOT NULL"
+                + ("" if creator is None else " AND work_id IN (SELECT id FROM works WHERE creator = ?)"),
+                () if creator is None else (creator,),
+            )
+    sql, args = _NEVER_TRIED, list[object]()
     if keys is not None:
         sql += f" AND w.id IN ({','.join('?' * len(keys))})"
         args = list(keys)
+    if creator is not None:
+        sql += " AND w.creator = ?"
+        args.append(creator)
     sql += " ORDER BY w.id" if limit is None else f" ORDER BY w.id LIMIT {int(limit)}"
     todo = [(r["id"], r["sha256"]) for r in conn.execute(sql, args)] if keys != [] else []
     report = FillReport()
     for start in range(0, len(todo), _FILL_BATCH):
-        rows = []
+        rows: list[tuple[int, str | None, int | None, str | None]] = []
         for key, sha256 in todo[start : start + _FILL_BATCH]:
             try:
                 pdq, quality = exchange_pdq(db.original_path(data_dir, sha256).read_bytes())
             except (OSError, ImageError) as exc:
-                report.failed.append(f"{format_work_id(key)}: original unreadable ({exc})")
+                why = f"original unreadable ({exc})"
+                report.failed.append(f"{format_work_id(key)}: {why}")
+                rows.append((key, None, None, why))
                 continue
-            rows.append((key, pdq, quality))
+            rows.append((key, pdq, quality, None))
+            report.computed += 1
         with db.transaction(conn):
             # OR IGNORE: another process may have filled some meanwhile; both computed the same.
             conn.executemany(
-                "INSERT OR IGNORE INTO exchange_hashes (work_id, pdq, quality) VALUES (?, ?, ?)", rows
+                "INSERT OR IGNORE INTO exchange_hashes (work_id, pdq, quality, error) VALUES (?, ?, ?, ?)",
+                rows,
             )
-        report.computed += len(rows)
         if progress is not None:
             progress(min(start + _FILL_BATCH, len(todo)), len(todo))
     return report
 
 
 def exported(
-    conn: sqlite3.Connection, *, creator: str | None = None, after: int = 0, through: int | None = None
+    conn: sqlite3.Connection,
+    *,
+    creator: str | None = None,
+    after: int = 0,
+    through: int | None = None,
+    with_errors: bool = False,
 ) -> Iterator[dict[str, Any]]:
-    """Every live work (registered or contested) that has an exchange hash, in registration order,
-    with an id above ``after`` (and at most ``through``). Streamed: a million works never sit in
-    memory at once."""
+    """Every live work (registered or contested) that has an exchange hash (or, ``with_errors``, whose
+    original could not be hashed: ``pdq`` null and an ``error``), in registration order, with an id
+    above ``after`` (and at most ``through``). Streamed: a million works never sit in memory at once."""
     sql = (
-        "SELECT w.id, w.creator, w.title, w.sha256, w.status, w.log_index, e.pdq, e.quality"
+        "SELECT w.id, w.creator, w.title, w.sha256, w.status, w.log_index, e.pdq, e.quality, e.error"
         " FROM works w JOIN exchange_hashes e ON e.work_id = w.id WHERE w.status != 'withdrawn' AND w.id > ?"
     )
     args: list[object] = [after]
+    if not with_errors:
+        sql += " AND e.pdq IS NOT NULL"
     if through is not None:
         sql += " AND w.id <= ?"
         args.append(through)
@@ -138,7 +172,7 @@ def exported(
         sql += " AND w.creator = ?"
         args.append(creator)
     for row in conn.execute(sql + " ORDER BY w.id", args):
-        yield {
+        entry = {
             "work_id": format_work_id(row["id"]),
             "creator": row["creator"],
             "title": row["title"],
@@ -148,13 +182,17 @@ def exported(
             "pdq": row["pdq"],
             "quality": row["quality"],
         }
+        if with_errors:
+            entry["error"] = row["error"]
+        yield entry
 
 
 def page(
     conn: sqlite3.Connection, data_dir: Path, *, creator: str | None, limit: int, after: int
 ) -> dict[str, Any]:
     """One page of the list in registration order, from work id ``after`` on (``GET /v1/hashes``):
-    the page's works that have no exchange hash yet are hashed first (at most ``limit`` originals)."""
+    the page's works never hashed are hashed first (at most ``limit`` originals), and a work whose
+    original could not be read is listed with its ``error`` (a page is never silently short)."""
     sql = "SELECT id FROM works WHERE id > ? AND status != 'withdrawn'"
     args: list[object] = [after]
     if creator is not None:
@@ -165,7 +203,11 @@ def page(
     report = fill_missing(conn, data_dir, keys=shown)
     if report.failed:
         logger.warning("exchange hashes not computed: %s", "; ".join(report.failed))
-    entries = list(exported(conn, creator=creator, after=after, through=shown[-1])) if shown else []
+    entries = (
+        list(exported(conn, creator=creator, after=after, through=shown[-1], with_errors=True))
+        if shown
+        else []
+    )
     return {"hashes": entries, "next_cursor": format_work_id(shown[-1]) if len(ids) > limit else None}
 
 
@@ -180,7 +222,8 @@ class HashTable:
     def __init__(self, conn: sqlite3.Connection) -> None:
         rows = conn.execute(
             "SELECT w.id, w.creator, w.title, w.log_index, e.pdq FROM works w"
-            " JOIN exchange_hashes e ON e.work_id = w.id WHERE w.status != 'withdrawn' ORDER BY w.id"
+            " JOIN exchange_hashes e ON e.work_id = w.id WHERE w.status != 'withdrawn' AND e.pdq IS NOT NULL"
+            " ORDER BY w.id"
         ).fetchall()
         self._works = [
             {
@@ -215,7 +258,7 @@ class HashTable:
         errors: list[str | None] = []
         for text in hashes:
             try:
-                value = parse_pdq_hex(text)
+                value = parse_pdq_hex(signal_of(text) if text.strip() else text)
             except ValueError as exc:
                 errors.append(str(exc))
                 continue

@@ -4,6 +4,7 @@ here (``rights.hash_lists``)."""
 from __future__ import annotations
 
 import argparse
+import codecs
 import json
 import os
 import sqlite3
@@ -19,6 +20,7 @@ from rights.cli import (
     EXIT_FAILURE,
     EXIT_OK,
     EXIT_USAGE,
+    UsageError,
     emit_json,
     existing_registry,
     int_argument,
@@ -82,7 +84,7 @@ def add_commands(sub: argparse._SubParsersAction, common: argparse.ArgumentParse
 def cmd_hashes_export(args: argparse.Namespace) -> int:
     from rights import hash_lists
 
-    with _registry_db(args) as (conn, failed), _output(args.out) as out:
+    with _registry_db(args, creator=args.creator) as (conn, failed), _output(args.out) as out:
         for entry in hash_lists.exported(conn, creator=args.creator):
             text = (
                 json.dumps(entry, ensure_ascii=False)
@@ -110,9 +112,12 @@ def cmd_hashes_match(args: argparse.Namespace) -> int:
 
 
 @contextmanager
-def _registry_db(args: argparse.Namespace) -> Iterator[tuple[sqlite3.Connection, list[str]]]:
-    """The registry's database, with every live work's exchange hash computed (a progress bar on a
-    terminal while the originals of works never listed before are hashed); yields the failures too."""
+def _registry_db(
+    args: argparse.Namespace, *, creator: str | None = None
+) -> Iterator[tuple[sqlite3.Connection, list[str]]]:
+    """The registry's database, with the exchange hash of every live work (of ``creator``) computed:
+    a progress bar on a terminal while originals never hashed are read, and those that could not be
+    read before tried again (an operator may have restored them). Yields the failures too."""
     from tqdm import tqdm
 
     from rights import db, hash_lists
@@ -128,7 +133,7 @@ def _registry_db(args: argparse.Namespace) -> Iterator[tuple[sqlite3.Connection,
                 bar.total = total
                 bar.update(done - bar.n)
 
-            report = hash_lists.fill_missing(conn, data_dir, progress)
+            report = hash_lists.fill_missing(conn, data_dir, progress, creator=creator, retry=True)
         yield conn, report.failed
     finally:
         conn.close()
@@ -146,23 +151,33 @@ def _input(name: str) -> Iterator[TextIO]:
     if name == "-":
         yield sys.stdin
         return
-    # utf-8-sig: a list saved by a Windows editor starts with a byte-order mark.
-    with open(name, encoding="utf-8-sig", errors="replace") as fh:
+    with open(name, "rb") as probe:
+        start = probe.read(2)
+    # Windows editors start UTF-8 with a byte-order mark, and save "Unicode" text as UTF-16.
+    utf16 = start in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+    with open(name, encoding="utf-16" if utf16 else "utf-8-sig", errors="replace") as fh:
         yield fh
 
 
 @contextmanager
 def _output(path: Path | None) -> Iterator[TextIO]:
-    """Standard output, or a file that appears whole once everything is written (a temporary file
-    beside it, renamed), so an interrupted export never leaves a list that looks complete."""
-    if path is None:
+    """Standard output (no ``--out``, or ``-``), or a file that appears whole once everything is
+    written (a temporary file beside it, renamed), so an interrupted export never leaves a list that
+    looks complete."""
+    if path is None or str(path) == "-":
         yield sys.stdout
         sys.stdout.flush()
         return
-    fd, tmp = tempfile.mkstemp(
-        dir=path.parent if str(path.parent) else ".", prefix=f".{path.name}.", suffix=".tmp"
-    )
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise UsageError(f"{folder}: no such folder for --out")
+    if path.is_dir():
+        raise UsageError(f"{path} is a folder; --out wants a file name")
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)  # as a plain open() would create it, not mkstemp's 0600
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             yield fh
         os.replace(tmp, path)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import sqlite3
 from pathlib import Path
 
@@ -252,3 +253,78 @@ def test_a_lookup_hashes_a_few_more_works_and_says_how_many_wait(
         answers = [client.post("/v1/hashes/match", json=query, headers=shop).json() for _ in range(3)]
     assert [a["works_not_yet_hashed"] for a in answers] == [2, 1, 0]
     assert [len(a["results"][0]["matches"]) for a in answers] == [0, 0, 1]  # w_3 is hashed last
+
+
+# ------------------------------------------------------------------------------- the second audit's cases
+
+
+def test_exif_orientation_is_not_applied_as_threatexchange_does_not(tmp_path: Path) -> None:
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "turn 90 degrees to show": their hasher reads the pixels as stored
+    buf = io.BytesIO()
+    artwork(5).save(buf, "JPEG", quality=90, exif=exif)
+    assert exchange_pdq(buf.getvalue())[0] == threatexchange_pdq(buf.getvalue())
+
+
+def test_unreadable_originals_are_listed_with_their_error_and_not_retried_by_lookups(
+    registry_dir: Path, tmp_path: Path, capsys: Capture
+) -> None:
+    conn = db.connect(registry_dir)
+    sha = conn.execute("SELECT sha256 FROM works WHERE id = 1").fetchone()[0]
+    conn.close()
+    original = db.original_path(registry_dir, sha)
+    kept = original.read_bytes()
+    original.unlink()
+    with Registry.open(registry_dir) as registry:
+        shop = {"Authorization": f"Bearer {registry.create_key('platform', 'shop')}"}
+    with TestClient(create_app(Settings(data=registry_dir))) as client:
+        first = client.get("/v1/hashes", params={"limit": 1}, headers=shop).json()
+        [entry] = first["hashes"]  # a page is never silently empty
+        assert entry["work_id"] == "w_1" and entry["pdq"] is None and "original unreadable" in entry["error"]
+        query = {"hashes": [threatexchange_pdq(artwork_png(3))]}
+        answer = client.post("/v1/hashes/match", json=query, headers=shop).json()
+        assert answer["works_not_yet_hashed"] == 0 and answer["works_unhashable"] == 1
+        assert [m["work_id"] for m in answer["results"][0]["matches"]] == ["w_4"]  # later works hashed
+    # bob's export does not fail for alice's lost original; a full export tries it again and says so.
+    assert cli(registry_dir, "hashes", "export", "--creator", "bob") == 0
+    assert cli(registry_dir, "hashes", "export") == 1
+    assert "w_1: original unreadable" in capsys.readouterr().err
+    original.write_bytes(kept)  # restored: the next export hashes it
+    assert cli(registry_dir, "hashes", "export") == 0
+    assert len(capsys.readouterr().out.splitlines()) == 4
+
+
+def test_out_is_created_as_a_plain_file_would_be(registry_dir: Path, tmp_path: Path, capsys: Capture) -> None:
+    out = tmp_path / "bank.txt"
+    assert cli(registry_dir, "hashes", "export", "--out", str(out)) == 0
+    assert out.stat().st_mode & 0o777 == 0o666 & ~_umask()
+    assert cli(registry_dir, "hashes", "export", "--out", "-") == 0
+    assert len(capsys.readouterr().out.splitlines()) == 4 and not Path("-").exists()
+    assert cli(registry_dir, "hashes", "export", "--out", str(tmp_path / "nowhere" / "x.txt")) == 2
+    assert (
+        capsys.readouterr().err.strip() == f"rights: error: {tmp_path / 'nowhere'}: no such folder for --out"
+    )
+
+
+def test_a_tab_may_separate_the_type_and_http_takes_the_signal_form(
+    registry_dir: Path, tmp_path: Path, capsys: Capture
+) -> None:
+    own = threatexchange_pdq(artwork_png(1))
+    listing = tmp_path / "l.txt"
+    listing.write_text(f"pdq\t{own}\n", encoding="utf-16")  # a UTF-16 list, as Windows saves one
+    assert cli(registry_dir, "hashes", "match", str(listing)) == 0
+    assert json.loads(capsys.readouterr().out)["matches"][0]["work_id"] == "w_2"
+    with Registry.open(registry_dir) as registry:
+        shop = {"Authorization": f"Bearer {registry.create_key('platform', 'shop')}"}
+    with TestClient(create_app(Settings(data=registry_dir))) as client:
+        answer = client.post("/v1/hashes/match", json={"hashes": [f"pdq {own}"]}, headers=shop).json()
+        assert answer["results"][0]["matches"][0]["work_id"] == "w_2"
+        for loose in ({"max_distance": True}, {"max_distance": "5"}, {"limit": 2.0}):
+            refused = client.post("/v1/hashes/match", json={"hashes": [own], **loose}, headers=shop)
+            assert refused.status_code == 422, loose
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

@@ -39,10 +39,15 @@ class HashLookup(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"hashes": [_EXAMPLE_PDQ]}]})
 
     hashes: list[str] = Field(
-        min_length=1, max_length=MAX_HASHES_PER_LOOKUP, description="PDQ, 64 hex digits"
+        min_length=1,
+        max_length=MAX_HASHES_PER_LOOKUP,
+        description="PDQ: 64 hex digits, bare or as `pdq <hex>`",
     )
-    max_distance: int = Field(default=PDQ_EXCHANGE_DISTANCE, ge=0, le=hash_lists.MAX_LOOKUP_DISTANCE)
-    limit: int = Field(default=10, ge=1, le=hash_lists.MAX_LOOKUP_LIMIT)
+    # Strict: true or "5" is no distance (pydantic would read them as 1 and 5).
+    max_distance: int = Field(
+        default=PDQ_EXCHANGE_DISTANCE, ge=0, le=hash_lists.MAX_LOOKUP_DISTANCE, strict=True
+    )
+    limit: int = Field(default=10, ge=1, le=hash_lists.MAX_LOOKUP_LIMIT, strict=True)
 
 
 @router.get(
@@ -81,7 +86,9 @@ def list_hashes(
         "For each hash, the works whose PDQ is within `max_distance` bits (default 31, ThreatExchange's), "
         "nearest first, or an `error` for a hash that is malformed or of a flat image. A hash names whole "
         "pictures only; crops, captions and screenshots need `POST /v1/match` with the image. "
-        "`works_not_yet_hashed` counts live works this lookup could not cover yet."
+        "`works_not_yet_hashed` counts live works this lookup could not cover yet (later lookups "
+        "hash them), `works_unhashable` those whose stored original could not be read (an operator "
+        "restores it and runs `rights hashes export`)."
     ),
     responses={
         400: {"model": ErrorBody, "description": "not JSON, or a key named twice"},
@@ -92,14 +99,15 @@ def list_hashes(
 def match_hashes(
     body: HashLookup, registry: RegistryDep, _account: AccountDep, _json: JsonBody
 ) -> dict[str, Any]:
-    missing = hash_lists.missing_count(registry.db)
-    if missing:
-        report = hash_lists.fill_missing(registry.db, registry.data_dir, limit=_FILL_PER_LOOKUP)
-        missing -= report.computed
+    never, _ = hash_lists.missing_count(registry.db)
+    if never:
+        hash_lists.fill_missing(registry.db, registry.data_dir, limit=_FILL_PER_LOOKUP)
     table = _table(registry)
+    never, unreadable = hash_lists.missing_count(registry.db)
     return {
         "results": table.look_up(body.hashes, body.max_distance, body.limit),
-        "works_not_yet_hashed": missing,
+        "works_not_yet_hashed": never,
+        "works_unhashable": unreadable,
     }
 
 
