@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from rights import json_input
 from rights.accounts import Account
 from rights.config import Settings
 from rights.errors import BadInput, Forbidden, Unauthorized, UnsupportedMedia
+from rights.limits import MAX_PAGE_LIMIT
 from rights.registry import Registry
 
 _bearer = HTTPBearer(auto_error=False, description="an API key from `rights keys create`")
@@ -55,6 +56,26 @@ def require_role(*roles: str) -> Callable[[Account], Account]:
 
 
 CreatorDep = Annotated[Account, Depends(require_role("creator"))]
+
+
+def works_scope(
+    account: AccountDep,
+    creator: Annotated[
+        str | None, Query(description="only this creator's works (creators: only their own)")
+    ] = None,
+) -> str | None:
+    """Whose works a listing shows: ``creator`` if given, any for admins and platforms, and a creator's
+    own only (403 for another's)."""
+    if account.role == "creator":
+        if creator not in (None, account.name):
+            raise Forbidden("creators may list only their own works")
+        return account.name
+    return creator
+
+
+WorksScope = Annotated[str | None, Depends(works_scope)]
+PageLimit = Annotated[int, Query(ge=1, le=MAX_PAGE_LIMIT)]
+PageCursor = Annotated[str | None, Query(description="`next_cursor` of the previous page")]
 
 
 def media_type(request: Request) -> str:

@@ -10,17 +10,15 @@ how many live works are not covered yet (``rights hashes export`` on the server 
 from __future__ import annotations
 
 import threading
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from indexes.hash_exchange import PDQ_EXCHANGE_DISTANCE
 from rights import hash_lists
-from rights.api.deps import AccountDep, JsonBody, RegistryDep
+from rights.api.deps import AccountDep, JsonBody, PageCursor, PageLimit, RegistryDep, WorksScope
 from rights.api.schemas import ErrorBody
-from rights.errors import Forbidden
-from rights.limits import MAX_PAGE_LIMIT
 from rights.registry import Registry, parse_cursor
 
 router = APIRouter(
@@ -62,18 +60,8 @@ class HashLookup(BaseModel):
     responses={403: {"model": ErrorBody, "description": "a creator asking for another creator's works"}},
 )
 def list_hashes(
-    registry: RegistryDep,
-    account: AccountDep,
-    creator: Annotated[
-        str | None, Query(description="only this creator's works (creators: only their own)")
-    ] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_LIMIT)] = 50,
-    cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page")] = None,
+    registry: RegistryDep, creator: WorksScope, limit: PageLimit = 50, cursor: PageCursor = None
 ) -> dict[str, Any]:
-    if account.role == "creator":
-        if creator not in (None, account.name):
-            raise Forbidden("creators may list only their own works")
-        creator = account.name
     return hash_lists.page(
         registry.db, registry.data_dir, creator=creator, limit=limit, after=parse_cursor(cursor)
     )

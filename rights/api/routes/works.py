@@ -9,15 +9,24 @@ from __future__ import annotations
 from pathlib import PureWindowsPath
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile, status
+from fastapi import APIRouter, Depends, File, Form, Request, Response, UploadFile, status
 
 from rights import json_input
 from rights.accounts import Account
-from rights.api.deps import AccountDep, CreatorDep, FormBody, RegistryDep, SettingsDep
+from rights.api.deps import (
+    AccountDep,
+    CreatorDep,
+    FormBody,
+    PageCursor,
+    PageLimit,
+    RegistryDep,
+    SettingsDep,
+    WorksScope,
+)
 from rights.api.limits import read_upload
 from rights.api.schemas import ErrorBody, Receipt, Registration, WorkOut, WorkPage
 from rights.errors import BadInput, Forbidden
-from rights.limits import MAX_PAGE_LIMIT, MAX_TITLE_LENGTH
+from rights.limits import MAX_TITLE_LENGTH
 from rights.text import title_from_file_name
 
 router = APIRouter(
@@ -88,17 +97,11 @@ def register_work(
 @router.get("", response_model=WorkPage, summary="List works, oldest first")
 def list_works(
     registry: RegistryDep,
-    account: CreatorDep,
-    creator: Annotated[
-        str | None, Query(description="only this creator's works (creators: only their own)")
-    ] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_LIMIT)] = 50,
-    cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page")] = None,
+    _account: CreatorDep,
+    creator: WorksScope,
+    limit: PageLimit = 50,
+    cursor: PageCursor = None,
 ) -> dict[str, Any]:
-    if account.role == "creator":
-        if creator not in (None, account.name):
-            raise Forbidden("creators may list only their own works")
-        creator = account.name
     return registry.list_works(creator=creator, limit=limit, cursor=cursor)
 
 
