@@ -255,20 +255,23 @@ class HashTable:
         if not 1 <= limit <= MAX_LOOKUP_LIMIT:
             raise BadInput(f"limit must be between 1 and {MAX_LOOKUP_LIMIT}, not {limit}")
         queries: list[np.ndarray] = []
+        shown: list[str] = []  # the hash as parsed, or the text given (cut short) when it is none
         errors: list[str | None] = []
         for text in hashes:
             try:
                 value = parse_pdq_hex(signal_of(text) if text.strip() else text)
             except ValueError as exc:
+                shown.append(text.strip()[:80])
                 errors.append(str(exc))
                 continue
+            shown.append(bytes(value).hex())
             errors.append(_DEGENERATE if is_degenerate(value) else None)
             if errors[-1] is None:
                 queries.append(value)
         found = iter(nearest(self._hashes, np.array(queries).reshape(-1, 32), max_distance, limit))
         results = []
-        for text, error in zip(hashes, errors, strict=True):
+        for text, error in zip(shown, errors, strict=True):
             hits = next(found) if error is None else []
             matches = [{**self._works[row], "distance": distance} for row, distance in hits]
-            results.append({"pdq": text.strip()[:80].lower(), "matches": matches, "error": error})
+            results.append({"pdq": text, "matches": matches, "error": error})
         return results
