@@ -217,35 +217,27 @@ def signal_line(entry: dict[str, Any]) -> str:
 
 
 class HashTable:
-    """The live works' exchange hashes, loaded once to look up many lists' hashes against."""
+    """The live works' exchange hashes, loaded once to look up many lists' hashes against: 40 bytes a
+    work (its id and hash); the works a lookup names are read from the database."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         rows = conn.execute(
-            "SELECT w.id, w.creator, w.title, w.log_index, e.pdq FROM works w"
-            " JOIN exchange_hashes e ON e.work_id = w.id WHERE w.status != 'withdrawn' AND e.pdq IS NOT NULL"
-            " ORDER BY w.id"
+            "SELECT e.work_id, e.pdq FROM exchange_hashes e JOIN works w ON w.id = e.work_id"
+            " WHERE w.status != 'withdrawn' AND e.pdq IS NOT NULL ORDER BY e.work_id"
         ).fetchall()
-        self._works = [
-            {
-                "work_id": format_work_id(r["id"]),
-                "creator": r["creator"],
-                "title": r["title"],
-                "log_index": r["log_index"],
-            }
-            for r in rows
-        ]
-        packed = b"".join(bytes.fromhex(r["pdq"]) for r in rows)
-        self._hashes = (
-            np.frombuffer(packed, dtype=np.uint8).reshape(len(rows), -1)
-            if rows
-            else np.zeros((0, 32), np.uint8)
-        )
+        self._ids = np.array([r[0] for r in rows], dtype=np.int64)
+        packed = b"".join(bytes.fromhex(r[1]) for r in rows)
+        self._hashes = np.frombuffer(packed, dtype=np.uint8).reshape(len(rows), 32)
 
     def __len__(self) -> int:
-        return len(self._works)
+        return len(self._ids)
 
     def look_up(
-        self, hashes: list[str], max_distance: int = PDQ_EXCHANGE_DISTANCE, limit: int = 10
+        self,
+        conn: sqlite3.Connection,
+        hashes: list[str],
+        max_distance: int = PDQ_EXCHANGE_DISTANCE,
+        limit: int = 10,
     ) -> list[dict[str, Any]]:
         """For each hash (64 hex digits), the works whose exchange hash is within ``max_distance``
         bits, nearest first: ``{"pdq", "matches": [{"work_id", "creator", "title", "log_index",
@@ -268,10 +260,36 @@ class HashTable:
             errors.append(_DEGENERATE if is_degenerate(value) else None)
             if errors[-1] is None:
                 queries.append(value)
-        found = iter(nearest(self._hashes, np.array(queries).reshape(-1, 32), max_distance, limit))
+        found = nearest(self._hashes, np.array(queries).reshape(-1, 32), max_distance, limit)
+        works = _named(conn, {int(self._ids[row]) for hits in found for row, _ in hits})
+        hits_of = iter(found)
         results = []
         for text, error in zip(shown, errors, strict=True):
-            hits = next(found) if error is None else []
-            matches = [{**self._works[row], "distance": distance} for row, distance in hits]
+            hits = next(hits_of) if error is None else []
+            matches = [
+                {**works[key], "distance": distance}
+                for key, distance in ((int(self._ids[row]), d) for row, d in hits)
+                if key in works  # withdrawn since the table was loaded
+            ]
             results.append({"pdq": text, "matches": matches, "error": error})
         return results
+
+
+def _named(conn: sqlite3.Connection, keys: set[int]) -> dict[int, dict[str, Any]]:
+    """How a lookup names each of the live works ``keys``."""
+    if not keys:
+        return {}
+    marks = ",".join("?" * len(keys))
+    rows = conn.execute(
+        f"SELECT id, creator, title, log_index FROM works WHERE id IN ({marks}) AND status != 'withdrawn'",
+        sorted(keys),
+    )
+    return {
+        r["id"]: {
+            "work_id": format_work_id(r["id"]),
+            "creator": r["creator"],
+            "title": r["title"],
+            "log_index": r["log_index"],
+        }
+        for r in rows
+    }

@@ -103,7 +103,7 @@ def cmd_hashes_match(args: argparse.Namespace) -> int:
         table = hash_lists.HashTable(conn)
         lines = hash_lists.parse_hash_list(source)
         while batch := list(islice(lines, _LOOKUP_BATCH)):
-            found = iter(table.look_up([e.pdq for e in batch if e.pdq], args.max_distance, args.limit))
+            found = iter(table.look_up(conn, [e.pdq for e in batch if e.pdq], args.max_distance, args.limit))
             for entry in batch:
                 result = next(found) if entry.pdq else {"pdq": None, "matches": [], "error": entry.error}
                 bad += result["error"] is not None

@@ -93,7 +93,7 @@ def match_hashes(
     table = _table(registry)
     never, unreadable = hash_lists.missing_count(registry.db)
     return {
-        "results": table.look_up(body.hashes, body.max_distance, body.limit),
+        "results": table.look_up(registry.db, body.hashes, body.max_distance, body.limit),
         "works_not_yet_hashed": never,
         "works_unhashable": unreadable,
     }
@@ -104,10 +104,10 @@ _tables_lock = threading.Lock()
 
 
 def _table(registry: Registry) -> hash_lists.HashTable:
-    """The live works' hashes, loaded again only when a hash was added or the log grew (a withdrawal):
-    a million of them take a second or two to load."""
+    """The live works' hashes, loaded again only when a work was hashed or the log grew (a withdrawal):
+    a million of them take a few seconds to load."""
     version = (
-        int(registry.db.execute("SELECT COUNT(*) FROM exchange_hashes").fetchone()[0]),
+        int(registry.db.execute("SELECT COUNT(*) FROM exchange_hashes WHERE pdq IS NOT NULL").fetchone()[0]),
         registry.log.size(),
     )
     key = str(registry.data_dir)
