@@ -418,7 +418,9 @@ def serve(settings: Settings, host: str, port: int, *, scan_service: object | No
     """Serve until stopped (Ctrl-C or SIGTERM: the app's lifespan then closes ``scan_service``)."""
     from rights.api.app import create_app
     from rights.api.http_protocol import AnnouncingServer, server_config
+    from rights.registry import Registry
 
+    Registry.preflight(settings)  # a refused data directory is one line, not uvicorn's traceback and exit 3
     sock = _listening_socket(host, port)  # bound here, so a taken port is one line, not uvicorn's exit 3
     config = server_config(create_app(settings, scan_service=scan_service), host=host, port=port)
     # Uvicorn names no address for sockets it is handed; with --port 0 this is the only way to learn it.

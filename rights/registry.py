@@ -67,14 +67,22 @@ class Registry:
         """Open the data directory (creating it), migrate the schema and reconcile the index with the DB."""
         settings = source if isinstance(source, Settings) else Settings(data=Path(source))
         data_dir = Path(settings.data)
-        with closing(db.connect(data_dir)) as conn:  # creates and migrates once, before any thread
-            signed = conn.execute("SELECT count(*) FROM log_checkpoints").fetchone()[0]
-            _check_origin(conn, settings.log_origin)
-        signer = Signer.load_or_create(data_dir, signed_checkpoints=signed)
+        signer = cls.preflight(settings)
         engine, loaded = DerivedIndex.load_engine(data_dir, settings)
         registry = cls(settings, engine, signer)
         registry.index.open(data_dir, loaded=loaded)
         return registry
+
+    @staticmethod
+    def preflight(settings: Settings) -> Signer:
+        """The checks that refuse a data directory, without loading its index: the schema (created or
+        migrated; a newer release's refused), the log's origin and its signing key. ``serve`` runs them
+        before the server starts, so a refusal is one line, not a traceback from the server's start-up."""
+        data_dir = Path(settings.data)
+        with closing(db.connect(data_dir)) as conn:  # creates and migrates once, before any thread
+            signed = conn.execute("SELECT count(*) FROM log_checkpoints").fetchone()[0]
+            _check_origin(conn, settings.log_origin)
+        return Signer.load_or_create(data_dir, signed_checkpoints=signed)
 
     def close(self) -> None:
         if not self._closed:

@@ -497,3 +497,28 @@ def test_a_reader_that_leaves_early_gets_no_broken_pipe_error(tmp_path: Path) ->
     proc.stdout.close()  # ~150 kB more to come: past the pipe's buffer
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 1 and err == b""
+
+
+def test_serve_refuses_a_data_directory_in_one_line_before_starting(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A newer release's schema or a lost signing key made uvicorn print a 75-line traceback and exit 3
+    (an audit); the other commands said one line and exited 1."""
+    data = tmp_path / "d"
+    assert main(["--data", str(data), "register", str(_one_image(tmp_path)), "--creator", "ann"]) == 0
+    (data / "log-signing-key.pem").rename(tmp_path / "key.pem")
+    assert main(["--data", str(data), "serve", "--port", "0"]) == 1
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("rights: error: ") and "log-signing-key.pem is missing" in line
+    (tmp_path / "key.pem").rename(data / "log-signing-key.pem")
+    with sqlite3.connect(data / "rights.sqlite3") as conn:
+        conn.execute("INSERT INTO schema_version VALUES (9999, 'from_the_future', 'x')")
+    assert main(["--data", str(data), "serve", "--port", "0"]) == 1
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert "newer release" in line
+
+
+def _one_image(folder: Path) -> Path:
+    path = folder / "art.png"
+    path.write_bytes(artwork_png(640))
+    return path
