@@ -418,3 +418,17 @@ def test_a_verification_checks_the_log_as_it_was_when_it_began(
     monkeypatch.setattr(log_verify, "_checkpoint_rows", real)
     later = verify_log(data_dir)
     assert not later.ok and later.first_bad_index == SIZE and "invalid signature" in (later.problem or "")
+
+
+def test_a_receipt_from_a_damaged_log_is_refused_in_words(data_dir: Path) -> None:
+    """A deleted row made `rights works receipt` end in a KeyError traceback (an audit)."""
+    _edit(data_dir, ("DELETE FROM log_entries WHERE idx = 5", ()))
+    conn = db.connect(data_dir)
+    try:
+        store = LogStore(conn, Signer.load_or_create(data_dir, signed_checkpoints=SIZE), "tamper-test")
+        with pytest.raises(LogInconsistent, match="log entry 5 is missing: the database was edited"):
+            build_receipt(store, 5)
+        with pytest.raises(LogInconsistent, match="log entry 5 is missing"):
+            store.subtree(5, 6)
+    finally:
+        conn.close()

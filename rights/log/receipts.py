@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rights.log.store import LogStore
+from rights.log.store import LogInconsistent, LogStore
 
 RECEIPT_VERSION = 1
 
@@ -23,7 +23,10 @@ def build_receipt(store: LogStore, index: int) -> dict[str, Any]:
     size = index + 1
     checkpoint = store.checkpoint(size)
     if checkpoint is None:
-        raise LookupError(f"no checkpoint was signed at tree size {size}")
+        raise LogInconsistent(
+            f"no checkpoint was signed at tree size {size}: the database was edited or damaged;"
+            " `rights log verify` names the first bad entry"
+        )
     return {
         "version": RECEIPT_VERSION,
         "log_index": index,

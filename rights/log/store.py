@@ -89,6 +89,10 @@ class LogInconsistent(RightsError):
     code = "log_inconsistent"
 
 
+def _edited(what: str) -> str:
+    return f"{what}: the database was edited or damaged; `rights log verify` names the first bad entry"
+
+
 class LogStore:
     def __init__(self, conn: sqlite3.Connection, signer: Signer, origin: str) -> None:
         self.conn = conn
@@ -104,7 +108,7 @@ class LogStore:
     def entry(self, index: int) -> bytes:
         row = self.conn.execute("SELECT entry FROM log_entries WHERE idx = ?", (index,)).fetchone()
         if row is None:
-            raise KeyError(index)
+            raise LogInconsistent(_edited(f"log entry {index} is missing"))
         return bytes(row[0])
 
     def entries(self, start: int, end: int) -> list[tuple[int, bytes, bytes]]:
@@ -123,7 +127,7 @@ class LogStore:
         if n == 1:
             row = self.conn.execute("SELECT leaf_hash FROM log_entries WHERE idx = ?", (start,)).fetchone()
             if row is None:
-                raise LookupError(f"log entry {start} is missing")
+                raise LogInconsistent(_edited(f"log entry {start} is missing"))
             return bytes(row[0])
         if is_power_of_two(n) and start % n == 0:
             level = n.bit_length() - 1
@@ -131,7 +135,7 @@ class LogStore:
                 "SELECT hash FROM log_nodes WHERE level = ? AND idx = ?", (level, start >> level)
             ).fetchone()
             if row is None:
-                raise LookupError(f"log node level={level} idx={start >> level} is missing")
+                raise LogInconsistent(_edited(f"log node level={level} idx={start >> level} is missing"))
             return bytes(row[0])
         k = split_point(n)
         return node_hash(self.subtree(start, start + k), self.subtree(start + k, end))
