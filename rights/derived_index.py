@@ -9,6 +9,7 @@ million) while writes wait for it.
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import shutil
@@ -18,12 +19,38 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from indexes import Engine, Fingerprint
+from indexes import Engine, Fingerprint, file_lock
 from rights.config import Settings
+from rights.errors import RightsError
 from rights.log import LogStore
 from rights.works import parse_work_id
 
 logger = logging.getLogger(__name__)
+
+# Errors reading the index that say nothing about its files' content.
+_NOT_DAMAGE = {errno.EACCES, errno.EPERM, errno.EROFS, errno.EMFILE, errno.ENFILE, errno.ENOMEM}
+
+
+class IndexUnavailable(RightsError):
+    """The index folder cannot be read or written for a reason a rebuild would not cure."""
+
+    code = "index_unavailable"
+
+
+def _rebuilt(directory: Path, exc: Exception, engine: Callable[[], Engine]) -> Engine:
+    """An empty engine in place of damaged index files: they are removed under the folder's lock, so
+    no other process is loading or saving them meanwhile, and the lock file stays for those waiting."""
+    logger.warning("index files in %s are unreadable (%s); rebuilding from the database", directory, exc)
+    with file_lock.locked(directory, shared=False):
+        for child in directory.iterdir():
+            if child.name == file_lock.LOCK_NAME:
+                continue
+            if child.is_dir() and not child.is_symlink():
+                shutil.rmtree(child, ignore_errors=True)
+            else:
+                child.unlink(missing_ok=True)
+    return engine()
+
 
 INDEX_DIRNAME = "index"
 # Save the derived index at most this often during a run of writes (and always at close)...
@@ -77,13 +104,18 @@ class DerivedIndex:
 
         try:
             return engine(), True
-        # The index is derived data: whatever went wrong reading it, the database can rebuild it.
+        except OSError as exc:
+            if exc.errno not in _NOT_DAMAGE:
+                return _rebuilt(directory, exc, engine), False
+            # Permissions, a read-only disk, no file handles left: deleting the files would not help,
+            # and would make every later open rebuild (6-13 minutes at 100k works).
+            raise IndexUnavailable(
+                f"the index folder {directory} cannot be used ({exc.strerror or exc}); "
+                "fix its permissions or free the resource, and run the command again"
+            ) from exc
+        # The index is derived data: whatever else went wrong reading it, the database can rebuild it.
         except Exception as exc:
-            logger.warning(
-                "index files in %s are unreadable (%s); rebuilding from the database", directory, exc
-            )
-            shutil.rmtree(directory, ignore_errors=True)
-            return engine(), False
+            return _rebuilt(directory, exc, engine), False
 
     def open(self, data_dir: Path, *, loaded: bool) -> None:
         """Bring a freshly loaded engine level with the database, rebuilding it when it cannot be

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 import shutil
@@ -281,12 +282,37 @@ def test_index_is_rebuilt_from_the_database(tmp_path: Path, damage: str) -> None
     else:  # a crash between DB commit and index save: the old index misses one work and ghosts another
         shutil.rmtree(index)
         shutil.copytree(snapshot, index)
+    lock = index / "index.lock"
+    lock_inode = lock.stat().st_ino if lock.exists() else None
     with Registry.open(data) as reg:
         assert reg.engine.keys() == _live_keys(data) == {int(late["work_id"][2:])}
         assert reg.match_image(near_copy(41))["matches"][0]["work_id"] == late["work_id"]
         withdrawn = reg.match_image(artwork_png(40))["matches"]
         assert keep["work_id"] not in [m["work_id"] for m in withdrawn]
     assert verify_log(data).ok
+    if lock_inode is not None:  # damaged files go, the lock other processes hold stays (an audit)
+        assert lock.stat().st_ino == lock_inode
+
+
+def test_an_index_it_may_not_read_is_reported_not_deleted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A permission error was taken for damage: the whole folder was deleted, lock file and all, and
+    rebuilt at every open (an audit)."""
+    data = tmp_path / "data"
+    with Registry.open(data) as reg:
+        reg.register("alice", artwork_png(42))
+    before = sorted(p.name for p in (data / "index").iterdir())
+
+    def refused(*args: object, **kwargs: object) -> None:
+        raise PermissionError(errno.EACCES, "Permission denied", str(data / "index" / "manifest.json"))
+
+    monkeypatch.setattr(index_files, "read", refused)
+    with pytest.raises(
+        RightsError, match=r"index folder .* cannot be used \(Permission denied\); fix its permissions"
+    ):
+        Registry.open(data)
+    assert sorted(p.name for p in (data / "index").iterdir()) == before
 
 
 def test_a_registry_whose_signing_key_is_gone_is_refused_not_rekeyed(tmp_path: Path) -> None:
