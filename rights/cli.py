@@ -21,7 +21,7 @@ import socket
 import sqlite3
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import ExitStack
+from contextlib import ExitStack, closing
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
@@ -470,6 +470,17 @@ def cmd_log_verify(args: argparse.Namespace) -> int:
     bar = tqdm(total=stored, unit="entry", desc="verifying", file=sys.stderr, disable=quiet)
     with bar:
         report = verify_log(data_dir, key, progress=lambda done: bar.update(done - bar.n))
+    if report.ok:
+        # The log is intact: now the works table that matching and cases read must agree with it.
+        from rights import db
+        from rights.log.works_check import first_disagreement
+
+        with closing(db.connect(data_dir, migrate=False)) as conn:
+            disagreement = first_disagreement(conn)
+        if disagreement is not None:
+            report.ok, (report.first_bad_index, report.problem) = False, disagreement
+            emit_json(report.to_json())
+            return _fail(f"{report.problem} (log entry {report.first_bad_index})", EXIT_FAILURE)
     emit_json(report.to_json())
     if not report.ok:
         # Past the last stored entry (entries removed from the end, a stray node) no entry is bad.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 import signal
 import socket
 import sqlite3
@@ -522,3 +523,41 @@ def _one_image(folder: Path) -> Path:
     path = folder / "art.png"
     path.write_bytes(artwork_png(640))
     return path
+
+
+def test_log_verify_checks_the_works_table_against_the_log(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Another creator's name on a work, or a withdrawal the log never saw, passed `log verify` while
+    matching and cases followed the edited table (an audit)."""
+    data = tmp_path / "d"
+    for seed, creator in ((650, "ann"), (651, "bob"), (652, "bob")):
+        path = tmp_path / f"w{seed}.png"
+        path.write_bytes(artwork_png(seed))
+        assert main(["--data", str(data), "register", str(path), "--creator", creator]) == 0
+    assert main(["--data", str(data), "works", "withdraw", "w_3"]) == 0
+    assert main(["--data", str(data), "refingerprint", "--all"]) == 0  # later digests come from the log
+    assert main(["--data", str(data), "log", "verify"]) == 0
+    capsys.readouterr()
+    for edit, says in (
+        (
+            "UPDATE works SET creator = 'mallory' WHERE id = 2",
+            "gives w_2 the creator 'mallory'; the log: 'bob'",
+        ),
+        (
+            "UPDATE works SET status = 'withdrawn' WHERE id = 1",
+            "says w_1 is withdrawn; the log: not withdrawn",
+        ),
+        ("UPDATE works SET status = 'registered' WHERE id = 3", "says w_3 is registered; the log: withdrawn"),
+        ("UPDATE works SET fp_digest = 'x' WHERE id = 1", "gives w_1 the fingerprint digest 'x'"),
+        ("DELETE FROM works WHERE id = 2", "registers w_2, which the works table lacks"),
+    ):
+        copy = tmp_path / "copy"
+        shutil.rmtree(copy, ignore_errors=True)
+        shutil.copytree(data, copy)
+        with sqlite3.connect(copy / "rights.sqlite3") as conn:
+            conn.execute("PRAGMA foreign_keys = OFF")
+            conn.execute(edit)
+        assert main(["--data", str(copy), "log", "verify"]) == 1, edit
+        [line] = capsys.readouterr().err.strip().splitlines()
+        assert says in line, (edit, line)
