@@ -27,7 +27,7 @@ from typing import Any
 from rights.cases import Case
 from rights.errors import BadInput
 from rights.evidence import boxed_thumbnail, data_uri
-from rights.text import shown_bidi_controls
+from rights.text import shown_controls
 
 __all__ = ["FORMATS", "LANGUAGES", "RightsHolder", "build_notice", "render_notice"]
 
@@ -375,7 +375,7 @@ def _html(n: dict[str, Any]) -> str:
     t, colon = _TEXT[lang], _COLON[lang]
 
     def esc(value: str) -> str:
-        return shown_bidi_controls(html.escape(value))
+        return shown_controls(html.escape(value))
 
     parts = [
         "<!doctype html>",
@@ -438,4 +438,4 @@ _PLACEHOLDERS = frozenset(_MISSING.values()) | frozenset(_UNSIGNED.values())
 def _md(value: Any) -> str:
     """Listing data is written by strangers: neutralise Markdown syntax, line breaks and
     bidirectional controls."""
-    return shown_bidi_controls(_MD_SPECIAL.sub(r"\\\1", " ".join(str(value).split())))
+    return shown_controls(_MD_SPECIAL.sub(r"\\\1", " ".join(str(value).split())))

@@ -9,7 +9,7 @@ __all__ = [
     "has_controls_besides_breaks",
     "has_lone_surrogates",
     "readable",
-    "shown_bidi_controls",
+    "shown_controls",
     "title_from_file_name",
 ]
 
@@ -65,6 +65,14 @@ def title_from_file_name(stem: str, max_length: int) -> str | None:
 _BIDI_SHOWN = {c: f"\\u{c:04x}" for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x200E, 0x200F)}
 
 
-def shown_bidi_controls(value: str) -> str:
-    """``value`` with its bidirectional controls written out as ``\\u202e`` escapes."""
-    return value.translate(_BIDI_SHOWN)
+# Control characters other than tab and line feed (C0, DEL, C1): ESC and BEL in a listing title
+# cleared the terminal that printed its notice and retitled its window (an audit).
+_CONTROLS_SHOWN = {
+    c: f"\\u{c:04x}" for c in (*range(0x00, 0x09), *range(0x0B, 0x20), *range(0x7F, 0xA0))
+} | _BIDI_SHOWN
+
+
+def shown_controls(value: str) -> str:
+    """``value`` with its control characters (but tabs and line feeds) and bidirectional controls
+    written out as ``\\u001b`` escapes: text a stranger wrote, made safe to print and to read."""
+    return value.translate(_CONTROLS_SHOWN)

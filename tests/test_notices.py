@@ -20,7 +20,7 @@ from rights.evidence import thumbnail_b64
 from rights.notices import RightsHolder, build_notice, render_notice
 
 # A right-to-left override makes "gnp.exe" read as "exe.png" in the rest of the line.
-HOSTILE_TITLE = "Fox mug <script>alert(1)</script> [click](javascript:x) \u202egnp.exe"
+HOSTILE_TITLE = "Fox mug <script>alert(1)</script> [click](javascript:x) \u202egnp.exe\x1b]0;pwned\x07"
 WORK = {
     "work_id": "w_7",
     "creator": "ana",
@@ -236,6 +236,10 @@ def test_bidirectional_controls_in_listing_text_are_shown_not_obeyed(case: cases
     for fmt in ("md", "html"):
         text = render_notice(notice, fmt)
         assert "\u202e" not in text and "\\u202egnp.exe" in text, fmt
+        # Nor terminal controls: ESC and BEL retitled the window of whoever printed the notice (an audit).
+        where = text.find("\x1b")
+        assert where < 0, (fmt, text[max(0, where - 80) : where + 20])
+        assert "\x07" not in text and "pwned\\u0007" in text, fmt
 
 
 def test_a_notices_contact_details_stay_out_of_the_servers_access_log() -> None:

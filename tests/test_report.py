@@ -56,7 +56,7 @@ def _findings() -> list[dict]:
             "verdict": "review",
             "matches": [owl],
             "error": None,
-            "title": "Owl tee \u202egnp.exe",  # would display as "Owl tee exe.png"
+            "title": "Owl tee \u202egnp.exe\x1b[2J",  # would display as "Owl tee exe.png"
         },
         {"listing_id": "b2", "platform": "kiosk", "verdict": "error", "matches": [], "error": "line 4: bad"},
         {"listing_id": "b3", "platform": "kiosk", "verdict": "clear", "matches": [], "error": None},
@@ -88,6 +88,7 @@ def test_report_is_self_contained(tmp_path: Path) -> None:
     assert not re.search(r'(src|href)="(?!data:|https://bazaar\.example/)', text)
     assert text.count("data:image/jpeg;base64,") == 4
     assert "\u202e" not in text and "Owl tee \\u202egnp.exe" in text  # a bidi override, shown as one
+    assert "\x1b" not in text and "gnp.exe\\u001b[2J" in text  # and a terminal control
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason=SKIP_REASON)

@@ -21,7 +21,7 @@ from typing import Any, TextIO
 
 from rights.errors import BadInput
 from rights.evidence import boxed_thumbnail, data_uri
-from rights.text import shown_bidi_controls
+from rights.text import shown_controls
 
 __all__ = ["Summary", "write_report"]
 
@@ -184,4 +184,4 @@ def _hit(out: TextIO, finding: dict[str, Any], evidence: dict[str, Any]) -> None
 def _e(value: Any) -> str:
     """Feed text as HTML text; bidirectional controls shown as escapes, since U+202E would display a
     listing's URL or title reversed (a spoofed link text)."""
-    return shown_bidi_controls(html.escape("" if value is None else str(value)))
+    return shown_controls(html.escape("" if value is None else str(value)))
