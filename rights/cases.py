@@ -175,7 +175,20 @@ def record_hit(
         new_status, why = moved
         conn.execute("UPDATE cases SET status = ? WHERE id = ?", (new_status, case_id))
         _event(conn, case_id, status, new_status, actor="scan", note=f"{why} ({scan_id})")
-    conn.execute("UPDATE cases SET last_scan_id = ?, updated_at = ? WHERE id = ?", (scan_id, now, case_id))
+    # The listing as last seen: a seller, title or address it gained or changed since the first scan
+    # is what its notice and its licence check must use (they kept the first sighting's, so a case a
+    # new seller's listing reopened could get no notice: "a licence covers the listing").
+    conn.execute(
+        "UPDATE cases SET last_scan_id = ?, updated_at = ?, listing_url = COALESCE(?, listing_url),"
+        " listing_title = COALESCE(?, listing_title), seller = COALESCE(?, seller),"
+        " image = COALESCE(?, image) WHERE id = ?",
+        (
+            scan_id,
+            now,
+            *(_text(listing.get(key)) or None for key in ("url", "title", "seller", "image")),
+            case_id,
+        ),
+    )
     return get_case(conn, case_id)
 
 

@@ -59,6 +59,26 @@ def test_one_case_per_work_and_listing_across_scans(conn: sqlite3.Connection) ->
     assert cases.list_cases(conn, creator="bob") == []
 
 
+def test_a_rescan_keeps_the_listing_as_last_seen(conn: sqlite3.Connection) -> None:
+    """The seller, title and address stayed the first sighting's: a case a new seller's listing
+    reopened could get no notice ("a licence covers the listing"), and an address a later feed gave
+    never reached the notice (an audit)."""
+    first = _hit(
+        conn, licensed=True, listing={"listing_id": "L1", "platform": "bazaar", "seller": "licensee"}
+    )
+    assert first.status == "licensed" and first.listing_url is None
+    later = {**LISTING, "seller": "pirate", "title": "Fox mug, cheap"}
+    again = _hit(conn, licensed=False, scan="scan_b", listing=later)
+    assert again.id == first.id and again.status == "open"
+    assert (again.seller, again.listing_title, again.listing_url) == (
+        "pirate",
+        "Fox mug, cheap",
+        LISTING["url"],
+    )
+    sparse = _hit(conn, scan="scan_c", listing={"listing_id": "L1", "platform": "bazaar", "title": ""})
+    assert (sparse.seller, sparse.listing_title) == ("pirate", "Fox mug, cheap")  # absent keeps the last
+
+
 def test_licensed_use_never_opens(conn: sqlite3.Connection) -> None:
     case = _hit(conn, licensed=True)
     assert case.status == "licensed"
