@@ -168,3 +168,20 @@ def test_a_report_shows_at_most_max_hits_and_says_how_many_more(tmp_path: Path) 
     assert "5 listings scanned: 5 match" in text  # the summary still counts every listing
     write_report(page, summary=summary, hits=iter(hits), max_hits=5)
     assert 'id="more"' not in page.read_text(encoding="utf-8")
+
+
+def test_a_hit_shows_listing_text_briefly(tmp_path: Path) -> None:
+    """Each hit printed its title, seller and address whole (twice for the address): 20 hits of
+    300,000 characters made a 25 MB page (an audit)."""
+    summary = Summary()
+    owl = {"work_id": "w_9", "creator": "ann", "title": "Owl", "score": 0.9, "verdict": "match",
+           "kind": "partial", "region": None, "licensed": False}  # fmt: skip
+    finding = {"listing_id": "x" * 5000, "platform": "bazaar", "verdict": "match", "matches": [owl],
+               "error": None, "title": "t" * 300_000, "seller": "s" * 300_000,
+               "url": "https://bazaar.example/" + "u" * 300_000}  # fmt: skip
+    summary.add(finding)
+    page = tmp_path / "report.html"
+    write_report(page, summary=summary, hits=[(finding, {})], title="long")
+    text = page.read_text(encoding="utf-8")
+    assert len(text) < 20_000 and "t" * 299 + "…" in text and "t" * 300 not in text
+    assert 'href="https://bazaar.example/uuu' not in text  # too long to link; shown briefly instead
