@@ -19,8 +19,6 @@ Prints Markdown and writes ``benchmarks/results/growth.json``.
 
 from __future__ import annotations
 
-import argparse
-import json
 import multiprocessing as mp
 import sys
 import time
@@ -195,17 +193,7 @@ def markdown(res: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.growth", description=__doc__.split("\n")[0])
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--per-transform", type=int, default=200)
-    parser.add_argument("--out", type=Path, default=RESULTS, help="JSON results path")
-    args = parser.parse_args(argv)
-    res = run(args.seed, args.per_transform)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(res, indent=1))
-    print(markdown(res))
-    print(f"\n[growth] {res['wall_s']} s; results in {args.out}", file=sys.stderr)
-    return 0
+    return report.seeded_main(argv, name="growth", doc=__doc__, results=RESULTS, run=run, render=markdown)
 
 
 if __name__ == "__main__":

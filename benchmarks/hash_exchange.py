@@ -19,8 +19,6 @@ writes ``benchmarks/results/hash_exchange.json``.
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -30,6 +28,7 @@ import pdqhash
 from PIL import Image
 from tqdm import tqdm
 
+from benchmarks import report
 from benchmarks.corpus import build_corpus
 from benchmarks.queries import build_queries
 from benchmarks.unseen import UNSEEN_SET
@@ -141,19 +140,9 @@ def markdown(res: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m benchmarks.hash_exchange", description=__doc__.split("\n")[0]
+    return report.seeded_main(
+        argv, name="hash_exchange", doc=__doc__, results=RESULTS, run=run, render=markdown
     )
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--per-transform", type=int, default=200)
-    parser.add_argument("--out", type=Path, default=RESULTS, help="JSON results path")
-    args = parser.parse_args(argv)
-    res = run(args.seed, args.per_transform)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(res, indent=1))
-    print(markdown(res))
-    print(f"\n[hash_exchange] {res['wall_s']} s; results in {args.out}", file=sys.stderr)
-    return 0
 
 
 if __name__ == "__main__":

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
 BASELINES = ("phash", "pdq8")
@@ -45,6 +48,30 @@ def _precision_cell(s: dict) -> str:
     if ci and counts and counts[1]:
         cell += f" [{_f(ci[0])}, {_f(ci[1])}; {counts[1] - counts[0]} of {counts[1]} false]"
     return cell
+
+
+def seeded_main(
+    argv: list[str] | None,
+    *,
+    name: str,
+    doc: str,
+    results: Path,
+    run: Callable[[int, int], dict],
+    render: Callable[[dict], str],
+) -> int:
+    """The command line of a benchmark run per seed (``--seed``, ``--per-transform``, ``--out``):
+    run it, write its results as JSON, print their Markdown and, on stderr, the wall time."""
+    parser = argparse.ArgumentParser(prog=f"python -m benchmarks.{name}", description=doc.split("\n")[0])
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--per-transform", type=int, default=200)
+    parser.add_argument("--out", type=Path, default=results, help="JSON results path")
+    args = parser.parse_args(argv)
+    res = run(args.seed, args.per_transform)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(res, indent=1))
+    print(render(res))
+    print(f"\n[{name}] {res['wall_s']} s; results in {args.out}", file=sys.stderr)
+    return 0
 
 
 def save_and_print(res: dict, out: Path, title: str = "Detection benchmark") -> None:
