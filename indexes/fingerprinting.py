@@ -36,18 +36,18 @@ from indexes.salient_region import salient_region
 REFERENCE_SIDE = 640
 QUERY_SIDE = 1024
 MIN_SIDE = 640
-# Queries are upscaled further: a work printed on a 600 px product photo is then ~330 px,
-# within ORB's reach of the 640 px reference (demo T-shirt mock-ups: missed at 640, found at
-# 768 and 800). 768 = 640 x 1.2, ORB's pyramid step: a whole copy of a small work then sits
-# exactly one level above its reference, on the same pixel grid. Against 800 (a quarter level
-# off) on the 2,000-work benchmark: µAP 0.902 -> 0.908, recall at `match` 0.823 -> 0.834
-# (captions 0.82 -> 0.87, stickers 0.84 -> 0.89), 8 % fewer pixels. 640 scored 0.913 but
-# loses the demo's mock-ups.
-QUERY_MIN_SIDE = 768
+# Smaller queries are enlarged to the references' 640 px, so a whole copy of a small work meets
+# its reference on the same pixel grid. 768 (one ORB pyramid step further) was chosen while it
+# alone found the demo's T-shirt mock-ups; the salient region and page items find them now, and
+# 640 costs 20 % less a query (the scan benchmark's 480 px listings: 21.0 against 26.2 ms) for
+# the same accuracy (replays, 768 -> 640: seed 0 true `match`es 3,752 -> 3,744, seed 3
+# 3,732 -> 3,741, the unseen edits 2,589 -> 2,619; false ones 32 -> 33, 48 -> 53, 15 -> 17;
+# BENCHMARKS.md, thirty-first session).
+QUERY_MIN_SIDE = 640
 # Items cut from a page (``indexes.page_items``) are enlarged less: a 96 px product thumbnail at
 # 384 px was found as often as at 768 (111 and 111 of 120 generated product grids) in half the time.
 # A product photo's salient region (``indexes.salient_region``) is enlarged like a whole query: of
-# 90 mock-ups the page missed, 34 found at 768 against 25 at 384 (BENCHMARKS.md).
+# 90 mock-ups the page missed, 34 found at 768 (the query size then) against 25 at 384 (BENCHMARKS.md).
 ITEM_MIN_SIDE = 384
 # Descriptor budgets. Queries scale theirs with area (~1000 at 1024x1024).
 REFERENCE_FEATURES = 256

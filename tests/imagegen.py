@@ -114,11 +114,12 @@ CAPITOL = SAMPLES.parent / "works" / "03_us_capitol_building_cli.png"
 
 
 def blurred_capitol() -> bytes:
-    """``CAPITOL`` flattened on white, Gaussian-blurred (radius 5), as PNG."""
+    """``CAPITOL`` flattened on white, Gaussian-blurred (radius 7: its PDQ drifts 36 bits, its pHash 2,
+    and its ORB features alone stay under `review`), as PNG."""
     art = Image.open(CAPITOL).convert("RGBA")
     flat = Image.new("RGB", art.size, (255, 255, 255))
     flat.paste(art, mask=art.getchannel("A"))
-    return encode(flat.filter(ImageFilter.GaussianBlur(5)))
+    return encode(flat.filter(ImageFilter.GaussianBlur(7)))
 
 
 # ---- low-information images ---------------------------------------------------------------

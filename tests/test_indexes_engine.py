@@ -715,13 +715,14 @@ def test_placed_edges_lift_a_crop_with_few_keypoints_to_match(
     engine = Engine()
     for key, fp in refs.items():
         engine.add(key, fp)
-    crop = query(imagegen.jpeg(imagegen.crop_fraction(flat(1), 0.45, "top-left"), 40))
-    # Its first 200 keypoints only: a placement with too few inliers for `match` on their own.
-    weak = dataclasses.replace(crop, local=crop.local.head(200), mirrored=crop.mirrored.head(0))
-    found = assert_found(engine.search(weak), 1)
+    # A committed clip art, whose flat colours give few corners.
+    crop = query(imagegen.jpeg(imagegen.crop_fraction(flat(14), 0.45, "top-left"), 40))
+    # Its first 120 keypoints only: a placement with too few inliers for `match` on their own.
+    weak = dataclasses.replace(crop, local=crop.local.head(120), mirrored=crop.mirrored.head(0))
+    found = assert_found(engine.search(weak), 14)
     assert found.kind == "partial"
     monkeypatch.setattr(scoring, "PLACED_EDGES_MATCH", 2.0)  # placed edges switched off
-    assert [m.verdict for m in engine.search(weak) if m.key == 1] == ["review"]
+    assert [m.verdict for m in engine.search(weak) if m.key == 14] == ["review"]
 
 
 def test_a_drawing_inside_a_stronger_match_is_explained_away() -> None:
