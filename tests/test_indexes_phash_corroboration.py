@@ -38,8 +38,8 @@ def reference() -> Fingerprint:
 
 
 def _blurred_copy() -> Fingerprint:
-    """The copy's whole-image evidence only: its ORB features also find the work, and would hide
-    what the hashes decide."""
+    """The copy's whole-image evidence only: its ORB features add evidence of their own, which
+    would blur what the hashes decide."""
     return dataclasses.replace(fingerprint(blurred_capitol()), local=NONE, mirrored=NONE)
 
 
