@@ -68,9 +68,9 @@ def background_to_white(rgb: np.ndarray) -> np.ndarray | None:
 def off_colour(rgb: np.ndarray, colour: npt.ArrayLike, tolerance: int) -> np.ndarray:
     """Pixels differing from ``colour`` by more than ``tolerance`` in any channel.
 
-    In uint8, channel by channel: a float64 difference and numpy's max along the colour axis
-    cost ~1.5 ms a query, this ~0.1 ms."""
-    flat = np.empty_like(rgb)
-    flat[:] = colour
-    diff = cv2.absdiff(rgb, flat)
-    return np.maximum(np.maximum(diff[..., 0], diff[..., 1]), diff[..., 2]) > tolerance
+    One ``cv2.inRange`` pass: numpy's channel-by-channel maximum of an ``absdiff`` cost ten times
+    as much (0.44 against 0.05 ms at 256 px), and a clean scan listing asks this 4-5 times."""
+    centre = np.asarray(colour).astype(np.int16).reshape(-1)
+    low = np.clip(centre - tolerance, 0, 255).astype(np.uint8)
+    high = np.clip(centre + tolerance, 0, 255).astype(np.uint8)
+    return cv2.inRange(rgb, low, high) == 0
