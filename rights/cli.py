@@ -475,7 +475,8 @@ def cmd_log_verify(args: argparse.Namespace) -> int:
         from rights import db
         from rights.log.works_check import first_disagreement
 
-        with closing(db.connect(data_dir, migrate=False)) as conn:
+        with closing(db.connect_read_only(data_dir / db.DB_FILENAME)) as conn:
+            conn.row_factory = sqlite3.Row
             disagreement = first_disagreement(conn)
         if disagreement is not None:
             report.ok, (report.first_bad_index, report.problem) = False, disagreement

@@ -87,6 +87,31 @@ def connect(data_dir: Path, *, migrate: bool = True) -> sqlite3.Connection:
     return conn
 
 
+def connect_read_only(path: Path) -> sqlite3.Connection:
+    """Open the database file ``path`` for reading only: nothing is created, migrated or written.
+
+    SQLite reads a WAL database through its ``-shm`` index, which it must be able to create; on a
+    read-only medium (an auditor's mount of a registry snapshot, a write-protected backup) that
+    fails with "unable to open database file". There, with no ``-wal`` file holding commits the
+    database file lacks, the file alone is the whole database and is opened as immutable; with one,
+    a clear error says what to do instead of reading a stale state."""
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        return conn
+    except sqlite3.OperationalError:
+        conn.close()
+        if os.access(path.parent, os.W_OK):
+            raise
+    wal = path.with_name(path.name + "-wal")
+    if wal.exists() and wal.stat().st_size > 0:
+        raise RightsError(
+            f"{path.parent} is read-only and {wal.name} holds commits not yet in {path.name}; "
+            "copy the data directory somewhere writable and read the copy"
+        )
+    return sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro&immutable=1", uri=True)
+
+
 def schema_version(conn: sqlite3.Connection) -> int:
     row = conn.execute("SELECT max(version) FROM schema_version").fetchone()
     return int(row[0] or 0)

@@ -315,8 +315,10 @@ def _open(db: sqlite3.Connection | Path | str) -> tuple[sqlite3.Connection, bool
         path = path / DB_FILENAME
     if not path.exists():
         raise FileNotFoundError(f"no log database at {path}")
-    # Read-only: verification must never create or migrate anything.
-    return sqlite3.connect(f"file:{path}?mode=ro", uri=True), True
+    from rights.db import connect_read_only
+
+    # Read-only: verification must never create or migrate anything (and works on read-only media).
+    return connect_read_only(path), True
 
 
 def _default_key_path(conn: sqlite3.Connection) -> Path:
