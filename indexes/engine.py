@@ -307,13 +307,13 @@ class Engine:
             raise ValueError(f"limit must not be negative, got {limit}")
         with self._lock.read():
             matches = self._search_page(fp, min_score)
-        if fp.items:
-            # Outside the read lock: each item's search takes it again, and a writer waiting
-            # between the two would block both.
-            if not any(m.verdict == "match" for m in matches):
-                matches = self._with_items(fp, matches, limit, min_score, lambda box: True)
-            elif (beside := _beside_found(fp, matches)) is not None:
-                matches = self._with_items(fp, matches, limit, min_score, beside)
+        # Outside the read lock: each item's search takes it again, and a writer waiting between
+        # the two would block both. Items are asked for only when some could be searched: a page
+        # matched whole never looks for them (``DeferredItems.found_later``).
+        found = any(m.verdict == "match" for m in matches)
+        keep = _beside_found(fp, matches) if found else lambda box: True
+        if keep is not None and fp.items:
+            matches = self._with_items(fp, matches, limit, min_score, keep)
         return matches[:limit]
 
     def _search_page(self, fp: Fingerprint, min_score: float) -> list[Match]:

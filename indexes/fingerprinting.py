@@ -371,14 +371,19 @@ def _fingerprint_decoded(
         appearance=appearance_signature(small),
         thumbnail=small,
         panels=tuple(panel_boxes),
-        items=_items(page, small, sha256) if role == "query" and whole_page and reason is None else (),
+        items=(
+            DeferredItems.found_later(functools.partial(_items, page, small, sha256))
+            if role == "query" and whole_page and reason is None
+            else ()
+        ),
     )
 
 
 def _items(page: DecodedImage, small: np.ndarray, sha256: str) -> DeferredItems:
     """The items on the page, found on its 256 px thumbnail (at full size, JPEG speckle made
     finding them cost 23 ms a query), cut from its pixels as decoded (never enlarged), to be
-    fingerprinted when a search first needs them. A page with none may be a product photo:
+    fingerprinted when a search first needs them (looked for only then too: ``DeferredItems.
+    found_later``). A page with none may be a product photo:
     then its salient region is its one item, enlarged as a whole query is (``salient_region``)."""
     boxes = page_items(small)
     min_side = ITEM_MIN_SIDE

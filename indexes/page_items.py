@@ -202,21 +202,29 @@ def _repeats(box: Box, look: np.ndarray, other: Box, other_look: np.ndarray) -> 
 
 
 class DeferredItems:
-    """A query's page items, each fingerprinted on first use, then kept.
+    """A query's page items, found on first use, each fingerprinted on first use, then kept.
 
     ``len``, truth and :meth:`boxes` need no fingerprints: a search iterates all of them only when
     the page itself matched nothing, so the 71 of 200 benchmark drawings with parts small beside
     their canvas (and every page a search matches whole) never pay for their items' fingerprints
     (~20 ms each); after a partial match only the items :meth:`where` picks are fingerprinted.
-    Pickled (to or from a worker process), each travels as its cut-out pixels, or as its
-    fingerprint once computed."""
+    Built with :meth:`found_later`, not even the items are looked for until something asks: a
+    page the search matches whole never needs them (finding them was ~1.6 ms of a scan listing's
+    13 ms fingerprint). Pickled (to or from a worker process), the items are found first, and each
+    travels as its cut-out pixels, or as its fingerprint once computed."""
 
     def __init__(self, pending: Sequence[tuple[Box, Any]], compute: Callable[[int, Box, Any], Any]) -> None:
-        self._boxes: tuple[Box, ...] = tuple(box for box, _ in pending)
-        self._crops: list[Any] = [crop for _, crop in pending]  # None once fingerprinted
-        self._fingerprints: list[Any] = [None] * len(self._boxes)
+        self._find: Callable[[], DeferredItems] | None = None
         self._compute = compute
         self._lock = threading.Lock()
+        self._keep(pending)
+
+    @classmethod
+    def found_later(cls, find: Callable[[], DeferredItems]) -> DeferredItems:
+        """The items ``find`` returns, called once, when first needed."""
+        out = cls((), _never)
+        out._find = find
+        return out
 
     @classmethod
     def computed(cls, done: Sequence[tuple[Box, Any]]) -> DeferredItems:
@@ -224,7 +232,21 @@ class DeferredItems:
         out._fingerprints = [item for _, item in done]
         return out
 
+    def _keep(self, pending: Sequence[tuple[Box, Any]]) -> None:
+        self._boxes: tuple[Box, ...] = tuple(box for box, _ in pending)
+        self._crops: list[Any] = [crop for _, crop in pending]  # None once fingerprinted
+        self._fingerprints: list[Any] = [None] * len(self._boxes)
+
+    def _found(self) -> None:
+        with self._lock:
+            if self._find is not None:
+                found = self._find()
+                self._keep(tuple(zip(found._boxes, found._crops, strict=True)))
+                self._compute = found._compute
+                self._find = None  # drops the page it held
+
     def __len__(self) -> int:
+        self._found()
         return len(self._boxes)
 
     def __iter__(self) -> Iterator[tuple[Box, Any]]:
@@ -232,6 +254,7 @@ class DeferredItems:
 
     def boxes(self) -> tuple[Box, ...]:
         """Where the items are, in page pixels, without fingerprinting any."""
+        self._found()
         return self._boxes
 
     @property
@@ -241,7 +264,7 @@ class DeferredItems:
 
     def where(self, keep: Callable[[Box], bool]) -> Iterator[tuple[Box, Any]]:
         """The items whose box ``keep`` accepts, with their fingerprints (computed as needed)."""
-        for n, box in enumerate(self._boxes):
+        for n, box in enumerate(self.boxes()):
             if keep(box):
                 yield box, self._item(n)
 
@@ -253,6 +276,7 @@ class DeferredItems:
             return self._fingerprints[n]
 
     def __reduce__(self) -> tuple[Any, ...]:
+        self._found()
         with self._lock:
             return _rebuilt, (self._boxes, list(self._crops), list(self._fingerprints), self._compute)
 
