@@ -34,7 +34,7 @@ from rights.config import Settings, SettingsError, load_settings, resolve_data_d
 from rights.errors import RightsError
 from rights.limits import MAX_COUNT, MAX_MATCH_LIMIT, MAX_TITLE_LENGTH, MAX_WORKERS
 from rights.log import VerificationError, load_public_key, log_size, verify_log, verify_receipt
-from rights.log.signing import PUBLIC_KEY_FILE
+from rights.log.signing import PRIVATE_KEY_FILE, PUBLIC_KEY_FILE
 from rights.text import has_lone_surrogates, readable, title_from_file_name
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
@@ -508,12 +508,24 @@ def cmd_backup(args: argparse.Namespace) -> int:
 
         report = backup(data_dir, args.dest, progress=progress)
     emit_json(report.to_json())
+    problems = []
     if report.missing_originals:
-        return _fail(
+        problems.append(
             f"{len(report.missing_originals)} originals named by the database are missing from {data_dir} "
-            f"(first: {report.missing_originals[0]}); the backup holds everything else",
-            EXIT_FAILURE,
+            f"(first: {report.missing_originals[0]})"
         )
+    if report.damaged_originals:
+        problems.append(
+            f"{len(report.damaged_originals)} originals in {data_dir} no longer match their SHA-256 "
+            f"(first: {report.damaged_originals[0]}; copied as they are)"
+        )
+    if report.missing_signing_key:
+        problems.append(
+            f"{data_dir} has no {PRIVATE_KEY_FILE} although its log is signed, so neither it nor the "
+            "backup can record anything new"
+        )
+    if problems:
+        return _fail("; ".join(problems) + "; the backup holds everything else", EXIT_FAILURE)
     return EXIT_OK
 
 

@@ -9,10 +9,13 @@ register an edited copy and list exactly that file: the contested work opens no 
 creator would get none either. The prior work's score is the weaker of the two links, so both had to
 reach `match`.
 
-Only conflicts where the prior work covers most of the contested one are followed: a collage that
-holds the prior work in a corner is contested too, but a listing showing another part of it does not
-show the prior work (an audit had a listing of the copier's own half name the original). And the
-listing is never the prior work's own file: an `exact` link is passed on as `near`.
+A listing that shows the contested work whole (its file, or a near-duplicate) shows every prior work
+in it. One that shows only part of it (a ``partial`` match) is passed on only to prior works covering
+most of the contested one: a collage that holds the prior work in a corner is contested too, but a
+listing showing another part of it does not show the prior work (an audit had a listing of the
+copier's own half name the original), while a copier who registers a page holding the original in a
+corner and lists that page must not hide the original (a later audit: no case opened). And the
+listing is never the prior work's own file: an `exact` link is passed on as `near` or `partial`.
 """
 
 from __future__ import annotations
@@ -41,8 +44,13 @@ def with_prior_works(
     for _ in range(_MAX_HOPS):
         added = []
         for m in frontier:
+            whole = m["kind"] in ("exact", "near")
             for prior in _priors(conn, parse_work_id(m["work_id"])):
+                if not (whole or prior["covers"]):
+                    continue
                 score = min(float(m["score"]), float(prior["score"]))
+                # The listing is the contested file: the prior work lies where it was found in it.
+                inside = m["kind"] == "exact" and not prior["covers"] and prior["region"] is not None
                 known = found.get(prior["work_id"])
                 if known is not None and (known["verdict"] == "match" and known["score"] >= score):
                     continue
@@ -52,8 +60,8 @@ def with_prior_works(
                     "title": prior["title"],
                     "score": score,
                     "verdict": "match",
-                    "kind": "near" if m["kind"] in ("exact", "near") else "partial",
-                    "region": m["region"],
+                    "kind": "near" if whole and prior["covers"] else "partial",
+                    "region": prior["region"] if inside else m["region"],
                     "licensed": False,
                 }
                 added.append(found[prior["work_id"]])
@@ -67,7 +75,7 @@ def with_prior_works(
 
 def _priors(conn: sqlite3.Connection, key: int) -> list[dict[str, Any]]:
     """The live works a contested work ``key`` was found to copy, by other creators (none if it is
-    not contested)."""
+    not contested), each with whether it covers most of the contested work and where it lies in it."""
     rows = conn.execute(
         "SELECT p.id, p.creator, p.title, c.score, c.kind, c.region, w.fingerprint FROM works w"
         " JOIN work_conflicts c ON c.work_id = w.id JOIN works p ON p.id = c.prior_work_id"
@@ -75,15 +83,16 @@ def _priors(conn: sqlite3.Connection, key: int) -> list[dict[str, Any]]:
         " AND c.verdict = 'match' AND p.creator != w.creator",
         (key,),
     ).fetchall()
-    covering = [r for r in rows if _covers(r["kind"], r["region"], r["fingerprint"])]
     return [
         {
             "work_id": format_work_id(r["id"]),
             "creator": r["creator"],
             "title": r["title"],
             "score": r["score"],
+            "covers": _covers(r["kind"], r["region"], r["fingerprint"]),
+            "region": json.loads(r["region"]) if r["region"] else None,
         }
-        for r in covering
+        for r in rows
     ]
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import stat
+import sys
 import threading
 from pathlib import Path
 
@@ -16,7 +18,10 @@ from rights.cli import main
 from rights.derived_index import INDEX_DIRNAME
 from rights.log import LogStore, Signer, verify_log
 from rights.registry import Registry
+from tests.read_only_mount import run_read_only
 from tests.rights_support import artwork_png, near_copy
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
@@ -37,7 +42,8 @@ def test_the_copy_opens_as_the_same_registry(data_dir: Path, tmp_path: Path) -> 
     dest = tmp_path / "backups" / "monday"
     report = backup(data_dir, dest)
     assert report.to_json() | {"bytes": 0} == {
-        "backup": str(dest), "works": 3, "log_entries": 3, "originals": 3, "missing_originals": 0, "bytes": 0
+        "backup": str(dest), "works": 3, "log_entries": 3, "originals": 3, "missing_originals": 0,
+        "damaged_originals": 0, "missing_signing_key": False, "bytes": 0,
     }  # fmt: skip
     assert not (dest / INDEX_DIRNAME).exists()  # derived data: rebuilt at the first open
     assert report.bytes == sum(f.stat().st_size for f in dest.rglob("*") if f.is_file())  # feeds too
@@ -101,6 +107,8 @@ def test_refusals_and_a_missing_original(
     not_utf8 = os.fsdecode(bytes(tmp_path / "b") + b"\xff")  # was a UnicodeEncodeError traceback
     assert main(["--data", str(data_dir), "backup", not_utf8]) == 2
     assert "UTF-8" in capsys.readouterr().err and not list(tmp_path.glob(".*partial*"))
+    assert main(["--data", str(data_dir), "backup", ""]) == 2  # was "'.' already exists"
+    assert "new folder's name" in capsys.readouterr().err
 
     with Registry.open(data_dir) as reg:
         sha = reg.list_works()["works"][0]["sha256"]
@@ -125,3 +133,50 @@ def test_a_killed_backups_part_copy_is_removed_by_the_next_one(data_dir: Path, t
         (folder / "log-signing-key.pem").write_text("secret")
     backup(data_dir, tmp_path / "copy")
     assert not abandoned.exists() and running.exists() and (tmp_path / "copy" / db.DB_FILENAME).is_file()
+
+
+def test_damaged_originals_and_a_lost_signing_key_are_reported(
+    data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with Registry.open(data_dir) as reg:
+        sha = reg.list_works()["works"][1]["sha256"]
+    original = db.original_path(data_dir, sha)
+    original.write_bytes(original.read_bytes()[:100])  # truncated where it lies
+    (data_dir / "log-signing-key.pem").unlink()
+    assert main(["--data", str(data_dir), "backup", str(tmp_path / "b")]) == 1
+    out, err = capsys.readouterr()
+    report = json.loads(out)
+    assert report["damaged_originals"] == 1 and report["missing_originals"] == 0
+    assert report["missing_signing_key"] is True
+    assert sha in err and "no longer match" in err and "log-signing-key.pem" in err and err.count("\n") == 1
+    assert db.original_path(tmp_path / "b", sha).read_bytes() == original.read_bytes()  # copied as it is
+
+
+def test_a_damaged_database_is_named_and_left_untouched(
+    data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    database = data_dir / db.DB_FILENAME
+    raw = bytearray(database.read_bytes())
+    page = 4096
+    # A b-tree page of the works table, its child pointers overwritten: SQLite's VACUUM INTO called
+    # this "database or disk is full".
+    with sqlite3.connect(database) as conn:
+        root = conn.execute("SELECT rootpage FROM sqlite_master WHERE name = 'works'").fetchone()[0]
+    start = (root - 1) * page
+    raw[start + 8 : start + page] = b"\xab" * (page - 8)
+    database.write_bytes(raw)
+    before = database.read_bytes()
+    assert main(["--data", str(data_dir), "backup", str(tmp_path / "b")]) == 1
+    err = capsys.readouterr().err
+    assert "is damaged" in err and "restore it from an earlier backup" in err and err.count("\n") == 1
+    assert not (tmp_path / "b").exists() and not list(tmp_path.glob(".*partial*"))
+    assert database.read_bytes() == before
+
+
+def test_a_read_only_registry_is_backed_up_without_writing_to_it(data_dir: Path, tmp_path: Path) -> None:
+    dest = tmp_path / "copy"
+    run = run_read_only(
+        data_dir, [sys.executable, "-m", "rights", "--data", str(data_dir), "backup", str(dest)], REPO
+    )
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout)["works"] == 3 and verify_log(dest).ok

@@ -4,46 +4,22 @@ of a registry snapshot, or a write-protected backup."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from rights.registry import Registry
+from tests.read_only_mount import run_read_only
 from tests.rights_support import artwork_png
 
 REPO = Path(__file__).resolve().parents[1]
-# Binds the folder onto itself read-only in a mount namespace of its own (root ignores file modes).
-_READ_ONLY_MOUNT = 'mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" && shift && exec "$@"'
 
 
 def _verify_read_only(data: Path) -> subprocess.CompletedProcess[str]:
     command = [sys.executable, "-m", "rights", "--data", str(data), "log", "verify"]
-    if os.geteuid() != 0:
-        modes = {path: path.stat().st_mode for path in [data, *data.rglob("*")]}
-        for path in modes:
-            path.chmod(0o555 if path.is_dir() else 0o444)
-        try:
-            return subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=120)
-        finally:
-            for path, mode in modes.items():
-                path.chmod(mode)
-    if shutil.which("unshare") is None:
-        pytest.skip("running as root without unshare(1): no way to make a folder read-only")
-    run = subprocess.run(
-        ["unshare", "-m", "sh", "-c", _READ_ONLY_MOUNT, "sh", str(data), *command],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    if run.returncode != 0 and ("unshare failed" in run.stderr or "mount:" in run.stderr):
-        pytest.skip(f"cannot mount read-only here: {run.stderr.strip()}")
-    return run
+    return run_read_only(data, command, REPO)
 
 
 def _registry(data: Path, works: int) -> None:

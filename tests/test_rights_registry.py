@@ -147,11 +147,35 @@ def test_a_collage_holding_a_work_does_not_pass_it_to_listings_of_its_other_part
     assert contested["status"] == "contested" and contested["conflicts"][0]["work_id"] == prior["work_id"]
     found = reg.match_image(_jpeg(collage.crop((470, 0, 1150, 600)), 85), 5)["matches"]
     assert [m["creator"] for m in found if m["verdict"] == "match"] == ["bob"]
-    # The collage's own file is an exact copy of the collage only; A is named (as near) only from a
-    # listing that shows it, and never as the exact file.
-    whole = reg.match_image(_jpeg(collage, 90), 5)["matches"]
-    assert {m["creator"]: m["kind"] for m in whole}["bob"] == "exact"
-    assert all(m["kind"] != "exact" for m in whole if m["creator"] == "alice")
+    # The collage's own file shows A, where the registration found it: a copier who registers a page
+    # holding the original in a corner and lists that page must not hide it (an audit: no case opened).
+    whole = {m["creator"]: m for m in reg.match_image(_jpeg(collage, 90), 5)["matches"]}
+    assert whole["bob"]["kind"] == "exact"
+    assert whole["alice"]["verdict"] == "match" and whole["alice"]["kind"] == "partial"
+    x, y, w, h = whole["alice"]["region"]
+    cx, cy, cw, ch = contested["conflicts"][0]["region"]
+    shared = max(0, min(x + w, cx + cw) - max(x, cx)) * max(0, min(y + h, cy + ch) - max(y, cy))
+    assert shared >= 0.8 * max(w * h, cw * ch)
+    # So does a re-encode of the whole collage (named at `match`, somewhere in the listing).
+    again = {m["creator"]: m for m in reg.match_image(_jpeg(collage, 70), 5)["matches"]}
+    assert again["alice"]["verdict"] == "match" and again["alice"]["kind"] == "partial"
+
+
+def test_a_copier_listing_its_registered_mockup_of_a_work_does_not_hide_the_work(reg: Registry) -> None:
+    """The demo's T-shirt mock-up of a coat of arms, registered by a copier (contested, the arms found
+    in 17 % of it) and listed as that file: the copier's exact file explained the listing away, and
+    neither work opened a case (an audit). The arms are named at `match`, where they were found."""
+    samples = Path(__file__).resolve().parents[1] / "samples"
+    original = reg.register("alice", (samples / "works" / "24_coat_of_arms_of_anglica.png").read_bytes())
+    mockup = (samples / "listings" / "pr-1070.jpg").read_bytes()
+    before = {m["creator"]: m for m in reg.match_image(mockup, 5)["matches"]}
+    assert before["alice"]["verdict"] == "match" and before["alice"]["kind"] == "partial"
+    copy = reg.register("mallory", mockup)
+    assert copy["status"] == "contested" and copy["conflicts"][0]["work_id"] == original["work_id"]
+    found = {m["creator"]: m for m in reg.match_image(mockup, 5)["matches"]}
+    assert found["mallory"]["kind"] == "exact"
+    assert found["alice"]["verdict"] == "match" and found["alice"]["kind"] == "partial"
+    assert found["alice"]["region"] == copy["conflicts"][0]["region"]
 
 
 def test_refusals(reg: Registry) -> None:
