@@ -207,8 +207,10 @@ def _rescanned(status: str, *, licensed: bool, by_hand: bool = False) -> tuple[s
 
 
 def _licensed_by_hand(conn: sqlite3.Connection, case_id: int) -> bool:
+    # The last move to `licensed`: a note added to a licensed case later moved nothing.
     row = conn.execute(
-        "SELECT actor FROM case_events WHERE case_id = ? AND to_status = 'licensed' ORDER BY id DESC LIMIT 1",
+        "SELECT actor FROM case_events WHERE case_id = ? AND to_status = 'licensed'"
+        " AND from_status IS NOT 'licensed' ORDER BY id DESC LIMIT 1",
         (case_id,),
     ).fetchone()
     return row is not None and row[0] not in SYSTEM_ACTORS
@@ -305,6 +307,9 @@ def change_status(
         raise BadInput("note must not contain control characters other than line breaks and tabs")
     case = get_case(conn, case_id)
     if new_status == case.status:
+        # Already there: nothing moves, but a note given with it is kept in the history (it was lost).
+        if note:
+            _event(conn, case_id, case.status, new_status, actor=actor, note=note)
         return case
     if new_status not in TRANSITIONS[case.status]:
         allowed = ", ".join(sorted(TRANSITIONS[case.status]))

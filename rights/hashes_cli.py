@@ -151,8 +151,11 @@ def _input(name: str) -> Iterator[TextIO]:
     if name == "-":
         yield sys.stdin
         return
-    with open(name, "rb") as probe:
-        start = probe.read(2)
+    try:
+        with open(name, "rb") as probe:
+            start = probe.read(2)
+    except (IsADirectoryError, PermissionError) as exc:  # the argument is wrong: exit 2, as elsewhere
+        raise UsageError(f"{name}: {exc.strerror or exc}") from None
     # Windows editors start UTF-8 with a byte-order mark, and save "Unicode" text as UTF-16.
     utf16 = start in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
     with open(name, encoding="utf-16" if utf16 else "utf-8-sig", errors="replace") as fh:

@@ -47,6 +47,7 @@ class _Stored:
     sha256: str
     digest: str
     path: Path
+    damaged: bool = False  # the stored fingerprint cannot be read back
 
 
 def refingerprint(
@@ -93,8 +94,17 @@ def _candidates(registry: Registry, everything: bool) -> Iterator[_Stored]:
         f"SELECT id, sha256, fp_digest, {blob} FROM works WHERE status != 'withdrawn' ORDER BY id"
     )
     for key, sha256, digest, stored in rows:
-        if everything or Fingerprint.from_bytes(bytes(stored)).outdated:
-            yield _Stored(key, sha256, digest, db.original_path(registry.data_dir, sha256))
+        path = db.original_path(registry.data_dir, sha256)
+        if everything:
+            yield _Stored(key, sha256, digest, path)
+            continue
+        try:
+            outdated = Fingerprint.from_bytes(bytes(stored)).outdated
+        except ValueError:  # damaged in the database: fingerprinted again from its original
+            yield _Stored(key, sha256, digest, path, damaged=True)
+            continue
+        if outdated:
+            yield _Stored(key, sha256, digest, path)
 
 
 def _read_all(paths: list[Path]) -> Iterator[tuple[Path, bytes | OSError]]:
@@ -118,9 +128,16 @@ def _redo(registry: Registry, work: _Stored, data: bytes | OSError, summary: Sum
     if fp.low_information:
         return f"now below the quality gate ({fp.low_information_reason}); the old fingerprint is kept"
     if fp.digest() == work.digest:
-        summary.unchanged += 1
+        # The log already records this fingerprint: a damaged copy of it is written back as it was.
+        if work.damaged and registry.restore_fingerprint(work.key, fp):
+            summary.refingerprinted += 1
+        else:
+            summary.unchanged += 1
         return None
     if registry.replace_fingerprint(work.key, fp, work.digest):
         summary.refingerprinted += 1
+        return None
+    if registry.fingerprint_digest(work.key) == fp.digest():
+        summary.unchanged += 1  # another run stored this very fingerprint first
         return None
     return "changed by another process meanwhile (withdrawn or re-fingerprinted); left as it is"

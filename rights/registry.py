@@ -292,6 +292,26 @@ class Registry:
             self.index.changed(lambda: self.engine.add(key, fp))
             return True
 
+    def restore_fingerprint(self, key: int, fp: Fingerprint) -> bool:
+        """Write back a live work's stored fingerprint, damaged in the database, as ``fp``: the same
+        fingerprint (its digest is the one stored and logged), so nothing is logged. False, changing
+        nothing, if the work was withdrawn or its digest is no longer ``fp``'s."""
+        with self._write_lock:
+            self.sync()
+            with db.transaction(self.db):
+                row = works.fetch_row(self.db, key)
+                same = row["fp_digest"] == fp.digest() and row["sha256"] == fp.sha256
+                if row["status"] == "withdrawn" or not same:
+                    return False
+                self.db.execute("UPDATE works SET fingerprint = ? WHERE id = ?", (fp.to_bytes(), key))
+            self.index.changed(lambda: self.engine.add(key, fp))
+            return True
+
+    def fingerprint_digest(self, key: int) -> str | None:
+        """The digest of a live work's stored fingerprint; None if withdrawn or unknown."""
+        row = self.db.execute("SELECT fp_digest, status FROM works WHERE id = ?", (key,)).fetchone()
+        return None if row is None or row["status"] == "withdrawn" else str(row["fp_digest"])
+
     @contextmanager
     def bulk_fingerprint_changes(self) -> Iterator[None]:
         """Wrap a run of :meth:`replace_fingerprint`: until it ends cleanly, the marker makes any later

@@ -183,6 +183,9 @@ def test_status_transitions(conn: sqlite3.Connection) -> None:
     with db.transaction(conn):
         case = cases.change_status(conn, case.id, "taken_down", actor="ana")
     assert case.status == "taken_down"
+    with db.transaction(conn):  # already there: nothing moves, and only a note is recorded
+        assert cases.change_status(conn, case.id, "taken_down", actor="ana").status == "taken_down"
+        cases.change_status(conn, case.id, "taken_down", actor="ana", note="gone from the shop")
     with pytest.raises(Conflict, match="can move to open, not dismissed"):
         cases.change_status(conn, case.id, "dismissed")
     with pytest.raises(BadInput, match="unknown case status"):
@@ -194,8 +197,10 @@ def test_status_transitions(conn: sqlite3.Connection) -> None:
         (None, "open"),
         ("open", "notified"),
         ("notified", "taken_down"),
+        ("taken_down", "taken_down"),
     ]
     assert events[1]["actor"] == "ana" and events[1]["note"] == "sent"
+    assert events[3]["note"] == "gone from the shop"  # was dropped
 
 
 def test_every_listed_transition_is_allowed_and_others_refused(conn: sqlite3.Connection) -> None:
@@ -216,3 +221,19 @@ def test_to_dict_hides_thumbnails_unless_asked(conn: sqlite3.Connection) -> None
     assert "query_thumb" not in case.to_dict()["evidence"]
     assert case.to_dict(with_images=True)["evidence"]["query_thumb"] == "x"
     assert case.to_dict()["evidence"]["region"] == [4, 5, 60, 70]
+
+
+def test_a_note_on_a_licence_settled_case_keeps_it_settled_by_the_licence(conn: sqlite3.Connection) -> None:
+    """A case a licence moved to `licensed` reopens when no licence covers it any more; an owner's note
+    on it (no move) must not make it look licensed by hand, which no scan reverses."""
+    case = _hit(conn)
+    with db.transaction(conn):
+        cases._set_status(conn, case.id, "open", "licensed", actor="licence", note="licence granted")
+    assert not cases._licensed_by_hand(conn, case.id)
+    with db.transaction(conn):
+        cases.change_status(conn, case.id, "licensed", actor="ana", note="checked the contract")
+    assert not cases._licensed_by_hand(conn, case.id)
+    with db.transaction(conn):
+        cases.change_status(conn, case.id, "open", actor="ana")
+        cases.change_status(conn, case.id, "licensed", actor="ana")
+    assert cases._licensed_by_hand(conn, case.id)

@@ -158,6 +158,9 @@ def test_another_tools_hashes_find_their_works(registry_dir: Path, tmp_path: Pat
     assert cli(registry_dir, "hashes", "match", str(listing), "--max-distance", "0") == 0
     tight = [json.loads(line)["matches"] for line in capsys.readouterr().out.splitlines()]
     assert tight[0] == [] and [m["distance"] for m in tight[1]] == [0]
+    # A folder given for the list is bad usage (exit 2), as a missing file is; it exited 1.
+    assert cli(registry_dir, "hashes", "match", str(listing.parent)) == 2
+    assert "Is a directory" in capsys.readouterr().err
 
 
 def test_a_lost_original_is_named_and_the_rest_still_listed(registry_dir: Path, capsys: Capture) -> None:

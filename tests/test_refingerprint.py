@@ -185,3 +185,28 @@ def test_works_of_the_previous_method_are_refingerprinted_too(data: Path) -> Non
             "failed": 0,
         }
         assert not _stored(reg, 2).outdated
+
+
+def test_a_fingerprint_damaged_in_the_database_is_written_back_unlogged(data: Path) -> None:
+    """One unreadable stored fingerprint stopped the whole run with a traceback (an audit)."""
+    with Registry.open(data) as reg, reg.transaction() as conn:
+        stored = conn.execute("SELECT fingerprint, fp_digest FROM works WHERE id = 2").fetchone()
+        conn.execute("UPDATE works SET fingerprint = ? WHERE id = 2", (bytes(stored[0])[:100],))
+    with Registry.open(data) as reg:
+        log_size = reg.log.size()
+        summary = refingerprint(reg)
+        assert summary.to_json() == {"checked": 1, "refingerprinted": 1, "unchanged": 0, "failed": 0}
+        assert _stored(reg, 2).digest() == stored[1]  # the fingerprint the log records, readable again
+        assert reg.log.size() == log_size  # nothing new to log
+        assert refingerprint(reg).checked == 0
+    assert verify_log(data).ok
+
+
+def test_works_another_run_refingerprinted_first_count_as_unchanged(data: Path) -> None:
+    """Two runs at once: the one that lost every race exited 1, though every work was up to date."""
+    _age(data, [1, 2])
+    with Registry.open(data) as first, Registry.open(data) as second:
+        summary = refingerprint(first, on_start=lambda todo: refingerprint(second))
+        assert summary.to_json() == {"checked": 2, "refingerprinted": 0, "unchanged": 2, "failed": 0}
+        assert not _stored(first, 1).outdated and not _stored(first, 2).outdated
+    assert verify_log(data).ok
