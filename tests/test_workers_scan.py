@@ -614,3 +614,30 @@ def test_the_same_image_bytes_under_other_names_are_analysed_once(
     assert results[0].matches and results[0].matches[0].verdict == "match"
     assert results[1].matches == results[0].matches and results[1].query_thumb == results[0].query_thumb
     assert not any(m.verdict == "match" for m in results[2].matches)  # analysed on its own
+
+
+def test_images_outside_the_feeds_folder_are_read_under_an_image_root(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A feed naming images by absolute path in a shared store: refused as outside the allowed folders
+    (with no way to allow them), until the store is named with ``--image-root``."""
+    from workers.cli import main as rights_main
+
+    data = tmp_path / "data"
+    with Registry.open(data) as registry:
+        registry.register("ann", encode(artwork(41)), title="forty-one")
+    store, feeds = tmp_path / "store", tmp_path / "feeds"
+    store.mkdir()
+    feeds.mkdir()
+    (store / "copy.jpg").write_bytes(encode(pirate(artwork(41), "crop"), "JPEG", quality=85))
+    line = {"listing_id": "a", "platform": "p", "image": str(store / "copy.jpg")}
+    scan = ["--data", str(data), "scan", str(write_feed(feeds / "feed.jsonl", [line])), "--workers", "1"]
+    assert rights_main([*scan, "--out", str(tmp_path / "refused.jsonl")]) == 0
+    (refused,) = read_findings(tmp_path / "refused.jsonl")
+    assert refused["verdict"] == "error" and "outside the allowed folders" in refused["error"]
+    assert rights_main([*scan, "--image-root", str(tmp_path / "nowhere"), "--out", "x.jsonl"]) == 2
+    assert "not a folder" in capsys.readouterr().err
+    scan[3] = str(write_feed(feeds / "again.jsonl", [line]))  # a new scan, not the finished one resumed
+    assert rights_main([*scan, "--image-root", str(store), "--out", str(tmp_path / "found.jsonl")]) == 0
+    (found,) = read_findings(tmp_path / "found.jsonl")
+    assert found["verdict"] == "match" and found["matches"][0]["title"] == "forty-one"

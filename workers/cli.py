@@ -46,6 +46,14 @@ def parser() -> argparse.ArgumentParser:
     scan.add_argument(
         "--scheduler", type=scheduler_address, metavar="ADDRESS", help="run on this Dask scheduler instead"
     )
+    scan.add_argument(
+        "--image-root",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="also read local images under DIR (repeatable; by default only under the feed's folder)",
+    )
     scan.set_defaults(handler=cmd_scan)
 
     demo = add_command(p, "demo", help="register the sample works, scan the sample feed, write a report")
@@ -95,12 +103,24 @@ def cmd_scan(args: argparse.Namespace) -> int:
         what = "no such feed file" if not args.feed.exists() else "not a regular file; give a feed file"
         raise UsageError(f"{args.feed}: {what}")
     rights_cli.existing_registry(args)  # an empty one made by a mistyped --data would find nothing
+    for root in args.image_root:
+        if not root.is_dir():
+            raise UsageError(f"--image-root {root}: not a folder")
+    # The feed's own folder stays allowed: relative paths resolve against it.
+    roots = [args.feed.absolute().parent, *args.image_root] if args.image_root else None
     settings = settings_from_args(args)
     _check_outputs(args.feed, args.out, args.report, data=Path(settings.data))
     with Registry.open(settings) as registry:
         ctx = make_context(registry)
         with _runner(ctx, args.workers, args.scheduler) as runner:
-            outcome = run_scan(args.feed, registry=registry, runner=runner, out=args.out, report=args.report)
+            outcome = run_scan(
+                args.feed,
+                registry=registry,
+                runner=runner,
+                out=args.out,
+                report=args.report,
+                allowed_roots=roots,
+            )
     totals = outcome.summary.totals()
     resumed = f", {outcome.skipped} already done" if outcome.skipped else ""
     print(
