@@ -160,6 +160,8 @@ class Engine:
         # Loaded from files an older release wrote: they lack what this one keeps per work (format
         # 6: the pHash), so whoever holds the fingerprints should rebuild (the registry does).
         self.loaded_older_format = False
+        # The stamp of the files loaded (``save``), read under the same lock: -1 if none or not loaded.
+        self.loaded_stamp = -1
         self._pdq = BinaryIndex(PDQ_BYTES)
         self._local = BinaryIndex(DESCRIPTOR_BYTES, flat_limit=LOCAL_FLAT_LIMIT)
         if self.directory is not None and index_files.exists(self.directory):
@@ -579,6 +581,7 @@ class Engine:
                 size_of=self._size,
                 descriptors=self.exclusive_placements,
             )
+            self.loaded_stamp = index_files.saved_stamp(self.directory)
         self.stored_features_per_work = stored.features_per_work
         self.loaded_older_format = stored.older_format
         self._pdq, self._local, self._works = stored.pdq, stored.local, stored.works
