@@ -28,6 +28,9 @@ from rights.errors import BadInput, RightsError
 from rights.log.signing import PRIVATE_KEY_FILE, PUBLIC_KEY_FILE
 from rights.text import has_lone_surrogates
 
+# SQLite's result code for a write that found no space (also what a damaged page can raise).
+_SQLITE_FULL = 13
+
 
 @dataclass
 class BackupReport:
@@ -86,6 +89,12 @@ def backup(data_dir: Path, dest: Path, *, progress: Callable[[int, int], None] |
             # Another backup to the same folder finished first.
             raise BadInput(f"{dest} already exists; back up into a new folder") from None
         db.fsync_path(dest.parent)  # the rename itself survives a power cut
+    except OSError as exc:
+        shutil.rmtree(work, ignore_errors=True)
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        # Named as the destination's: the failing write's own message named the source file.
+        raise RightsError(f"no space left for the backup in {dest.parent}; nothing was kept") from None
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
@@ -125,8 +134,10 @@ def _copy(data_dir: Path, out: Path, progress: Callable[[int, int], None]) -> Ba
         # freed are left behind (a page-by-page copy of a 900 MB file after a prune kept all of them).
         try:
             source.execute("VACUUM INTO ?", (str(out / db.DB_FILENAME),))
-        except sqlite3.DatabaseError:
+        except sqlite3.DatabaseError as exc:
             _refuse_if_damaged(source, data_dir)
+            if getattr(exc, "sqlite_errorcode", None) == _SQLITE_FULL:  # the copy's disk, then
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)) from exc
             raise
     finally:
         source.close()

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sqlite3
 import stat
+import subprocess
 import sys
 import threading
 from pathlib import Path
@@ -180,3 +182,32 @@ def test_a_read_only_registry_is_backed_up_without_writing_to_it(data_dir: Path,
     )
     assert run.returncode == 0, run.stderr
     assert json.loads(run.stdout)["works"] == 3 and verify_log(dest).ok
+
+
+@pytest.mark.parametrize("room", ["none", "database only"])
+def test_a_full_destination_disk_is_named_and_nothing_is_kept(
+    data_dir: Path, tmp_path: Path, room: str
+) -> None:
+    """A backup onto a disk that fills up: SQLite said "database or disk is full" and, copying the
+    originals, the write error named the source file (an audit). Run on a small tmpfs of its own."""
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        pytest.skip("a small tmpfs needs root and unshare(1)")
+    probe = tmp_path / "probe.sqlite3"
+    with sqlite3.connect(data_dir / db.DB_FILENAME) as conn:
+        conn.execute("VACUUM INTO ?", (str(probe),))
+    size = 16 if room == "none" else probe.stat().st_size // 1024 + 48  # the database fits, not the rest
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    script = f'mount -t tmpfs -o size={size}k tmpfs "$1" && shift && exec "$@"'
+    command = [sys.executable, "-m", "rights", "--data", str(data_dir), "backup", str(disk / "b")]
+    run = subprocess.run(
+        ["unshare", "-m", "sh", "-c", script, "sh", str(disk), *command],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    if "unshare failed" in run.stderr or "mount:" in run.stderr:
+        pytest.skip(f"cannot mount a tmpfs here: {run.stderr.strip()}")
+    assert run.returncode == 1
+    assert run.stderr == f"rights: error: no space left for the backup in {disk}; nothing was kept\n"
