@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sqlite3
 import stat
-import subprocess
 import sys
 import threading
 from pathlib import Path
@@ -20,7 +18,7 @@ from rights.cli import main
 from rights.derived_index import INDEX_DIRNAME
 from rights.log import LogStore, Signer, verify_log
 from rights.registry import Registry
-from tests.read_only_mount import run_read_only
+from tests.read_only_mount import run_on_small_disk, run_read_only
 from tests.rights_support import artwork_png, near_copy
 
 REPO = Path(__file__).resolve().parents[1]
@@ -190,24 +188,13 @@ def test_a_full_destination_disk_is_named_and_nothing_is_kept(
 ) -> None:
     """A backup onto a disk that fills up: SQLite said "database or disk is full" and, copying the
     originals, the write error named the source file (an audit). Run on a small tmpfs of its own."""
-    if os.geteuid() != 0 or shutil.which("unshare") is None:
-        pytest.skip("a small tmpfs needs root and unshare(1)")
     probe = tmp_path / "probe.sqlite3"
     with sqlite3.connect(data_dir / db.DB_FILENAME) as conn:
         conn.execute("VACUUM INTO ?", (str(probe),))
     size = 16 if room == "none" else probe.stat().st_size // 1024 + 48  # the database fits, not the rest
     disk = tmp_path / "disk"
     disk.mkdir()
-    script = f'mount -t tmpfs -o size={size}k tmpfs "$1" && shift && exec "$@"'
     command = [sys.executable, "-m", "rights", "--data", str(data_dir), "backup", str(disk / "b")]
-    run = subprocess.run(
-        ["unshare", "-m", "sh", "-c", script, "sh", str(disk), *command],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    if "unshare failed" in run.stderr or "mount:" in run.stderr:
-        pytest.skip(f"cannot mount a tmpfs here: {run.stderr.strip()}")
+    run = run_on_small_disk(size, disk, command, REPO)
     assert run.returncode == 1
     assert run.stderr == f"rights: error: no space left for the backup in {disk}; nothing was kept\n"
