@@ -122,7 +122,8 @@ class DerivedIndex:
     def open(self, data_dir: Path, *, loaded: bool) -> None:
         """Bring a freshly loaded engine level with the database, rebuilding it when it cannot be
         trusted key by key: unreadable files, a changed feature budget, an older format, or an
-        unfinished ``rights refingerprint``."""
+        unfinished ``rights refingerprint`` with no save stamp to catch up from (with one, the works
+        it refingerprinted since are re-indexed from the log)."""
         engine = self.engine
         # A changed feature budget applies to every work, so the index is rebuilt with it.
         rebudgeted = engine.stored_features_per_work not in (None, engine.features_per_work)
