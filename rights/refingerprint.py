@@ -129,7 +129,7 @@ def _redo(registry: Registry, work: _Stored, data: bytes | OSError, summary: Sum
         return f"now below the quality gate ({fp.low_information_reason}); the old fingerprint is kept"
     if fp.digest() == work.digest:
         # The log already records this fingerprint: a damaged copy of it is written back as it was.
-        if work.damaged and registry.restore_fingerprint(work.key, fp):
+        if work.damaged and registry.replace_fingerprint(work.key, fp, work.digest):
             summary.refingerprinted += 1
         else:
             summary.unchanged += 1

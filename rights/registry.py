@@ -263,7 +263,9 @@ class Registry:
         """Store a fresh fingerprint of a live work's own bytes and log it (kind ``refingerprint``).
 
         Changes nothing and returns False if the work was withdrawn meanwhile or its stored fingerprint is
-        no longer ``previous_digest`` (another run got there first)."""
+        no longer ``previous_digest`` (another run got there first). A fingerprint whose digest is
+        ``previous_digest`` is the one the log already records: it is written back (over a copy damaged
+        in the database) and not logged again."""
         with self._write_lock:
             self.sync()
             conn = self.db
@@ -278,32 +280,18 @@ class Registry:
                     "UPDATE works SET fingerprint = ?, fp_digest = ? WHERE id = ?",
                     (fp.to_bytes(), fp.digest(), key),
                 )
-                self.log.append(
-                    _event(
-                        "refingerprint",
-                        key,
-                        fp.sha256,
-                        fp.digest(),
-                        row["creator"],
-                        now,
-                        previous_fingerprint_digest=previous_digest,
+                if fp.digest() != previous_digest:
+                    self.log.append(
+                        _event(
+                            "refingerprint",
+                            key,
+                            fp.sha256,
+                            fp.digest(),
+                            row["creator"],
+                            now,
+                            previous_fingerprint_digest=previous_digest,
+                        )
                     )
-                )
-            self.index.changed(lambda: self.engine.add(key, fp))
-            return True
-
-    def restore_fingerprint(self, key: int, fp: Fingerprint) -> bool:
-        """Write back a live work's stored fingerprint, damaged in the database, as ``fp``: the same
-        fingerprint (its digest is the one stored and logged), so nothing is logged. False, changing
-        nothing, if the work was withdrawn or its digest is no longer ``fp``'s."""
-        with self._write_lock:
-            self.sync()
-            with db.transaction(self.db):
-                row = works.fetch_row(self.db, key)
-                same = row["fp_digest"] == fp.digest() and row["sha256"] == fp.sha256
-                if row["status"] == "withdrawn" or not same:
-                    return False
-                self.db.execute("UPDATE works SET fingerprint = ? WHERE id = ?", (fp.to_bytes(), key))
             self.index.changed(lambda: self.engine.add(key, fp))
             return True
 
