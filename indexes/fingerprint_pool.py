@@ -1,7 +1,8 @@
 """Fingerprinting in worker processes, for a process that fingerprints from many threads at once.
 
-Threads of one process cannot fingerprint in parallel end to end: PDQ (``pdqhash``) holds the
-GIL for its whole run, and so does the Python glue around OpenCV. An API server with 8
+Threads of one process cannot fingerprint in parallel end to end: the Python glue around OpenCV and
+numpy holds the GIL for much of the run (and ``pdqhash``, PDQ when this was measured, held it
+throughout). An API server with 8
 concurrent registrations kept only 1.56 of its 2 cores busy. Worker processes each run the
 whole pipeline; only the image bytes and the finished fingerprint cross the pipe (~2 ms).
 

@@ -1,8 +1,8 @@
 """Whole-image perceptual hashes: PDQ (industry exchange format) and pHash (imagehash).
 
-PDQ is Meta's 256-bit DCT hash (https://github.com/facebook/ThreatExchange/tree/main/pdq);
-``pdqhash.compute_dihedral`` yields the 8 rotations/mirrors in one pass, which is how HMA
-catches mirrored and 90-degree-rotated copies. pHash is the 64-bit DCT hash of imagehash
+PDQ is Meta's 256-bit DCT hash (https://github.com/facebook/ThreatExchange/tree/main/pdq), computed
+by ``indexes.pdq``; its 8 rotations/mirrors come from one pass, which is how HMA catches mirrored and
+90-degree-rotated copies. pHash is the 64-bit DCT hash of imagehash
 (hackerfactor's "Looks like it"), kept as a cheap corroborating signal.
 """
 
@@ -13,8 +13,9 @@ import functools
 import cv2
 import imagehash
 import numpy as np
-import pdqhash
 from PIL import Image
+
+from indexes import pdq as pdq_hashing
 
 PDQ_BYTES = 32
 PHASH_BYTES = 8
@@ -56,14 +57,12 @@ def hash_input(rgb: np.ndarray) -> np.ndarray:
 
 def pdq(rgb: np.ndarray) -> tuple[np.ndarray, int]:
     """PDQ hash as 32 packed bytes, and its quality (0-100)."""
-    bits, quality = pdqhash.compute(np.ascontiguousarray(hash_input(rgb)))
-    return np.packbits(bits.astype(np.uint8)), int(quality)
+    return pdq_hashing.hash_rgb(hash_input(rgb))
 
 
 def pdq_dihedral(rgb: np.ndarray) -> tuple[np.ndarray, int]:
     """The 8 dihedral PDQ hashes, shape (8, 32) uint8, and the quality (0-100) they share."""
-    hashes, quality = pdqhash.compute_dihedral(np.ascontiguousarray(hash_input(rgb)))
-    return np.packbits(np.asarray(hashes, dtype=np.uint8), axis=1), int(quality)
+    return pdq_hashing.dihedral_rgb(hash_input(rgb))
 
 
 @functools.cache
@@ -126,8 +125,8 @@ def hamming(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 REGION_FRACTIONS = (0.63, 0.7, 0.77)
 # Regions are cut from a half-size copy (~80-100 px each): PDQ reduces them to 64 x 64 anyway,
 # its cost grows with the input, and it holds the GIL, which stalls a server's other requests.
-# Per work 7.6 -> 3.5-4.8 ms (alternating runs); on the 2,000-work benchmark µAP 0.9082 -> 0.9075
-# and recall at `match` 0.8360 -> 0.8365 (2026-12-02).
+# Per work with ``pdqhash`` 7.6 -> 3.5-4.8 ms (alternating runs); on the 2,000-work benchmark
+# µAP 0.9082 -> 0.9075 and recall at `match` 0.8360 -> 0.8365 (2026-12-02).
 _REGION_SOURCE_SIDE = _HASH_SIDE // 2
 
 
@@ -139,11 +138,12 @@ def region_hashes(rgb: np.ndarray) -> np.ndarray:
         f = _REGION_SOURCE_SIDE / max(h, w)
         small = cv2.resize(small, (max(8, round(w * f)), max(8, round(h * f))), interpolation=cv2.INTER_AREA)
         h, w = small.shape[:2]
+    grey = pdq_hashing.luma(small)
     out = []
     for f in REGION_FRACTIONS:
         cw, ch = max(8, int(w * f)), max(8, int(h * f))
         for x, y in ((0, 0), (w - cw, 0), (0, h - ch), (w - cw, h - ch), ((w - cw) // 2, (h - ch) // 2)):
-            bits, quality = pdqhash.compute(np.ascontiguousarray(small[y : y + ch, x : x + cw]))
+            bits, quality = pdq_hashing.hash_luma(grey[y : y + ch, x : x + cw])
             if quality >= PDQ_MIN_QUALITY:
-                out.append(np.packbits(bits.astype(np.uint8)))
+                out.append(bits)
     return np.stack(out) if out else np.zeros((0, PDQ_BYTES), np.uint8)
