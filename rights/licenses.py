@@ -70,7 +70,9 @@ def licensed_keys(
     A licence covers the use when it names the seller as licensee and either names no platform or the
     listing's platform; or when its licensee is the listing's platform itself, a ``platform`` account
     (a platform-wide licence), and it names no other platform. A seller who happens to share a
-    platform's name gets no platform-wide licence.
+    platform's name gets no platform-wide licence, and a platform-wide licence covers no seller of
+    that name on other platforms: a licence to a platform account covers a seller only on a platform
+    it names.
     """
     keys = list(keys)
     if not keys or (platform is None and seller is None):
@@ -79,7 +81,8 @@ def licensed_keys(
     rows = conn.execute(
         f"SELECT DISTINCT work_id FROM licenses WHERE work_id IN ({marks})"
         " AND (expires_at IS NULL OR expires_at > ?)"
-        " AND ((licensee = ? AND (platform IS NULL OR platform = ?))"
+        " AND ((licensee = ? AND (platform = ? OR (platform IS NULL AND NOT EXISTS"
+        "          (SELECT 1 FROM accounts WHERE name = licensee AND role = 'platform'))))"
         "      OR (licensee = ? AND (platform IS NULL OR platform = licensee)"
         "          AND EXISTS (SELECT 1 FROM accounts WHERE name = licensee AND role = 'platform')))",
         (*keys, utcnow(), seller, platform, platform),

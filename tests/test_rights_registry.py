@@ -258,6 +258,10 @@ def test_licences_set_the_licensed_flag(reg: Registry) -> None:
     assert not licensed(platform="printhub", seller=None)  # printhub is no platform account (yet)
     reg.create_key("platform", "printhub")
     assert licensed(platform="printhub", seller=None)  # platform-wide: the licensee is the platform itself
+    assert licensed(platform="printhub", seller="anyone")
+    # ... and no licence for a seller who happens to share the platform's name elsewhere.
+    assert not licensed(platform="ebay", seller="printhub")
+    assert not licensed(platform=None, seller="printhub")
     assert [x["licensee"] for x in reg.list_licenses(work["work_id"], ALICE)] == ["goodshop", "printhub"]
 
 
