@@ -28,6 +28,9 @@ from rights.errors import BadInput, RightsError
 from rights.log.signing import PRIVATE_KEY_FILE, PUBLIC_KEY_FILE
 from rights.text import has_lone_surrogates
 
+# Destination names longer than this (in bytes) get part-copies named by a digest: ".NAME.partial-PID"
+# must stay within the 255 bytes a file name may have.
+_LONGEST_NAME_SHOWN = 200
 # SQLite's result code for a write that found no space (also what a damaged page can raise).
 _SQLITE_FULL = 13
 
@@ -65,6 +68,8 @@ def backup(data_dir: Path, dest: Path, *, progress: Callable[[int, int], None] |
         raise BadInput(f"no registry in {data_dir}")
     if not dest.name:  # "", ".", "/": no folder of its own to create
         raise BadInput(f"give the backup a new folder's name, not {str(dest)!r}")
+    if str(dest) == "-":
+        raise BadInput("a backup is a folder, not a stream: give a new folder's name, not '-'")
     if dest.exists() or dest.is_symlink():  # a dangling link "does not exist", yet the rename fails on it
         raise BadInput(f"{dest} already exists; back up into a new folder")
     if dest.resolve().is_relative_to(data_dir.resolve()):
@@ -72,7 +77,7 @@ def backup(data_dir: Path, dest: Path, *, progress: Callable[[int, int], None] |
     if has_lone_surrogates(str(dest.resolve())):  # bytes that are not UTF-8 in the path
         raise BadInput(f"{dest}: SQLite names its files in UTF-8; give a destination whose path is UTF-8")
     _remove_abandoned(dest)
-    work = dest.with_name(f".{dest.name}.partial-{os.getpid()}")
+    work = dest.with_name(f"{_partial_prefix(dest)}{os.getpid()}")
     shutil.rmtree(work, ignore_errors=True)
     try:
         work.mkdir(parents=True)
@@ -108,11 +113,19 @@ def _remove_abandoned(dest: Path) -> None:
     running is another backup's, and stays."""
     if not dest.parent.is_dir():
         return
-    pattern = re.compile(rf"\.{re.escape(dest.name)}\.partial-(\d+)")
+    pattern = re.compile(rf"{re.escape(_partial_prefix(dest))}(\d+)")
     for path in dest.parent.iterdir():
         found = pattern.fullmatch(path.name)
         if found and path.is_dir() and not path.is_symlink() and not _running(int(found.group(1))):
             shutil.rmtree(path, ignore_errors=True)
+
+
+def _partial_prefix(dest: Path) -> str:
+    """The hidden part-copy's name, less the pid: ``.NAME.partial-``, or a digest of a name too long
+    to take the extra characters (file names stop at 255 bytes)."""
+    if len(os.fsencode(dest.name)) <= _LONGEST_NAME_SHOWN:
+        return f".{dest.name}.partial-"
+    return f".rights-backup-{hashlib.sha256(os.fsencode(dest.name)).hexdigest()[:24]}.partial-"
 
 
 def _running(pid: int) -> bool:

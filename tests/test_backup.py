@@ -88,8 +88,9 @@ def test_a_backup_taken_while_the_log_grows_is_one_consistent_snapshot(
 
 
 def test_refusals_and_a_missing_original(
-    data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.chdir(tmp_path)  # where a "-" folder would be made
     taken = tmp_path / "taken"
     taken.mkdir()
     assert main(["--data", str(data_dir), "backup", str(taken)]) == 2
@@ -109,6 +110,8 @@ def test_refusals_and_a_missing_original(
     assert "UTF-8" in capsys.readouterr().err and not list(tmp_path.glob(".*partial*"))
     assert main(["--data", str(data_dir), "backup", ""]) == 2  # was "'.' already exists"
     assert "new folder's name" in capsys.readouterr().err
+    assert main(["--data", str(data_dir), "backup", "-"]) == 2  # made a folder named "-"
+    assert "not a stream" in capsys.readouterr().err and not (tmp_path / "-").exists()
 
     with Registry.open(data_dir) as reg:
         sha = reg.list_works()["works"][0]["sha256"]
@@ -117,6 +120,15 @@ def test_refusals_and_a_missing_original(
     out, err = capsys.readouterr()
     assert json.loads(out)["missing_originals"] == 1 and json.loads(out)["originals"] == 2
     assert sha in err and (tmp_path / "b" / db.DB_FILENAME).is_file()
+
+
+def test_a_destination_name_near_the_longest_allowed_is_backed_up(data_dir: Path, tmp_path: Path) -> None:
+    """Its hidden part-copy's name (".NAME.partial-PID") would pass 255 bytes: it failed "File name too
+    long" although the destination's own name was allowed."""
+    dest = tmp_path / ("b" * 250)
+    report = backup(data_dir, dest)
+    assert report.dest == dest and (dest / db.DB_FILENAME).is_file()
+    assert not [p for p in tmp_path.iterdir() if "partial" in p.name]
 
 
 def test_a_killed_backups_part_copy_is_removed_by_the_next_one(data_dir: Path, tmp_path: Path) -> None:
