@@ -75,8 +75,9 @@ def _taps(length: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def luma(rgb: np.ndarray) -> np.ndarray:
-    """Rec. 601 luma of an RGB uint8 image (h, w, 3), in float32 like the reference's."""
-    return cv2.transform(rgb.astype(np.float32), _LUMA)
+    """Rec. 601 luma of an RGB uint8 image (h, w, 3), in float32 like the reference's; a fourth
+    channel (alpha) is ignored, as the reference ignores it."""
+    return cv2.transform(rgb[..., :3].astype(np.float32), _LUMA)
 
 
 def coefficients(grey: np.ndarray) -> tuple[np.ndarray, int]:

@@ -59,6 +59,14 @@ def test_larger_pictures_equal_the_reference_too(size: tuple[int, int]) -> None:
     assert int(global_hashes.hamming(ours, theirs).max()) <= 2
 
 
+def test_alpha_is_ignored_as_the_reference_ignores_it() -> None:
+    rgba = np.asarray(imagegen.artwork(12, (200, 150)).convert("RGBA")).copy()
+    rgba[..., 3] = 7
+    ours, quality = pdq.dihedral_rgb(rgba)
+    assert np.array_equal(ours, pdq.dihedral_rgb(np.ascontiguousarray(rgba[..., :3]))[0])
+    assert quality == _reference(rgba)[1] and int(global_hashes.hamming(ours, _reference(rgba)[0]).max()) <= 2
+
+
 def test_single_hash_is_the_first_dihedral_one() -> None:
     for rgb in _pictures()[:6]:
         single, quality = pdq.hash_rgb(rgb)
