@@ -58,7 +58,7 @@ def _box_spans(length: int, window: int) -> tuple[np.ndarray, np.ndarray]:
 def _taps(length: int) -> tuple[np.ndarray, np.ndarray]:
     """Two box passes along a side of ``length`` pixels, then the 64 cell-centre samples, as the
     pixels each sample weighs and their weights: (64, k) indices and (64, k) weights, where k, the
-    tent's width, is 3 for sides up to 256 px. A few KiB per side length."""
+    tent's width, is 1 for sides up to 128 px and 3 up to 256 px. A few KiB per side length."""
     lo, hi = _box_spans(length, (length + 2 * SIDE - 1) // (2 * SIDE))
     centres = ((np.arange(SIDE) + 0.5) * length / SIDE).astype(int)
     width = int((hi[hi[centres]] - lo[lo[centres]]).max()) + 1
