@@ -123,3 +123,8 @@ def test_too_small_hashes_to_zero_like_the_reference(shape: tuple[int, int]) -> 
     theirs, their_quality = _reference(rgb)
     assert quality == their_quality == 0
     assert not ours.any() and not theirs.any()
+
+
+def test_an_empty_picture_hashes_to_zero() -> None:
+    hashes, quality = pdq.dihedral_rgb(np.zeros((0, 40, 3), np.uint8))
+    assert quality == 0 and not hashes.any()
