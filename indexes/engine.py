@@ -60,7 +60,8 @@ from indexes.page_items import DeferredItems
 from indexes.rwlock import ReadWriteLock
 from indexes.verdicts import Evidence, Match
 
-# Widest PDQ distance considered as whole-image evidence (beyond it PDQ is noise).
+# Widest PDQ distance considered as whole-image evidence (beyond it PDQ is noise). pHash may
+# corroborate an upload's hash this far (``scoring.phash_may_corroborate``).
 PDQ_CANDIDATE_DISTANCE = 63
 # ORB Hamming distance for a putative correspondence (of 256 bits).
 DESCRIPTOR_DISTANCE = 64

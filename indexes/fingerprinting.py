@@ -99,6 +99,8 @@ class Fingerprint:
     # original pixels and its own fingerprint (computed on first use), searched when the page
     # matched nothing. Fresh fingerprints only, like ``thumbnail``: not serialised, not compared.
     items: DeferredItems | tuple[()] = field(default=(), repr=False, compare=False)
+    # Queries only: cut from a page as one of its items, not an upload as a whole. Not serialised.
+    page_item: bool = field(default=False, compare=False)
     # Not an init field, so `dataclasses.replace` starts a changed copy with an empty cache.
     _digest: list[str] = field(default_factory=list, init=False, repr=False, compare=False)
 
@@ -371,6 +373,7 @@ def _fingerprint_decoded(
         appearance=appearance_signature(small),
         thumbnail=small,
         panels=tuple(panel_boxes),
+        page_item=role == "query" and not whole_page,
         items=(
             DeferredItems.found_later(functools.partial(_items, page, small, sha256))
             if role == "query" and whole_page and reason is None

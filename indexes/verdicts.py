@@ -67,7 +67,9 @@ def score_evidence(
     def phash_bits(key: int, ev: Evidence) -> int | None:
         """pHash distance to the work when it could corroborate the whole-image PDQ, else None."""
         nonlocal query_phash
-        if ev.near is None or ev.near_panel is not None or not scoring.phash_may_corroborate(ev.near):
+        if ev.near is None or ev.near_panel is not None:
+            return None
+        if not scoring.phash_may_corroborate(ev.near, page_item=fp.page_item):
             return None
         if query_phash is None:
             query_phash = _query_phash(fp)
@@ -87,7 +89,7 @@ def score_evidence(
             # evidence (the two hashes agree on whole copies, so they must not add up).
             near = 0.0
             if ev.near is not None:
-                near = scoring.corroborated_near_score(ev.near, phash_bits(key, ev))
+                near = scoring.corroborated_near_score(ev.near, phash_bits(key, ev), page_item=fp.page_item)
             aligned = scoring.aligned_score(ev.aligned) if ev.aligned is not None else 0.0
             parts.append(max(near, aligned))
             region = full

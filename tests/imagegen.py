@@ -122,6 +122,16 @@ def blurred_capitol() -> bytes:
     return encode(flat.filter(ImageFilter.GaussianBlur(7)))
 
 
+def pixelated_capitol() -> bytes:
+    """``CAPITOL`` flattened on white and pixelated into blocks of 12 px (its PDQ drifts 48 bits,
+    its pHash 2), as PNG."""
+    art = Image.open(CAPITOL).convert("RGBA")
+    flat = Image.new("RGB", art.size, (255, 255, 255))
+    flat.paste(art, mask=art.getchannel("A"))
+    small = flat.resize((round(flat.width * 0.08), round(flat.height * 0.08)), Image.Resampling.BILINEAR)
+    return encode(small.resize(flat.size, Image.Resampling.NEAREST))
+
+
 # ---- low-information images ---------------------------------------------------------------
 
 

@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 
 from indexes import Engine, Fingerprint, fingerprint, global_hashes, scoring
+from indexes.engine import PDQ_CANDIDATE_DISTANCE
 from indexes.local_features import NONE
 from tests import imagegen
-from tests.imagegen import blurred_capitol
+from tests.imagegen import blurred_capitol, pixelated_capitol
 
 
 def test_a_drifted_pdq_reaches_match_only_when_phash_agrees() -> None:
@@ -22,7 +23,13 @@ def test_a_drifted_pdq_reaches_match_only_when_phash_agrees() -> None:
     assert scoring.corroborated_near_score(30, 6) == at_match
     assert scoring.corroborated_near_score(44, 0) == at_match
     assert scoring.corroborated_near_score(30, 7) == scoring.near_score(30) < scoring.MATCH_THRESHOLD
-    assert scoring.corroborated_near_score(45, 0) == scoring.near_score(45) == 0.0
+    # A whole upload's PDQ may drift to the candidate distance; an item cut from a page only
+    # through the fade.
+    assert scoring.corroborated_near_score(63, 6) == at_match
+    assert scoring.corroborated_near_score(64, 0) == scoring.near_score(64) == 0.0
+    assert scoring.phash_may_corroborate(PDQ_CANDIDATE_DISTANCE)  # no candidate beyond it
+    assert scoring.corroborated_near_score(44, 0, page_item=True) == at_match
+    assert scoring.corroborated_near_score(45, 0, page_item=True) == scoring.near_score(45) == 0.0
     assert scoring.corroborated_near_score(30, None) == scoring.near_score(30)
     # Within 20 bits PDQ alone already decides, and pHash never lowers it.
     assert scoring.corroborated_near_score(12, 60) == scoring.near_score(12)
@@ -37,10 +44,14 @@ def reference() -> Fingerprint:
     return fingerprint(imagegen.CAPITOL.read_bytes(), role="reference")
 
 
-def _blurred_copy() -> Fingerprint:
+def _hashes_only(data: bytes) -> Fingerprint:
     """The copy's whole-image evidence only: its ORB features add evidence of their own, which
     would blur what the hashes decide."""
-    return dataclasses.replace(fingerprint(blurred_capitol()), local=NONE, mirrored=NONE)
+    return dataclasses.replace(fingerprint(data), local=NONE, mirrored=NONE)
+
+
+def _blurred_copy() -> Fingerprint:
+    return _hashes_only(blurred_capitol())
 
 
 def test_a_blurred_copy_is_matched_through_phash_agreement(reference: Fingerprint) -> None:
@@ -61,6 +72,24 @@ def test_a_blurred_copy_is_matched_through_phash_agreement(reference: Fingerprin
     without = Engine()
     without.add(1, dataclasses.replace(reference, phash=np.zeros(0, np.uint8)))
     assert not any(m.verdict == "match" for m in without.search(copy))
+
+
+def test_a_pixelated_upload_is_matched_through_phash_but_not_as_a_page_item(reference: Fingerprint) -> None:
+    copy = _hashes_only(pixelated_capitol())
+    pdq_bits = min(
+        _bits(copy.pdq[0, i], reference.pdq[j, 0]) for i in range(8) for j in range(len(reference.pdq))
+    )
+    assert 44 < pdq_bits <= 63  # past the fade: PDQ alone gives nothing
+    assert _bits(global_hashes.phash(copy.thumbnail), reference.phash) <= 6
+
+    engine = Engine()
+    engine.add(1, reference)
+    found = engine.search(copy)
+    assert found and found[0].key == 1 and found[0].verdict == "match" and found[0].kind == "near"
+    # The same pixels as an item cut from a listing page: simple shapes there (a two-colour
+    # swatch) agree with banded flags' pHash, so the band stops at 44 bits.
+    as_item = dataclasses.replace(copy, page_item=True)
+    assert not any(m.verdict == "match" for m in engine.search(as_item))
 
 
 def test_phash_survives_save_and_load_and_an_older_index_loads_without_it(
