@@ -171,9 +171,9 @@ def _detect_and_describe(
     keypoints, descriptors = detector.detectAndCompute(gray, mask)
     if not keypoints or descriptors is None:
         return [], np.zeros(0, np.int64), _empty()
-    pts = np.array([k.pt for k in keypoints], dtype=np.float32)
-    response = np.array([k.response for k in keypoints], dtype=np.float32)
-    octave = np.array([k.octave for k in keypoints], dtype=np.int32)
+    pts = cv2.KeyPoint_convert(keypoints)
+    response = np.fromiter((k.response for k in keypoints), np.float32, len(keypoints))
+    octave = np.fromiter((k.octave for k in keypoints), np.int32, len(keypoints))
     order = _balanced_order(pts, response, octave, gray.shape)[:limit]
     # Stored by pyramid level, as ``compute`` used to return them, so fingerprints keep their bytes.
     stored = order[np.argsort(octave[order], kind="stable")]
@@ -188,38 +188,34 @@ def _describe(detector: cv2.ORB, gray: np.ndarray, keypoints: list[cv2.KeyPoint]
     kept, descriptors = detector.compute(gray, keypoints)
     if descriptors is None or not kept:
         return _empty()
-    pts = np.array([k.pt for k in kept], dtype=np.float32)
-    return LocalFeatures(np.ascontiguousarray(pts), np.ascontiguousarray(descriptors))
+    return LocalFeatures(cv2.KeyPoint_convert(kept), np.ascontiguousarray(descriptors))
 
 
 def _balanced_order(
     pts: np.ndarray, response: np.ndarray, octave: np.ndarray, shape: tuple[int, ...]
 ) -> np.ndarray:
-    """Interleave pyramid levels, each spread over the grid.
+    """Interleave pyramid levels, each spread over the grid: sorted by (rank within the level,
+    level), where a level ranks its keypoints by (rank within their grid cell, -response, cell),
+    so every cell gets its best first.
 
     Left alone, ORB's strongest corners are mostly fine-scale; a work shown at a third of its
     size (a T-shirt mock-up, a phone screenshot) is only matched by coarse-scale features, so
-    every level gets an equal share of any prefix of the order."""
-    position = np.empty(len(pts), dtype=np.int64)
-    ranked = []
-    for level in np.unique(octave):
-        members = np.flatnonzero(octave == level)
-        spread = members[_spread_order(pts[members], response[members], shape)]
-        position[spread] = np.arange(len(spread))
-        ranked.append(spread)
-    everything = np.concatenate(ranked)
-    return everything[np.lexsort((octave[everything], position[everything]))]
-
-
-def _spread_order(pts: np.ndarray, response: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    """Indices sorted by (rank within its grid cell, -response): every cell gets its best first."""
+    every level gets an equal share of any prefix of the order. All levels are ranked at once
+    (a loop over them cost ~0.2 ms more per image)."""
     h, w = shape[:2]
     cx = np.minimum((pts[:, 0] * _GRID / max(w, 1)).astype(np.int32), _GRID - 1)
     cy = np.minimum((pts[:, 1] * _GRID / max(h, 1)).astype(np.int32), _GRID - 1)
     cell = cy * _GRID + cx
-    by_response = np.lexsort((-response, cell))
-    sorted_cells = cell[by_response]
-    starts = np.searchsorted(sorted_cells, sorted_cells, side="left")
-    rank = np.arange(len(by_response)) - starts
-    final = np.lexsort((-response[by_response], rank))
-    return by_response[final]
+    in_cell = _rank_within(
+        octave.astype(np.int64) * _GRID * _GRID + cell, np.lexsort((-response, cell, octave))
+    )
+    in_level = _rank_within(octave, np.lexsort((cell, -response, in_cell, octave)))
+    return np.lexsort((octave, in_level))
+
+
+def _rank_within(group: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """Each element's position within its ``group``, in ``order`` (which sorts by group first)."""
+    grouped = group[order]
+    rank = np.empty(len(order), np.int64)
+    rank[order] = np.arange(len(order)) - np.searchsorted(grouped, grouped, side="left")
+    return rank

@@ -221,6 +221,37 @@ def _chosen_keypoints(gray: np.ndarray, budget: int) -> tuple[cv2.ORB, list[cv2.
     return detector, [keypoints[i] for i in order]
 
 
+def _level_by_level_order(
+    pts: np.ndarray, response: np.ndarray, octave: np.ndarray, shape: tuple
+) -> np.ndarray:
+    """The order ``_balanced_order`` must give, computed the slow way: each level spread over the
+    grid on its own (best of every cell first, ties by response then cell), then interleaved."""
+    g = local_features._GRID
+    cell = [
+        min(int(x * g / shape[1]), g - 1) + g * min(int(y * g / shape[0]), g - 1) for x, y in pts.tolist()
+    ]
+    position = {}
+    for level in sorted(set(octave.tolist())):
+        members = [i for i in range(len(pts)) if octave[i] == level]
+        by_cell: dict[int, list[int]] = {}
+        for i in sorted(members, key=lambda i: (cell[i], -response[i], i)):
+            by_cell.setdefault(cell[i], []).append(i)
+        rank = {i: r for ids in by_cell.values() for r, i in enumerate(ids)}
+        for p, i in enumerate(sorted(members, key=lambda i: (rank[i], -response[i], cell[i], i))):
+            position[i] = p
+    return np.array(sorted(range(len(pts)), key=lambda i: (position[i], octave[i])))
+
+
+def test_keypoints_are_ordered_level_by_level_and_cell_by_cell() -> None:
+    rng = np.random.default_rng(5)
+    for n in (1, 7, 400):
+        pts = (rng.random((n, 2)) * [640, 480]).astype(np.float32)
+        response = rng.integers(0, 5, n).astype(np.float32)  # many ties
+        octave = rng.integers(0, 8, n).astype(np.int32)
+        order = local_features._balanced_order(pts, response, octave, (480, 640))
+        assert np.array_equal(order, _level_by_level_order(pts, response, octave, (480, 640)))
+
+
 def test_one_orb_pass_gives_the_descriptors_a_second_compute_pass_would() -> None:
     """``extract`` describes every detection in one pyramid and keeps the chosen ones; ORB's own
     ``compute`` on the chosen keypoints (two pyramids) must give the same bits, in its order."""
