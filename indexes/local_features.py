@@ -10,7 +10,7 @@ grid cell keeps descriptors on the artwork itself (a cheap stand-in for ANMS).
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -171,7 +171,7 @@ def _detect_and_describe(
     keypoints, descriptors = detector.detectAndCompute(gray, mask)
     if not keypoints or descriptors is None:
         return [], np.zeros(0, np.int64), _empty()
-    pts = cv2.KeyPoint_convert(keypoints)
+    pts = _positions(keypoints)
     response = np.fromiter((k.response for k in keypoints), np.float32, len(keypoints))
     octave = np.fromiter((k.octave for k in keypoints), np.int32, len(keypoints))
     order = _balanced_order(pts, response, octave, gray.shape)[:limit]
@@ -188,7 +188,12 @@ def _describe(detector: cv2.ORB, gray: np.ndarray, keypoints: list[cv2.KeyPoint]
     kept, descriptors = detector.compute(gray, keypoints)
     if descriptors is None or not kept:
         return _empty()
-    return LocalFeatures(cv2.KeyPoint_convert(kept), np.ascontiguousarray(descriptors))
+    return LocalFeatures(_positions(kept), np.ascontiguousarray(descriptors))
+
+
+def _positions(keypoints: Sequence[cv2.KeyPoint]) -> np.ndarray:
+    """(n, 2) float32 x, y of each keypoint, converted in C++ (a list comprehension cost ~0.1 ms)."""
+    return np.asarray(cv2.KeyPoint.convert(keypoints), np.float32).reshape(-1, 2)
 
 
 def _balanced_order(
