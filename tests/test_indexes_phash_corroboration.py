@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import subprocess
 import sys
@@ -10,8 +11,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from indexes import Engine, Fingerprint, fingerprint, global_hashes, scoring
+from indexes.content_box import content_box
 from indexes.engine import PDQ_CANDIDATE_DISTANCE
 from indexes.local_features import NONE
 from tests import imagegen
@@ -90,6 +93,26 @@ def test_a_pixelated_upload_is_matched_through_phash_but_not_as_a_page_item(refe
     # swatch) agree with banded flags' pHash, so the band stops at 44 bits.
     as_item = dataclasses.replace(copy, page_item=True)
     assert not any(m.verdict == "match" for m in engine.search(as_item))
+
+
+def test_a_framed_copy_is_corroborated_by_the_phash_of_its_content(reference: Fingerprint) -> None:
+    """The frame moves the whole picture's pHash; the content inside it, whose PDQ found the work,
+    still agrees."""
+    blurred = Image.open(io.BytesIO(blurred_capitol())).convert("RGB")
+    copy = _hashes_only(imagegen.encode(imagegen.frame(blurred, border=0.2)))
+    assert _bits(global_hashes.phash(copy.thumbnail), reference.phash) > 6
+    box = content_box(copy.thumbnail)
+    assert box is not None
+    x, y, w, h = box
+    assert _bits(global_hashes.phash(copy.thumbnail[y : y + h, x : x + w]), reference.phash) <= 6
+
+    engine = Engine()
+    engine.add(1, reference)
+    found = engine.search(copy)
+    assert found and found[0].key == 1 and found[0].verdict == "match"
+    without = Engine()
+    without.add(1, dataclasses.replace(reference, phash=np.zeros(0, np.uint8)))
+    assert not any(m.verdict == "match" for m in without.search(copy))
 
 
 def test_phash_survives_save_and_load_and_an_older_index_loads_without_it(
