@@ -183,7 +183,9 @@ def _query_phashes(fp: Fingerprint) -> tuple[int, ...]:
     its PDQ was also searched in: the content inside a frame, and the page colour made white.
     Either may be the view whose PDQ found the work (seeds 0, 2 and 3 and the unseen edits: 26 more
     true `match`es than the thumbnail alone, pixelated and blurred copies and frames, none wrong).
-    Empty when there is none to compare (a stored query fingerprint has no thumbnail)."""
+    Empty when there is none to compare (a stored query fingerprint has no thumbnail). The views
+    are cut again here rather than kept in every fingerprint: few queries need them, and every
+    fingerprint crosses a process boundary in a scan."""
     if len(fp.phash) == PHASH_BYTES:
         return (phash_int(fp.phash),)
     if fp.thumbnail is None:
