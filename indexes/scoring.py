@@ -83,19 +83,21 @@ def _whole_image_score(pdq_distance: int, match_bits: int) -> float:
 _PHASH_AGREE_BITS = 6
 # A whole upload is corroborated out to the engine's PDQ candidate distance: pixelation, stripes
 # and JPEG at quality 10 move PDQ 45-63 bits while pHash stays within 6. Replays of seeds 0, 2 and
-# 3 and the unseen edits: +42 true `match`es, 0 wrong works or distractors. Not an item cut from a
-# page: a two-colour swatch there agreed with a banded flag's pHash at 0 bits, 61 PDQ bits away.
+# 3 and the unseen edits: +42 true `match`es, 0 wrong works or distractors. Not a picture cut from
+# a page (an item, a panel): a two-colour swatch item agreed with a banded flag's pHash at 0 bits,
+# 61 PDQ bits away.
 _PHASH_UPLOAD_BITS = 63
 
 
-def phash_may_corroborate(pdq_distance: int, *, page_item: bool = False) -> bool:
+def phash_may_corroborate(pdq_distance: int, *, cut_from_page: bool = False) -> bool:
     """Whether a pHash comparison could change ``corroborated_near_score`` at this PDQ distance:
-    past the match distance, up to 44 bits for an item cut from a page, 63 for an upload."""
-    return _PDQ_MATCH_BITS < pdq_distance <= (_PDQ_ZERO_BITS if page_item else _PHASH_UPLOAD_BITS)
+    past the match distance, up to 44 bits for a picture cut from a page (an item, a panel), 63 for
+    an upload as a whole."""
+    return _PDQ_MATCH_BITS < pdq_distance <= (_PDQ_ZERO_BITS if cut_from_page else _PHASH_UPLOAD_BITS)
 
 
 def corroborated_near_score(
-    pdq_distance: int, phash_distance: int | None, *, page_item: bool = False
+    pdq_distance: int, phash_distance: int | None, *, cut_from_page: bool = False
 ) -> float:
     """``near_score``, except that a drifted PDQ distance (``phash_may_corroborate``) that the
     64-bit pHash confirms (<= 6 bits) counts as the match distance: exactly MATCH_THRESHOLD.
@@ -105,7 +107,7 @@ def corroborated_near_score(
     added 5 and 6 true copies on seeds 0 and 1 but a wrong match on the unseen edits, 9 of 10
     correct, under the 99 % that `match` stands for (BENCHMARKS.md)."""
     agrees = phash_distance is not None and phash_distance <= _PHASH_AGREE_BITS
-    if agrees and phash_may_corroborate(pdq_distance, page_item=page_item):
+    if agrees and phash_may_corroborate(pdq_distance, cut_from_page=cut_from_page):
         pdq_distance = _PDQ_MATCH_BITS
     return near_score(pdq_distance)
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageFilter
 
 from indexes import Engine, Fingerprint, fingerprint, global_hashes, scoring
 from indexes.content_box import content_box
@@ -31,8 +31,8 @@ def test_a_drifted_pdq_reaches_match_only_when_phash_agrees() -> None:
     assert scoring.corroborated_near_score(63, 6) == at_match
     assert scoring.corroborated_near_score(64, 0) == scoring.near_score(64) == 0.0
     assert scoring.phash_may_corroborate(PDQ_CANDIDATE_DISTANCE)  # no candidate beyond it
-    assert scoring.corroborated_near_score(44, 0, page_item=True) == at_match
-    assert scoring.corroborated_near_score(45, 0, page_item=True) == scoring.near_score(45) == 0.0
+    assert scoring.corroborated_near_score(44, 0, cut_from_page=True) == at_match
+    assert scoring.corroborated_near_score(45, 0, cut_from_page=True) == scoring.near_score(45) == 0.0
     assert scoring.corroborated_near_score(30, None) == scoring.near_score(30)
     # Within 20 bits PDQ alone already decides, and pHash never lowers it.
     assert scoring.corroborated_near_score(12, 60) == scoring.near_score(12)
@@ -112,6 +112,30 @@ def test_a_framed_copy_is_corroborated_by_the_phash_of_its_content(reference: Fi
     assert found and found[0].key == 1 and found[0].verdict == "match"
     without = Engine()
     without.add(1, dataclasses.replace(reference, phash=np.zeros(0, np.uint8)))
+    assert not any(m.verdict == "match" for m in without.search(copy))
+
+
+def test_a_listing_pages_panel_is_corroborated_by_its_own_phash() -> None:
+    """A blurred work shown in a listing page's panel: the panel's PDQ drifted into the band, and
+    the pHash of the panel (not of the page) agrees."""
+    art = imagegen.artwork(6, (320, 320))
+    work = fingerprint(imagegen.encode(art), role="reference")
+    page, _ = imagegen.listing_page(art.filter(ImageFilter.GaussianBlur(10)), seed=5)
+    copy = _hashes_only(imagegen.encode(page, "JPEG", quality=85))
+    assert copy.panels
+    panel_view = len(copy.pdq) - len(copy.panels)
+    pdq_bits = min(
+        _bits(copy.pdq[panel_view, i], work.pdq[j, 0]) for i in range(8) for j in range(len(work.pdq))
+    )
+    assert 20 < pdq_bits <= 44
+    assert _bits(global_hashes.phash(copy.thumbnail), work.phash) > 6  # the page's own pHash
+
+    engine = Engine()
+    engine.add(1, work)
+    found = engine.search(copy)
+    assert found and found[0].key == 1 and found[0].verdict == "match" and found[0].kind == "partial"
+    without = Engine()
+    without.add(1, dataclasses.replace(work, phash=np.zeros(0, np.uint8)))
     assert not any(m.verdict == "match" for m in without.search(copy))
 
 
