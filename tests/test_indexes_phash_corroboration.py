@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFilter
 
-from indexes import Engine, Fingerprint, fingerprint, global_hashes, scoring
+from indexes import Engine, Fingerprint, Match, fingerprint, global_hashes, scoring
 from indexes.content_box import content_box
 from indexes.engine import PDQ_CANDIDATE_DISTANCE
 from indexes.local_features import NONE
@@ -57,40 +57,41 @@ def _blurred_copy() -> Fingerprint:
     return _hashes_only(blurred_capitol())
 
 
+def _pdq_bits(copy: Fingerprint, work: Fingerprint, view: int = 0) -> int:
+    """The copy's ``view`` against the work's whole views, in the closest orientation."""
+    return min(_bits(copy.pdq[view, i], work.pdq[j, 0]) for i in range(8) for j in range(len(work.pdq)))
+
+
+def _matched_only_through_phash(work: Fingerprint, copy: Fingerprint) -> Match:
+    """The copy's best `match` with the work indexed; without the work's pHash (an index saved
+    before format 6) the copy is not matched."""
+    engine = Engine()
+    engine.add(1, work)
+    found = engine.search(copy)
+    assert found and found[0].key == 1 and found[0].verdict == "match", found
+    without = Engine()
+    without.add(1, dataclasses.replace(work, phash=np.zeros(0, np.uint8)))
+    assert not any(m.verdict == "match" for m in without.search(copy))
+    return found[0]
+
+
 def test_a_blurred_copy_is_matched_through_phash_agreement(reference: Fingerprint) -> None:
     copy = _blurred_copy()
     # The premise: PDQ drifted into the band where it alone cannot reach `match`; pHash did not.
-    pdq_bits = min(
-        _bits(copy.pdq[0, i], reference.pdq[j, 0]) for i in range(8) for j in range(len(reference.pdq))
-    )
-    assert 20 < pdq_bits <= 44
+    assert 20 < _pdq_bits(copy, reference) <= 44
     assert _bits(global_hashes.phash(copy.thumbnail), reference.phash) <= 6
-
-    with_phash = Engine()
-    with_phash.add(1, reference)
-    found = with_phash.search(copy)
-    assert found and found[0].key == 1 and found[0].verdict == "match" and found[0].kind == "near"
-
-    # The same work without its pHash (an index saved before format 6): the copy is not matched.
-    without = Engine()
-    without.add(1, dataclasses.replace(reference, phash=np.zeros(0, np.uint8)))
-    assert not any(m.verdict == "match" for m in without.search(copy))
+    assert _matched_only_through_phash(reference, copy).kind == "near"
 
 
 def test_a_pixelated_upload_is_matched_through_phash_but_not_as_a_page_item(reference: Fingerprint) -> None:
     copy = _hashes_only(pixelated_capitol())
-    pdq_bits = min(
-        _bits(copy.pdq[0, i], reference.pdq[j, 0]) for i in range(8) for j in range(len(reference.pdq))
-    )
-    assert 44 < pdq_bits <= 63  # past the fade: PDQ alone gives nothing
+    assert 44 < _pdq_bits(copy, reference) <= 63  # past the fade: PDQ alone gives nothing
     assert _bits(global_hashes.phash(copy.thumbnail), reference.phash) <= 6
-
-    engine = Engine()
-    engine.add(1, reference)
-    found = engine.search(copy)
-    assert found and found[0].key == 1 and found[0].verdict == "match" and found[0].kind == "near"
+    assert _matched_only_through_phash(reference, copy).kind == "near"
     # The same pixels as an item cut from a listing page: simple shapes there (a two-colour
     # swatch) agree with banded flags' pHash, so the band stops at 44 bits.
+    engine = Engine()
+    engine.add(1, reference)
     as_item = dataclasses.replace(copy, page_item=True)
     assert not any(m.verdict == "match" for m in engine.search(as_item))
 
@@ -105,14 +106,7 @@ def test_a_framed_copy_is_corroborated_by_the_phash_of_its_content(reference: Fi
     assert box is not None
     x, y, w, h = box
     assert _bits(global_hashes.phash(copy.thumbnail[y : y + h, x : x + w]), reference.phash) <= 6
-
-    engine = Engine()
-    engine.add(1, reference)
-    found = engine.search(copy)
-    assert found and found[0].key == 1 and found[0].verdict == "match"
-    without = Engine()
-    without.add(1, dataclasses.replace(reference, phash=np.zeros(0, np.uint8)))
-    assert not any(m.verdict == "match" for m in without.search(copy))
+    _matched_only_through_phash(reference, copy)
 
 
 def test_a_listing_pages_panel_is_corroborated_by_its_own_phash() -> None:
@@ -123,20 +117,9 @@ def test_a_listing_pages_panel_is_corroborated_by_its_own_phash() -> None:
     page, _ = imagegen.listing_page(art.filter(ImageFilter.GaussianBlur(10)), seed=5)
     copy = _hashes_only(imagegen.encode(page, "JPEG", quality=85))
     assert copy.panels
-    panel_view = len(copy.pdq) - len(copy.panels)
-    pdq_bits = min(
-        _bits(copy.pdq[panel_view, i], work.pdq[j, 0]) for i in range(8) for j in range(len(work.pdq))
-    )
-    assert 20 < pdq_bits <= 44
+    assert 20 < _pdq_bits(copy, work, view=len(copy.pdq) - len(copy.panels)) <= 44
     assert _bits(global_hashes.phash(copy.thumbnail), work.phash) > 6  # the page's own pHash
-
-    engine = Engine()
-    engine.add(1, work)
-    found = engine.search(copy)
-    assert found and found[0].key == 1 and found[0].verdict == "match" and found[0].kind == "partial"
-    without = Engine()
-    without.add(1, dataclasses.replace(work, phash=np.zeros(0, np.uint8)))
-    assert not any(m.verdict == "match" for m in without.search(copy))
+    assert _matched_only_through_phash(work, copy).kind == "partial"
 
 
 def test_phash_survives_save_and_load_and_an_older_index_loads_without_it(
