@@ -164,20 +164,22 @@ def _detect_and_describe(
 ) -> tuple[list[cv2.KeyPoint], np.ndarray, LocalFeatures]:
     """Every detected keypoint, the indices of the ``limit`` chosen ones, and their features.
 
-    One ``detectAndCompute`` builds and blurs ORB's pyramid once; describing every detection
-    and keeping the chosen ones costs less than a second pyramid for ``compute`` (6.8 against
-    8.1 ms at 1024 px), and gives the same descriptors bit for bit (ORB describes each keypoint
-    from its own pyramid level whichever way it was found)."""
-    keypoints, descriptors = detector.detectAndCompute(gray, mask)
-    if not keypoints or descriptors is None:
+    Only the chosen quarter is described: ``compute`` builds ORB's pyramid a second time, but that
+    costs less than describing every detection in ``detectAndCompute`` (scan pictures 9.36 ->
+    9.17 ms a fingerprint, benchmark queries 13.73 -> 13.50, OpenCV 5.1; BENCHMARKS.md). The
+    descriptors are the same bit for bit: ORB describes each keypoint from its own pyramid level
+    whichever way it was found."""
+    keypoints = detector.detect(gray, mask)
+    if not keypoints:
         return [], np.zeros(0, np.int64), _empty()
     pts = _positions(keypoints)
     response = np.fromiter((k.response for k in keypoints), np.float32, len(keypoints))
     octave = np.fromiter((k.octave for k in keypoints), np.int32, len(keypoints))
     order = _balanced_order(pts, response, octave, gray.shape)[:limit]
-    # Stored by pyramid level, as ``compute`` used to return them, so fingerprints keep their bytes.
+    # Described and stored by pyramid level (``compute`` returns them so, and fingerprints keep
+    # the bytes they had when they were).
     stored = order[np.argsort(octave[order], kind="stable")]
-    return list(keypoints), order, LocalFeatures(pts[stored], descriptors[stored])
+    return list(keypoints), order, _describe(detector, gray, [keypoints[i] for i in stored])
 
 
 def _concat(a: LocalFeatures, b: LocalFeatures) -> LocalFeatures:
