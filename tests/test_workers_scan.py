@@ -526,6 +526,33 @@ def test_a_stopped_scan_leaves_no_unfinished_findings_file(world: World, tmp_pat
     assert sorted(p.name for p in tmp_path.iterdir()) == ["stopped.jsonl"]
 
 
+class _CountingPool(LocalPool):
+    """A real pool that remembers how many listings each task it was given held."""
+
+    chunk_size = 3
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.sizes: list[int] = []
+
+    def submit(self, chunk: list) -> None:
+        self.sizes.append(len(chunk))
+        super().submit(chunk)
+
+
+def test_a_scan_sends_tasks_of_its_runners_size_unless_told_otherwise(world: World) -> None:
+    """Dask tasks cost the scheduler more than a pool's: its runner asks for larger ones."""
+    feed = write_feed(world.feed_dir / "chunked.jsonl", listings(world)[:7])
+    with Registry.open(world.settings) as registry:
+        with _CountingPool(make_context(registry), 1) as pool:
+            run_scan(feed, registry=registry, runner=pool)
+        assert pool.sizes == [3, 3, 1]
+        feed = write_feed(world.feed_dir / "chunked-by-caller.jsonl", listings(world)[:7])
+        with _CountingPool(make_context(registry), 1) as pool:
+            run_scan(feed, registry=registry, runner=pool, chunk_size=2)
+        assert pool.sizes == [2, 2, 2, 1]
+
+
 def test_a_feed_whose_name_is_not_utf8_scans_and_reports(world: World) -> None:
     """Its path could not be stored (the scan stopped with a UnicodeEncodeError), nor its report written."""
     from rights import scans

@@ -76,6 +76,11 @@ class EngineLoader(WorkerPlugin):
 class DaskRunner:
     """Same interface as :class:`workers.local_pool.LocalPool`."""
 
+    # Listings per task: twice the local pool's, since each Dask task also costs the scheduler
+    # and the client a few ms. At two workers on two cores that time is taken from the workers:
+    # 3,000-listing scans, six pairs, 97.7 -> 101.8 listings/s on average (BENCHMARKS.md, section 2).
+    chunk_size = 16
+
     def __init__(self, ctx: WorkerContext, address: str | Client, *, send_index: bool | None = None) -> None:
         """``send_index``: send the index and local images to the workers; by default, only when
         some worker does not read the index at ``ctx.index_dir`` as this process saved it."""

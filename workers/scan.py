@@ -43,9 +43,6 @@ from workers.task import Item, Result, WorkerContext, index_version
 
 __all__ = ["Runner", "ScanOutcome", "ScanStopped", "make_context", "run_scan"]
 
-# Listings per task: amortises per-task overhead (pickling, Dask scheduling ~1 ms) over ~8 images
-# that each take tens of ms; small enough that a 2-worker pool stays evenly busy on a 100-line feed.
-CHUNK_SIZE = 8
 # Chunks out per worker: two keeps each worker fed while the parent handles the previous result.
 IN_FLIGHT_PER_WORKER = 2
 # Stored lines per transaction: one commit per ~256 lines costs little and loses little on kill -9.
@@ -61,6 +58,11 @@ class Runner(Protocol):
 
     @property
     def workers(self) -> int: ...
+
+    @property
+    def chunk_size(self) -> int:
+        """Listings per task unless the caller says otherwise: what amortises the runner's per-task cost."""
+        ...
 
     def submit(self, chunk: list[Item]) -> None: ...
 
@@ -107,7 +109,7 @@ def run_scan(
     submitted_by: str | None = None,
     allowed_roots: list[Path] | None = None,
     progress: bool | None = None,
-    chunk_size: int = CHUNK_SIZE,
+    chunk_size: int | None = None,
     max_in_flight: int | None = None,
     on_progress: Callable[[int], None] | None = None,
     stop: threading.Event | None = None,
@@ -143,7 +145,7 @@ def run_scan(
             _DoneLookup(conn, scan.id),
             runner,
             sink,
-            chunk_size=chunk_size,
+            chunk_size=chunk_size or runner.chunk_size,
             max_in_flight=max_in_flight or IN_FLIGHT_PER_WORKER * max(1, runner.workers),
             stop=stop,
         )
