@@ -116,7 +116,7 @@ class DeferredFeatures(LocalFeatures):
     """Features computed on first use, then kept: ``len``, ``points``, ``descriptors``, ``head``
     and pickling all compute them, so a caller cannot tell them from computed ones.
 
-    For a query's mirrored set: describing the flipped image builds a second ORB pyramid, a fifth
+    For a query's mirrored set: describing the flipped image builds ORB's pyramid once more, a fifth
     of a query's fingerprint (8.2 of 40.9 ms on ~1 MP JPEGs), and the engine searches the mirrored
     set only when the unmirrored one found no match."""
 
