@@ -145,7 +145,7 @@ def run_scan(
             _DoneLookup(conn, scan.id),
             runner,
             sink,
-            chunk_size=chunk_size or runner.chunk_size,
+            chunk_size=runner.chunk_size if chunk_size is None else chunk_size,
             max_in_flight=max_in_flight or IN_FLIGHT_PER_WORKER * max(1, runner.workers),
             stop=stop,
         )
