@@ -14,7 +14,6 @@ argument errors answer instantly.
 from __future__ import annotations
 
 import argparse
-import errno
 import json
 import os
 import socket
@@ -32,6 +31,7 @@ from rights import json_input
 from rights.accounts import ROLES
 from rights.config import Settings, SettingsError, load_settings, resolve_data_dir
 from rights.errors import RightsError
+from rights.image_files import read_capped, read_each
 from rights.limits import MAX_COUNT, MAX_MATCH_LIMIT, MAX_TITLE_LENGTH, MAX_WORKERS
 from rights.log import VerificationError, load_public_key, log_size, verify_log, verify_receipt
 from rights.log.signing import PRIVATE_KEY_FILE, PUBLIC_KEY_FILE
@@ -309,6 +309,7 @@ def cmd_keys_create(args: argparse.Namespace) -> int:
 def cmd_register(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from indexes.decode import MAX_FILE_BYTES
     from rights.accounts import check_name
     from rights.prefetch import Prefetcher
     from rights.registry import Registry, check_title
@@ -330,9 +331,9 @@ def cmd_register(args: argparse.Namespace) -> int:
         if processes > 0:
             prefetch = stack.enter_context(Prefetcher(processes))
             registry.fingerprinter = prefetch
-            items: Iterator[tuple[Path, bytes]] = prefetch.read_ahead(files)
+            items = prefetch.read_ahead_or_errors(files)
         else:
-            items = ((path, path.read_bytes()) for path in files)
+            items = read_each(files, MAX_FILE_BYTES)
         bar = tqdm(
             items,
             total=len(files),
@@ -342,6 +343,10 @@ def cmd_register(args: argparse.Namespace) -> int:
             desc="registering",
         )
         for path, data in bar:
+            if isinstance(data, OSError):  # unreadable or too large: the other files still register
+                failures += 1
+                bar.write(f"rights: error: {readable(str(path))}: {data.strerror or data}", file=sys.stderr)
+                continue
             try:
                 body = registry.register(
                     args.creator,
@@ -396,7 +401,7 @@ def cmd_match(args: argparse.Namespace) -> int:
     with Registry.open(settings_from_args(args)) as registry:
         for path in args.images:
             try:
-                data = _read_image_file(path, registry.settings.max_upload_bytes)
+                data = read_capped(path, registry.settings.max_upload_bytes, "RIGHTS_MAX_UPLOAD_BYTES")
                 result = registry.match_image(data, args.limit, platform=args.platform, seller=args.seller)
             except (RightsError, OSError) as exc:
                 if isinstance(exc, RightsError) and exc.status not in _INPUT_STATUSES:
@@ -603,18 +608,6 @@ def _receipts_in(text: str) -> Iterator[dict[str, Any]]:
             yield doc
         else:
             raise UsageError("a receipt must be a JSON object")
-
-
-def _read_image_file(path: Path, limit: int) -> bytes:
-    """A regular file's bytes, capped as uploads are (``/dev/zero`` or a FIFO would never end).
-    Problems are ``OSError``s, so that the caller reports them per file."""
-    if path.exists() and not path.is_file():
-        raise OSError(errno.EINVAL, "not a regular file", str(path))
-    with open(path, "rb") as fh:
-        data = fh.read(limit + 1)
-    if len(data) > limit:
-        raise OSError(errno.EFBIG, f"over the {limit}-byte limit (RIGHTS_MAX_UPLOAD_BYTES)", str(path))
-    return data
 
 
 def _key_argument(value: str) -> Ed25519PublicKey:

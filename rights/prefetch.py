@@ -12,7 +12,9 @@ from pathlib import Path
 from types import TracebackType
 
 from indexes import Fingerprint
+from indexes.decode import MAX_FILE_BYTES
 from indexes.fingerprint_pool import FingerprintPool
+from rights.image_files import read_capped
 
 
 class Prefetcher:
@@ -68,7 +70,7 @@ class Prefetcher:
 
     def _start(self, path: Path) -> bytes | OSError:
         try:
-            data = path.read_bytes()
+            data = read_capped(path, MAX_FILE_BYTES)  # a 3 GB file is refused unread
         except OSError as exc:
             return exc
         self._pending[id(data)] = (data, self._threads.submit(self._pool.fingerprint, data, role="reference"))

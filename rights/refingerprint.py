@@ -18,8 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from indexes import Fingerprint
+from indexes.decode import MAX_FILE_BYTES
 from rights import db
 from rights.errors import RightsError
+from rights.image_files import read_each
 from rights.prefetch import Prefetcher
 from rights.registry import Registry
 from rights.works import format_work_id
@@ -75,7 +77,7 @@ def refingerprint(
             stack.callback(setattr, registry, "fingerprinter", previous)
         # One read per work, in key order (shared bytes are read once per work that holds them).
         paths = [w.path for w in todo]
-        reads = prefetch.read_ahead_or_errors(paths) if processes > 0 else _read_all(paths)
+        reads = prefetch.read_ahead_or_errors(paths) if processes > 0 else read_each(paths, MAX_FILE_BYTES)
         for work, (_, data) in zip(todo, reads, strict=True):
             error = _redo(registry, work, data, summary)
             if error is not None:
@@ -105,14 +107,6 @@ def _candidates(registry: Registry, everything: bool) -> Iterator[_Stored]:
             continue
         if outdated:
             yield _Stored(key, sha256, digest, path)
-
-
-def _read_all(paths: list[Path]) -> Iterator[tuple[Path, bytes | OSError]]:
-    for path in paths:
-        try:
-            yield path, path.read_bytes()
-        except OSError as exc:
-            yield path, exc
 
 
 def _redo(registry: Registry, work: _Stored, data: bytes | OSError, summary: Summary) -> str | None:

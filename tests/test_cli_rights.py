@@ -112,6 +112,29 @@ def test_a_folders_links_to_nothing_and_fifos_are_reported_not_skipped(
     ]
 
 
+@pytest.mark.parametrize("processes", ["0", "1"])
+def test_an_oversized_file_is_refused_unread_and_the_rest_still_register(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, processes: str
+) -> None:
+    """A 3 GB file was read whole (3.3 GB of memory; 6.4 GB with worker processes) before the size
+    check refused it (an audit); a file that cannot be read stopped the files after it."""
+    from indexes.decode import MAX_FILE_BYTES
+
+    monkeypatch.setenv("RIGHTS_FINGERPRINT_PROCESSES", processes)
+    folder = tmp_path / "art"
+    folder.mkdir()
+    (folder / "a.png").write_bytes(artwork_png(622))
+    with open(folder / "b.png", "wb") as fh:
+        fh.truncate(MAX_FILE_BYTES + 1)  # sparse: no disk, and no memory unless it is read
+    (folder / "c.png").write_bytes(artwork_png(623))
+    assert main(["--data", str(tmp_path / "d"), "register", str(folder), "--creator", "alice"]) == 2
+    captured = capsys.readouterr()
+    assert [json.loads(x)["title"] for x in captured.out.splitlines()] == ["a", "c"]
+    assert captured.err.strip().splitlines() == [
+        f"rights: error: {folder / 'b.png'}: over the {MAX_FILE_BYTES}-byte limit"
+    ]
+
+
 def test_a_folder_s_jpeg_and_apng_under_their_other_names_are_registered(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
