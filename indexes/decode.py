@@ -17,7 +17,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, PngImagePlugin, UnidentifiedImageError
 
 from indexes.errors import (
     DecompressionBombError,
@@ -43,6 +43,10 @@ Image.MAX_IMAGE_PIXELS = None
 # Pillow warns about metadata it cannot parse (a corrupt EXIF block): EXIF is advisory here
 # (``_orientation``), and the warning printed two lines of Pillow's source on a scan's stderr.
 warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")
+# A PNG's compressed metadata (XMP, zTXt, an ICC profile) may inflate to 1 MiB per chunk in
+# Pillow, else the whole image is refused: a Photoshop XMP history of 2.3 MB (110 kB compressed)
+# made a valid picture "corrupt". 16 MiB each, still within Pillow's 64 MiB for all text.
+PngImagePlugin.MAX_TEXT_CHUNK = max(PngImagePlugin.MAX_TEXT_CHUNK, 16 * 1024 * 1024)
 # Formats Image.open may try: those artwork is published in, which URL fetching can also recognise
 # from their first bytes (``rights.fetch``) and bulk ``register`` picks from folders. Containers that
 # decode an embedded image inside Image.open itself (ICO, ICNS, CUR) would do so before our size
@@ -272,6 +276,8 @@ def _grey_levels(arr: np.ndarray, *, sixteen_bit: bool) -> np.ndarray:
     high = float(np.nan_to_num(np.fmax.reduce(arr.ravel(), initial=0)))
     if sixteen_bit or 255 < high <= 65535:
         top = 65535.0
+    elif arr.dtype.kind == "f" and high <= 1.0:
+        top = 1.0  # floats scaled 0..1, as HDR and scientific tools write them (were all black)
     elif high <= 255:
         top = 255.0
     else:

@@ -185,6 +185,42 @@ def test_32_bit_integer_tiff_is_rescaled_not_clipped() -> None:
     assert tuple(decoded.rgb[0, 35]) == (255, 255, 255)
 
 
+def test_float_tiff_scaled_zero_to_one_is_not_black() -> None:
+    """HDR and scientific tools write floats in 0..1; they decoded all black (an audit)."""
+    arr = np.zeros((30, 40), np.float32)
+    arr[:, 10:20] = 0.5
+    arr[:, 20:] = 1.0
+    data = imagegen.encode(Image.fromarray(arr, "F"), "TIFF")
+
+    decoded = decode_image(data)
+
+    _assert_rgb8(decoded.rgb, 40, 30)
+    assert tuple(decoded.rgb[0, 5]) == (0, 0, 0)
+    assert abs(int(decoded.rgb[0, 15, 0]) - 128) <= 1
+    assert tuple(decoded.rgb[0, 35]) == (255, 255, 255)
+
+
+def test_a_png_with_megabytes_of_compressed_metadata_decodes() -> None:
+    """A 2.3 MB XMP history (compressed iTXt) made Pillow refuse the whole valid picture as corrupt."""
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    png = imagegen.encode(Image.new("RGB", (40, 30), (200, 30, 30)), "PNG")
+    xmp = b"".join(b"<rdf:li>xmp.did:%032x</rdf:li>" % i for i in range(60_000))
+    itxt = chunk(b"iTXt", b"XML:com.adobe.xmp\x00\x01\x00\x00\x00" + zlib.compress(xmp))
+    assert len(xmp) > 2 * 1024 * 1024
+
+    decoded = decode_image(png[:33] + itxt + png[33:])  # after IHDR, as Photoshop writes it
+
+    _assert_rgb8(decoded.rgb, 40, 30)
+    assert tuple(decoded.rgb[15, 20]) == (200, 30, 30)
+    # Still bounded: 100 MB of zeros in one chunk is refused, not inflated.
+    bomb = chunk(b"zTXt", b"Comment\x00\x00" + zlib.compress(bytes(100 * 1024 * 1024)))
+    with pytest.raises(TruncatedImageError):
+        decode_image(png[:33] + bomb + png[33:])
+
+
 def test_cmyk_jpeg_becomes_rgb() -> None:
     img = Image.new("CMYK", (64, 64), (0, 0, 0, 0))  # white
     img.paste((255, 0, 0, 0), (0, 0, 32, 64))  # cyan left half
