@@ -78,7 +78,7 @@ _PILLOW_FAILURES = (
     Warning,
 )
 # Pixel limits below MAX_PIXELS, and what to call such an image (``_check_decoder_memory``).
-_FORMAT_PIXELS = {"WEBP": (50_000_000, "a WebP")}
+_FORMAT_PIXELS = {"WEBP": (50_000_000, "a WebP"), "AVIF": (50_000_000, "an AVIF")}
 _MODE_PIXELS = {"I": (80_000_000, "a 32-bit"), "F": (80_000_000, "a floating-point")}
 # 16-bit samples (grey ``I;16``, or RGBA that Pillow narrows to 8 bits as it decodes): a 13,000 px
 # 16-bit grey PNG of 329 kB peaked at 1.19 GB, a 16-bit RGBA one at 1.36 GB.
@@ -175,7 +175,6 @@ def decode_image(data: bytes, *, max_side: int = 1024, orient: bool = True) -> D
             orientation = _orientation(im) if orient else 1
             if orientation in _TRANSPOSE:
                 im = im.transpose(_TRANSPOSE[orientation])  # copies the pixels, so only when needed
-            im = _to_rgb_or_rgba(im)
             pixels = _shrink(im, max_side)
     except Image.DecompressionBombError as exc:  # pragma: no cover - our limit fires first
         raise DecompressionBombError(str(exc), width=width, height=height) from exc
@@ -290,16 +289,43 @@ def _grey_levels(arr: np.ndarray, *, sixteen_bit: bool) -> np.ndarray:
 
 
 def _shrink(im: Image.Image, max_side: int) -> np.ndarray:
-    """The pixels as an array, at most ``max_side`` px on the long side. One conversion to
-    numpy: a Pillow <-> numpy round trip costs ~1.5 ms per megapixel."""
+    """The pixels as 8-bit RGB(A) (``_to_rgb_or_rgba``), at most ``max_side`` px on the long side.
+    One conversion to numpy: a Pillow <-> numpy round trip costs ~1.5 ms per megapixel."""
     w, h = im.size
     longest = max(w, h)
-    if longest <= max_side:
-        return np.asarray(im)
-    if longest >= 2 * max_side:
-        # Integer box-reduce first (cheap, alias-free), then a small exact resize.
-        im = im.reduce(int(longest / max_side))
+    if longest < 2 * max_side:
+        pixels = np.asarray(_to_rgb_or_rgba(im))
+        return pixels if longest <= max_side else _resize(pixels, w, h, max_side)
+    # Integer box-reduce first (cheap, alias-free), then a small exact resize.
+    factor = int(longest / max_side)
+    if im.mode == "RGB" or im.mode in _WHOLE_IMAGE_MODES:
+        im = _to_rgb_or_rgba(im).reduce(factor)
+    else:
+        im = _reduce_in_bands(im, factor)
     return _resize(np.asarray(im), w, h, max_side)
+
+
+# Modes whose conversion to 8 bits looks at the whole image (its largest sample).
+_WHOLE_IMAGE_MODES = frozenset({"I;16", "I;16B", "I;16L", "I;16N", "I", "F"})
+# Rows of a band in ``_reduce_in_bands``, as pixels: ~8 MP of RGBA is 32 MB.
+_BAND_PIXELS = 8_000_000
+
+
+def _reduce_in_bands(im: Image.Image, factor: int) -> Image.Image:
+    """``_to_rgb_or_rgba(im).reduce(factor)``, a band of rows at a time. Whole, the conversion is a
+    second full-size copy, and Pillow reduces RGBA through a third (premultiplied): a 180 MP
+    transparent PNG, GIF or CMYK TIFF peaked at ~1.5 GB against 0.8 GB for an opaque RGB one.
+    Bands start on multiples of ``factor``, so every output pixel averages the same block."""
+    w, h = im.size
+    rows = max(factor, _BAND_PIXELS // w // factor * factor)
+    out: Image.Image | None = None
+    for top in range(0, h, rows):
+        band = _to_rgb_or_rgba(im.crop((0, top, w, min(h, top + rows)))).reduce(factor)
+        if out is None:
+            out = Image.new(band.mode, (band.width, -(-h // factor)))
+        out.paste(band, (0, top // factor))
+    assert out is not None  # h > 0
+    return out
 
 
 def _shrink_array(pixels: np.ndarray, max_side: int) -> np.ndarray:

@@ -23,6 +23,7 @@ from indexes import (
     ImageTooLargeError,
     NotAnImageError,
     TruncatedImageError,
+    decode,
     decode_image,
     fingerprint,
 )
@@ -441,15 +442,43 @@ def _float_tiff() -> bytes:
     return imagegen.encode(Image.new("F", (9000, 9000)), "TIFF", compression="tiff_deflate")
 
 
-@pytest.mark.parametrize(("make", "said"), [(_lossless_webp, "WebP"), (_float_tiff, "floating")])
+def _avif() -> bytes:
+    return imagegen.encode(Image.new("RGB", (7500, 7000), (9, 9, 9)), "AVIF", speed=10, quality=30)
+
+
+@pytest.mark.parametrize(
+    ("make", "said"), [(_lossless_webp, "WebP"), (_float_tiff, "floating"), (_avif, "AVIF")]
+)
 def test_small_files_whose_decoders_hold_several_copies_are_bombs(
     make: Callable[[], bytes], said: str
 ) -> None:
-    """A 6.5 kB WebP of 13,000 px peaked at 2.65 GB, a 1.1 MB float TIFF of 179.6 MP at 2.1 GB."""
+    """A 6.5 kB WebP of 13,000 px peaked at 2.65 GB, a 1.1 MB float TIFF of 179.6 MP at 2.1 GB, a
+    6 kB AVIF of 13,000 px at 2.0 GB (an audit; 64 MP at 0.69 GB)."""
     data = make()
     assert len(data) < 2_000_000
     with pytest.raises(DecompressionBombError, match=said):
         decode_image(data)
+
+
+@pytest.mark.parametrize("mode", ["RGBA", "LA", "P", "CMYK"])
+def test_large_pictures_converted_to_rgb_are_reduced_a_band_at_a_time(mode: str) -> None:
+    """Converted whole, a 180 MP transparent PNG or GIF or a CMYK TIFF peaked at ~1.5 GB (an audit):
+    a second full-size copy, and Pillow reduces RGBA through a premultiplied third. In bands, the
+    same pixels come out as the whole-image conversion gives, in under a band's memory more."""
+    rng = np.random.default_rng(5)
+    h, w = 3 * decode._BAND_PIXELS // 2900 + 7, 2900  # three bands and a partial block at the bottom
+    samples = rng.integers(0, 256, (h, w, 4), dtype=np.uint8)
+    samples[: h // 3, :, 3] = 0  # transparent at the top
+    im = Image.fromarray(samples, "RGBA")
+    im = im.convert(mode) if mode != "LA" else Image.fromarray(samples[..., :2].copy(), "LA")
+    data = imagegen.encode(
+        im, "TIFF" if mode == "CMYK" else "PNG", **({"transparency": 3} if mode == "P" else {})
+    )
+    factor = 5
+    whole = decode._to_rgb_or_rgba(Image.open(io.BytesIO(data))).reduce(factor)
+    banded = decode._reduce_in_bands(Image.open(io.BytesIO(data)), factor)
+    assert banded.mode == whole.mode and banded.size == whole.size
+    assert np.array_equal(np.asarray(banded), np.asarray(whole))
 
 
 @pytest.mark.parametrize("channels", [1, 4])
