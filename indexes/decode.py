@@ -140,10 +140,12 @@ def read_image_file(path: str | Path, max_bytes: int = MAX_FILE_BYTES) -> bytes:
     return data
 
 
-def decode_image(data: bytes, *, max_side: int = 1024, orient: bool = True) -> DecodedImage:
+def decode_image(
+    data: bytes, *, max_side: int = 1024, min_short: int = 0, orient: bool = True
+) -> DecodedImage:
     """Decode ``data`` to at most ``max_side`` px on the long side, turned as its EXIF orientation says
-    unless ``orient`` is False (pixels as stored, as hash exchange tools read them). Raises
-    ``ImageError`` subclasses."""
+    unless ``orient`` is False (pixels as stored, as hash exchange tools read them); a long, narrow
+    image may be read larger (``long_side_for``, ``min_short``). Raises ``ImageError`` subclasses."""
     if len(data) > MAX_FILE_BYTES:
         raise ImageTooLargeError(f"file is {len(data)} bytes; the limit is {MAX_FILE_BYTES}")
     try:
@@ -160,6 +162,7 @@ def decode_image(data: bytes, *, max_side: int = 1024, orient: bool = True) -> D
     _check_dimensions(width, height)
     fmt = im.format or "unknown"
     _check_decoder_memory(width, height, fmt, im.mode, _sixteen_bit(im))
+    max_side = long_side_for(width, height, max_side, min_short)
     try:
         # An animation opens on its first frame, the one decoded. (Asking for ``n_frames`` walked
         # every frame: quadratic in a TIFF's pages, and IndexError from a truncated GIF's second.)
@@ -186,6 +189,21 @@ def decode_image(data: bytes, *, max_side: int = 1024, orient: bool = True) -> D
         raise ImageTooLargeError("image too large to decode", width=width, height=height) from exc
     original = (height, width) if orientation in _SWAPS_SIDES else (width, height)
     return _split_alpha(pixels, original, fmt)
+
+
+# A long, narrow image is read at most this many times ``max_side`` on its long side.
+MAX_STRETCH = 4
+
+
+def long_side_for(width: int, height: int, max_side: int, min_short: int) -> int:
+    """The long side to read an image at: ``max_side``, unless that leaves its short side under
+    ``min_short`` (a comic strip, a scrolling page), then what keeps ``min_short``, up to
+    ``MAX_STRETCH`` x ``max_side``. At 640 px an 800 x 20,000 strip was 26 px wide, inside ORB's
+    31 px border: no keypoints, and refused as "too plain" (an audit)."""
+    short, long = sorted((width, height))
+    if short * max_side >= min_short * long:
+        return max_side
+    return min(MAX_STRETCH * max_side, -(-min_short * long // short))
 
 
 def _orientation(im: Image.Image) -> int:

@@ -44,6 +44,11 @@ MIN_SIDE = 640
 # 3,732 -> 3,741, the unseen edits 2,589 -> 2,619; false ones 32 -> 33, 48 -> 53, 15 -> 17;
 # BENCHMARKS.md, thirty-first session).
 QUERY_MIN_SIDE = 640
+# Short sides kept for long, narrow images (``decode.long_side_for``): past ~4:1 for works and
+# ~2.7:1 for queries, the long side grows (to 4x at most) rather than the short one shrink. A
+# work in an 800 x 6,000 strip of other art was 136 px wide at 1024 and not found (an audit).
+REFERENCE_MIN_SHORT = 160
+QUERY_MIN_SHORT = 384
 # Items cut from a page (``indexes.page_items``) are enlarged less: a 96 px product thumbnail at
 # 384 px was found as often as at 768 (111 and 111 of 120 generated product grids) in half the time.
 # A product photo's salient region (``indexes.salient_region``) is enlarged like a whole query: of
@@ -267,8 +272,10 @@ def fingerprint(source: bytes | str | Path, *, role: str = "query") -> Fingerpri
     if role not in ("query", "reference"):
         raise ValueError(f"role must be 'query' or 'reference', not {role!r}")
     data = read_image_file(source) if isinstance(source, (str, Path)) else bytes(source)
-    side = QUERY_SIDE if role == "query" else REFERENCE_SIDE
-    decoded = decode_image(data, max_side=side)
+    if role == "query":
+        decoded = decode_image(data, max_side=QUERY_SIDE, min_short=QUERY_MIN_SHORT)
+    else:
+        decoded = decode_image(data, max_side=REFERENCE_SIDE, min_short=REFERENCE_MIN_SHORT)
     return fingerprint_decoded(decoded, hashlib.sha256(data).hexdigest(), role=role)
 
 

@@ -159,6 +159,45 @@ def test_sheet_of_several_works_finds_each_of_them(refs: dict[int, Fingerprint])
     assert found == set(shown), found
 
 
+def _strip(panels: list[Image.Image], width: int) -> Image.Image:
+    """Panels stacked top to bottom, each scaled to ``width``, as a comic strip or a scrolled page."""
+    scaled = [p.resize((width, round(p.height * width / p.width))) for p in panels]
+    strip = Image.new("RGB", (width, sum(p.height + 10 for p in scaled)), (255, 255, 255))
+    y = 0
+    for p in scaled:
+        strip.paste(p, (0, y))
+        y += p.height + 10
+    return strip
+
+
+def test_a_long_comic_strip_registers_and_its_copies_are_found() -> None:
+    """An 800 x 20,000 strip was 26 px wide at 640, inside ORB's border: no keypoints, refused as
+    "bands of flat colour" (an audit). Its long side now grows instead of its short side shrinking."""
+    strip = _strip([imagegen.artwork(700 + i) for i in range(32)], 800)
+    assert strip.height > 19_000
+    ref = fingerprint(imagegen.encode(strip), role="reference")
+    assert ref.low_information_reason is None and len(ref.local.points) > 100
+    eng = Engine()
+    eng.add(1, ref)
+    copy = imagegen.jpeg(strip.resize((400, strip.height // 2)), 80)
+    assert_found(eng.search(query(copy, "JPEG")), 1)
+
+
+def test_a_work_inside_a_long_strip_of_other_art_is_found(refs: dict[int, Fingerprint]) -> None:
+    """A whole, unedited work in an 800 x 6,000 strip of other art was 136 px wide at 1024 and
+    `clear` (an audit); the query's long side grows to keep 384 px across."""
+    eng = Engine()
+    eng.add(1, refs[1])
+    for seed in range(20):
+        eng.add(100 + seed, fingerprint(imagegen.encode(imagegen.artwork(900 + seed)), role="reference"))
+    panels = [imagegen.artwork(800 + i) for i in range(9)]
+    panels.insert(4, flat(1))
+    strip = _strip(panels, 800)
+    assert strip.height / strip.width > 7
+    top = assert_found(eng.search(query(strip, "JPEG")), 1)
+    assert top.region is not None
+
+
 def test_a_query_searched_in_two_halves_finds_the_neighbours_of_one_search(
     engine: Engine, probes: dict[str, Fingerprint]
 ) -> None:
