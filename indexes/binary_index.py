@@ -26,6 +26,7 @@ with the delta). Lists built in this process already have that slack, so adds go
 
 from __future__ import annotations
 
+import errno
 import math
 import os
 from pathlib import Path
@@ -400,10 +401,10 @@ class BinaryIndex:
         """Write the index to ``path``, and the vectors added since it was loaded to
         ``delta_path`` when there are any (returns whether it wrote that file). Callers make
         this atomic by writing new names and switching a manifest."""
-        faiss.write_index_binary(self._index, os.fspath(path))
+        _write(self._index, path)
         if not self.delta_size:
             return False
-        faiss.write_index_binary(self._delta, os.fspath(delta_path))
+        _write(self._delta, delta_path)
         return True
 
     @classmethod
@@ -436,3 +437,14 @@ class BinaryIndex:
         self._loaded = True
         self._retune()
         return self
+
+
+def _write(index: faiss.IndexBinary, path: Path) -> None:
+    """``faiss.write_index_binary``, its failures raised as the ``OSError`` they are: FAISS raises
+    a RuntimeError for a full disk, which callers took for a bug (a traceback; an audit)."""
+    try:
+        faiss.write_index_binary(index, os.fspath(path))
+    except RuntimeError as exc:
+        full = "No space left on device" in str(exc) or "Disk quota exceeded" in str(exc)
+        code = errno.ENOSPC if full else errno.EIO
+        raise OSError(code, f"{os.strerror(code)} ({exc})", os.fspath(path)) from exc

@@ -69,8 +69,38 @@ def write(
     features_per_work: int,
     stamp: int | None,
 ) -> None:
-    """Write a new generation and switch the manifest to it, then delete older generations."""
+    """Write a new generation and switch the manifest to it, then delete older generations. A
+    generation that fails to be written (a full disk) is removed again, the manifest untouched."""
     gen = uuid.uuid4().hex[:12]
+    try:
+        names, tmp = _write_generation(directory, gen, pdq, local, works, features_per_work, stamp)
+    except BaseException as exc:
+        # Each failed try left its partial files on the full disk, taking the space a later try needs.
+        for partial in directory.glob(f"*.{gen}.*"):
+            partial.unlink(missing_ok=True)
+        if isinstance(exc, OSError):  # named by the folder: the file it failed on is gone
+            reason = os.strerror(exc.errno) if exc.errno else str(exc)
+            raise OSError(exc.errno, f"the index could not be saved: {reason}", str(directory)) from exc
+        raise
+    os.replace(tmp, directory / MANIFEST)
+    _fsync(directory)
+    # Only the engine's own earlier generations go: the folder may hold a user's other files.
+    keep = set(names.values())
+    for stale in directory.iterdir():
+        if stale.name not in keep and _GENERATION_FILE.fullmatch(stale.name) and stale.is_file():
+            stale.unlink(missing_ok=True)
+
+
+def _write_generation(
+    directory: Path,
+    gen: str,
+    pdq: BinaryIndex,
+    local: BinaryIndex,
+    works: dict[int, IndexedWork],
+    features_per_work: int,
+    stamp: int | None,
+) -> tuple[dict[str, str], Path]:
+    """Generation ``gen``'s files, synced, and its manifest in a temporary file: (names, that file)."""
     names = {"pdq": f"pdq.{gen}.faissb", "local": f"local.{gen}.faissb", "works": f"works.{gen}.npz"}
     for part, index in (("pdq", pdq), ("local", local)):
         # Works added since the index was built or loaded are kept in a delta file.
@@ -97,13 +127,7 @@ def write(
     tmp = directory / f"manifest.{gen}.tmp"
     tmp.write_text(json.dumps(manifest))
     _fsync(tmp)
-    os.replace(tmp, directory / MANIFEST)
-    _fsync(directory)
-    # Only the engine's own earlier generations go: the folder may hold a user's other files.
-    keep = set(names.values())
-    for stale in directory.iterdir():
-        if stale.name not in keep and _GENERATION_FILE.fullmatch(stale.name) and stale.is_file():
-            stale.unlink(missing_ok=True)
+    return names, tmp
 
 
 def read(

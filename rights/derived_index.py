@@ -145,7 +145,7 @@ class DerivedIndex:
         self.reconcile(full=full, replace_newer=foreign)
         if not full and self._reload_refingerprinted(stamp, self.synced_log_size):
             logger.info("re-indexed the works refingerprinted since the index was saved")
-            self.save()
+            self._save_if_possible()
 
     def _foreign(self, stamp: int) -> bool:
         """Whether the loaded index was not derived from this database: saved after more log
@@ -211,7 +211,7 @@ class DerivedIndex:
             if catching_up:
                 self.dirty = True
             else:
-                self.save(replace_newer=replace_newer)
+                self._save_if_possible(replace_newer=replace_newer)
             return True
 
     def changed(self, update: Callable[[], object]) -> None:
@@ -251,6 +251,15 @@ class DerivedIndex:
         self.dirty = False
         self.saved_at = time.monotonic()
         self.save_s = self.saved_at - started
+
+    def _save_if_possible(self, *, replace_newer: bool = False) -> None:
+        """``save``, but a write that fails (a full disk) leaves the index in memory, dirty, for the
+        next save: a command that only reads (match, a scan) died of it at open (an audit)."""
+        try:
+            self.save(replace_newer=replace_newer)
+        except OSError as exc:
+            self.dirty = True
+            logger.warning("%s in %s; it is kept in memory and saved later", exc.strerror, exc.filename)
 
     def stored_fingerprints(self, keys: set[int]) -> Iterator[tuple[int, Fingerprint]]:
         conn = self._connection()

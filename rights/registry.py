@@ -85,13 +85,21 @@ class Registry:
         return Signer.load_or_create(data_dir, signed_checkpoints=signed)
 
     def close(self) -> None:
-        if not self._closed:
-            self.flush_index()
-        self._closed = True
-        with self._conns_lock:
-            for conn in self._conns:
-                conn.close()
-            self._conns.clear()
+        """Save the index if it changed, and close. A save that fails (a full disk) is logged, not
+        raised: nothing is lost, since the index is derived data and the next open brings it level
+        with the database, and raising would hide an error already on its way out, or fail a
+        command that did its work (a match whose open had to rebuild the index; an audit)."""
+        try:
+            if not self._closed:
+                self.flush_index()
+        except OSError as exc:
+            logger.warning("%s in %s; the next open catches it up", exc.strerror, exc.filename)
+        finally:
+            self._closed = True
+            with self._conns_lock:
+                for conn in self._conns:
+                    conn.close()
+                self._conns.clear()
 
     def __enter__(self) -> Registry:
         return self

@@ -4,11 +4,13 @@
 status and code; request validation is 422 ``validation_error`` (a body that is not JSON at all
 400 ``bad_input``, as everywhere); an ``indexes.ImageError`` is a 400 with
 the image's reason; a database another process holds locked past the busy timeout is 503 ``busy``
-(retry later); anything else is a bug and answers 500 ``internal`` without details.
+(retry later); a full disk is 507 ``insufficient_storage``; anything else is a bug and answers
+500 ``internal`` without details.
 """
 
 from __future__ import annotations
 
+import errno
 import logging
 import sqlite3
 
@@ -65,12 +67,28 @@ async def handle_error(request: Request, exc: Exception) -> JSONResponse:
         response = error_response(503, "busy", "the registry is busy with another writer; retry shortly")
         response.headers["Retry-After"] = "5"
         return response
+    if _disk_full(exc):
+        # The server's condition, not the request's: nothing was half-written (registration is one
+        # transaction), and the client may retry once space is freed.
+        logger.error("disk full on %s %s: %s", request.method, request.url.path, exc)
+        return error_response(
+            507, "insufficient_storage", "the registry's disk is full; retry once space is freed"
+        )
     logger.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return error_response(500, "internal", "internal error; it has been logged")
 
 
+def _disk_full(exc: Exception) -> bool:
+    if isinstance(exc, OSError):
+        return exc.errno in (errno.ENOSPC, errno.EDQUOT)
+    return (
+        isinstance(exc, sqlite3.OperationalError)
+        and getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
+    )
+
+
 def install_error_handler(app: FastAPI) -> None:
-    # sqlite3.OperationalError and ClientDisconnect are named so that they are answered here: a
+    # sqlite3.OperationalError, OSError and ClientDisconnect are named so that they are answered here: a
     # handler for Exception alone runs in Starlette's outermost middleware, which re-raises after
     # answering (uvicorn then logs "Exception in ASGI application").
     handled = (
@@ -80,6 +98,7 @@ def install_error_handler(app: FastAPI) -> None:
         StarletteHTTPException,
         ClientDisconnect,
         sqlite3.OperationalError,
+        OSError,
     )
     for exc_class in (*handled, Exception):
         app.add_exception_handler(exc_class, handle_error)
