@@ -115,6 +115,10 @@ class DerivedIndex:
                 f"the index folder {directory} cannot be used ({exc.strerror or exc}); "
                 "fix its permissions or free the resource, and run the command again"
             ) from exc
+        except MemoryError as exc:  # as ENOMEM above: the files are not at fault
+            raise IndexUnavailable(
+                f"the index in {directory} does not fit in memory now; free some, and run the command again"
+            ) from exc
         # The index is derived data: whatever else went wrong reading it, the database can rebuild it.
         except Exception as exc:
             return _rebuilt(directory, exc, engine), False
@@ -140,7 +144,8 @@ class DerivedIndex:
             )
         # Read before reconciling, so the index never claims more than it holds (its save stamp).
         self.synced_log_size = self._log().size()
-        foreign = loaded and self._foreign(engine.saved_stamp())
+        # The stamp of what was loaded: the one on disk may be newer by now, saved by another process.
+        foreign = loaded and self._foreign(engine.loaded_stamp)
         full = not loaded or rebudgeted or stale or engine.loaded_older_format or foreign
         self.reconcile(full=full, replace_newer=foreign)
         if not full and self._reload_refingerprinted(stamp, self.synced_log_size):
