@@ -331,7 +331,7 @@ def cmd_register(args: argparse.Namespace) -> int:
         if processes > 0:
             prefetch = stack.enter_context(Prefetcher(processes))
             registry.fingerprinter = prefetch
-            items = prefetch.read_ahead_or_errors(files)
+            items = prefetch.read_ahead(files)
         else:
             items = read_each(files, MAX_FILE_BYTES)
         bar = tqdm(

@@ -30,12 +30,9 @@ class Prefetcher:
         # reused by another object while the entry exists, and the identity check below trusts nothing else.
         self._pending: dict[int, tuple[bytes, Future[Fingerprint]]] = {}
 
-    def read_ahead(self, paths: Iterable[Path]) -> Iterator[tuple[Path, bytes]]:
-        """``(path, bytes)`` in order. A file that cannot be read raises ``OSError`` at its turn."""
-        return map(_ready, self.read_ahead_or_errors(paths))
-
-    def read_ahead_or_errors(self, paths: Iterable[Path]) -> Iterator[tuple[Path, bytes | OSError]]:
-        """Like :meth:`read_ahead`, but a file that cannot be read comes as its ``OSError``."""
+    def read_ahead(self, paths: Iterable[Path]) -> Iterator[tuple[Path, bytes | OSError]]:
+        """``(path, bytes)`` in order; a file that cannot be read, or is over ``MAX_FILE_BYTES``,
+        comes as its ``OSError`` in its place."""
         window: deque[tuple[Path, bytes | OSError]] = deque()
         for path in paths:
             window.append((path, self._start(path)))
@@ -75,10 +72,3 @@ class Prefetcher:
             return exc
         self._pending[id(data)] = (data, self._threads.submit(self._pool.fingerprint, data, role="reference"))
         return data
-
-
-def _ready(item: tuple[Path, bytes | OSError]) -> tuple[Path, bytes]:
-    path, data = item
-    if isinstance(data, OSError):
-        raise data
-    return path, data

@@ -77,7 +77,7 @@ def refingerprint(
             stack.callback(setattr, registry, "fingerprinter", previous)
         # One read per work, in key order (shared bytes are read once per work that holds them).
         paths = [w.path for w in todo]
-        reads = prefetch.read_ahead_or_errors(paths) if processes > 0 else read_each(paths, MAX_FILE_BYTES)
+        reads = prefetch.read_ahead(paths) if processes > 0 else read_each(paths, MAX_FILE_BYTES)
         for work, (_, data) in zip(todo, reads, strict=True):
             error = _redo(registry, work, data, summary)
             if error is not None:
