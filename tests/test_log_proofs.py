@@ -152,3 +152,39 @@ def test_proof_arguments_out_of_range(log: tuple[LogStore, list[bytes]]) -> None
     with pytest.raises(ProofError):
         verify_consistency(3, 2, _h(b"a"), _h(b"b"), [])
     assert store.consistency_proof(0, 9) == []
+
+
+def _readme_consistency(m: int, n: int, first_root: bytes, second_root: bytes, path: list[bytes]) -> bool:
+    """The consistency check README.md writes out (m < n), step for step, sharing no code with rights.log."""
+    if m & (m - 1) == 0:
+        path = [first_root, *path]
+    fn, sn = m - 1, n - 1
+    while fn & 1:
+        fn, sn = fn >> 1, sn >> 1
+    fr = sr = path[0]
+    for c in path[1:]:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            fr, sr = _h(b"\x01" + c + fr), _h(b"\x01" + c + sr)
+            if not fn & 1:
+                while not fn & 1 and fn != 0:
+                    fn, sn = fn >> 1, sn >> 1
+        else:
+            sr = _h(b"\x01" + sr + c)
+        fn, sn = fn >> 1, sn >> 1
+    return sn == 0 and fr == first_root and sr == second_root
+
+
+def test_the_documented_consistency_check_accepts_every_real_proof_and_no_altered_one(
+    log: tuple[LogStore, list[bytes]],
+) -> None:
+    store, _ = log
+    for second in range(2, 36):
+        for first in range(1, second):
+            proof = store.consistency_proof(first, second)
+            r1, r2 = store.checkpoint(first).root_hash, store.checkpoint(second).root_hash
+            assert _readme_consistency(first, second, r1, r2, proof), (first, second)
+            assert not _readme_consistency(first, second, r1, _h(b"other"), proof)
+            assert not _readme_consistency(first, second, _h(b"other"), r2, proof)
+            assert not _readme_consistency(first, second, r1, r2, [*proof[:-1], _h(proof[-1])])

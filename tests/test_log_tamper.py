@@ -302,6 +302,17 @@ def _mutations(receipt: dict) -> list[dict]:
     r = copy.deepcopy(receipt)
     r["checkpoint"]["origin"] += "\nsecond line"  # once a ValueError, not a VerificationError
     out.append(r)
+    # The same signature bytes spelled with the last character's unused bits set: 16 spellings
+    # verified, against "one receipt has one text" (an outside verifier refused them).
+    r = copy.deepcopy(receipt)
+    sig = r["checkpoint"]["signature"]
+    assert sig.endswith("==")
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+    r["checkpoint"]["signature"] = sig[:-3] + alphabet[alphabet.index(sig[-3]) ^ 1] + "=="
+    out.append(r)
+    r = copy.deepcopy(receipt)
+    r["checkpoint"]["key_id"] = 5  # informational, but a string when present
+    out.append(r)
     return out
 
 
@@ -334,6 +345,10 @@ def _readme_verifier(receipt: dict, pem: bytes) -> bool:
     entry = receipt["entry"].encode("utf-8")
     if json.loads(entry)["index"] != receipt["log_index"]:
         return False
+    if not isinstance(cp.get("key_id", ""), str):
+        return False
+    if base64.b64encode(base64.b64decode(cp["signature"])).decode() != cp["signature"]:
+        return False  # the one spelling of the signature
     root = bytes.fromhex(cp["root_hash"])
     body = f"{cp['origin']}\n{cp['tree_size']}\n{base64.b64encode(root).decode()}\n{cp['timestamp']}\n"
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import binascii
 import json
 import re
@@ -74,6 +75,20 @@ def _check_types(receipt: dict[str, Any]) -> None:
     hashes = [receipt["checkpoint"]["root_hash"], *receipt["inclusion_proof"]]
     if not all(isinstance(h, str) and _HASH_HEX.fullmatch(h) for h in hashes):
         raise ValueError("'root_hash' and each 'inclusion_proof' node must be 64 lowercase hex digits")
+    # One receipt, one text, for the signature too: base64 decoders ignore the last character's
+    # unused bits, so 16 spellings of one signature verified (an outside verifier refused them).
+    signature = receipt["checkpoint"]["signature"]
+    if not _canonical_base64(signature):
+        raise ValueError("'signature' must be standard base64 with padding, its unused bits zero")
+    if not isinstance(receipt["checkpoint"].get("key_id", ""), str):
+        raise TypeError("checkpoint field 'key_id' must be a JSON string when present")
+
+
+def _canonical_base64(text: str) -> bool:
+    try:
+        return base64.b64encode(base64.b64decode(text, validate=True)).decode("ascii") == text
+    except ValueError:
+        return False
 
 
 def _typed(fields: dict[str, Any], where: str, wanted: dict[str, type]) -> None:
