@@ -6,11 +6,12 @@ answer) pointing at ``169.254.169.254`` reads cloud credentials, one pointing at
 private network. So, for every hop:
 
 1. only ``http``/``https``;
-2. the host is resolved **once** here and every resolved address is checked; the request is then sent to
-   that checked address (Host header and TLS SNI carry the name), so a second, different DNS answer
-   (DNS rebinding) is never used;
+2. the host is resolved **once** here and every resolved address is checked; the connection is then made
+   to a checked address (``_PinnedBackend``), so a second, different DNS answer (DNS rebinding) is never
+   used, while the request, its TLS certificate check and connection reuse all go by the host's name;
 3. redirects are followed by hand, at most ``settings.fetch_max_redirects``, each target re-checked;
-4. the body is streamed and cut at ``settings.fetch_max_bytes``; it must start like an image.
+4. the body is streamed and cut at ``settings.fetch_max_bytes``; it must start like an image;
+5. one deadline bounds every network read and write of a fetch, the response's head included.
 
 Addresses named in ``settings.fetch_allow`` (host names, IPs or CIDRs) skip the address check; that is
 how tests reach their loopback server. Cloud metadata addresses are only reachable if named exactly.
@@ -19,18 +20,25 @@ how tests reach their loopback server. Cloud metadata addresses are only reachab
 from __future__ import annotations
 
 import ipaddress
+import logging
 import socket
+import ssl
+import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import urljoin
 
+import httpcore
 import httpx
 
 from rights.config import Settings
 from rights.errors import FetchRefused
 
-__all__ = ["FetchFailed", "check_url", "fetch_image", "looks_like_image"]
+__all__ = ["FetchFailed", "check_url", "fetch_client", "fetch_image", "looks_like_image"]
+
+logger = logging.getLogger(__name__)
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], list[str]]
@@ -99,12 +107,15 @@ def fetch_image(
     client: httpx.Client | None = None,
     resolver: Resolver | None = None,
 ) -> bytes:
-    """Download the image at ``url``; raise :class:`FetchRefused` (policy) or :class:`FetchFailed`."""
+    """Download the image at ``url``; raise :class:`FetchRefused` (policy) or :class:`FetchFailed`.
+    ``client``, to reuse connections across fetches, must come from :func:`fetch_client`: any other
+    would connect wherever DNS says at the time, not where the checks looked."""
     resolve = resolver or _system_resolver
     own_client = client is None
     if client is None:
-        # trust_env=False: an environment proxy would connect on our behalf and undo the address pinning.
-        client = httpx.Client(timeout=settings.fetch_timeout_s, trust_env=False, follow_redirects=False)
+        client = fetch_client(settings)
+    elif client not in _PINNED_CLIENTS:
+        raise ValueError("fetch_image needs a client made by fetch_client")
     # One deadline for the whole fetch: per-read timeouts alone let a server that trickles a byte
     # every few seconds hold a request thread (and with enough of them, the whole API) forever.
     deadline = time.monotonic() + settings.fetch_deadline_s
@@ -125,15 +136,109 @@ def fetch_image(
 
 
 class _Target:
-    """A checked URL: the original plus the pinned address to connect to."""
+    """A checked URL, with the checked addresses it may be fetched from (in the resolver's order)."""
 
-    def __init__(self, url: httpx.URL, address: IPAddress) -> None:
+    def __init__(self, url: httpx.URL, port: int, addresses: list[IPAddress]) -> None:
         self.url = url
-        self.address = address
+        self.port = port
+        self.addresses = addresses
 
-    def pinned_url(self) -> httpx.URL:
-        host = f"[{self.address}]" if self.address.version == 6 else str(self.address)
-        return self.url.copy_with(host=host)
+
+def fetch_client(settings: Settings, *, ssl_context: ssl.SSLContext | None = None) -> httpx.Client:
+    """A client for ``fetch_image``: it connects only to the addresses ``check_url`` checked for a
+    host (``_PinnedBackend``), and pools connections by host name. (Sent to the checked IP as the
+    URL, a connection verified for one name was reused for another name on that IP, its certificate
+    never checked: an audit.) ``trust_env=False``: an environment proxy would connect on our behalf
+    and undo the pinning. ``ssl_context`` replaces the system's certificate authorities (a private CA)."""
+    transport = httpx.HTTPTransport(trust_env=False)
+    # httpx takes no network backend; its pool is rebuilt with ours, as httpx builds it otherwise.
+    transport._pool = httpcore.ConnectionPool(
+        ssl_context=ssl_context or httpx.create_ssl_context(trust_env=False), network_backend=_PinnedBackend()
+    )
+    client = httpx.Client(
+        transport=transport, timeout=settings.fetch_timeout_s, trust_env=False, follow_redirects=False
+    )
+    _PINNED_CLIENTS.add(client)
+    return client
+
+
+_PINNED_CLIENTS: weakref.WeakSet[httpx.Client] = weakref.WeakSet()
+
+
+# The fetch this thread is making: its checked addresses and deadline, for ``_PinnedBackend``.
+_current = threading.local()
+
+
+class _PinnedBackend(httpcore.SyncBackend):
+    """Connects a host name only to the addresses checked for it in this thread's fetch, trying
+    each in turn (a host whose first address was dead, an IPv6 route that is down, always failed:
+    an audit), and bounds every read and write by the fetch's deadline (``_DeadlineStream``)."""
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Any = None,
+    ) -> httpcore.NetworkStream:
+        addresses = getattr(_current, "addresses", {}).get((host.lower(), port))
+        if not addresses:  # never an unchecked connection
+            raise httpcore.ConnectError(f"{host}:{port} was not checked for this fetch")
+        failure: Exception | None = None
+        for address in addresses:
+            logger.debug("connecting to %s port %d for %s", address, port, host)
+            try:
+                stream = super().connect_tcp(
+                    str(address),
+                    port,
+                    _capped(timeout, httpcore.ConnectTimeout),
+                    local_address,
+                    socket_options,
+                )
+                return _DeadlineStream(stream)
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                failure = exc
+        assert failure is not None
+        raise failure
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    """A connection whose every read and write waits at most until the current fetch's deadline: per-
+    read timeouts alone let a server hold a fetch for ever by sending a byte at a time of its
+    response's head, or endless ``100 Continue`` answers (an audit)."""
+
+    def __init__(self, inner: httpcore.NetworkStream) -> None:
+        self._inner = inner
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._inner.read(max_bytes, _capped(timeout, httpcore.ReadTimeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._inner.write(buffer, _capped(timeout, httpcore.WriteTimeout))
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def start_tls(
+        self, ssl_context: ssl.SSLContext, server_hostname: str | None = None, timeout: float | None = None
+    ) -> httpcore.NetworkStream:
+        tls = self._inner.start_tls(ssl_context, server_hostname, _capped(timeout, httpcore.ConnectTimeout))
+        return _DeadlineStream(tls)
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._inner.get_extra_info(info)
+
+
+def _capped(timeout: float | None, late: type[Exception]) -> float | None:
+    """``timeout``, shortened to what is left of this thread's fetch; ``late`` raised once none is."""
+    deadline: float | None = getattr(_current, "deadline", None)
+    if deadline is None:
+        return timeout
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise late("the fetch's deadline has passed")
+    return left if timeout is None else min(timeout, left)
 
 
 def check_url(url: str, *, settings: Settings, resolver: Resolver | None = None) -> _Target:
@@ -152,7 +257,9 @@ def check_url(url: str, *, settings: Settings, resolver: Resolver | None = None)
         raise FetchRefused(f"not a valid host name in {url!r}", url=url) from exc
     if not host:
         raise FetchRefused(f"URL has no host: {url!r}", url=url)
-    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    port = parsed.port if parsed.port is not None else (443 if parsed.scheme == "https" else 80)
+    if not 0 < port < 65536:  # 70000 wrapped round to 4464; a 20-digit one raised OverflowError (a 500)
+        raise FetchRefused(f"not a valid URL: {_shown(url)!r} (port {port} is out of range)", url=_shown(url))
     allow = _Allow(settings.fetch_allow)
     literal = _ip_or_none(host)
     if literal is not None:
@@ -177,7 +284,7 @@ def check_url(url: str, *, settings: Settings, resolver: Resolver | None = None)
                 url=url,
                 address=str(address),
             )
-    return _Target(parsed, addresses[0])
+    return _Target(parsed, port, addresses)
 
 
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
@@ -287,62 +394,75 @@ def _get_with_retries(
                 if time.monotonic() + delay >= deadline:
                     break
                 time.sleep(delay)
-    raise FetchFailed(f"fetching {url} failed after {attempt + 1} attempts: {last}", url=url)
+    raise FetchFailed(f"fetching {_shown(url)} failed after {attempt + 1} attempts: {last}", url=url)
 
 
 def _get_once(client: httpx.Client, target: _Target, settings: Settings, deadline: float) -> bytes | str:
-    """One request to the pinned address: the body, or the absolute URL of a redirect."""
+    """One request, on a connection to a checked address: the body, or the absolute URL of a redirect."""
     url = str(target.url)
-    left = deadline - time.monotonic()
-    if left <= 0:
-        raise FetchFailed(_TOO_SLOW.format(url=url, seconds=settings.fetch_deadline_s), url=url)
+    shown = _shown(url)
+    if deadline - time.monotonic() <= 0:
+        raise FetchFailed(_TOO_SLOW.format(url=shown, seconds=settings.fetch_deadline_s), url=url)
     # Identity: httpx decodes gzip a network read at a time, ~1000:1, before the size cap sees it
     # (a 2 MB response cost ~130 MB); images are compressed already.
-    headers = {"Host": target.url.netloc.decode("ascii"), "Accept": "image/*", "Accept-Encoding": "identity"}
-    extensions: dict[str, Any] = {}
-    if target.url.scheme == "https":
-        extensions["sni_hostname"] = target.url.host  # certificate is checked against the name, not the IP
+    headers = {"Accept": "image/*", "Accept-Encoding": "identity"}
+    _current.addresses = {(target.url.raw_host.decode("ascii").lower(), target.port): target.addresses}
+    _current.deadline = deadline
     try:
-        with client.stream(
-            "GET",
-            target.pinned_url(),
-            headers=headers,
-            extensions=extensions,
-            follow_redirects=False,
-            timeout=min(settings.fetch_timeout_s, left),
-        ) as response:
+        with client.stream("GET", target.url, headers=headers, follow_redirects=False) as response:
             status = response.status_code
             if status in _REDIRECTS:
                 location = response.headers.get("location")
                 if not location:
-                    raise FetchFailed(f"redirect without Location from {url}", url=url)
+                    raise FetchFailed(f"redirect without Location from {shown}", url=url)
                 try:
                     return urljoin(url, location)
                 except ValueError as exc:  # "http://[zz": an IPv6 host that does not parse
-                    raise _bad_redirect(url, exc) from exc
+                    raise _bad_redirect(shown, url, exc) from exc
             if status in _TRANSIENT_STATUS:
                 raise _Transient(f"HTTP {status}", _retry_after(response.headers.get("retry-after")))
             if status != 200:
-                raise FetchFailed(f"fetching {url} gave HTTP {status}", url=url, status=status)
+                raise FetchFailed(f"fetching {shown} gave HTTP {status}", url=url, status=status)
             encoding = response.headers.get("content-encoding", "identity").strip().lower()
             if encoding not in ("", "identity"):
-                raise FetchFailed(f"{url} was sent {encoding}-encoded though asked for none", url=url)
+                raise FetchFailed(f"{shown} was sent {encoding}-encoded though asked for none", url=url)
             body = _read_capped(response, url, settings.fetch_max_bytes, deadline)
             if body is None:
-                raise FetchFailed(_TOO_SLOW.format(url=url, seconds=settings.fetch_deadline_s), url=url)
+                raise FetchFailed(_TOO_SLOW.format(url=shown, seconds=settings.fetch_deadline_s), url=url)
             return body
-    except (httpx.ConnectError, httpx.ConnectTimeout, httpx.ReadTimeout, httpx.RemoteProtocolError) as exc:
+    except httpx.TimeoutException as exc:
+        if time.monotonic() >= deadline:
+            raise FetchFailed(
+                _TOO_SLOW.format(url=shown, seconds=settings.fetch_deadline_s), url=url
+            ) from exc
+        raise _Transient(f"{type(exc).__name__}: {exc}") from exc
+    except httpx.RemoteProtocolError as exc:
+        if "location header" in str(exc).lower():  # a redirect's Location httpx cannot parse
+            raise _bad_redirect(shown, url, exc) from exc
+        raise _Transient(f"{type(exc).__name__}: {exc}") from exc
+    except httpx.ConnectError as exc:
+        if isinstance(exc.__context__, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in str(
+            exc
+        ):
+            # Asking again would get the same certificate.
+            raise FetchFailed(
+                f"fetching {shown} failed: its TLS certificate was refused ({exc})", url=url
+            ) from exc
+        raise _Transient(f"{type(exc).__name__}: {exc}") from exc
+    except httpx.NetworkError as exc:  # a connection reset or dropped mid-answer: worth another try
         raise _Transient(f"{type(exc).__name__}: {exc}") from exc
     except httpx.HTTPError as exc:
-        raise FetchFailed(f"fetching {url} failed: {type(exc).__name__}: {exc}", url=url) from exc
+        raise FetchFailed(f"fetching {shown} failed: {type(exc).__name__}: {exc}", url=url) from exc
     except (httpx.InvalidURL, UnicodeError) as exc:
         # httpx builds a redirect's next request even when not following it, and a Location it
         # cannot parse ("http:host/x", an IDNA label "xn--a") raised out of here as a 500.
-        raise _bad_redirect(url, exc) from exc
+        raise _bad_redirect(shown, url, exc) from exc
+    finally:
+        _current.addresses, _current.deadline = {}, None
 
 
-def _bad_redirect(url: str, exc: Exception) -> FetchFailed:
-    return FetchFailed(f"{url} redirected to an invalid URL ({exc})", url=url)
+def _bad_redirect(shown: str, url: str, exc: Exception) -> FetchFailed:
+    return FetchFailed(f"{shown} redirected to an invalid URL ({exc})", url=url)
 
 
 def _read_capped(response: httpx.Response, url: str, limit: int, deadline: float) -> bytes | None:

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import gzip
 import io
+import logging
 import random
+import socket
+import ssl
+import struct
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import httpx
 import pytest
@@ -16,7 +23,7 @@ from PIL import Image
 
 from rights.config import Settings
 from rights.errors import FetchRefused
-from rights.fetch import FetchFailed, check_url, fetch_image, looks_like_image
+from rights.fetch import FetchFailed, check_url, fetch_client, fetch_image, looks_like_image
 from tests.image_server import ImageServer, Route, serve_images
 
 
@@ -29,19 +36,23 @@ def _png(seed: int = 1) -> bytes:
     return buf.getvalue()
 
 
-class RecordingTransport(httpx.BaseTransport):
-    """Real transport that records every host it is asked to connect to."""
+class Connections:
+    """Every connection the fetcher opens, as (address, port, host name), from its debug log."""
 
-    def __init__(self) -> None:
-        self.inner = httpx.HTTPTransport()
-        self.hosts: list[str] = []
+    def __init__(self, caplog: pytest.LogCaptureFixture) -> None:
+        self._caplog = caplog
 
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        self.hosts.append(request.url.host)
-        return self.inner.handle_request(request)
+    @property
+    def made(self) -> list[tuple[str, int, str]]:
+        return [
+            (str(r.args[0]), int(r.args[1]), str(r.args[2]))  # type: ignore[index]
+            for r in self._caplog.records
+            if r.name == "rights.fetch" and r.msg.startswith("connecting to")
+        ]
 
-    def close(self) -> None:
-        self.inner.close()
+    @property
+    def addresses(self) -> list[str]:
+        return [address for address, _, _ in self.made]
 
 
 @pytest.fixture
@@ -56,14 +67,9 @@ def settings() -> Settings:
 
 
 @pytest.fixture
-def transport() -> Iterator[RecordingTransport]:
-    t = RecordingTransport()
-    yield t
-    t.close()
-
-
-def _client(transport: RecordingTransport) -> httpx.Client:
-    return httpx.Client(transport=transport, trust_env=False, timeout=5)
+def connections(caplog: pytest.LogCaptureFixture) -> Connections:
+    caplog.set_level(logging.DEBUG, logger="rights.fetch")
+    return Connections(caplog)
 
 
 def test_fetches_image_from_allowed_loopback(server: ImageServer, settings: Settings) -> None:
@@ -108,28 +114,27 @@ def test_too_many_redirects_refused(server: ImageServer, settings: Settings) -> 
     ],
 )
 def test_hostile_urls_refused_before_connecting(
-    url: str, words: str, settings: Settings, transport: RecordingTransport
+    url: str, words: str, settings: Settings, connections: Connections
 ) -> None:
-    with _client(transport) as client, pytest.raises(FetchRefused, match=words):
-        fetch_image(url, settings=settings, client=client)
-    assert transport.hosts == []
+    with pytest.raises(FetchRefused, match=words):
+        fetch_image(url, settings=settings)
+    assert connections.made == []
 
 
-def test_a_refusal_does_not_repeat_the_urls_password(
-    settings: Settings, transport: RecordingTransport
-) -> None:
-    with _client(transport) as client, pytest.raises(FetchRefused) as refused:
-        fetch_image("http://scanner:hunter2@169.254.169.254/latest/", settings=settings, client=client)
+def test_a_refusal_does_not_repeat_the_urls_password(settings: Settings, connections: Connections) -> None:
+    with pytest.raises(FetchRefused) as refused:
+        fetch_image("http://scanner:hunter2@169.254.169.254/latest/", settings=settings)
+    assert connections.made == []
     assert "hunter2" not in refused.value.message and "scanner" not in refused.value.message
     assert "http://169.254.169.254/latest/" in refused.value.message
     assert refused.value.context["url"] == "http://169.254.169.254/latest/"
 
 
-def test_loopback_refused_unless_allowed(server: ImageServer, transport: RecordingTransport) -> None:
+def test_loopback_refused_unless_allowed(server: ImageServer, connections: Connections) -> None:
     server.routes["/a.png"] = Route(body=_png())
-    with _client(transport) as client, pytest.raises(FetchRefused, match="loopback"):
-        fetch_image(server.url("/a.png"), settings=Settings(), client=client)
-    assert transport.hosts == [] and server.hits == []
+    with pytest.raises(FetchRefused, match="loopback"):
+        fetch_image(server.url("/a.png"), settings=Settings())
+    assert connections.made == [] and server.hits == []
 
 
 def test_broad_allow_never_opens_metadata() -> None:
@@ -171,34 +176,51 @@ def test_a_compressed_body_is_refused_before_it_is_inflated(server: ImageServer,
 
 
 def test_redirect_to_private_address_refused(
-    server: ImageServer, settings: Settings, transport: RecordingTransport
+    server: ImageServer, settings: Settings, connections: Connections
 ) -> None:
     server.routes["/bounce"] = Route(status=302, headers={"Location": "http://10.0.0.1/secret.png"})
-    with _client(transport) as client, pytest.raises(FetchRefused, match=r"10\.0\.0\.1"):
-        fetch_image(server.url("/bounce"), settings=settings, client=client)
-    assert transport.hosts == ["127.0.0.1"]  # only the loopback hop was ever contacted
+    with pytest.raises(FetchRefused, match=r"10\.0\.0\.1"):
+        fetch_image(server.url("/bounce"), settings=settings)
+    assert connections.addresses == ["127.0.0.1"]  # only the loopback hop was ever contacted
 
 
-def test_every_resolved_address_is_checked(settings: Settings, transport: RecordingTransport) -> None:
+def test_every_resolved_address_is_checked(settings: Settings, connections: Connections) -> None:
     # A name with one public and one private answer is refused: the private one could be used.
     def resolver(host: str, port: int) -> list[str]:
         return ["93.184.216.34", "192.168.1.5"]
 
-    with _client(transport) as client, pytest.raises(FetchRefused, match=r"192\.168\.1\.5"):
-        fetch_image("http://images.example/x.png", settings=settings, client=client, resolver=resolver)
-    assert transport.hosts == []
+    with pytest.raises(FetchRefused, match=r"192\.168\.1\.5"):
+        fetch_image("http://images.example/x.png", settings=settings, resolver=resolver)
+    assert connections.made == []
 
 
 def test_named_host_connects_to_the_address_it_was_checked_with(
-    server: ImageServer, transport: RecordingTransport
+    server: ImageServer, connections: Connections
 ) -> None:
-    # The request goes to the resolved (pinned) address; the name only travels in the Host header.
+    # The connection goes to the resolved (checked) address; the name travels in the request. The
+    # system resolver knows no "images.test", so only the checked address could have been used.
     server.routes["/a.png"] = Route(body=_png())
     allowed = Settings(fetch_allow=["images.test"])
     url = f"http://images.test:{server.port}/a.png"
-    with _client(transport) as client:
-        body = fetch_image(url, settings=allowed, client=client, resolver=lambda h, p: ["127.0.0.1"])
-    assert body == _png() and transport.hosts == ["127.0.0.1"]
+    body = fetch_image(url, settings=allowed, resolver=lambda h, p: ["127.0.0.1"])
+    assert body == _png() and connections.made == [("127.0.0.1", server.port, "images.test")]
+
+
+def test_a_dead_first_address_falls_back_to_the_next_checked_one(
+    server: ImageServer, connections: Connections
+) -> None:
+    """Only the first resolved address was ever tried: a host whose IPv6 route is down always failed
+    (an audit). The server listens on 127.0.0.1 only."""
+    server.routes["/a.png"] = Route(body=_png())
+    allowed = Settings(fetch_allow=["images.test"])
+    url = f"http://images.test:{server.port}/a.png"
+    body = fetch_image(url, settings=allowed, resolver=lambda h, p: ["127.0.0.2", "127.0.0.1"])
+    assert body == _png() and connections.addresses == ["127.0.0.2", "127.0.0.1"]
+
+
+def test_only_a_pinned_client_may_fetch(settings: Settings) -> None:
+    with httpx.Client() as plain, pytest.raises(ValueError, match="fetch_client"):
+        fetch_image("http://127.0.0.1/x.png", settings=settings, client=plain)
 
 
 def test_size_cap_streamed(server: ImageServer) -> None:
@@ -291,3 +313,205 @@ def test_refusals_name_the_url_briefly_and_say_what_is_wrong(settings: Settings)
     for relative in (" http://example.org/a.png", "example.org/a.png"):
         with pytest.raises(FetchRefused, match="not an absolute http or https URL"):
             check_url(relative, settings=settings)
+
+
+@contextlib.contextmanager
+def _raw_server(answer: Callable[[socket.socket], None]) -> Iterator[int]:
+    """A loopback TCP server that reads each request and lets ``answer`` write whatever it likes;
+    yields its port."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    listener.settimeout(0.2)
+    stop = threading.Event()
+
+    def serve(conn: socket.socket) -> None:
+        with conn, contextlib.suppress(OSError):  # the fetcher hanging up, as it should
+            conn.recv(65536)
+            answer(conn)
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return  # closed at the end of the test
+            threading.Thread(target=serve, args=(conn,), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        stop.set()
+        listener.close()
+
+
+def _continue_forever(conn: socket.socket) -> None:
+    for _ in range(200):
+        conn.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
+        time.sleep(0.1)
+
+
+def _dribble_head(conn: socket.socket) -> None:
+    conn.sendall(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+    for _ in range(200):
+        conn.sendall(b"a")
+        time.sleep(0.1)
+
+
+def _dribble_chunk_size(conn: socket.socket) -> None:
+    conn.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10;")
+    for _ in range(200):
+        conn.sendall(b"a")
+        time.sleep(0.1)
+
+
+@pytest.mark.parametrize("answer", [_continue_forever, _dribble_head, _dribble_chunk_size])
+def test_the_deadline_holds_while_the_head_or_chunk_framing_trickles_in(
+    answer: Callable[[socket.socket], None],
+) -> None:
+    """Only body bytes were timed against the deadline: each byte of a response's head, of a chunk's
+    size line, or an endless run of ``100 Continue`` answers reset the per-read timeout, and held a
+    request thread or scan worker for ever (an audit)."""
+    settings = Settings(fetch_allow=["127.0.0.1/32"], fetch_timeout_s=1, fetch_deadline_s=1.5)
+    with _raw_server(answer) as port:
+        started = time.monotonic()
+        with pytest.raises(FetchFailed, match=r"took longer than 1\.5 s"):
+            fetch_image(f"http://127.0.0.1:{port}/slow.png", settings=settings)
+        assert time.monotonic() - started < 4
+
+
+@pytest.mark.parametrize("port", ["0", "65536", "70000", "99999999999999999999"])
+def test_a_port_out_of_range_is_refused(port: str, settings: Settings, connections: Connections) -> None:
+    """70000 connected to port 4464; a 20-digit port raised OverflowError, a 500 (an audit)."""
+    for host in ("127.0.0.1", "images.test"):
+        with pytest.raises(FetchRefused, match=f"port {port} is out of range"):
+            fetch_image(f"http://{host}:{port}/x.png", settings=settings)
+    assert connections.made == []
+
+
+def test_a_redirect_whose_location_does_not_parse_is_not_asked_again() -> None:
+    """httpx's "Invalid URL in location header" was taken for a transient failure: asked 3 times."""
+    asked: list[int] = []
+
+    def redirect(conn: socket.socket) -> None:
+        asked.append(1)
+        conn.sendall(b"HTTP/1.1 302 Found\r\nLocation: http://[::1\r\nContent-Length: 0\r\n\r\n")
+
+    settings = Settings(fetch_allow=["127.0.0.1/32"])
+    with _raw_server(redirect) as port, pytest.raises(FetchFailed, match="redirected to an invalid URL"):
+        fetch_image(f"http://127.0.0.1:{port}/r", settings=settings)
+    assert asked == [1]
+
+
+def test_a_connection_reset_is_retried() -> None:
+    """A reset after the request was sent is the commonest transient failure; it was not retried."""
+    png = _png()
+    asked: list[int] = []
+
+    def reset_then_answer(conn: socket.socket) -> None:
+        asked.append(1)
+        if len(asked) == 1:
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            return  # closing with linger 0 sends a reset
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(png) + png)
+
+    settings = Settings(fetch_allow=["127.0.0.1/32"])
+    with _raw_server(reset_then_answer) as port:
+        assert fetch_image(f"http://127.0.0.1:{port}/a.png", settings=settings) == png
+    assert len(asked) == 2
+
+
+def _certificates(folder: Path) -> tuple[Path, Path, Path]:
+    """A private CA and a certificate it signed for ``a.test`` only: (CA, certificate, key) PEM files."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    def name(common: str) -> x509.Name:
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common)])
+
+    now = datetime.datetime.now(datetime.UTC)
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+
+    def issued(
+        subject: str, issuer: str, public_key: ec.EllipticCurvePublicKey, serial: int
+    ) -> x509.CertificateBuilder:
+        return x509.CertificateBuilder(
+            issuer_name=name(issuer),
+            subject_name=name(subject),
+            public_key=public_key,
+            serial_number=serial,
+            not_valid_before=now,
+            not_valid_after=now + datetime.timedelta(days=1),
+        )
+
+    ca = (
+        issued("test CA", "test CA", ca_key.public_key(), 1)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    leaf = (
+        issued("a.test", "test CA", key.public_key(), 2)
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("a.test")]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    paths = (folder / "ca.pem", folder / "a.pem", folder / "a.key")
+    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    paths[1].write_bytes(leaf.public_bytes(serialization.Encoding.PEM))
+    paths[2].write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return paths
+
+
+def test_a_connection_verified_for_one_host_is_not_reused_for_another_on_its_address(
+    tmp_path: Path,
+) -> None:
+    """Requests went to the checked IP as their URL, so connections were pooled by IP: after a.test,
+    b.test on the same address was sent over a.test's connection and its certificate never checked
+    (an audit). Pooled by name, b.test gets its own connection, whose certificate is refused, once."""
+    ca, cert, key = _certificates(tmp_path)
+    png = _png()
+    hosts: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive: the connection stays open for reuse
+
+        def do_GET(self) -> None:
+            hosts.append(self.headers["Host"])
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(png)))
+            self.end_headers()
+            self.wfile.write(png)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    httpd.daemon_threads = True
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    settings = Settings(fetch_allow=["a.test", "b.test"])
+    port = httpd.server_port
+    try:
+        with fetch_client(settings, ssl_context=ssl.create_default_context(cafile=str(ca))) as client:
+            fetch = functools.partial(
+                fetch_image, settings=settings, client=client, resolver=lambda h, p: ["127.0.0.1"]
+            )
+            assert fetch(f"https://a.test:{port}/x.png") == png
+            with pytest.raises(FetchFailed, match="TLS certificate was refused"):
+                fetch(f"https://b.test:{port}/x.png")
+        assert hosts == [f"a.test:{port}"]
+    finally:
+        httpd.shutdown()
+        httpd.server_close()

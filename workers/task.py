@@ -36,7 +36,7 @@ from indexes.index_copy import restore_index
 from rights.config import Settings
 from rights.errors import RightsError
 from rights.evidence import pixels_b64
-from rights.fetch import FetchFailed, fetch_image
+from rights.fetch import FetchFailed, fetch_client, fetch_image
 from workers.malloc_tuning import reuse_freed_memory
 from workers.url_results import RecentResults
 
@@ -260,5 +260,5 @@ def _http_client(settings: Settings) -> httpx.Client:
     global _client
     with _lock:
         if _client is None:
-            _client = httpx.Client(timeout=settings.fetch_timeout_s, trust_env=False, follow_redirects=False)
+            _client = fetch_client(settings)
         return _client
