@@ -318,10 +318,10 @@ def change_status(
             case_id=case_id,
         )
     if new_status not in _AFTER_WITHDRAWAL and _withdrawn(conn, case.work_id):
-        raise Conflict(
-            f"work {case.work_id} was withdrawn; case {case_id} can only be dismissed or marked licensed",
-            case_id=case_id,
-        )
+        # Name only the moves left from where the case is: a taken-down case has none (an audit).
+        left = sorted(TRANSITIONS[case.status] & _AFTER_WITHDRAWAL)
+        moves = f"can only move to {', '.join(left)}" if left else "cannot move any more"
+        raise Conflict(f"work {case.work_id} was withdrawn; case {case_id} {moves}", case_id=case_id)
     _set_status(conn, case_id, case.status, new_status, actor=actor, note=note)
     return get_case(conn, case_id)
 

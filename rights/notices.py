@@ -189,6 +189,11 @@ def build_notice(
         else None
     )
     listing_url = _web_address(case.listing_url)
+    # A web address without its scheme ("www.shop.example/item/1", as many feeds write them) is still
+    # the holder's best lead: shown as text, never a link (it was dropped as missing: an audit). Any
+    # other scheme ("javascript:") stays out.
+    address = None if listing_url else _schemeless_web_address(case.listing_url)
+    listing_title = _given(case.listing_title)
     notice: dict[str, Any] = {
         "type": "takedown_notice",
         "language": lang,
@@ -210,8 +215,9 @@ def build_notice(
         "infringing_material": {
             "platform": case.platform,
             "listing_id": case.listing_id,
-            "title": case.listing_title,
+            "title": listing_title,
             "url": listing_url,
+            "address": address,
             "seller": case.seller,
             # The copy's own address; a feed's local file path is the scanner's business, not the platform's.
             "image_url": _web_address(case.image),
@@ -240,7 +246,10 @@ def build_notice(
         for field, value in (
             ("rights_holder.name", holder.legal_name),
             ("rights_holder.contact", holder.contact),
-            ("infringing_material.url", listing_url),
+            # The name and the network address of the material (PRC Art. 14 (2); a listing with no
+            # title left the row out and said nothing: an audit).
+            ("infringing_material.title", listing_title),
+            ("infringing_material.url", listing_url or address),
             ("signature", holder.legal_name),
         )
         if not value
@@ -250,6 +259,19 @@ def build_notice(
 
 def _web_address(value: str | None) -> str | None:
     return value if value and _WEB_ADDRESS.match(value) else None
+
+
+# A host with a dot, then a path: "x.jpg" alone is a file name as often as a host.
+_SCHEMELESS = re.compile(r"(?:[a-z0-9-]+\.)+[a-z]{2,}(?::\d+)?[/?#]", re.IGNORECASE)
+
+
+def _schemeless_web_address(value: str | None) -> str | None:
+    return value if value and _SCHEMELESS.match(value) else None
+
+
+def _given(value: str | None) -> str | None:
+    """``value`` unless it is empty or only spaces, which say nothing."""
+    return value if value and value.strip() else None
 
 
 def render_notice(notice: dict[str, Any], fmt: str) -> str:
@@ -296,8 +318,8 @@ def _sections(n: dict[str, Any]) -> list[tuple[str, list[tuple[str, str | None]]
         (
             t["listing"],
             [
-                (t["listing_title"], m.get("title")),
-                (t["listing_url"], m.get("url") or missing),
+                (t["listing_title"], m.get("title") or missing),
+                (t["listing_url"], m.get("url") or m.get("address") or missing),
                 # The copy's own address: a notice must locate the material, and a feed may give no page URL.
                 (t["image_url"], m.get("image_url")),
                 (t["listing_id"], f"{m['platform']} / {m['listing_id']}"),
@@ -396,8 +418,8 @@ def _html(n: dict[str, Any]) -> str:
             if value in (None, ""):
                 continue
             text = esc(str(value))
-            if label in (t["listing_url"], t["image_url"]) and _WEB_ADDRESS.match(str(value)):
-                text = f'<a href="{text}">{text}</a>'
+            if label in (t["listing_url"], t["image_url"]) and _linkable(str(value)):
+                text = f'<a href="{html.escape(str(value))}">{text}</a>'
             parts.append(f"<dt>{esc(label)}</dt><dd>{text}</dd>")
         parts.append("</dl>")
     e = n["evidence"]
@@ -422,9 +444,9 @@ def _html(n: dict[str, Any]) -> str:
 
 
 # What makes Markdown of a value written after "**label**: ": emphasis, code, links and images (their
-# brackets), HTML. A value never starts a line, so "#", "+" and "|" stay as typed, and "(" ")" and "!"
-# do nothing without "[".
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>])")
+# brackets), HTML and its entities ("A&amp;B" showed as "A&B"), strike-through ("~~"). A value
+# never starts a line, so "#", "+" and "|" stay as typed, and "(" ")" and "!" do nothing without "[".
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>&~])")
 
 
 def _md_value(value: Any) -> str:
@@ -439,3 +461,9 @@ def _md(value: Any) -> str:
     """Listing data is written by strangers: neutralise Markdown syntax, line breaks and
     bidirectional controls."""
     return shown_controls(_MD_SPECIAL.sub(r"\\\1", " ".join(str(value).split())))
+
+
+def _linkable(value: str) -> bool:
+    """Whether a listing address may be a link: an http(s) URL with no control or bidirectional
+    character, which the link text shows as an escape and the target would then not be (an audit)."""
+    return bool(_WEB_ADDRESS.match(value)) and shown_controls(value) == value

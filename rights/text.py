@@ -62,7 +62,9 @@ def title_from_file_name(stem: str, max_length: int) -> str | None:
 
 # Bidirectional controls (embeddings, overrides, isolates, marks): U+202E shows "gnp.exe" for
 # "exe.png", so text a stranger wrote is printed with them as visible escapes.
-_BIDI_SHOWN = {c: f"\\u{c:04x}" for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x200E, 0x200F)}
+_BIDI_SHOWN = {
+    c: f"\\u{c:04x}" for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x200E, 0x200F, 0x061C)
+}
 
 
 # Control characters other than tab and line feed (C0, DEL, C1): ESC and BEL in a listing title

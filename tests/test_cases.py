@@ -169,6 +169,11 @@ def test_withdrawing_a_work_dismisses_its_open_and_notified_cases(tmp_path: Path
         for case_id in (ids[0], ids[2], ids[3]):
             with pytest.raises(Conflict, match="was withdrawn"):
                 cases.change_status(reg.db, case_id, "open")
+        # The refusal names the moves left, none here: a taken-down case had "dismissed or marked
+        # licensed" advertised, and both were then refused (an audit).
+        for case_id in (ids[0], ids[2], ids[3]):
+            with pytest.raises(Conflict, match=f"case {case_id} cannot move any more"):
+                cases.change_status(reg.db, case_id, "open")
 
 
 def test_review_verdict_does_not_open_case(conn: sqlite3.Connection) -> None:

@@ -210,7 +210,7 @@ def test_only_web_addresses_are_printed_as_the_listing_address(tmp_path: Path) -
     notice = build_notice(scripted, holder=HOLDER, work=WORK)
     material = notice["infringing_material"]
     assert material["url"] is None and material["image_url"] is None  # nor the scanner's local path
-    assert notice["missing"] == ["infringing_material.url"]
+    assert notice["missing"] == ["infringing_material.title", "infringing_material.url"]
     for fmt in ("md", "html", "json"):
         assert "javascript:" not in render_notice(notice, fmt) and "in/l1.jpg" not in render_notice(
             notice, fmt
@@ -218,6 +218,70 @@ def test_only_web_addresses_are_printed_as_the_listing_address(tmp_path: Path) -
     assert '<a href="HTTPS://P.EXAMPLE/2">' in render_notice(
         build_notice(upper, holder=HOLDER, work=WORK), "html"
     )
+
+
+def _scripted(tmp_path: Path, **listing: str) -> cases.Case:
+    """A case whose listing has the given fields (and an id, a platform and an image)."""
+    conn: sqlite3.Connection = db.connect(tmp_path)
+    match = {"work_id": "w_7", "creator": "ana", "title": "Red Fox", "score": 0.9, "verdict": "match"}
+    with db.transaction(conn):
+        recorded = cases.record_hit(
+            conn,
+            match={**match, "kind": "near", "region": None, "licensed": False},
+            listing={"listing_id": "L-9", "platform": "p", "image": "x.jpg", **listing},
+            evidence={},
+            scan_id="scan_1",
+        )
+    conn.close()
+    return recorded
+
+
+@pytest.mark.parametrize("title", [None, "   "])
+def test_a_listing_without_a_title_is_flagged_not_left_out(tmp_path: Path, title: str | None) -> None:
+    """PRC Art. 14 (2) asks for the material's name: the row was left out, or printed empty, and
+    ``missing`` said nothing (an audit)."""
+    fields = {"url": "https://p.example/9"} | ({} if title is None else {"title": title})
+    notice = build_notice(_scripted(tmp_path, **fields), holder=HOLDER, work=WORK)
+    assert notice["infringing_material"]["title"] is None
+    assert notice["missing"] == ["infringing_material.title"]
+    assert "- **Listing title**: [to be completed by the rights holder]" in render_notice(notice, "md")
+    zh = render_notice(build_notice(_scripted(tmp_path, **fields), holder=HOLDER, work=WORK, lang="zh"), "md")
+    assert "【由权利人填写】" in zh.split("商品标题", 1)[1].splitlines()[0]
+
+
+def test_a_web_address_without_its_scheme_is_shown_as_text(tmp_path: Path) -> None:
+    """ "www.shop.example/item/1" was dropped and the address reported missing (an audit)."""
+    notice = build_notice(
+        _scripted(tmp_path, url="www.shop.example/item/1", title="T"), holder=HOLDER, work=WORK
+    )
+    material = notice["infringing_material"]
+    assert material["url"] is None and material["address"] == "www.shop.example/item/1"
+    assert notice["missing"] == []
+    page = render_notice(notice, "html")
+    assert "<dd>www.shop.example/item/1</dd>" in page and 'href="www.' not in page
+    assert "- **Listing URL**: www.shop.example/item/1" in render_notice(notice, "md")
+
+
+def test_markdown_shows_entities_and_tildes_as_written(tmp_path: Path) -> None:
+    """ "A&amp;B" rendered as "A&B", and "~~sale~~" struck through (an audit)."""
+    notice = build_notice(
+        _scripted(tmp_path, url="https://p.example/9", title="Tom &amp; Jerry ~~sale~~"),
+        holder=HOLDER,
+        work=WORK,
+    )
+    assert "- **Listing title**: Tom \\&amp; Jerry \\~\\~sale\\~\\~" in render_notice(notice, "md")
+
+
+def test_an_address_holding_controls_is_shown_but_not_linked(tmp_path: Path) -> None:
+    """The link target carried the six characters "\\u200e" the text shows, not the address (an audit)."""
+    notice = build_notice(
+        _scripted(tmp_path, url="https://x.example/r-4\u200e", title="T", seller="x\u061cy"),
+        holder=HOLDER,
+        work=WORK,
+    )
+    page = render_notice(notice, "html")
+    assert "<a " not in page and "https://x.example/r-4\\u200e" in page
+    assert "\u061c" not in page and "x\\u061cy" in page  # the Arabic letter mark, a bidi control too
 
 
 def _visible_text(page: str) -> str:

@@ -185,3 +185,17 @@ def test_a_hit_shows_listing_text_briefly(tmp_path: Path) -> None:
     text = page.read_text(encoding="utf-8")
     assert len(text) < 20_000 and "t" * 299 + "…" in text and "t" * 300 not in text
     assert 'href="https://bazaar.example/uuu' not in text  # too long to link; shown briefly instead
+
+
+def test_a_listing_address_holding_controls_is_shown_not_linked(tmp_path: Path) -> None:
+    """The link's target carried the escape its text shows ("\\u200e"), another address (an audit)."""
+    summary = Summary()
+    owl = {"work_id": "w_9", "creator": "ann", "title": "Owl", "score": 0.9, "verdict": "match",
+           "kind": "partial", "region": None, "licensed": False}  # fmt: skip
+    finding = {"listing_id": "L1", "platform": "bazaar", "verdict": "match", "matches": [owl],
+               "error": None, "title": "t", "url": "https://bazaar.example/r-4\u200e"}  # fmt: skip
+    summary.add(finding)
+    page = tmp_path / "report.html"
+    write_report(page, summary=summary, hits=[(finding, {})], title="controls")
+    text = page.read_text(encoding="utf-8")
+    assert "https://bazaar.example/r-4\\u200e" in text and 'href="https://bazaar.example/r-4' not in text

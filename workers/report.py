@@ -151,6 +151,7 @@ def _hit(out: TextIO, finding: dict[str, Any], evidence: dict[str, Any]) -> None
         if isinstance(listing_url, str)
         and listing_url.startswith(("http://", "https://"))
         and len(listing_url) <= _MAX_LINK
+        and shown_controls(listing_url) == listing_url  # the escapes shown would not be the target
         else (f" · {_e(_brief(listing_url))}" if listing_url else "")
     )
     licensed = ' · <span class="lic">licensed</span>' if best.get("licensed") else ""
