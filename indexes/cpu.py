@@ -19,7 +19,8 @@ def available_cores() -> int:
 
 @contextmanager
 def faiss_threads(n: int) -> Iterator[None]:
-    """FAISS's OpenMP threads set to ``n`` inside the block (a process-wide setting)."""
+    """FAISS's OpenMP threads set to ``n`` inside the block (for the calling thread: OpenMP keeps the
+    count per thread)."""
     before = faiss.omp_get_max_threads()
     faiss.omp_set_num_threads(n)
     try:

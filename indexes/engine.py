@@ -145,7 +145,8 @@ class Engine:
             limits = f"[{MIN_FEATURES_PER_WORK}, {_MAX_FEATURES}]"
             raise ValueError(f"features_per_work must be in {limits}, got {features_per_work}")
         self.features_per_work = DEFAULT_FEATURES_PER_WORK if features_per_work is None else features_per_work
-        faiss.omp_set_num_threads(max(1, threads))
+        self.threads = max(1, threads)
+        _use_faiss_threads(self.threads)
         # Searches and saves read; add, remove and rebuild write (``indexes.rwlock``).
         self._lock = ReadWriteLock()
         self._save_lock = threading.Lock()  # two saves at once would delete each other's files
@@ -195,6 +196,9 @@ class Engine:
 
     def remove(self, key: int) -> bool:
         """Stop ``key`` from matching. Returns False if it was not indexed."""
+        # Checked as ``add`` does: an np.int32 key shifted into FAISS ids wrapped round and removed
+        # another work's features, and a float one left the work's vectors behind (an audit).
+        key = _check_key(key)
         with self._lock.write():
             work = self._works.pop(key, None)
             if work is None:
@@ -308,6 +312,7 @@ class Engine:
             raise ValueError(f"min_score must be within [0, 1], got {min_score}")
         if limit < 0:
             raise ValueError(f"limit must not be negative, got {limit}")
+        _use_faiss_threads(self.threads)
         with self._lock.read():
             matches = self._search_page(fp, min_score)
         # Outside the read lock: each item's search takes it again, and a writer waiting between
@@ -618,6 +623,18 @@ def _best_voted(keys: np.ndarray, q_idx: np.ndarray, limit: int) -> list[int]:
     cand, votes = np.unique(k[first], return_counts=True)
     order = np.argsort(-votes)[:limit]
     return [int(key) for key, n in zip(cand[order], votes[order], strict=True) if n >= _MIN_VOTES]
+
+
+# OpenMP's thread count belongs to each thread: set where the engine was made, it left searches
+# from a server's other threads using every core each (an audit).
+_faiss_threads_here = threading.local()
+
+
+def _use_faiss_threads(n: int) -> None:
+    """FAISS's OpenMP threads for this thread's searches, set once per thread (and count)."""
+    if getattr(_faiss_threads_here, "n", None) != n:
+        faiss.omp_set_num_threads(n)
+        _faiss_threads_here.n = n
 
 
 def _check_key(key: int) -> int:

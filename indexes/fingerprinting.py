@@ -188,8 +188,17 @@ class Fingerprint:
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Fingerprint:
+        """The fingerprint ``to_bytes`` wrote; ``ValueError`` for anything else (cut short, or a header
+        damaged: these raised struct.error, KeyError or IndexError, which callers did not expect)."""
         if data[:4] != _MAGIC:
             raise ValueError("not a serialised fingerprint (bad magic)")
+        try:
+            return cls._from_bytes(data)
+        except (struct.error, KeyError, IndexError, TypeError, AttributeError) as exc:
+            raise ValueError(f"serialised fingerprint is damaged ({type(exc).__name__}: {exc})") from exc
+
+    @classmethod
+    def _from_bytes(cls, data: bytes) -> Fingerprint:
         (n,) = struct.unpack("<I", data[4:8])
         h = json.loads(data[8 : 8 + n])
         reader = _Reader(data, 8 + n)

@@ -145,6 +145,7 @@ def read(
     if manifest.get("format") not in READABLE_FORMATS:
         raise ValueError(f"index format {manifest.get('format')} is not supported; rebuild it")
     files = manifest["files"]
+    _check_manifest(files, manifest.get("crc32"))
     _check_crc32(directory, manifest.get("crc32", {}))
 
     def delta(part: str) -> Path | None:
@@ -156,6 +157,8 @@ def read(
     )
     mapped = directory / files["descriptors"] if "descriptors" in files else None
     works, described = _read_works(directory / files["works"], size_of, descriptors, mapped)
+    if "works" in manifest and manifest["works"] != len(works):
+        raise ValueError(f"the manifest counts {manifest['works']} works, the files hold {len(works)}")
     return Stored(
         pdq,
         local,
@@ -263,6 +266,20 @@ def _crc32(path: Path) -> int:
         while chunk := fh.read(1 << 20):
             crc = zlib.crc32(chunk, crc)
     return crc
+
+
+_PARTS = frozenset({"pdq", "local", "works"})
+_OPTIONAL_PARTS = frozenset({"pdq_delta", "local_delta", "descriptors"})
+
+
+def _check_manifest(files: dict[str, str], crc32: dict[str, int] | None) -> None:
+    """The manifest names each part it knows, and checksums exactly its files: one flipped bit in
+    the name "local_delta" loaded the index without the ORB features of every work added since the
+    load before (an audit)."""
+    if not isinstance(files, dict) or not _PARTS <= files.keys() <= _PARTS | _OPTIONAL_PARTS:
+        raise ValueError(f"the index manifest names unknown parts: {sorted(files)}")
+    if crc32 is not None and set(crc32) != set(files.values()):
+        raise ValueError("the index manifest's checksums do not cover its files")
 
 
 def _check_crc32(directory: Path, expected: dict[str, int]) -> None:

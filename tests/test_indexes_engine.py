@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+import faiss
 import numpy as np
 import pytest
 from PIL import Image, ImageFilter, ImageOps
@@ -543,6 +544,42 @@ def test_bad_keys_and_unsaved_engine(refs: dict[int, Fingerprint]) -> None:
     assert keys == {3} and all(type(k) is int for k in keys)
 
 
+def test_remove_takes_keys_as_add_does(refs: dict[int, Fingerprint]) -> None:
+    """An np.int32 key wrapped round when shifted into FAISS ids and removed another work's features;
+    a float one dropped the work from the keys, then raised, its vectors left findable (an audit)."""
+    eng = Engine()
+    eng.add(5, refs[1])
+    eng.add((1 << 22) + 5, refs[2])
+    crop = query(imagegen.crop_fraction(WORKS[1], 0.5, "centre"), "JPEG")
+    before = eng.search(crop)
+    assert before and before[0].key == 5
+    assert eng.remove(np.int32((1 << 22) + 5))  # type: ignore[arg-type]
+    after = eng.search(crop)
+    assert [(m.key, m.verdict) for m in after] == [(5, "match")]  # work 5 keeps its features
+    for key in (5.0, True, "5"):
+        with pytest.raises(ValueError):
+            eng.remove(key)  # type: ignore[arg-type]
+    assert eng.keys() == {5} and eng.search(crop) == after
+
+
+def test_searches_from_any_thread_use_the_engines_faiss_threads(refs: dict[int, Fingerprint]) -> None:
+    """OpenMP keeps its thread count per thread: set where the engine was made, a server's other
+    threads searched with every core each (an audit)."""
+    eng = Engine(threads=1)
+    eng.add(1, refs[1])
+    seen: list[int] = []
+
+    def search() -> None:
+        faiss.omp_set_num_threads(4)  # as a fresh thread may start
+        eng.search(refs[1])
+        seen.append(faiss.omp_get_max_threads())
+
+    worker = threading.Thread(target=search)
+    worker.start()
+    worker.join()
+    assert seen == [1]
+
+
 def test_a_save_with_an_older_stamp_keeps_the_newer_index(
     refs: dict[int, Fingerprint], tmp_path: Path
 ) -> None:
@@ -636,6 +673,26 @@ def test_a_damaged_index_file_is_refused_not_searched(
     data[len(data) // 2] ^= 0x01
     (tmp_path / name).write_bytes(bytes(data))
     with pytest.raises(ValueError, match=f"{name} does not match its checksum"):
+        Engine(tmp_path)
+
+
+@pytest.mark.parametrize("damage", ["a part renamed", "a checksum dropped", "the count changed"])
+def test_a_damaged_manifest_is_refused(refs: dict[int, Fingerprint], tmp_path: Path, damage: str) -> None:
+    """One flipped bit in the name "local_delta" loaded the index without the ORB features of every
+    work added since the load before (an audit)."""
+    eng = Engine(tmp_path)
+    eng.rebuild(refs.items())
+    eng.save()
+    path = tmp_path / "manifest.json"
+    manifest = json.loads(path.read_text())
+    if damage == "a part renamed":  # an optional part, as the delta files are
+        manifest["files"]["descrhptors"] = manifest["files"].pop("descriptors")
+    elif damage == "a checksum dropped":
+        manifest["crc32"].pop(manifest["files"]["descriptors"])
+    else:
+        manifest["works"] += 1
+    path.write_text(json.dumps(manifest))
+    with pytest.raises(ValueError, match="manifest"):
         Engine(tmp_path)
 
 

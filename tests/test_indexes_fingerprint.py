@@ -108,6 +108,11 @@ def test_from_bytes_rejects_garbage(fps: dict[str, Fingerprint]) -> None:
         Fingerprint.from_bytes(b"PNG\x00 not a fingerprint")
     with pytest.raises(ValueError):
         Fingerprint.from_bytes(fps["query"].to_bytes() + b"\x00")
+    # Cut short, or a header key damaged: these raised struct.error, KeyError or IndexError (an audit).
+    data = fps["query"].to_bytes()
+    for bad in (data[:6], data[: len(data) // 2], data.replace(b'"pdq_views"', b'"pdq_vieWs"', 1)):
+        with pytest.raises(ValueError):
+            Fingerprint.from_bytes(bad)
 
 
 # ---- quality gate --------------------------------------------------------------------------
