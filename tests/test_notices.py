@@ -184,29 +184,8 @@ def test_what_the_registry_does_not_know_is_left_for_the_holder(case: cases.Case
 
 
 def test_only_web_addresses_are_printed_as_the_listing_address(tmp_path: Path) -> None:
-    conn: sqlite3.Connection = db.connect(tmp_path)
-    match = {"work_id": "w_7", "creator": "ana", "title": "Red Fox", "score": 0.9, "verdict": "match"}
-    with db.transaction(conn):
-        scripted = cases.record_hit(
-            conn,
-            match={**match, "kind": "near", "region": None, "licensed": False},
-            listing={
-                "listing_id": "L-1",
-                "platform": "p",
-                "url": "javascript:alert(1)",
-                "image": "in/l1.jpg",
-            },
-            evidence={},
-            scan_id="scan_1",
-        )
-        upper = cases.record_hit(
-            conn,
-            match={**match, "kind": "near", "region": None, "licensed": False},
-            listing={"listing_id": "L-2", "platform": "p", "url": "HTTPS://P.EXAMPLE/2", "image": "x.jpg"},
-            evidence={},
-            scan_id="scan_1",
-        )
-    conn.close()
+    scripted = _scripted(tmp_path, listing_id="L-1", url="javascript:alert(1)", image="in/l1.jpg")
+    upper = _scripted(tmp_path, listing_id="L-2", url="HTTPS://P.EXAMPLE/2")
     notice = build_notice(scripted, holder=HOLDER, work=WORK)
     material = notice["infringing_material"]
     assert material["url"] is None and material["image_url"] is None  # nor the scanner's local path
