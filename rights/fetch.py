@@ -11,7 +11,8 @@ private network. So, for every hop:
    used, while the request, its TLS certificate check and connection reuse all go by the host's name;
 3. redirects are followed by hand, at most ``settings.fetch_max_redirects``, each target re-checked;
 4. the body is streamed and cut at ``settings.fetch_max_bytes``; it must start like an image;
-5. one deadline bounds every network read and write of a fetch, the response's head included.
+5. one deadline bounds every network read and write of a fetch, the response's head included, and
+   each DNS lookup (``getaddrinfo`` has no timeout of its own: a dead resolver held a worker ~40 s).
 
 Addresses named in ``settings.fetch_allow`` (host names, IPs or CIDRs) skip the address check; that is
 how tests reach their loopback server. Cloud metadata addresses are only reachable if named exactly.
@@ -27,6 +28,8 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 from urllib.parse import urljoin
 
@@ -122,7 +125,7 @@ def fetch_image(
     try:
         current = url
         for _hop in range(settings.fetch_max_redirects + 1):
-            target = check_url(current, settings=settings, resolver=resolve)
+            target = check_url(current, settings=settings, resolver=resolve, deadline=deadline)
             outcome = _get_with_retries(client, target, settings, deadline)
             if isinstance(outcome, bytes):
                 return outcome
@@ -241,8 +244,11 @@ def _capped(timeout: float | None, late: type[Exception]) -> float | None:
     return left if timeout is None else min(timeout, left)
 
 
-def check_url(url: str, *, settings: Settings, resolver: Resolver | None = None) -> _Target:
-    """Validate scheme and host, resolve once, check every address; return where to connect."""
+def check_url(
+    url: str, *, settings: Settings, resolver: Resolver | None = None, deadline: float | None = None
+) -> _Target:
+    """Validate scheme and host, resolve once, check every address; return where to connect.
+    ``deadline`` (``time.monotonic()``) bounds the DNS lookup too."""
     try:
         parsed = httpx.URL(url)
     except (httpx.InvalidURL, TypeError) as exc:
@@ -266,7 +272,8 @@ def check_url(url: str, *, settings: Settings, resolver: Resolver | None = None)
         addresses = [literal]
     else:
         try:
-            addresses = [_parse_ip(a) for a in (resolver or _system_resolver)(host, port)]
+            found = _resolve_by(resolver or _system_resolver, host, port, deadline, settings)
+            addresses = [_parse_ip(a) for a in found]
         except UnicodeError as exc:  # an empty or over-long label: IDNA encoding refuses it
             raise FetchRefused(f"not a valid host name: {host!r}", url=url) from exc
         except OSError as exc:
@@ -361,6 +368,24 @@ def _ip_or_none(host: str) -> IPAddress | None:
 
 def _parse_ip(text: str) -> IPAddress:
     return ipaddress.ip_address(text.split("%", 1)[0])  # drop an IPv6 zone id
+
+
+# Lookups run here so that a caller can stop waiting for one; a lookup the caller gave up on still
+# finishes in its thread (the resolver's own timeouts end it), so a few threads are enough.
+_LOOKUPS = ThreadPoolExecutor(max_workers=8, thread_name_prefix="dns")
+
+
+def _resolve_by(
+    resolver: Resolver, host: str, port: int, deadline: float | None, settings: Settings
+) -> list[str]:
+    if deadline is None:
+        return resolver(host, port)
+    lookup = _LOOKUPS.submit(resolver, host, port)
+    try:
+        return lookup.result(timeout=max(0.0, deadline - time.monotonic()))
+    except FutureTimeout:
+        lookup.cancel()  # not started yet: never run it
+        raise OSError(f"no answer within the fetch's {settings.fetch_deadline_s:g} s deadline") from None
 
 
 def _system_resolver(host: str, port: int) -> list[str]:

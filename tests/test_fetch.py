@@ -194,6 +194,22 @@ def test_every_resolved_address_is_checked(settings: Settings, connections: Conn
     assert connections.made == []
 
 
+def test_a_dns_lookup_that_never_answers_ends_at_the_deadline(connections: Connections) -> None:
+    """``getaddrinfo`` has no timeout of its own: a dead resolver held a scan worker for its own
+    retries (~40 s), outside the fetch's deadline (an audit)."""
+    answered = threading.Event()
+
+    def silent(host: str, port: int) -> list[str]:
+        answered.wait(10)
+        return ["93.184.216.34"]
+
+    started = time.monotonic()
+    with pytest.raises(FetchFailed, match=r"cannot resolve host 'images\.example'.*0\.5 s deadline"):
+        fetch_image("http://images.example/x.png", settings=Settings(fetch_deadline_s=0.5), resolver=silent)
+    answered.set()
+    assert time.monotonic() - started < 3 and connections.made == []
+
+
 def test_named_host_connects_to_the_address_it_was_checked_with(
     server: ImageServer, connections: Connections
 ) -> None:
