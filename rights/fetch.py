@@ -78,11 +78,15 @@ _MAGIC: tuple[bytes, ...] = (
     b"\xff\xd8\xff",  # JPEG
     b"GIF87a",
     b"GIF89a",
-    b"BM",  # BMP
     b"II*\x00",  # TIFF little-endian
     b"MM\x00*",  # TIFF big-endian
 )
 
+
+# A BMP's two letters open many text files ("BMW ..."): its DIB header's size, at byte 14, is one of these.
+_BMP_HEADER_SIZES = frozenset({12, 16, 40, 52, 56, 64, 108, 124})
+# Bytes read before sniffing: the BMP check needs 18.
+SNIFF_BYTES = 18
 
 # AVIF is an ISO-BMFF file: a size, "ftyp", then the major brand (still image / image sequence).
 _AVIF_BRANDS = (b"avif", b"avis")
@@ -99,6 +103,8 @@ def looks_like_image(head: bytes) -> bool:
     if head.startswith(_MAGIC):
         return True
     if len(head) >= 12 and head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return True
+    if len(head) >= 18 and head[:2] == b"BM" and int.from_bytes(head[14:18], "little") in _BMP_HEADER_SIZES:
         return True
     return len(head) >= 12 and head[4:8] == b"ftyp" and head[8:12] in _AVIF_BRANDS
 
@@ -502,10 +508,14 @@ def _read_capped(response: httpx.Response, url: str, limit: int, deadline: float
             raise FetchRefused(f"{url} is over the {limit}-byte limit", url=url)
         if time.monotonic() > deadline:
             return None
-        # Sniff as soon as the first 16 bytes are in, so a large HTML page is not read to the end.
-        if len(body) >= 16 and len(body) - len(chunk) < 16 and not looks_like_image(bytes(body[:16])):
+        # Sniff as soon as the first bytes are in, so a large HTML page is not read to the end.
+        if (
+            len(body) >= SNIFF_BYTES
+            and len(body) - len(chunk) < SNIFF_BYTES
+            and not looks_like_image(bytes(body[:SNIFF_BYTES]))
+        ):
             raise FetchFailed(_NOT_IMAGE.format(url=url), url=url)
-    if not looks_like_image(bytes(body[:16])):
+    if not looks_like_image(bytes(body[:SNIFF_BYTES])):
         raise FetchFailed(_NOT_IMAGE.format(url=url), url=url)
     return bytes(body)
 

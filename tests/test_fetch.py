@@ -280,6 +280,11 @@ def test_image_sniffing() -> None:
     assert looks_like_image(b"\0\0\0\x1cftypavif\0\0\0\0")  # AVIF, which the decoder accepts too
     assert not looks_like_image(b"\0\0\0\x1cftypmp42\0\0\0\0")  # an MP4 video is no image
     assert not looks_like_image(b"<svg xmlns=")
+    bmp = io.BytesIO()
+    Image.new("RGB", (4, 4)).save(bmp, "BMP")
+    assert looks_like_image(bmp.getvalue()[:18])
+    # Two letters used to be enough: any text starting "BM" passed as a bitmap (an audit).
+    assert not looks_like_image(b"BMW 320d, 2019, one owner")
 
 
 def test_a_trickling_server_is_cut_off_at_the_deadline() -> None:
