@@ -58,7 +58,28 @@ def test_lone_surrogate_escapes_are_bad_input(api: Api) -> None:
         headers={**api.alice, "Content-Type": "application/json"},
         content=b'{"licensee": "shop\\ud800"}',
     )
-    assert lic.status_code == 422 and "unicode" in lic.json()["error"]["message"], lic.text  # pydantic's
+    assert lic.status_code == 400 and "surrogate" in lic.json()["error"]["message"], lic.text
+    # The hash-list lookup let it through its model, then failed writing the answer: a 500 (an audit).
+    lookup = api.client.post(
+        "/v1/hashes/match",
+        headers={**api.alice, "Content-Type": "application/json"},
+        content=b'{"hashes": ["\\ud800"]}',
+    )
+    assert lookup.status_code == 400 and "surrogate" in lookup.json()["error"]["message"], lookup.text
+
+
+@pytest.mark.parametrize("body", [b"", b"   ", b"{", b'{"licensee": NaN}'])
+def test_a_json_body_that_is_not_json_text_is_400_on_every_route(api: Api, body: bytes) -> None:
+    """The README's rule; an empty body was a 422 on the routes whose model parsed it."""
+    json_headers = {**api.alice, "Content-Type": "application/json"}
+    for method, path in (
+        ("POST", f"/v1/works/{api.work_id}/licenses"),
+        ("PUT", "/v1/profile"),
+        ("POST", "/v1/hashes/match"),
+        ("POST", "/v1/match"),
+    ):
+        r = api.client.request(method, path, headers=json_headers, content=body)
+        assert r.status_code == 400 and r.json()["error"]["code"] == "bad_input", (path, r.text)
 
 
 @pytest.mark.parametrize("expiry", ["9999-12-31T23:59:59-12:00", "0001-01-01T00:00:00+14:00"])

@@ -273,7 +273,8 @@ JSON_TYPE = {"Content-Type": "application/json"}
         ({"json": {"legalname": "Ann"}}, 422, "validation_error", "legalname"),  # a typo is not ignored
         ({"json": ["Ann"]}, 422, "validation_error", ""),
         ({"content": b'{"contact": "x"', "headers": JSON_TYPE}, 400, "bad_input", "not valid JSON"),
-        ({"content": b'{"contact": "\\ud800"}', "headers": JSON_TYPE}, 422, "validation_error", ""),
+        ({"content": b'{"contact": "\\ud800"}', "headers": JSON_TYPE}, 400, "bad_input", "surrogate"),
+        ({"content": b"", "headers": JSON_TYPE}, 400, "bad_input", "not valid JSON"),
         ({"data": {"contact": "x"}}, 415, "unsupported_media_type", ""),
     ],
 )

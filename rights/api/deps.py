@@ -95,18 +95,18 @@ def require_media(wanted: str, how: str) -> Callable[[Request], None]:
 
 
 async def json_body(request: Request) -> None:
-    """A JSON body, refused (415) in another media type, and refused (400) when an object names a key
-    twice: readers disagree on which value counts (a licence's licensee, written to the signed log),
-    so every route answers as ``POST /v1/match`` and ``/v1/scans`` do. The body is read once: FastAPI
-    parses the same cached bytes into the route's model."""
+    """A JSON body, refused (415) in another media type, and refused (400) when it is not JSON text
+    or an object names a key twice: readers disagree on which value counts (a licence's licensee,
+    written to the signed log), so every route answers as ``POST /v1/match`` and ``/v1/scans`` do.
+    The body is read once: FastAPI parses the same cached bytes into the route's model."""
     if media_type(request) != "application/json":
         raise UnsupportedMedia("send the body as application/json")
     try:
         json_input.loads(await request.body(), unique_keys=True)
-    except json_input.DuplicateKey as exc:
-        raise BadInput(f"the JSON body is invalid: {exc}") from exc
-    except ValueError:
-        pass  # not JSON at all: the route's model reports it as every other route does
+    except ValueError as exc:
+        # Refused here, whatever the route's model would make of it: a lone surrogate escape passed
+        # the model and then failed writing the answer (500), and an empty body was a 422.
+        raise BadInput(f"the body is not valid JSON ({exc})") from exc
 
 
 JsonBody = Annotated[None, Depends(json_body)]
