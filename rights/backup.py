@@ -146,6 +146,7 @@ def _copy(data_dir: Path, out: Path, progress: Callable[[int, int], None]) -> Ba
         # One read snapshot, however much is written meanwhile, and compacted: the pages pruned scans
         # freed are left behind (a page-by-page copy of a 900 MB file after a prune kept all of them).
         try:
+            db.create_private(out / db.DB_FILENAME)  # VACUUM INTO fills an empty file, keeping its mode
             source.execute("VACUUM INTO ?", (str(out / db.DB_FILENAME),))
         except sqlite3.DatabaseError as exc:
             _refuse_if_damaged(source, data_dir)

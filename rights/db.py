@@ -72,6 +72,7 @@ def discover_migrations(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
 def connect(data_dir: Path, *, migrate: bool = True) -> sqlite3.Connection:
     """Open (creating if needed) ``<data>/rights.sqlite3`` and, by default, bring its schema up to date."""
     data_dir.mkdir(parents=True, exist_ok=True)
+    create_private(data_dir / DB_FILENAME)
     # isolation_level=None: we issue BEGIN/COMMIT ourselves, so transactions are exactly where we say.
     conn = sqlite3.connect(
         data_dir / DB_FILENAME, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000
@@ -85,6 +86,16 @@ def connect(data_dir: Path, *, migrate: bool = True) -> sqlite3.Connection:
     if migrate:
         apply_migrations(conn)
     return conn
+
+
+def create_private(path: Path) -> None:
+    """Create the database file readable by its owner only, if it is new: it holds the holders'
+    profiles (postal addresses, phone numbers). SQLite gives its ``-wal`` and ``-shm`` files the
+    database file's mode. An existing file keeps the mode its owner gave it."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
 
 
 def connect_read_only(path: Path) -> sqlite3.Connection:

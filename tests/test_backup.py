@@ -48,6 +48,7 @@ def test_the_copy_opens_as_the_same_registry(data_dir: Path, tmp_path: Path) -> 
     assert not (dest / INDEX_DIRNAME).exists()  # derived data: rebuilt at the first open
     assert report.bytes == sum(f.stat().st_size for f in dest.rglob("*") if f.is_file())  # feeds too
     assert stat.S_IMODE((dest / "log-signing-key.pem").stat().st_mode) == 0o600
+    assert stat.S_IMODE((dest / "rights.sqlite3").stat().st_mode) == 0o600  # the holders' addresses
     assert (dest / scans.FEEDS_DIRNAME / "upload_1.jsonl").is_file()
     assert not list(tmp_path.joinpath("backups").glob(".*partial*"))
     with Registry.open(data_dir) as original, Registry.open(dest) as copy:

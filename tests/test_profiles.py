@@ -82,6 +82,21 @@ def test_text_that_notices_cannot_print_is_refused(
     assert _set(conn, legal_name="x" * 200, contact="y" * 500).contact == "y" * 500  # the caps themselves
 
 
+def test_the_database_holding_profiles_is_readable_by_its_owner_only(tmp_path: Path) -> None:
+    """It was created 0644: every local user could read the holders' addresses (an audit)."""
+    data = tmp_path / "data"
+    conn = db.connect(data)
+    try:
+        with db.transaction(conn):
+            accounts.ensure_account(conn, "ann", "creator")
+        _set(conn, contact="1 Quay Street, Cork")
+        files = sorted(data.glob(f"{db.DB_FILENAME}*"))
+        assert {f.name for f in files} >= {db.DB_FILENAME, f"{db.DB_FILENAME}-wal", f"{db.DB_FILENAME}-shm"}
+        assert {oct(f.stat().st_mode & 0o777) for f in files} == {oct(0o600)}
+    finally:
+        conn.close()
+
+
 def test_unknown_and_platform_accounts_have_no_profile(conn: sqlite3.Connection) -> None:
     with pytest.raises(NotFound, match="no account named 'nobody'"):
         profiles.get_profile(conn, "nobody")
