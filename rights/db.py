@@ -17,7 +17,7 @@ import re
 import sqlite3
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -92,10 +92,8 @@ def create_private(path: Path) -> None:
     """Create the database file readable by its owner only, if it is new: it holds the holders'
     profiles (postal addresses, phone numbers). SQLite gives its ``-wal`` and ``-shm`` files the
     database file's mode. An existing file keeps the mode its owner gave it."""
-    try:
+    with suppress(FileExistsError):
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-    except FileExistsError:
-        pass
 
 
 def connect_read_only(path: Path) -> sqlite3.Connection:
