@@ -31,7 +31,7 @@ from rights.config import Settings
 from rights.derived_index import STALE_INDEX_MARKER, DerivedIndex
 from rights.errors import BadInput, Conflict, Forbidden, InvalidImage, LowInformation, NotFound, RightsError
 from rights.limits import MAX_MATCH_LIMIT, MAX_METADATA_BYTES, MAX_PAGE_LIMIT, MAX_TITLE_LENGTH
-from rights.log import LogStore, Signer, build_receipt
+from rights.log import Checkpoint, LogStore, Signer, build_receipt
 from rights.prior_works import with_prior_works
 from rights.text import has_control_characters, has_lone_surrogates
 from rights.works import format_work_id, parse_work_id
@@ -82,7 +82,13 @@ class Registry:
         with closing(db.connect(data_dir)) as conn:  # creates and migrates once, before any thread
             signed = conn.execute("SELECT count(*) FROM log_checkpoints").fetchone()[0]
             _check_origin(conn, settings.log_origin)
-        return Signer.load_or_create(data_dir, signed_checkpoints=signed)
+            newest = conn.execute("SELECT * FROM log_checkpoints ORDER BY tree_size DESC LIMIT 1").fetchone()
+        head = None if newest is None else Checkpoint.from_row(newest)
+        return Signer.load_or_create(
+            data_dir,
+            signed_checkpoints=signed,
+            newest=None if head is None else (head.tree_size, head.body(), head.signature),
+        )
 
     def close(self) -> None:
         """Save the index if it changed, and close. A save that fails (a full disk) is logged, not
@@ -186,7 +192,7 @@ class Registry:
                     candidates = self.engine.search(fp, limit=CONFLICT_SEARCH_LIMIT)
                 _owner(conn, creator)
                 conflicts = self._conflicts(conn, creator, fp.sha256, candidates)
-                log_index = log.size()
+                log_index = log.next_index()
                 now = db.utcnow()
                 cur = conn.execute(
                     "INSERT INTO works (creator, title, sha256, fingerprint, fp_digest, metadata, status,"
@@ -376,7 +382,7 @@ class Registry:
                 raise Conflict(f"{format_work_id(key)} is withdrawn and cannot be licensed", work_id=work_id)
             now = db.utcnow()
             log = self.log
-            log_index = log.size()
+            log_index = log.next_index()
             cur = conn.execute(
                 "INSERT INTO licenses (work_id, licensee, platform, expires_at, created_at, created_by,"
                 " log_index) VALUES (?, ?, ?, ?, ?, ?, ?)",

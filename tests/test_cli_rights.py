@@ -559,6 +559,8 @@ def test_log_verify_checks_the_works_table_against_the_log(
         path.write_bytes(artwork_png(seed))
         assert main(["--data", str(data), "register", str(path), "--creator", creator]) == 0
     assert main(["--data", str(data), "works", "withdraw", "w_3"]) == 0
+    grant = ["licenses", "grant", "w_1", "--licensee", "shop", "--platform", "p"]
+    assert main(["--data", str(data), *grant]) == 0
     assert main(["--data", str(data), "refingerprint", "--all"]) == 0  # later digests come from the log
     assert main(["--data", str(data), "log", "verify"]) == 0
     capsys.readouterr()
@@ -574,6 +576,17 @@ def test_log_verify_checks_the_works_table_against_the_log(
         ("UPDATE works SET status = 'registered' WHERE id = 3", "says w_3 is registered; the log: withdrawn"),
         ("UPDATE works SET fp_digest = 'x' WHERE id = 1", "gives w_1 the fingerprint digest 'x'"),
         ("DELETE FROM works WHERE id = 2", "registers w_2, which the works table lacks"),
+        # Printed in takedown notices beside the log index (an audit):
+        ("UPDATE works SET title = 'Forged' WHERE id = 2", "gives w_2 the title 'Forged'; the log: 'w651'"),
+        ("UPDATE works SET registered_at = '2001-01-01T00:00:00.000Z' WHERE id = 2", "registration time"),
+        # A licence the log never saw whitelisted a pirate seller in every match (an audit):
+        (
+            "INSERT INTO licenses (work_id, licensee, created_at, log_index) VALUES (2, 'pirate', 'x', 999)",
+            "the licences table holds l_2, which no log entry records",
+        ),
+        ("UPDATE licenses SET licensee = 'pirate'", "gives l_1 the licensee 'pirate'; the log: 'shop'"),
+        ("UPDATE licenses SET platform = NULL", "gives l_1 the platform None; the log: 'p'"),
+        ("DELETE FROM licenses", "records licence l_1, which the licences table lacks"),
     ):
         copy = tmp_path / "copy"
         shutil.rmtree(copy, ignore_errors=True)

@@ -5,9 +5,11 @@ from __future__ import annotations
 import copy
 import json
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from rights import db
@@ -26,6 +28,8 @@ from rights.log import verify as log_verify
 from rights.log.merkle import leaf_hash
 from rights.log.signing import PUBLIC_KEY_FILE
 from rights.log.store import LogInconsistent
+from rights.registry import Registry
+from tests.rights_support import artwork_png
 
 SIZE = 12
 
@@ -243,6 +247,45 @@ def test_a_lost_signing_key_is_an_error_not_a_new_key(data_dir: Path) -> None:
         Signer.load_or_create(data_dir, signed_checkpoints=SIZE)
     assert (data_dir / PUBLIC_KEY_FILE).read_bytes() == published
     assert not (data_dir / "log-signing-key.pem").exists()
+
+
+def test_another_registrys_key_is_refused_at_open_and_the_public_key_kept(tmp_path: Path) -> None:
+    """A replaced key was taken at open, and the open overwrote the published public key with its
+    own, the only local copy of the right one; then every registration was refused (an audit)."""
+    with Registry.open(tmp_path) as registry:
+        registry.register("alice", artwork_png(1))
+    published = (tmp_path / PUBLIC_KEY_FILE).read_bytes()
+    other = Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    (tmp_path / "log-signing-key.pem").write_bytes(other)
+    with pytest.raises(
+        RightsError, match=r"is not the key that signed this log: its newest checkpoint \(size 1\)"
+    ):
+        Registry.open(tmp_path)
+    assert (tmp_path / PUBLIC_KEY_FILE).read_bytes() == published
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        "DELETE FROM log_entries WHERE idx = 1",  # the works row kept: its insert failed first, a 500
+        "UPDATE log_entries SET entry = replace(entry, 'alice', 'bobby') WHERE idx = 1",  # leaf hash kept
+    ],
+)
+def test_nothing_is_registered_or_licensed_over_a_damaged_newest_entry(tmp_path: Path, damage: str) -> None:
+    with Registry.open(tmp_path) as registry:
+        first = registry.register("alice", artwork_png(1))["work_id"]
+        registry.register("alice", artwork_png(2))
+    _edit(tmp_path, (damage, ()))
+    with Registry.open(tmp_path) as registry:
+        with pytest.raises(LogInconsistent, match="does not match its last signed checkpoint"):
+            registry.register("carol", artwork_png(3))
+        with pytest.raises(LogInconsistent):
+            registry.add_license(first, "shop", actor=None)
+    with closing(sqlite3.connect(tmp_path / "rights.sqlite3")) as conn:
+        assert conn.execute("SELECT count(*) FROM works").fetchone()[0] == 2
+        assert conn.execute("SELECT count(*) FROM licenses").fetchone()[0] == 0
 
 
 # ------------------------------------------------------------------------------------------------ receipts

@@ -87,10 +87,18 @@ class Signer:
         return self.private_key.sign(message)
 
     @classmethod
-    def load_or_create(cls, data_dir: Path, *, signed_checkpoints: int = 0) -> Signer:
+    def load_or_create(
+        cls,
+        data_dir: Path,
+        *,
+        signed_checkpoints: int = 0,
+        newest: tuple[int, bytes, bytes] | None = None,
+    ) -> Signer:
         """The data directory's key, created on first use: only while the log holds no checkpoint.
         A lost key of a log that has some is an error, not a new key: that one would replace the
-        published public key, and no stored checkpoint would verify under it."""
+        published public key, and no stored checkpoint would verify under it. So is a key that does
+        not verify ``newest`` (the newest checkpoint's size, signed body and signature): another
+        registry's key restored by mistake overwrote the published public key (an audit)."""
         path = data_dir / PRIVATE_KEY_FILE
         if not path.exists():
             if signed_checkpoints:
@@ -106,6 +114,11 @@ class Signer:
         if not isinstance(key, Ed25519PrivateKey):
             raise RightsError(f"{path} is not an Ed25519 private key; restore it from a backup")
         signer = cls(key)
+        if newest is not None and not verify_signature(signer.public_key, newest[2], newest[1]):
+            raise RightsError(
+                f"{path} (key {signer.key_id}) is not the key that signed this log: its newest checkpoint"
+                f" (size {newest[0]}) does not verify with it; restore this registry's key from a backup"
+            )
         pub_path = data_dir / PUBLIC_KEY_FILE
         pem = public_key_pem(signer.public_key).encode("ascii")
         if not pub_path.exists() or pub_path.read_bytes() != pem:

@@ -168,6 +168,14 @@ class LogStore:
 
     # ----------------------------------------------------------------------------------------------- append
 
+    def next_index(self) -> int:
+        """The index the next entry will get, once the log is checked fit to sign over (as ``append``
+        checks it): for rows that record their entry's index before appending it, whose insert would
+        otherwise fail first, on a damaged log, with a bare database error (a 500; an audit)."""
+        index = self.size()
+        self._check_head(index)
+        return index
+
     def append(self, fields: dict[str, Any]) -> tuple[int, bytes, Checkpoint]:
         """Add one entry (``index`` is filled in here), sign the new tree head. Caller holds a transaction."""
         if not self.conn.in_transaction:
@@ -202,12 +210,25 @@ class LogStore:
             or head.tree_size != size
             or head.root_hash != self.root(size)
             or not verify_signature(self.signer.public_key, head.signature, head.body())
+            or not self._newest_entry_hashes_right(size)
         ):
             raise LogInconsistent(
                 f"the transparency log ({size} entries) does not match its last signed checkpoint"
                 f" ({head.tree_size if head else 'none'}); nothing was appended. Run `rights log verify`"
                 " and restore the data directory from a backup"
             )
+
+    def _newest_entry_hashes_right(self, size: int) -> bool:
+        """The root is read from cached hashes, so it would not see the newest entry's bytes edited.
+        Older entries are left to ``rights log verify``: checking them here would read the whole log
+        on every append."""
+        if size == 0:
+            return True
+        row = self.conn.execute(
+            "SELECT entry, leaf_hash FROM log_entries WHERE idx = ?", (size - 1,)
+        ).fetchone()
+        # An edit by SQL may leave text where bytes were (``replace()`` returns text).
+        return row is not None and isinstance(row[0], bytes) and leaf_hash(row[0]) == row[1]
 
     def _sign(self, size: int) -> Checkpoint:
         root = self.root(size)
