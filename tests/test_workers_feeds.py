@@ -259,3 +259,36 @@ def test_a_line_over_the_cap_is_an_error_and_the_next_is_read(tmp_path: Path) ->
     items = dict(read_feed(feed))
     assert isinstance(items[1], Listing) and isinstance(items[3], Listing) and items[3].listing_id == "b"
     assert isinstance(items[2], FeedError) and f"longer than {MAX_LINE_BYTES} bytes" in items[2].message
+
+
+@pytest.mark.parametrize(("rows", "closed_at"), [(20, None), (20, 9), (5000, None)])
+def test_a_quote_never_closed_costs_its_own_row_only(
+    tmp_path: Path, rows: int, closed_at: int | None
+) -> None:
+    """csv took every line up to the next quote (or its 128 KiB cell limit) into the bad row: 17 of 20
+    listings, or 2,585 of 5,000, had no finding at all (an audit)."""
+    titles = {3: '"Vintage 12in print'} | ({closed_at: '"Sunset" poster'} if closed_at else {})
+    lines = ["listing_id,platform,image,title"]
+    lines += [f"q{i},shop,pics/{i}.jpg,{titles.get(i, f'print {i}')}" for i in range(1, rows + 1)]
+    feed = tmp_path / "feed.csv"
+    feed.write_text("\r\n".join(lines) + "\r\n", encoding="utf-8")
+    items = list(read_feed(feed))
+    assert [n for n, _ in items] == list(range(2, rows + 2))  # one item per row, in order
+    bad = dict(items)[4]
+    assert isinstance(bad, FeedError) and "never closed" in bad.message and bad.listing_id == "q3"
+    listings = [item for _, item in items if isinstance(item, Listing)]
+    assert [x.listing_id for x in listings] == [f"q{i}" for i in range(1, rows + 1) if i != 3]
+    if closed_at:
+        assert listings[closed_at - 2].title == "Sunset poster"  # csv's reading of it, as before
+
+
+def test_a_title_over_several_lines_is_still_one_listing(tmp_path: Path) -> None:
+    feed = tmp_path / "feed.csv"
+    feed.write_text(
+        'listing_id,platform,image,title\nm1,shop,a.jpg,"Size: 12in, red, framed\nq2,other,b.jpg,x"\n',
+        encoding="utf-8",
+    )
+    [(line, item)] = list(read_feed(feed))
+    assert (
+        line == 2 and isinstance(item, Listing) and item.title == "Size: 12in, red, framed\nq2,other,b.jpg,x"
+    )
