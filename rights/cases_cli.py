@@ -22,6 +22,7 @@ from rights.cli import (
     text_argument,
 )
 from rights.limits import MAX_COUNT
+from rights.output_files import written
 from rights.works_cli import opened
 
 # A case's history says who moved it; over HTTP that is the caller's account.
@@ -136,7 +137,8 @@ def cmd_cases_notice(args: argparse.Namespace) -> int:
     if args.out is None:
         sys.stdout.write(text)
     else:
-        args.out.write_text(text, encoding="utf-8")
+        with written(args.out, "the notice") as fh:
+            fh.write(text)
     return EXIT_OK
 
 

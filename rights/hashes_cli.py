@@ -6,10 +6,8 @@ from __future__ import annotations
 import argparse
 import codecs
 import json
-import os
 import sqlite3
 import sys
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from itertools import islice
@@ -27,6 +25,7 @@ from rights.cli import (
     text_argument,
 )
 from rights.hash_lists import MAX_LOOKUP_DISTANCE, MAX_LOOKUP_LIMIT, PDQ_EXCHANGE_DISTANCE
+from rights.output_files import written
 
 FORMATS = ("pdq", "jsonl")
 # Hash list lines read and looked up at a time: memory stays flat on a list of any length.
@@ -176,14 +175,5 @@ def _output(path: Path | None) -> Iterator[TextIO]:
         raise UsageError(f"{folder}: no such folder for --out")
     if path.is_dir():
         raise UsageError(f"{path} is a folder; --out wants a file name")
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.fchmod(fd, 0o666 & ~umask)  # as a plain open() would create it, not mkstemp's 0600
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            yield fh
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with written(path, "the hash list") as fh:
+        yield fh

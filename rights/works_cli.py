@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rights.cli import EXIT_OK, emit_json, existing_registry, positive_int, settings_from_args, text_argument
+from rights.output_files import written
 
 if TYPE_CHECKING:  # the registry loads FAISS and OpenCV: only when a command runs (fast --help)
     from rights.registry import Registry
@@ -114,7 +115,7 @@ def cmd_works_receipt(args: argparse.Namespace) -> int:
     if args.out is None:
         emit_json(receipt)
     else:
-        with open(args.out, "w", encoding="utf-8") as fh:
+        with written(args.out, "the receipt") as fh:
             emit_json(receipt, fh)
     return EXIT_OK
 

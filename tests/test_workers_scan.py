@@ -487,7 +487,7 @@ def test_a_scan_whose_output_cannot_be_opened_is_failed_not_running(world: World
     blocker = tmp_path / "a-file"
     blocker.write_text("")
     with Registry.open(world.settings) as registry, LocalPool(make_context(registry), 1) as pool:
-        with pytest.raises(OSError):
+        with pytest.raises(BadInput, match="a folder on its way is a file"):
             run_scan(feed, registry=registry, runner=pool, out=blocker / "findings.jsonl")
         scan = scans.list_scans(registry.db, limit=1)[0]
         assert scan.status == "failed" and "a-file" in (scan.error or "")

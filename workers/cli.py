@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from rights import cli as rights_cli
 from rights.cli import EXIT_OK, UsageError, add_command, build_parser, run, settings_from_args, worker_count
+from rights.output_files import check_output, is_stdout
 
 if TYPE_CHECKING:
     from workers.dask_runner import DaskRunner
@@ -126,7 +127,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
     print(
         f"scanned {outcome.total} listings in {outcome.seconds:.1f} s{resumed}: "
         + ", ".join(f"{totals[v]} {v}" for v in ("match", "review", "clear", "error"))
-        + f"; findings in {args.out}"
+        + ("; findings on standard output" if is_stdout(args.out) else f"; findings in {args.out}")
         + (f", report in {args.report}" if args.report else ""),
         file=sys.stderr,
     )
@@ -184,11 +185,12 @@ def _check_outputs(feed: Path, out: Path, report: Path | None, *, data: Path) ->
     that are folders, before any work."""
     named = {feed.resolve(): "the feed"}
     registry = data.resolve()
+    if report is not None and is_stdout(out) and is_stdout(report):
+        raise UsageError("--out - and --report - would both write to standard output; give one a file name")
     for option, path in (("--out", out), ("--report", report)):
-        if path is None:
+        if path is None or is_stdout(path):
             continue
-        if path.is_dir():
-            raise UsageError(f"{option} {path} is a folder; give a file name")
+        check_output(path, option)
         if path.resolve().is_relative_to(registry):
             # It could name the database or the signing key: written over, the registry is lost.
             raise UsageError(f"{option} {path} is inside the data directory {data}; write it elsewhere")

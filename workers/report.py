@@ -19,8 +19,8 @@ from itertools import islice
 from pathlib import Path
 from typing import Any, TextIO
 
-from rights.errors import BadInput
 from rights.evidence import boxed_thumbnail, data_uri
+from rights.output_files import written
 from rights.text import shown_controls
 
 __all__ = ["Summary", "write_report"]
@@ -71,22 +71,12 @@ def write_report(
 ) -> None:
     """``hits`` yields ``(finding, evidence)`` for listings with a match or review verdict, in feed
     order; the first ``max_hits`` are shown."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        out = open(tmp, "w", encoding="utf-8")  # noqa: SIM115 - closed by the with below
-    except OSError as exc:  # named as the user gave it, not by the temporary file's name
-        raise BadInput(f"cannot write the report to {path}: {exc.strerror or exc}") from exc
-    try:
-        with out:
-            _head(out, title, generated_at or datetime.now(UTC).isoformat(timespec="seconds"))
-            _summary(out, summary)
-            _hits(out, summary, hits, max_hits)
-            out.write("</body></html>\n")
-    except BaseException:
-        tmp.unlink(missing_ok=True)  # a failed report leaves nothing behind
-        raise
-    tmp.replace(path)  # a half-written report never replaces a good one
+    # A half-written report never replaces a good one, and nothing of a failed one is left behind.
+    with written(path, "the report") as out:
+        _head(out, title, generated_at or datetime.now(UTC).isoformat(timespec="seconds"))
+        _summary(out, summary)
+        _hits(out, summary, hits, max_hits)
+        out.write("</body></html>\n")
 
 
 def _hits(

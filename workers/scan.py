@@ -33,8 +33,9 @@ from tqdm import tqdm
 
 from rights import cases, scans
 from rights.accounts import get_account
-from rights.errors import BadInput, RightsError
+from rights.errors import RightsError
 from rights.evidence import thumbnail_b64
+from rights.output_files import OutputFile
 from rights.registry import Registry, overall_verdict
 from rights.text import readable
 from workers.feeds import FeedError, Listing, feed_digest, read_feed
@@ -286,19 +287,15 @@ class _Sink:
     bar: Any
     on_progress: Callable[[int], None] | None
     _fh: Any = None
-    _tmp: Path | None = None
+    _file: OutputFile | None = None
     _uncommitted: int = 0
     _last_commit: float = field(default_factory=time.monotonic)
 
     def __post_init__(self) -> None:
         if self.out is not None:
-            self.out.parent.mkdir(parents=True, exist_ok=True)
             # Written beside the target and renamed at the end: the findings file is always complete.
-            self._tmp = self.out.with_name(self.out.name + ".partial")
-            try:
-                self._fh = open(self._tmp, "w", encoding="utf-8")  # noqa: SIM115 - closed in finish/abandon
-            except OSError as exc:  # named as the user gave it, not by the temporary file's name
-                raise BadInput(f"cannot write the findings to {self.out}: {exc.strerror or exc}") from exc
+            self._file = OutputFile(self.out, "the findings")
+            self._fh = self._file.fh
 
     def emit(self, slot: _Slot) -> None:
         if slot.stored is not None:
@@ -377,9 +374,8 @@ class _Sink:
 
     def finish(self) -> None:
         self._commit(time.monotonic())
-        if self._fh is not None and self._tmp is not None and self.out is not None:
-            self._fh.close()
-            self._tmp.replace(self.out)
+        if self._file is not None:
+            self._file.commit()
 
     def abandon(self) -> None:
         """On failure keep what is done (commit), so the next run resumes from there. The
@@ -387,9 +383,8 @@ class _Sink:
         conn = self.registry.db
         if conn.in_transaction:
             conn.execute("COMMIT")
-        if self._fh is not None and self._tmp is not None:
-            self._fh.close()
-            self._tmp.unlink(missing_ok=True)
+        if self._file is not None:
+            self._file.discard()
 
 
 def _finding(
