@@ -85,6 +85,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--name", required=True, type=text_argument, help="account name (a creator's name, a platform's name)"
     )
     create.set_defaults(handler=cmd_keys_create)
+    revoke = keys_sub.add_parser(
+        "revoke", help="revoke every API key of an account (a leaked key), at once", parents=[common]
+    )
+    revoke.add_argument("--name", required=True, type=text_argument, help="the account whose keys go")
+    revoke.set_defaults(handler=cmd_keys_revoke)
 
     register = sub.add_parser(
         "register", help="register image files, or every image under folders", parents=[common]
@@ -303,6 +308,14 @@ def cmd_keys_create(args: argparse.Namespace) -> int:
 
     with Registry.open(settings_from_args(args)) as registry:
         print(registry.create_key(args.role, args.name))
+    return EXIT_OK
+
+
+def cmd_keys_revoke(args: argparse.Namespace) -> int:
+    from rights.registry import Registry
+
+    with Registry.open(settings_from_args(args)) as registry:
+        emit_json({"account": args.name, "revoked": registry.revoke_keys(args.name)})
     return EXIT_OK
 
 

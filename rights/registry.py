@@ -26,7 +26,15 @@ from typing import Any
 
 from indexes import Engine, Fingerprint, ImageError, LowInformationError, Match, fingerprint
 from rights import cases, db, licenses, works
-from rights.accounts import Account, authenticate, check_name, create_key, ensure_account, get_account
+from rights.accounts import (
+    Account,
+    authenticate,
+    check_name,
+    create_key,
+    ensure_account,
+    get_account,
+    revoke_keys,
+)
 from rights.config import Settings
 from rights.derived_index import STALE_INDEX_MARKER, DerivedIndex
 from rights.errors import BadInput, Conflict, Forbidden, InvalidImage, LowInformation, NotFound, RightsError
@@ -144,6 +152,12 @@ class Registry:
         """Create the account if new and return a fresh API key for it (shown once, stored hashed)."""
         with self.transaction() as conn:
             return create_key(conn, ensure_account(conn, name, role))
+
+    def revoke_keys(self, name: str) -> int:
+        """Revoke every active API key of account ``name`` (refused from the next request on);
+        how many were active. A new one comes from ``create_key``."""
+        with self.transaction() as conn:
+            return revoke_keys(conn, name)
 
     def authenticate(self, key: str) -> Account:
         return authenticate(self.db, key)

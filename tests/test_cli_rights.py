@@ -18,11 +18,14 @@ import httpx
 import pytest
 from PIL import Image
 
+from rights.api.app import create_app
 from rights.cli import add_command, build_parser, main
+from rights.config import Settings
 from rights.db import original_path
+from rights.errors import Unauthorized
 from rights.log import verify_log
 from rights.registry import Registry
-from tests.rights_support import artwork_png, near_copy, plain_png
+from tests.rights_support import TestClient, artwork_png, near_copy, plain_png
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -58,6 +61,29 @@ def test_keys_create_prints_the_key_alone(tmp_path: Path, capsys: pytest.Capture
     # The same name with another role is bad input.
     assert main(["--data", str(tmp_path), "keys", "create", "--role", "creator", "--name", "shop"]) == 2
     assert "already exists" in capsys.readouterr().err
+
+
+def test_keys_revoke_stops_every_key_of_the_account_at_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A leaked key could not be revoked: only `keys create` existed (an audit)."""
+    keys = []
+    for _ in range(2):
+        assert main(["--data", str(tmp_path), "keys", "create", "--role", "creator", "--name", "ann"]) == 0
+        keys.append(capsys.readouterr().out.strip())
+    assert main(["--data", str(tmp_path), "keys", "create", "--role", "creator", "--name", "bob"]) == 0
+    bobs = capsys.readouterr().out.strip()
+    with Registry.open(tmp_path) as reg, TestClient(create_app(Settings(data=tmp_path))) as client:
+        headers = {"Authorization": f"Bearer {keys[0]}"}
+        assert client.get("/v1/works", headers=headers).status_code == 200
+        assert main(["--data", str(tmp_path), "keys", "revoke", "--name", "ann"]) == 0
+        assert json.loads(capsys.readouterr().out) == {"account": "ann", "revoked": 2}
+        assert client.get("/v1/works", headers=headers).status_code == 401  # the running server too
+        for key in keys:
+            with pytest.raises(Unauthorized, match="revoked"):
+                reg.authenticate(key)
+        assert reg.authenticate(bobs).name == "bob"
+    assert main(["--data", str(tmp_path), "keys", "revoke", "--name", "nobody"]) == 2
 
 
 def test_register_folders_and_match(tmp_path: Path, images: Path, capsys: pytest.CaptureFixture[str]) -> None:
