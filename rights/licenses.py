@@ -75,16 +75,23 @@ def licensed_keys(
     it names.
     """
     keys = list(keys)
+    # Names as marketplaces treat handles: "Alice-Shop " sells as "alice-shop" (ASCII case; an
+    # audit saw a licensed seller's listing opened as a case for its capital letter).
+    seller, platform = _handle(seller), _handle(platform)
     if not keys or (platform is None and seller is None):
         return set()
     marks = ",".join("?" * len(keys))
     rows = conn.execute(
         f"SELECT DISTINCT work_id FROM licenses WHERE work_id IN ({marks})"
         " AND (expires_at IS NULL OR expires_at > ?)"
-        " AND ((licensee = ? AND (platform = ? OR (platform IS NULL AND NOT EXISTS"
-        "          (SELECT 1 FROM accounts WHERE name = licensee AND role = 'platform'))))"
-        "      OR (licensee = ? AND (platform IS NULL OR platform = licensee)"
+        " AND ((licensee = ? COLLATE NOCASE AND (platform = ? COLLATE NOCASE OR (platform IS NULL"
+        "          AND NOT EXISTS (SELECT 1 FROM accounts WHERE name = licensee AND role = 'platform'))))"
+        "      OR (licensee = ? COLLATE NOCASE AND (platform IS NULL OR platform = licensee)"
         "          AND EXISTS (SELECT 1 FROM accounts WHERE name = licensee AND role = 'platform')))",
         (*keys, utcnow(), seller, platform, platform),
     )
     return {r[0] for r in rows}
+
+
+def _handle(name: str | None) -> str | None:
+    return (name.strip() or None) if name else None

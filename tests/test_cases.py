@@ -149,6 +149,21 @@ def test_a_licence_granted_settles_the_cases_it_covers(tmp_path: Path) -> None:
         assert cases.why_no_notice(reg.db, cases.get_case(reg.db, other)) is None
 
 
+def test_a_licence_covers_its_seller_and_platform_whatever_their_case_and_spaces(tmp_path: Path) -> None:
+    """A licence to "alice-shop" on "printhub" opened cases for "Alice-Shop" on "PrintHub" (an audit)."""
+    from rights import licenses
+
+    with Registry.open(tmp_path / "data") as reg:
+        key = int(reg.register("ana", artwork_png(40))["work_id"][2:])
+        reg.add_license(f"w_{key}", "alice-shop", "printhub")
+
+        def covered(seller: str, platform: str) -> bool:
+            return bool(licenses.licensed_keys(reg.db, [key], platform=platform, seller=seller))
+
+        assert covered("alice-shop", "printhub") and covered(" Alice-Shop ", "PrintHub")
+        assert not covered("alice-shop2", "printhub") and not covered("alice-shop", "otherhub")
+
+
 def test_withdrawing_a_work_dismisses_its_open_and_notified_cases(tmp_path: Path) -> None:
     """They stayed open in the owner's list, though no notice could be sent for them any more."""
     with Registry.open(tmp_path / "data") as reg:
