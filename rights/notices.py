@@ -373,7 +373,11 @@ def _markdown(n: dict[str, Any]) -> str:
     ]
     for heading, rows in _sections(n):
         out += [f"## {heading}", ""]
-        out += [f"- **{label}**{colon}{_md_value(value)}" for label, value in rows if value not in (None, "")]
+        out += [
+            f"- **{label}**{colon}{_md_lines(value) if label == t['contact'] else _md_value(value)}"
+            for label, value in rows
+            if value not in (None, "")
+        ]
         out.append("")
     e = n["evidence"]
     if e.get("query_image_jpeg_base64") and e.get("work_image_jpeg_base64"):
@@ -455,6 +459,14 @@ def _md_value(value: Any) -> str:
 
 
 _PLACEHOLDERS = frozenset(_MISSING.values()) | frozenset(_UNSIGNED.values())
+
+
+def _md_lines(value: Any) -> str:
+    """The holder's contact details keep their lines (a postal address runs over several): each line
+    as Markdown text, joined by hard breaks that stay inside the list item."""
+    if value in _PLACEHOLDERS:
+        return str(value)
+    return "  \n  ".join(_md(line) for line in str(value).splitlines() if line.strip())
 
 
 def _md(value: Any) -> str:

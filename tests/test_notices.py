@@ -311,3 +311,11 @@ def test_a_notices_contact_details_stay_out_of_the_servers_access_log() -> None:
     assert record.getMessage().endswith(
         '?%63ontact=[redacted]&holder%5Fname=[redacted]&contact HTTP/1.1" 200'
     )
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_markdown_keeps_the_lines_of_the_contact_details(case: cases.Case, lang: str) -> None:
+    """A postal address over three lines came out as one run-on line (an audit)."""
+    holder = RightsHolder("ana", "12 Quay St\nLagos *Island*\n+234 1 555 0100", "Ana Example")
+    md = render_notice(build_notice(case, holder=holder, work=WORK, lang=lang, date="2024-06-01"), "md")
+    assert "12 Quay St  \n  Lagos \\*Island\\*  \n  +234 1 555 0100\n" in md

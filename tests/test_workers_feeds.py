@@ -292,3 +292,12 @@ def test_a_title_over_several_lines_is_still_one_listing(tmp_path: Path) -> None
     assert (
         line == 2 and isinstance(item, Listing) and item.title == "Size: 12in, red, framed\nq2,other,b.jpg,x"
     )
+
+
+def test_a_raw_control_character_is_named_once(tmp_path: Path) -> None:
+    feed = _write_jsonl(
+        tmp_path / "feed.jsonl", ['{"listing_id": "a\tb", "platform": "p", "image": "x.jpg"}']
+    )
+    [(_, item)] = list(read_feed(feed))
+    assert isinstance(item, FeedError)
+    assert item.message == "line 1: invalid JSON (Invalid control character at column 18)"  # "at at" before

@@ -272,7 +272,10 @@ def _jsonl_records(path: Path) -> Iterator[tuple[int, Any]]:
             except UnicodeDecodeError:
                 yield line_no, FeedError(line_no, f"line {line_no}: not UTF-8 text")
             except json.JSONDecodeError as exc:
-                message = f"line {line_no}: invalid JSON ({exc.msg} at column {exc.colno})"
+                # Some of json's messages end in "at" already ("Invalid control character at").
+                message = (
+                    f"line {line_no}: invalid JSON ({exc.msg.removesuffix(' at')} at column {exc.colno})"
+                )
                 yield line_no, FeedError(line_no, message)
             except ValueError as exc:  # json_input.TooDeep, NotText, NotJson
                 yield line_no, FeedError(line_no, f"line {line_no}: {exc}")
