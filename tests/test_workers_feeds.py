@@ -301,3 +301,14 @@ def test_a_raw_control_character_is_named_once(tmp_path: Path) -> None:
     [(_, item)] = list(read_feed(feed))
     assert isinstance(item, FeedError)
     assert item.message == "line 1: invalid JSON (Invalid control character at column 18)"  # "at at" before
+
+
+def test_a_compressed_feed_is_refused_in_words(tmp_path: Path) -> None:
+    import gzip
+
+    from rights.errors import BadInput
+
+    feed = tmp_path / "feed.jsonl.gz"
+    feed.write_bytes(gzip.compress((_ok("a") + "\n").encode()))
+    with pytest.raises(BadInput, match=r"is gzip-compressed \(gunzip it first\)"):
+        list(read_feed(feed))

@@ -98,11 +98,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def cmd_scan(args: argparse.Namespace) -> int:
     from rights.registry import Registry
+    from workers.feeds import refuse_archives
     from workers.scan import make_context, run_scan
 
     if not args.feed.is_file():
         what = "no such feed file" if not args.feed.exists() else "not a regular file; give a feed file"
         raise UsageError(f"{args.feed}: {what}")
+    refuse_archives(args.feed)  # before a scan is recorded, as the other refusals of the feed
     rights_cli.existing_registry(args)  # an empty one made by a mistyped --data would find nothing
     for root in args.image_root:
         if not root.is_dir():

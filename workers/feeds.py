@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, cast
 
 from rights import json_input
+from rights.errors import BadInput
 
 __all__ = ["FeedError", "Listing", "feed_digest", "parse_listing", "read_feed", "resolve_image"]
 
@@ -83,6 +84,7 @@ def read_feed(
     # The folder the feed was named in, not its symlink target's (the contract: "the feed file's folder").
     base = path.absolute().parent.resolve()
     roots = [base] if allowed_roots is None else [Path(r).resolve() for r in allowed_roots]
+    refuse_archives(path)
     if path.suffix.lower() == ".csv" or _has_csv_header(path):
         records: Iterator[tuple[int, Any]] = _csv_records(path)
     else:
@@ -233,6 +235,26 @@ def _validated(
             yield line_no, item
     finally:
         seen.close()
+
+
+# Archives a feed arrives in, by their first bytes: read as text, each gave one meaningless "not UTF-8"
+# error per line break in the compressed bytes, and the scan exited 0 (an audit).
+_ARCHIVES = {
+    b"\x1f\x8b": "gzip-compressed (gunzip it first)",
+    b"PK\x03\x04": "a ZIP archive (an Excel workbook? save it as CSV)",
+}
+
+
+def refuse_archives(path: Path) -> None:
+    """``BadInput`` for a feed that is a compressed archive, not text."""
+    try:
+        with open(path, "rb") as fh:
+            start = fh.read(4)
+    except OSError:
+        return  # reading it reports the error
+    for magic, what in _ARCHIVES.items():
+        if start.startswith(magic):
+            raise BadInput(f"the feed {path} is {what}: a feed is JSON Lines or CSV text")
 
 
 def _text_encoding(path: Path) -> str:
