@@ -55,6 +55,20 @@ def get_account(conn: sqlite3.Connection, name: str) -> Account | None:
     return None if row is None else Account(row[0], row[1], row[2])
 
 
+def check_no_twin(conn: sqlite3.Connection, name: str) -> None:
+    """``Conflict`` if a new account ``name`` would differ from an existing one only in case.
+
+    Names are ASCII, so NOCASE folds them fully. "Alice" and "alice" as two creators would split
+    one person's works, licences and cases; rows that already differ so stay as they are."""
+    twin = conn.execute("SELECT name FROM accounts WHERE name = ? COLLATE NOCASE", (name,)).fetchone()
+    if twin is not None:
+        raise Conflict(
+            f"account {name!r} would differ only in letter case from the existing {twin[0]!r}; "
+            f"use {twin[0]!r}",
+            account=name,
+        )
+
+
 def ensure_account(conn: sqlite3.Connection, name: str, role: str) -> Account:
     """The account ``name``, created with ``role`` if new; an existing one must already have that role."""
     check_name(name)
@@ -64,15 +78,7 @@ def ensure_account(conn: sqlite3.Connection, name: str, role: str) -> Account:
         if existing.role != role:
             raise Conflict(f"account {name!r} already exists with role {existing.role!r}", account=name)
         return existing
-    # Names are ASCII, so NOCASE folds them fully. "Alice" and "alice" as two creators would split
-    # one person's works, licences and cases; rows that already differ so stay as they are.
-    twin = conn.execute("SELECT name FROM accounts WHERE name = ? COLLATE NOCASE", (name,)).fetchone()
-    if twin is not None:
-        raise Conflict(
-            f"account {name!r} would differ only in letter case from the existing {twin[0]!r}; "
-            f"use {twin[0]!r}",
-            account=name,
-        )
+    check_no_twin(conn, name)
     cur = conn.execute(
         "INSERT INTO accounts (name, role, created_at) VALUES (?, ?, ?)", (name, role, utcnow())
     )

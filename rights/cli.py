@@ -341,6 +341,7 @@ def cmd_register(args: argparse.Namespace) -> int:
     processes = settings.fingerprint_workers()
     with ExitStack() as stack:
         registry = stack.enter_context(Registry.open(settings))
+        registry.check_owner(args.creator)
         if processes > 0:
             prefetch = stack.enter_context(Prefetcher(processes))
             registry.fingerprinter = prefetch

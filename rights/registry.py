@@ -30,6 +30,7 @@ from rights.accounts import (
     Account,
     authenticate,
     check_name,
+    check_no_twin,
     create_key,
     ensure_account,
     get_account,
@@ -152,6 +153,16 @@ class Registry:
         """Create the account if new and return a fresh API key for it (shown once, stored hashed)."""
         with self.transaction() as conn:
             return create_key(conn, ensure_account(conn, name, role))
+
+    def check_owner(self, name: str) -> None:
+        """Refuse, as ``register`` would, a name that cannot own works (a platform's; a new one
+        differing from an existing account only in case): a bulk registration says so once, not
+        once per file."""
+        account = get_account(self.db, name)
+        if account is None:
+            check_no_twin(self.db, name)
+        elif account.role == "platform":
+            raise Forbidden(f"{name!r} is a platform account and cannot own works", creator=name)
 
     def revoke_keys(self, name: str) -> int:
         """Revoke every active API key of account ``name`` (refused from the next request on);

@@ -86,6 +86,21 @@ def test_keys_revoke_stops_every_key_of_the_account_at_once(
     assert main(["--data", str(tmp_path), "keys", "revoke", "--name", "nobody"]) == 2
 
 
+def test_a_creator_name_that_cannot_own_works_is_said_once(
+    tmp_path: Path, images: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Every file of a bulk registration printed the same refusal of --creator (an audit)."""
+    data = str(tmp_path / "data")
+    assert main(["--data", data, "keys", "create", "--role", "creator", "--name", "alice"]) == 0
+    assert main(["--data", data, "keys", "create", "--role", "platform", "--name", "shop"]) == 0
+    capsys.readouterr()
+    for creator, says in (("Alice", "differ only in letter case"), ("shop", "is a platform account")):
+        assert main(["--data", data, "register", str(images), "--creator", creator]) == 2
+        out, err = capsys.readouterr()
+        [line] = err.strip().splitlines()
+        assert says in line and out == ""
+
+
 def test_register_folders_and_match(tmp_path: Path, images: Path, capsys: pytest.CaptureFixture[str]) -> None:
     data = tmp_path / "data"
     assert main(["register", str(images), "--creator", "alice", "--data", str(data)]) == 0
