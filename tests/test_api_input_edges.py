@@ -206,3 +206,12 @@ def test_a_key_named_twice_is_refused_on_every_json_route(api: Api) -> None:
         "PATCH", "/v1/cases/1", headers=json_headers, content=b'{"status": "open", "nte": "x"}'
     )
     assert answer.status_code == 422
+
+
+def test_an_image_sent_as_a_text_field_is_named_so(api: Api) -> None:
+    """The 422 said "Expected UploadFile, received: <class 'str'>" (an audit)."""
+    r = api.client.post(
+        "/v1/works", headers=api.alice, files={"image": (None, "hello"), "title": (None, "x")}
+    )
+    assert r.status_code == 422, r.text
+    assert r.json()["error"]["message"] == "image: must be a file part (with a filename), not a text field"

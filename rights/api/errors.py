@@ -108,5 +108,8 @@ def _describe_validation(exc: RequestValidationError) -> str:
     parts = []
     for err in exc.errors()[:3]:
         where = ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "request"
-        parts.append(f"{where}: {err.get('msg', 'invalid')}")
+        message = str(err.get("msg", "invalid"))
+        if "Expected UploadFile" in message:  # "... received: <class 'str'>" said nothing to a client
+            message = "must be a file part (with a filename), not a text field"
+        parts.append(f"{where}: {message}")
     return "; ".join(parts) or "the request is invalid"
