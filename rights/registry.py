@@ -216,7 +216,7 @@ class Registry:
                     self.sync()
                     candidates = self.engine.search(fp, limit=CONFLICT_SEARCH_LIMIT)
                 _owner(conn, creator)
-                conflicts = self._conflicts(conn, creator, fp.sha256, candidates)
+                conflicts = self._conflicts(conn, creator, fp.sha256, candidates, fp.size)
                 log_index = log.next_index()
                 now = db.utcnow()
                 cur = conn.execute(
@@ -245,15 +245,21 @@ class Registry:
             return self._registration_body(works.fetch_row(conn, key))
 
     def _conflicts(
-        self, conn: sqlite3.Connection, creator: str, sha256: str, candidates: list[Match]
+        self,
+        conn: sqlite3.Connection,
+        creator: str,
+        sha256: str,
+        candidates: list[Match],
+        size: tuple[int, int],
     ) -> list[dict[str, Any]]:
         found: dict[int, dict[str, Any]] = {}
+        whole = [0, 0, size[0], size[1]]  # the same bytes: the whole image, as a match shows it
         # Exact bytes first: decisive even if the engine is momentarily behind the database.
         for row in conn.execute(
             "SELECT * FROM works WHERE sha256 = ? AND creator != ? AND status != 'withdrawn' ORDER BY id",
             (sha256, creator),
         ):
-            found[row["id"]] = works.conflict_json(row, 1.0, "match", "exact", None)
+            found[row["id"]] = works.conflict_json(row, 1.0, "match", "exact", whole)
         for m in candidates:
             if m.verdict != "match" or m.key in found:
                 continue

@@ -71,6 +71,9 @@ def test_same_bytes_by_another_creator_is_contested(reg: Registry) -> None:
     [conflict] = copy["conflicts"]
     assert conflict["work_id"] == prior["work_id"] and conflict["creator"] == "alice"
     assert conflict["kind"] == "exact" and conflict["verdict"] == "match" and conflict["score"] == 1.0
+    # The whole image, as `POST /v1/match` shows an exact match (it was null here; an audit).
+    assert conflict["region"] == reg.match_image(artwork_png(3))["matches"][0]["region"]
+    assert conflict["region"][:2] == [0, 0]
     assert conflict["log_index"] == prior["log_index"]
     assert conflict["registered_at"] == prior["registered_at"]
     assert reg.get_work(copy["work_id"])["conflicts"] == copy["conflicts"]
