@@ -371,6 +371,42 @@ def test_kill_9_then_resume_gives_identical_findings(world: World, tmp_path: Pat
     assert out.read_bytes() == ref_out.read_bytes()
 
 
+def test_ctrl_c_leaves_the_scan_resumable_and_says_so(world: World, tmp_path: Path) -> None:
+    """Ctrl-C listed the scan as failed ("KeyboardInterrupt: ") and said only "interrupted"."""
+    many = listings(world, repeat=4)
+    reference_feed = write_feed(world.feed_dir / "ref-int.jsonl", many)
+    feed = write_feed(world.feed_dir / "interrupted.jsonl", many)
+    ref_out, out = tmp_path / "ref.jsonl", tmp_path / "resumed.jsonl"
+    assert _cli("scan", reference_feed, "--out", ref_out, data=world.data).returncode == 0
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "workers", "scan", str(feed), "--out", str(out), "--workers", "2"],
+        env=_env(world.data),
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        _wait_for_progress(world.data, feed, at_least=10, proc=proc)
+        os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C sends: the whole group
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 1
+    assert "rights: error: interrupted; the same command resumes the scan" in err.splitlines()
+    with sqlite3.connect(world.data / "rights.sqlite3") as conn:
+        [status] = conn.execute(
+            "SELECT status FROM scans WHERE feed_key = ?", (str(feed.resolve()),)
+        ).fetchone()
+    conn.close()
+    assert status == "queued"
+    resumed = _cli("scan", feed, "--out", out, data=world.data)
+    assert resumed.returncode == 0 and "already done" in resumed.stderr, resumed.stderr
+    assert out.read_bytes() == ref_out.read_bytes()
+
+
 def _free_port() -> int:
     import socket
 

@@ -15,7 +15,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rights import cli as rights_cli
-from rights.cli import EXIT_OK, UsageError, add_command, build_parser, run, settings_from_args, worker_count
+from rights.cli import (
+    EXIT_FAILURE,
+    EXIT_OK,
+    UsageError,
+    add_command,
+    build_parser,
+    run,
+    settings_from_args,
+    worker_count,
+)
 from rights.output_files import check_output, is_stdout
 
 if TYPE_CHECKING:
@@ -116,14 +125,18 @@ def cmd_scan(args: argparse.Namespace) -> int:
     with Registry.open(settings) as registry:
         ctx = make_context(registry)
         with _runner(ctx, args.workers, args.scheduler) as runner:
-            outcome = run_scan(
-                args.feed,
-                registry=registry,
-                runner=runner,
-                out=args.out,
-                report=args.report,
-                allowed_roots=roots,
-            )
+            try:
+                outcome = run_scan(
+                    args.feed,
+                    registry=registry,
+                    runner=runner,
+                    out=args.out,
+                    report=args.report,
+                    allowed_roots=roots,
+                )
+            except KeyboardInterrupt:
+                print("rights: error: interrupted; the same command resumes the scan", file=sys.stderr)
+                return EXIT_FAILURE
     totals = outcome.summary.totals()
     resumed = f", {outcome.skipped} already done" if outcome.skipped else ""
     print(

@@ -154,8 +154,9 @@ def run_scan(
         with registry.transaction():
             # The exact count now: the estimate counts physical lines, and a CSV row may span several.
             scans.set_status(conn, scan.id, "done", total=outcome.processed + outcome.skipped)
-    except (ScanStopped, BrokenProcessPool):
-        # Stopped, or a worker process died (killed for memory): the scan is resumable, not failed.
+    except (ScanStopped, BrokenProcessPool, KeyboardInterrupt):
+        # Stopped, interrupted (Ctrl-C), or a worker process died (killed for memory): the scan is
+        # resumable, not failed (Ctrl-C listed it as failed with "KeyboardInterrupt: ").
         if sink is not None:
             sink.abandon()
         with registry.transaction():
