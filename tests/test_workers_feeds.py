@@ -312,3 +312,19 @@ def test_a_compressed_feed_is_refused_in_words(tmp_path: Path) -> None:
     feed.write_bytes(gzip.compress((_ok("a") + "\n").encode()))
     with pytest.raises(BadInput, match=r"is gzip-compressed \(gunzip it first\)"):
         list(read_feed(feed))
+
+
+def test_a_key_given_twice_still_names_the_listing(tmp_path: Path) -> None:
+    """The error finding had listing_id and platform null though only the image was repeated."""
+    feed = _write_jsonl(
+        tmp_path / "feed.jsonl",
+        [
+            '{"listing_id": "j4", "platform": "printhub", "image": "a.jpg", "image": "b.jpg",'
+            ' "x": {"platform": 1}}',
+            '{"listing_id": "j5", "platform": "printhub", "platform": "other", "image": "a.jpg"}',
+        ],
+    )
+    [(_, first), (_, second)] = list(read_feed(feed))
+    assert isinstance(first, FeedError) and "names the key 'image' twice" in first.message
+    assert (first.listing_id, first.platform) == ("j4", "printhub")
+    assert isinstance(second, FeedError) and (second.listing_id, second.platform) == ("j5", None)

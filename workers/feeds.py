@@ -299,8 +299,25 @@ def _jsonl_records(path: Path) -> Iterator[tuple[int, Any]]:
                     f"line {line_no}: invalid JSON ({exc.msg.removesuffix(' at')} at column {exc.colno})"
                 )
                 yield line_no, FeedError(line_no, message)
+            except json_input.DuplicateKey as exc:
+                # The id and platform are still named when they were not the key given twice.
+                ident, platform = _named_once(text.decode("utf-8"))
+                yield (
+                    line_no,
+                    FeedError(line_no, f"line {line_no}: {exc}", listing_id=ident, platform=platform),
+                )
             except ValueError as exc:  # json_input.TooDeep, NotText, NotJson
                 yield line_no, FeedError(line_no, f"line {line_no}: {exc}")
+
+
+def _named_once(text: str) -> tuple[str | None, str | None]:
+    """``listing_id`` and ``platform`` of a JSON object line, each where it is one string given once."""
+    top = json.loads(text, object_pairs_hook=list)  # every object as its (key, value) pairs, repeats kept
+    if not isinstance(top, list):
+        return None, None
+    values = {name: [v for k, v in top if k == name] for name in ("listing_id", "platform")}
+    named = {k: v[0] if len(v) == 1 and isinstance(v[0], str) else None for k, v in values.items()}
+    return named["listing_id"], named["platform"]
 
 
 def _capped_lines(fh: BinaryIO, limit: int) -> Iterator[tuple[int, bytes | None]]:
