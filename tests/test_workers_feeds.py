@@ -328,3 +328,14 @@ def test_a_key_given_twice_still_names_the_listing(tmp_path: Path) -> None:
     assert isinstance(first, FeedError) and "names the key 'image' twice" in first.message
     assert (first.listing_id, first.platform) == ("j4", "printhub")
     assert isinstance(second, FeedError) and (second.listing_id, second.platform) == ("j5", None)
+
+
+def test_a_price_written_as_a_number_is_passed_through(tmp_path: Path) -> None:
+    """Marketplace exports write prices as numbers: each such listing was an error, never searched."""
+    feed = _write_jsonl(
+        tmp_path / "feed.jsonl", [_ok("a", price=12.5), _ok("b", price=3), _ok("c", price=True)]
+    )
+    [(_, a), (_, b), (_, c)] = list(read_feed(feed))
+    assert isinstance(a, Listing) and a.raw["price"] == 12.5
+    assert isinstance(b, Listing) and b.raw["price"] == 3
+    assert isinstance(c, FeedError) and "'price' must be a string" in c.message

@@ -117,6 +117,8 @@ def parse_listing(record: Any, line_no: int, *, base: Path, roots: list[Path]) -
             )
     for key in OPTIONAL_TEXT:
         value = record.get(key)
+        if key == "price" and isinstance(value, (int, float)) and not isinstance(value, bool):
+            continue  # exports write prices as numbers; one is passed through as it is, not an error
         if value is not None and not isinstance(value, str):
             return FeedError(
                 line_no,
