@@ -45,7 +45,7 @@ def check_party(value: str | None, field: str, *, required: bool) -> str | None:
     if has_lone_surrogates(value):
         raise BadInput(f"{field} is not valid Unicode text (undecodable bytes or a lone surrogate)")
     if has_control_characters(value):
-        raise BadInput(f"{field} must not contain control characters (NUL, line breaks, escapes)")
+        raise BadInput(f"{field} must not contain control characters (NUL, tabs, line breaks, escapes)")
     return value.strip()
 
 

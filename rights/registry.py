@@ -605,7 +605,7 @@ def check_title(title: str | None) -> str | None:
     if has_lone_surrogates(title):
         raise BadInput("title is not valid Unicode text (undecodable bytes or a lone surrogate)")
     if has_control_characters(title):
-        raise BadInput("title must not contain control characters (NUL, line breaks, escapes)")
+        raise BadInput("title must not contain control characters (NUL, tabs, line breaks, escapes)")
     return title
 
 
