@@ -149,3 +149,23 @@ def test_demo_out_that_is_a_file_is_a_usage_error(tmp_path: Path, capsys: pytest
     assert main(["--data", str(tmp_path / "data"), "demo", "--out", str(tmp_path / "a-file")]) == 2
     assert "is a file; give a folder" in capsys.readouterr().err
     assert (tmp_path / "a-file").read_text() == "keep"
+
+
+def test_the_demo_refuses_a_registry_of_other_works(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With $RIGHTS_DATA naming a real registry, the demo added 30 sample works and 6 licences to its
+    public log for good (an audit)."""
+    from rights.registry import Registry
+    from tests.rights_support import artwork_png
+    from workers.cli import main
+
+    data = tmp_path / "data"
+    with Registry.open(data) as registry:
+        registry.register("someone", artwork_png(5))
+        size = registry.log.size()
+    assert main(["--data", str(data), "demo", "--out", str(tmp_path / "o")]) == 2
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert "holds 1 works that are not the demo's" in line and "--data DIR" in line
+    with Registry.open(data) as registry:
+        assert registry.log.size() == size

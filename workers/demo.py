@@ -8,6 +8,7 @@ listing). An interrupted run resumes its scan.
 from __future__ import annotations
 
 import csv
+import hashlib
 import os
 import re
 import sys
@@ -64,6 +65,7 @@ def run_demo(
         raise BadInput(f"--out {out} is a file; give a folder for the findings, report and notices")
     out.mkdir(parents=True, exist_ok=True)
     with Registry.open(Settings(data=data)) as registry:
+        _refuse_other_works(registry, samples)
         works = _register(registry, samples)
         _licences(registry, samples, works)
         with LocalPool(make_context(registry), workers or os.cpu_count()) as pool:
@@ -96,6 +98,23 @@ def _hash_list(registry: Registry, path: Path) -> int:
     lines = [hash_lists.signal_line(entry) + "\n" for entry in hash_lists.exported(registry.db)]
     db.atomic_write(path, "".join(lines).encode())
     return len(lines)
+
+
+def _refuse_other_works(registry: Registry, samples: Path) -> None:
+    """The demo belongs in a registry of its own: run where ``$RIGHTS_DATA`` names a real one, it
+    would add its sample works and licences to that registry's public log for good (an audit)."""
+    ours = {
+        hashlib.sha256((samples / row["file"]).read_bytes()).hexdigest()
+        for row in _rows(samples / "works.csv", ("file", "creator", "title"))
+    }
+    stored = [row[0] for row in registry.db.execute("SELECT sha256 FROM works")]
+    others = sum(1 for sha in stored if sha not in ours)
+    if others:
+        raise BadInput(
+            f"the data directory {registry.data_dir} holds {others} works that are not the demo's: the demo"
+            " would add its sample works and licences to that registry's log for good; give it a folder"
+            " of its own with --data DIR"
+        )
 
 
 def _register(registry: Registry, samples: Path) -> dict[str, str]:
