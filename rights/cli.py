@@ -314,6 +314,7 @@ def cmd_keys_create(args: argparse.Namespace) -> int:
 def cmd_keys_revoke(args: argparse.Namespace) -> int:
     from rights.registry import Registry
 
+    existing_registry(args)  # a mistyped --data must not make a registry just to find no account
     with Registry.open(settings_from_args(args)) as registry:
         emit_json({"account": args.name, "revoked": registry.revoke_keys(args.name)})
     return EXIT_OK

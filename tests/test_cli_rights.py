@@ -84,6 +84,8 @@ def test_keys_revoke_stops_every_key_of_the_account_at_once(
                 reg.authenticate(key)
         assert reg.authenticate(bobs).name == "bob"
     assert main(["--data", str(tmp_path), "keys", "revoke", "--name", "nobody"]) == 2
+    assert main(["--data", str(tmp_path / "typo"), "keys", "revoke", "--name", "ann"]) == 2
+    assert not (tmp_path / "typo").exists()  # no registry made to find no account in
 
 
 def test_a_creator_name_that_cannot_own_works_is_said_once(

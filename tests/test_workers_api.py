@@ -233,3 +233,26 @@ def test_scan_permissions_and_bad_bodies(setup: tuple) -> None:
     assert (
         client.get("/v1/scans/scan_nope", headers=_auth(keys["shop"])).json()["error"]["code"] == "not_found"
     )
+
+
+def test_a_scan_whose_workers_cannot_start_is_failed_with_the_reason(tmp_path: Path) -> None:
+    """`serve --scheduler` naming no scheduler left every scan "queued" for ever, with no error."""
+    import socket
+
+    import dask
+
+    world = build_world(tmp_path / "w", fetch_allow=["127.0.0.1/32"])
+    with Registry.open(world.settings) as registry:
+        key = registry.create_key("platform", "shop")
+    with socket.socket() as sock:  # a port with nothing listening
+        sock.bind(("127.0.0.1", 0))
+        nowhere = f"tcp://127.0.0.1:{sock.getsockname()[1]}"
+    service = BackgroundScans(workers=1, scheduler=nowhere)
+    listing = {"listing_id": "a", "platform": "shop", "image": "http://127.0.0.1:9/a.png"}
+    with dask.config.set({"distributed.comm.timeouts.connect": "2s"}):
+        with TestClient(create_app(world.settings, scan_service=service)) as client:
+            r = client.post("/v1/scans", headers=_auth(key), json={"listings": [listing]})
+            assert r.status_code == 202, r.text
+            body = _wait(client, r.json()["scan_id"], key)
+        service.close()
+    assert body["status"] == "failed" and "workers could not be started" in body["error"], body

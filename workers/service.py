@@ -147,6 +147,17 @@ class BackgroundScans:
                 continue
             try:
                 runner = self._runner_for(registry)
+            except Exception as exc:
+                # Before run_scan, which marks its own failures: the scan stayed "queued" for ever
+                # with no error (an unreachable --scheduler; an audit).
+                logger.exception("scan %s cannot start", scan_id)
+                with registry.transaction() as conn:
+                    why = f"the scan's workers could not be started: {type(exc).__name__}: {exc}"
+                    scans.set_status(conn, scan_id, "failed", error=why[:500])
+                if self._queue.empty():
+                    self.idle.set()
+                continue
+            try:
                 # Feeds sent over HTTP name images by URL only (allowed_roots=[]): no server file reads.
                 run_scan(
                     feed,
