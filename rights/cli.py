@@ -409,6 +409,7 @@ def cmd_refingerprint(args: argparse.Namespace) -> int:
 
 
 def cmd_match(args: argparse.Namespace) -> int:
+    from indexes.decode import MAX_FILE_BYTES
     from rights.registry import Registry
 
     existing_registry(args)  # an empty one made by a mistyped --data would call every copy clear
@@ -416,7 +417,9 @@ def cmd_match(args: argparse.Namespace) -> int:
     with Registry.open(settings_from_args(args)) as registry:
         for path in args.images:
             try:
-                data = read_capped(path, registry.settings.max_upload_bytes, "RIGHTS_MAX_UPLOAD_BYTES")
+                # A local file, as `register` reads one (a work registered from it must be matchable);
+                # RIGHTS_MAX_UPLOAD_BYTES caps what strangers send over HTTP.
+                data = read_capped(path, MAX_FILE_BYTES)
                 result = registry.match_image(data, args.limit, platform=args.platform, seller=args.seller)
             except (RightsError, OSError) as exc:
                 if isinstance(exc, RightsError) and exc.status not in _INPUT_STATUSES:

@@ -640,3 +640,19 @@ def test_log_verify_checks_the_works_table_against_the_log(
         assert main(["--data", str(copy), "log", "verify"]) == 1, edit
         [line] = capsys.readouterr().err.strip().splitlines()
         assert says in line, (edit, line)
+
+
+def test_match_reads_a_local_file_as_large_as_register_does(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`rights match` applied the HTTP upload cap (25 MiB) to local files that `register` takes up to
+    100 MiB: a work registered from a file could not be looked up from it (an audit)."""
+    art = Image.open(io.BytesIO(artwork_png(33))).convert("RGB").resize((3000, 3000))
+    path = tmp_path / "big.bmp"  # an uncompressed 27 MB picture
+    art.save(path, "BMP")
+    assert path.stat().st_size > 25 * 2**20  # over the upload cap
+    data = str(tmp_path / "data")
+    assert main(["--data", data, "register", str(path), "--creator", "ann"]) == 0
+    capsys.readouterr()
+    assert main(["--data", data, "match", str(path)]) == 0
+    assert json.loads(capsys.readouterr().out)["verdict"] == "match"
