@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -111,8 +112,8 @@ def test_a_work_has_one_id_spelling(api: Api, spelling: str) -> None:
 
 
 def _busy_timeout(registry: Registry, ms: int) -> None:
-    with registry._conns_lock:  # every thread's connection (they allow use from other threads)
-        for conn in registry._conns:
+    for conn in registry.connections():  # every thread's (they allow use from other threads)
+        with contextlib.suppress(sqlite3.ProgrammingError):  # closed meanwhile: its thread ended
             conn.execute(f"PRAGMA busy_timeout = {ms}")
 
 

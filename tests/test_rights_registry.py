@@ -684,3 +684,21 @@ def _jpeg(picture: Image.Image, quality: int) -> bytes:
     buf = io.BytesIO()
     picture.save(buf, "JPEG", quality=quality)
     return buf.getvalue()
+
+
+def test_a_thread_that_ended_leaves_no_connection_open(tmp_path: Path) -> None:
+    """Every thread that ever used the registry kept its SQLite connection, and two file handles,
+    open until the registry closed: a server under load grew by ~22 handles every few minutes."""
+    import os
+    import threading
+
+    with Registry.open(tmp_path / "data") as registry:
+        registry.db.execute("SELECT 1")
+        before = len(os.listdir("/proc/self/fd"))
+        for _ in range(30):
+            worker = threading.Thread(target=lambda: registry.db.execute("SELECT count(*) FROM works"))
+            worker.start()
+            worker.join()
+        registry.db.execute("SELECT 1")
+        assert len(registry.connections()) <= 2  # this thread's and the last worker's
+        assert len(os.listdir("/proc/self/fd")) <= before + 3
