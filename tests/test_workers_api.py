@@ -256,3 +256,36 @@ def test_a_scan_whose_workers_cannot_start_is_failed_with_the_reason(tmp_path: P
             body = _wait(client, r.json()["scan_id"], key)
         service.close()
     assert body["status"] == "failed" and "workers could not be started" in body["error"], body
+
+
+def test_a_server_stopping_mid_scan_does_not_wait_for_fetches_in_flight(tmp_path: Path) -> None:
+    """Stopping waited for every running task: 8 URLs on a host that never answers, 30 s each, held
+    a stopping server for 237 s (an audit). The scan is left to resume."""
+    import socket
+
+    world = build_world(tmp_path / "w", fetch_allow=["127.0.0.1/32"])
+    with Registry.open(world.settings) as registry:
+        key = registry.create_key("platform", "shop")
+    with socket.socket() as silent:  # connections complete in its backlog; nothing is ever answered
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(64)
+        port = silent.getsockname()[1]
+        listings = [
+            {"listing_id": f"h{i}", "platform": "shop", "image": f"http://127.0.0.1:{port}/{i}.png"}
+            for i in range(16)
+        ]
+        service = BackgroundScans(workers=1)
+        with TestClient(create_app(world.settings, scan_service=service)) as client:
+            r = client.post("/v1/scans", headers=_auth(key), json={"listings": listings})
+            scan_id = r.json()["scan_id"]
+            deadline = time.monotonic() + 60
+            while client.get(f"/v1/scans/{scan_id}", headers=_auth(key)).json()["status"] != "running":
+                assert time.monotonic() < deadline, "the scan never started"
+                time.sleep(0.1)
+            time.sleep(4)  # the worker has started and is waiting on a fetch
+            started = time.monotonic()
+            service.close()
+            took = time.monotonic() - started
+            body = client.get(f"/v1/scans/{scan_id}", headers=_auth(key)).json()
+    assert took < 15, took
+    assert body["status"] == "queued" and body["done"] == 0, body

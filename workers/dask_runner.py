@@ -146,11 +146,14 @@ class DaskRunner:
     def in_flight(self) -> int:
         return len(self._pending)
 
-    def wait(self) -> list[list[Result]]:
+    def wait(self, timeout: float | None = None) -> list[list[Result]]:
+        """Every finished chunk's results, once one is; none if ``timeout`` seconds pass first."""
         try:
-            done, not_done = wait(list(self._pending), return_when="FIRST_COMPLETED")
+            done, not_done = wait(list(self._pending), timeout=timeout, return_when="FIRST_COMPLETED")
             self._pending = set(not_done)
             return [f.result() for f in done]
+        except TimeoutError:  # distributed's wait raises it where concurrent.futures returns
+            return []
         except CancelledError as exc:  # the scheduler went away: every task it held is cancelled
             raise SchedulerLost(
                 f"the Dask scheduler stopped answering during the scan ({type(exc).__name__}); "

@@ -61,10 +61,23 @@ class LocalPool:
     def in_flight(self) -> int:
         return len(self._pending)
 
-    def wait(self) -> list[list[Result]]:
-        """Block until at least one chunk is finished; return every finished chunk's results."""
-        done, self._pending = wait(self._pending, return_when=FIRST_COMPLETED)
+    def wait(self, timeout: float | None = None) -> list[list[Result]]:
+        """Block until at least one chunk is finished, or ``timeout`` seconds pass; return every
+        finished chunk's results (none after a timeout)."""
+        done, self._pending = wait(self._pending, timeout=timeout, return_when=FIRST_COMPLETED)
         return [f.result() for f in done]  # a worker crash (BrokenProcessPool) propagates: the scan fails
 
     def close(self, *, cancel: bool = False) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=cancel)
+        """Shut the workers down; with ``cancel``, at once: tasks not started are dropped and
+        running ones are not waited for (the scan resumes them). Waiting, a server stopping with
+        8-URL tasks in flight on a host that never answers took 237 s to exit (an audit)."""
+        if not cancel:
+            self._pool.shutdown(wait=True)
+            return
+        # No public way to stop running tasks before Python 3.14's terminate_workers().
+        workers = list(dict(getattr(self._pool, "_processes", None) or {}).values())
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        for worker in workers:
+            worker.terminate()
+        for worker in workers:
+            worker.join(timeout=10)

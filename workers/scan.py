@@ -70,7 +70,13 @@ class Runner(Protocol):
     @property
     def in_flight(self) -> int: ...
 
-    def wait(self) -> list[list[Result]]: ...
+    def wait(self, timeout: float | None = None) -> list[list[Result]]:
+        """Every finished chunk's results, once one is; none if ``timeout`` seconds pass first."""
+        ...
+
+
+# How often a scan that may be stopped looks up from waiting on its workers.
+STOP_POLL_S = 0.5
 
 
 class ScanStopped(Exception):
@@ -248,7 +254,8 @@ def _drive(
         # 3. wait for workers, without holding the database's write lock meanwhile
         if runner.in_flight:
             sink.commit()
-            for results in runner.wait():
+            # A stop is seen within STOP_POLL_S even while every task waits on a slow host.
+            for results in runner.wait(timeout=None if stop is None else STOP_POLL_S):
                 for result in results:
                     waiting.pop(result.seq).result = result
 

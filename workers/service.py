@@ -170,6 +170,10 @@ class BackgroundScans:
                 )
             except ScanStopped:
                 logger.info("scan %s stopped; it resumes when the server starts again", scan_id)
+            except KeyboardInterrupt:
+                # Ctrl-C reached the worker processes too; run_scan left the scan queued to resume.
+                logger.info("scan %s interrupted; it resumes when the server starts again", scan_id)
+                self._drop_runner()
             except BrokenProcessPool:
                 # A worker died (an out-of-memory kill): new workers take the scan up where it stopped.
                 self._drop_runner()
