@@ -352,40 +352,15 @@ def test_a_sent_index_is_written_once_per_version_and_day_old_copies_go(
     assert not old.exists() and recent.exists() and other.exists()
 
 
-def test_kill_9_then_resume_gives_identical_findings(world: World, tmp_path: Path) -> None:
-    many = listings(world, repeat=6)
-    reference_feed = write_feed(world.feed_dir / "ref.jsonl", many)
-    killed_feed = write_feed(world.feed_dir / "killed.jsonl", many)
-    ref_out, out = tmp_path / "ref.jsonl", tmp_path / "resumed.jsonl"
-    assert _cli("scan", reference_feed, "--out", ref_out, data=world.data).returncode == 0
-
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "workers", "scan", str(killed_feed), "--out", str(out), "--workers", "2"],
-        env=_env(world.data),
-        cwd=REPO,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,  # its own process group: kill -9 takes the pool workers down too
-    )
-    try:
-        done = _wait_for_progress(world.data, killed_feed, at_least=20, proc=proc)
-    finally:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-    assert 20 <= done < len(many), "the scan should have been killed part-way"
-    assert not out.exists()
-
-    resumed = _cli("scan", killed_feed, "--out", out, data=world.data)
-    assert resumed.returncode == 0, resumed.stderr
-    assert "already done" in resumed.stderr
-    assert out.read_bytes() == ref_out.read_bytes()
-
-
-def test_ctrl_c_leaves_the_scan_resumable_and_says_so(world: World, tmp_path: Path) -> None:
-    """Ctrl-C listed the scan as failed ("KeyboardInterrupt: ") and said only "interrupted"."""
-    many = listings(world, repeat=4)
-    reference_feed = write_feed(world.feed_dir / "ref-int.jsonl", many)
-    feed = write_feed(world.feed_dir / "interrupted.jsonl", many)
+def _scan_beside_a_reference(
+    world: World, tmp_path: Path, name: str, *, repeat: int
+) -> tuple[Path, Path, Path, int, subprocess.Popen[str]]:
+    """A reference run's findings, then the same listings' scan started in its own process group
+    (a signal to the group reaches the pool workers too): (feed, reference findings, findings,
+    listings, process)."""
+    many = listings(world, repeat=repeat)
+    reference_feed = write_feed(world.feed_dir / f"{name}-ref.jsonl", many)
+    feed = write_feed(world.feed_dir / f"{name}.jsonl", many)
     ref_out, out = tmp_path / "ref.jsonl", tmp_path / "resumed.jsonl"
     assert _cli("scan", reference_feed, "--out", ref_out, data=world.data).returncode == 0
     proc = subprocess.Popen(
@@ -397,6 +372,28 @@ def test_ctrl_c_leaves_the_scan_resumable_and_says_so(world: World, tmp_path: Pa
         text=True,
         start_new_session=True,
     )
+    return feed, ref_out, out, len(many), proc
+
+
+def test_kill_9_then_resume_gives_identical_findings(world: World, tmp_path: Path) -> None:
+    killed_feed, ref_out, out, n, proc = _scan_beside_a_reference(world, tmp_path, "killed", repeat=6)
+    try:
+        done = _wait_for_progress(world.data, killed_feed, at_least=20, proc=proc)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+    assert 20 <= done < n, "the scan should have been killed part-way"
+    assert not out.exists()
+
+    resumed = _cli("scan", killed_feed, "--out", out, data=world.data)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "already done" in resumed.stderr
+    assert out.read_bytes() == ref_out.read_bytes()
+
+
+def test_ctrl_c_leaves_the_scan_resumable_and_says_so(world: World, tmp_path: Path) -> None:
+    """Ctrl-C listed the scan as failed ("KeyboardInterrupt: ") and said only "interrupted"."""
+    feed, ref_out, out, _, proc = _scan_beside_a_reference(world, tmp_path, "interrupted", repeat=4)
     try:
         _wait_for_progress(world.data, feed, at_least=10, proc=proc)
         os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C sends: the whole group
