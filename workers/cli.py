@@ -122,10 +122,10 @@ def cmd_scan(args: argparse.Namespace) -> int:
     roots = [args.feed.absolute().parent, *args.image_root] if args.image_root else None
     settings = settings_from_args(args)
     _check_outputs(args.feed, args.out, args.report, data=Path(settings.data))
-    with Registry.open(settings) as registry:
-        ctx = make_context(registry)
-        with _runner(ctx, args.workers, args.scheduler) as runner:
-            try:
+    try:
+        with Registry.open(settings) as registry:
+            ctx = make_context(registry)
+            with _runner(ctx, args.workers, args.scheduler) as runner:  # cancelled on the way out
                 outcome = run_scan(
                     args.feed,
                     registry=registry,
@@ -134,9 +134,9 @@ def cmd_scan(args: argparse.Namespace) -> int:
                     report=args.report,
                     allowed_roots=roots,
                 )
-            except KeyboardInterrupt:
-                print("rights: error: interrupted; the same command resumes the scan", file=sys.stderr)
-                return EXIT_FAILURE
+    except KeyboardInterrupt:
+        print("rights: error: interrupted; the same command resumes the scan", file=sys.stderr)
+        return EXIT_FAILURE
     totals = outcome.summary.totals()
     resumed = f", {outcome.skipped} already done" if outcome.skipped else ""
     print(
