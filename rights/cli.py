@@ -587,6 +587,10 @@ def _image_files(paths: list[Path]) -> Iterator[Path]:
     for path in paths:
         if path.is_dir():
             for child in sorted(path.rglob("*")):
+                # Hidden files and folders under it are not the user's pictures: thumbnail caches
+                # (.thumbnails/), macOS's "._name.png" resource forks. Named outright, one is read.
+                if any(part.startswith(".") for part in child.relative_to(path).parts):
+                    continue
                 # Not only regular files: a dangling link or a FIFO named like an image is reported by
                 # the caller, never skipped in silence (nor read: a FIFO would never end).
                 if child.suffix.lower() in IMAGE_SUFFIXES and not child.is_dir():

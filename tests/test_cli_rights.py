@@ -49,6 +49,11 @@ def images(tmp_path: Path) -> Path:
         (folder / f"art{i}.png").write_bytes(artwork_png(600 + i))
     (folder / "nested" / "deep.png").write_bytes(artwork_png(610))
     (folder / "nested" / "readme.txt").write_text("not an image")
+    # Hidden ones are skipped: a thumbnail cache, and a macOS resource fork named like a PNG, which
+    # would be an error line (it is no image).
+    (folder / ".thumbnails").mkdir()
+    (folder / ".thumbnails" / "art0.png").write_bytes(artwork_png(620))
+    (folder / "._art0.png").write_bytes(b"\x00\x05\x16\x07 Mac OS X resource fork")
     return folder
 
 
@@ -109,6 +114,9 @@ def test_register_folders_and_match(tmp_path: Path, images: Path, capsys: pytest
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [w["title"] for w in lines] == ["art0", "art1", "art2", "deep"]
     assert all(w["status"] == "registered" and w["receipt"] for w in lines)
+    named = images / ".thumbnails" / "art0.png"  # named outright, a hidden file is read
+    assert main(["register", str(named), "--creator", "alice", "--data", str(data)]) == 0
+    capsys.readouterr()
 
     query = tmp_path / "query.jpg"
     query.write_bytes(near_copy(601))
