@@ -55,6 +55,17 @@ def get_account(conn: sqlite3.Connection, name: str) -> Account | None:
     return None if row is None else Account(row[0], row[1], row[2])
 
 
+def require_account(conn: sqlite3.Connection, name: str) -> Account:
+    """The account ``name``, or ``NotFound`` naming one that differs only in case: a filter on a
+    mistyped name listed nothing, with no word why (an audit)."""
+    account = get_account(conn, name)
+    if account is not None:
+        return account
+    twin = conn.execute("SELECT name FROM accounts WHERE name = ? COLLATE NOCASE", (name,)).fetchone()
+    hint = f"; did you mean {twin[0]!r}?" if twin is not None else ""
+    raise NotFound(f"no account named {name!r}{hint}", account=name)
+
+
 def check_no_twin(conn: sqlite3.Connection, name: str) -> None:
     """``Conflict`` if a new account ``name`` would differ from an existing one only in case.
 

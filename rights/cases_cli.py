@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from rights import cases
+from rights.accounts import require_account
 from rights.cli import (
     EXIT_OK,
     UsageError,
@@ -83,6 +84,8 @@ def cmd_cases_list(args: argparse.Namespace) -> int:
 
     conn = db.connect(existing_registry(args))
     try:
+        if args.creator is not None:
+            require_account(conn, args.creator)
         after, shown = 0, 0
         while args.limit is None or shown < args.limit:
             page = cases.list_cases(conn, creator=args.creator, status=args.status, after_id=after, limit=500)

@@ -14,6 +14,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from rights.accounts import require_account
 from rights.cli import EXIT_OK, emit_json, existing_registry, positive_int, settings_from_args, text_argument
 from rights.output_files import written
 
@@ -85,6 +86,8 @@ def opened(args: argparse.Namespace) -> Iterator[Registry]:
 
 def cmd_works_list(args: argparse.Namespace) -> int:
     with opened(args) as registry:
+        if args.creator is not None:
+            require_account(registry.db, args.creator)
         cursor, shown = None, 0
         while args.limit is None or shown < args.limit:
             page = registry.list_works(creator=args.creator, limit=100, cursor=cursor)

@@ -171,3 +171,16 @@ def test_commands_refuse_a_missing_registry_and_do_not_create_one(tmp_path: Path
         assert rights(missing, *argv) == 2
         assert "no registry" in capsys.readouterr().err
     assert not missing.exists()
+
+
+@pytest.mark.parametrize("command", [("works", "list"), ("cases", "list")])
+def test_a_creator_filter_naming_no_account_says_so(
+    data: Path, capsys: Capture, command: tuple[str, str]
+) -> None:
+    """A mistyped --creator listed nothing, exit 0, with no word why (an audit)."""
+    assert rights(data, *command, "--creator", "ANN") == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.strip() == "rights: error: no account named 'ANN'; did you mean 'ann'?"
+    assert rights(data, *command, "--creator", "nobody") == 2
+    assert capsys.readouterr().err.strip() == "rights: error: no account named 'nobody'"
+    assert rights(data, *command, "--creator", "ann") == 0
