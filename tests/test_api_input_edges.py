@@ -216,3 +216,11 @@ def test_an_image_sent_as_a_text_field_is_named_so(api: Api) -> None:
     )
     assert r.status_code == 422, r.text
     assert r.json()["error"]["message"] == "image: must be a file part (with a filename), not a text field"
+
+
+@pytest.mark.parametrize("spelling", ["1.0", "01", "+1", "0", "1e0", "١"])
+def test_a_case_has_one_id_spelling(api: Api, spelling: str) -> None:
+    """`/v1/cases/1.0` was case 1 (an audit), as works have one id spelling."""
+    r = api.client.get(f"/v1/cases/{spelling}", headers=api.alice)
+    assert r.status_code == 404 and r.json()["error"]["code"] == "not_found", r.text
+    assert api.client.get(f"/v1/cases/{spelling}").status_code == 401  # no key: still 401 first

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -63,12 +63,22 @@ def list_cases(
     }
 
 
+def _case_key(case_id: Annotated[str, Path(description="a case id, as `GET /v1/cases` gives it")]) -> int:
+    """A case has one id spelling: "1.0", "01" or "+1" read as case 1 (an audit)."""
+    if not (case_id.isascii() and case_id.isdigit()) or case_id.startswith("0"):
+        raise NotFound(f"no case {case_id}", case_id=case_id)
+    return int(case_id)
+
+
+CaseKey = Annotated[int, Depends(_case_key)]
+
+
 @router.get(
     "/{case_id}",
     summary="One case, with its evidence images and history",
     responses={404: {"model": ErrorBody}},
 )
-def get_case(case_id: int, registry: RegistryDep, account: CreatorDep) -> dict[str, Any]:
+def get_case(account: CreatorDep, case_id: CaseKey, registry: RegistryDep) -> dict[str, Any]:
     case = _own_case(registry, case_id, account)
     body = case.to_dict(with_images=True)
     body["history"] = cases.case_events(registry.db, case_id)
@@ -93,7 +103,7 @@ def get_case(case_id: int, registry: RegistryDep, account: CreatorDep) -> dict[s
     },
 )
 def update_case(
-    case_id: int, body: CaseUpdate, registry: RegistryDep, account: CreatorDep, _json: JsonBody
+    account: CreatorDep, case_id: CaseKey, body: CaseUpdate, registry: RegistryDep, _json: JsonBody
 ) -> dict[str, Any]:
     _own_case(registry, case_id, account)
     with registry.transaction() as conn:
@@ -122,9 +132,9 @@ def update_case(
     },
 )
 def get_notice(
-    case_id: int,
-    registry: RegistryDep,
     account: CreatorDep,
+    case_id: CaseKey,
+    registry: RegistryDep,
     format: Annotated[Literal["md", "html", "json"], Query()] = "md",
     lang: Annotated[Literal["en", "zh"], Query()] = "en",
     contact: Annotated[
