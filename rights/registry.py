@@ -170,11 +170,7 @@ class Registry:
         """Refuse, as ``register`` would, a name that cannot own works (a platform's; a new one
         differing from an existing account only in case): a bulk registration says so once, not
         once per file."""
-        account = get_account(self.db, name)
-        if account is None:
-            check_no_twin(self.db, name)
-        elif account.role == "platform":
-            raise Forbidden(f"{name!r} is a platform account and cannot own works", creator=name)
+        _existing_owner(self.db, name)
 
     def revoke_keys(self, name: str) -> int:
         """Revoke every active API key of account ``name`` (refused from the next request on);
@@ -592,10 +588,16 @@ def _event(
 
 def _owner(conn: sqlite3.Connection, name: str) -> Account:
     """The owning account, created as a creator if new; platforms cannot own works."""
+    return _existing_owner(conn, name) or ensure_account(conn, name, "creator")
+
+
+def _existing_owner(conn: sqlite3.Connection, name: str) -> Account | None:
+    """The account ``name`` if it may own works, None if a new one may be made under that name;
+    refused when it is a platform's, or when a new one would differ from another only in case."""
     account = get_account(conn, name)
     if account is None:
-        return ensure_account(conn, name, "creator")
-    if account.role == "platform":
+        check_no_twin(conn, name)
+    elif account.role == "platform":
         raise Forbidden(f"{name!r} is a platform account and cannot own works", creator=name)
     return account
 
