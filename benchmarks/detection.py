@@ -9,7 +9,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from benchmarks import metrics, report, throughput
+from benchmarks import metrics, report, throughput, verified
 from benchmarks.corpus import Corpus, build_corpus
 from benchmarks.methods import EngineMethod, Method, PDQDihedral, PHash, engine_available
 from benchmarks.queries import Query, build_queries
@@ -136,10 +136,14 @@ def evaluate(
         "engine_unavailable_reason": why_not,
         "methods": {},
     }
+    verdicts = verified.load()
+    sources = verified.source_names(corpus, queries)
+    ref_names = {w.key: w.name for w in corpus.refs}
     for method in methods:
         _log(f"running {method.name}")
         raw = run_method(method, refs, queries)
         shown = getattr(method, "shown_min_score", None)
+        kept = verified.without_derivatives(raw["preds"], sources, ref_names, verdicts)
         entry = {
             "overall": scores(raw["preds"], queries, shown),
             "by_corpus": {
@@ -159,6 +163,8 @@ def evaluate(
             "build_error_count": len(raw["build_errors"]),
             "fingerprint_error_count": raw["fingerprint_errors"],
             "weak_search_inconsistent": getattr(method, "inconsistent", None),
+            "verified": {**scores(kept, queries, shown), "dropped": len(raw["preds"]) - len(kept)},
+            "false_matches": verified.false_matches(raw["preds"], queries, sources, ref_names, verdicts),
         }  # fmt: skip
         results["methods"][method.name] = entry
     return results
