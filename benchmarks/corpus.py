@@ -58,7 +58,8 @@ def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
 
 
-def _norm_path(name: str) -> Path:
+def norm_path(name: str) -> Path:
+    """The normalised PNG of a corpus image, by its name (refs, distractors and photo tiles alike)."""
     return sources.cache_root() / "norm" / f"{_safe(name)}.png"
 
 
@@ -115,7 +116,7 @@ def _describe(item: tuple[str, str]) -> dict | None:
     flat = imaging.flatten(img)
     if float(np.asarray(flat.convert("L"), dtype=np.float32).std()) < BLANK_STD:
         return None
-    out = _norm_path(name)
+    out = norm_path(name)
     if not out.exists():
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = out.with_suffix(".tmp.png")
@@ -190,7 +191,7 @@ def _take(
             cache[it[0]] = rec
         for name, _spec in batch:
             rec = cache[name]
-            if rec is None or not _norm_path(name).exists() or not dedup.try_keep(rec):
+            if rec is None or not norm_path(name).exists() or not dedup.try_keep(rec):
                 continue
             kept.append((name, rec))
             bar.update(1)
@@ -242,7 +243,7 @@ def build_corpus(n_refs: int, n_distractors: int, seed: int) -> Corpus:
     for corpus in ("clipart", "photo"):
         n_ref, _n_dis = counts[corpus]
         for i, (name, rec) in enumerate(chosen[corpus]):
-            w = Work(-1, name, corpus, str(_norm_path(name)), bool(rec["transparent"]))
+            w = Work(-1, name, corpus, str(norm_path(name)), bool(rec["transparent"]))
             (refs if i < n_ref else distractors).append(w)
     refs = [Work(k, w.name, w.corpus, w.path, w.transparent) for k, w in enumerate(refs)]
     result = Corpus(refs=refs, distractors=distractors)
@@ -283,7 +284,7 @@ def more_clip_art(corpus: Corpus, seed: int) -> list[Work]:
     extra: list[Work] = []
     for name, _spec in clip:
         rec = cache.get(name)
-        if name in taken or rec is None or not _norm_path(name).exists() or not dedup.try_keep(rec):
+        if name in taken or rec is None or not norm_path(name).exists() or not dedup.try_keep(rec):
             continue
-        extra.append(Work(-1, name, "clipart", str(_norm_path(name)), bool(rec["transparent"])))
+        extra.append(Work(-1, name, "clipart", str(norm_path(name)), bool(rec["transparent"])))
     return extra

@@ -12,7 +12,7 @@ from benchmarks.queries import Query, hash_name
 
 def _write(path: Path, rows: list[list[str]]) -> Path:
     with path.open("w", newline="", encoding="utf-8") as fh:
-        csv.writer(fh).writerows([verified.COLUMNS, *rows])
+        csv.writer(fh, lineterminator="\n").writerows([verified.COLUMNS, *rows])
     return path
 
 
