@@ -92,7 +92,9 @@ def record(form: Path, pairs: Path = verified.PAIRS) -> int:
     reviewed = verified.load(pairs)
     rows = []
     with form.open(newline="", encoding="utf-8") as fh:
-        for line, row in enumerate(csv.DictReader(fh), start=2):
+        reader = csv.DictReader(fh)
+        verified.require_columns(form, reader.fieldnames)
+        for line, row in enumerate(reader, start=2):
             verdict = (row.get("verdict") or "").strip()
             if verdict not in verified.VERDICTS:
                 raise ValueError(

@@ -16,7 +16,7 @@ unreviewed pairs stay false. The raw figures are always reported beside these.
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from benchmarks import metrics
@@ -35,12 +35,21 @@ def load(path: Path = PAIRS) -> dict[frozenset[str], str]:
         return {}
     verdicts: dict[frozenset[str], str] = {}
     with path.open(newline="", encoding="utf-8") as fh:
-        for line, row in enumerate(csv.DictReader(fh), start=2):
+        reader = csv.DictReader(fh)
+        require_columns(path, reader.fieldnames)
+        for line, row in enumerate(reader, start=2):
             verdict = (row.get("verdict") or "").strip()
             if verdict not in VERDICTS:
                 raise ValueError(f"{path}:{line}: verdict must be one of {VERDICTS}, not {verdict!r}")
             verdicts[frozenset((row["image"].strip(), row["matched_work"].strip()))] = verdict
     return verdicts
+
+
+def require_columns(path: Path, header: Sequence[str] | None) -> None:
+    """A clear error for a file whose header lacks the pair and verdict columns."""
+    missing = [c for c in COLUMNS if c not in (header or [])]
+    if missing:
+        raise ValueError(f"{path}: the header must name {', '.join(COLUMNS)}; missing {', '.join(missing)}")
 
 
 def source_names(corpus: Corpus, queries: Iterable[Query]) -> dict[int, str]:

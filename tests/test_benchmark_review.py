@@ -94,3 +94,12 @@ def test_results_written_before_false_matches_were_listed_are_refused(tmp_path: 
     old.write_text(json.dumps({"methods": {"engine": {"overall": {}}}}))
     with pytest.raises(ValueError, match="run the benchmark again"):
         review.pending([old], {})
+
+
+def test_a_form_without_the_verdict_column_names_what_is_missing(tmp_path: Path) -> None:
+    form = tmp_path / "pending.csv"
+    form.write_text(f"image,matched_work,found_by\n{NAMES[0]},{NAMES[1]},x\n")
+    with pytest.raises(ValueError, match="missing verdict, note"):
+        review.record(form, tmp_path / "pairs.csv")
+    assert not (tmp_path / "pairs.csv").exists()
+    assert review.main(["sheets", str(tmp_path / "absent.json"), "--out", str(tmp_path / "o")]) == 2
