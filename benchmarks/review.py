@@ -91,22 +91,13 @@ def record(form: Path, pairs: Path = verified.PAIRS) -> int:
     or already reviewed, so a half-filled form never half lands. Returns the rows appended."""
     reviewed = verified.load(pairs)
     rows = []
-    with form.open(newline="", encoding="utf-8") as fh:
-        reader = csv.DictReader(fh)
-        verified.require_columns(form, reader.fieldnames)
-        for line, row in enumerate(reader, start=2):
-            verdict = (row.get("verdict") or "").strip()
-            if verdict not in verified.VERDICTS:
-                raise ValueError(
-                    f"{form}:{line}: verdict must be one of {verified.VERDICTS}, not {verdict!r}"
-                )
-            if not (row.get("note") or "").strip():
-                raise ValueError(f"{form}:{line}: say in the note why (what is shared, or what differs)")
-            key = frozenset((row["image"].strip(), row["matched_work"].strip()))
-            if key in reviewed:
-                raise ValueError(f"{form}:{line}: {row['image']} / {row['matched_work']} is already reviewed")
-            reviewed[key] = verdict
-            rows.append([row["image"].strip(), row["matched_work"].strip(), verdict, row["note"].strip()])
+    for line, pair, verdict, row in verified.read_rows(form):
+        if not (row.get("note") or "").strip():
+            raise ValueError(f"{form}:{line}: say in the note why (what is shared, or what differs)")
+        if pair in reviewed:
+            raise ValueError(f"{form}:{line}: {row['image']} / {row['matched_work']} is already reviewed")
+        reviewed[pair] = verdict
+        rows.append([row["image"].strip(), row["matched_work"].strip(), verdict, row["note"].strip()])
     new_file = not pairs.exists()
     with pairs.open("a", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh, lineterminator="\n")

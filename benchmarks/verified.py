@@ -16,7 +16,7 @@ unreviewed pairs stay false. The raw figures are always reported beside these.
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 from benchmarks import metrics
@@ -33,7 +33,12 @@ def load(path: Path = PAIRS) -> dict[frozenset[str], str]:
     drawing is symmetric. A missing file is an empty review."""
     if not path.exists():
         return {}
-    verdicts: dict[frozenset[str], str] = {}
+    return {pair: verdict for _line, pair, verdict, _row in read_rows(path)}
+
+
+def read_rows(path: Path) -> Iterator[tuple[int, frozenset[str], str, dict[str, str]]]:
+    """(line number, pair, verdict, row) of each row of a pairs file or a filled review form;
+    a missing column or a verdict other than ``VERDICTS`` is a ValueError naming the line."""
     with path.open(newline="", encoding="utf-8") as fh:
         reader = csv.DictReader(fh)
         require_columns(path, reader.fieldnames)
@@ -41,8 +46,7 @@ def load(path: Path = PAIRS) -> dict[frozenset[str], str]:
             verdict = (row.get("verdict") or "").strip()
             if verdict not in VERDICTS:
                 raise ValueError(f"{path}:{line}: verdict must be one of {VERDICTS}, not {verdict!r}")
-            verdicts[frozenset((row["image"].strip(), row["matched_work"].strip()))] = verdict
-    return verdicts
+            yield line, frozenset((row["image"].strip(), row["matched_work"].strip())), verdict, row
 
 
 def require_columns(path: Path, header: Sequence[str] | None) -> None:
