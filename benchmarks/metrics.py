@@ -20,7 +20,7 @@ class Pred(NamedTuple):
     match: bool = False
 
 
-def _dedup(preds: Iterable[Pred]) -> list[Pred]:
+def dedup(preds: Iterable[Pred]) -> list[Pred]:
     """Keep each (query, ref) pair once, at its best score, sorted by score descending."""
     best: dict[tuple[int, int], Pred] = {}
     for p in preds:
@@ -32,7 +32,7 @@ def _dedup(preds: Iterable[Pred]) -> list[Pred]:
 
 def _pr_steps(preds: Iterable[Pred], truth: Mapping[int, int | None]) -> list[tuple[float, float]]:
     """(precision, recall) after each distinct score threshold, highest threshold first."""
-    ranked = _dedup(preds)
+    ranked = dedup(preds)
     n_pos = sum(1 for t in truth.values() if t is not None)
     steps: list[tuple[float, float]] = []
     tp = 0
@@ -100,7 +100,7 @@ def distractor_fp_rate(preds: Iterable[Pred], truth: Mapping[int, int | None]) -
 
 def match_counts(preds: Iterable[Pred], truth: Mapping[int, int | None]) -> tuple[int, int]:
     """Correct and all `match` predictions (distinct query/ref pairs)."""
-    matched = [p for p in _dedup(preds) if p.match]
+    matched = [p for p in dedup(preds) if p.match]
     return sum(truth.get(p.query) == p.ref for p in matched), len(matched)
 
 

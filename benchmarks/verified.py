@@ -81,13 +81,11 @@ def false_matches(
     """Every ``match`` naming a work other than the query's own, with its review verdict
     (``unreviewed`` when the pair is not in the file yet), highest score first."""
     by_id = {q.qid: q for q in queries}
-    seen: set[tuple[int, int]] = set()
     out = []
-    for p in sorted(preds, key=lambda p: -p.score):
+    for p in metrics.dedup(preds):  # each (query, work) once, best score first
         q = by_id.get(p.query)
-        if q is None or not p.match or p.ref == q.truth or (p.query, p.ref) in seen:
+        if q is None or not p.match or p.ref == q.truth:
             continue
-        seen.add((p.query, p.ref))
         image, work = sources[p.query], ref_names[p.ref]
         out.append(
             {
