@@ -16,6 +16,10 @@ Search is a cascade, cheapest evidence first:
 5. only when still nothing reached `match`: the query matched against each of its best-voted
    works alone (``work_matching``), kept when one placement stands clear of the others' and its
    placed edges agree (``_exclusive``): copies whose correspondences other works crowded out.
+6. only when still nothing reached `match`: the learned copy descriptor of the whole query
+   (``copy_embedding``) against every work's (``embedding_index``); the nearest work, when it is
+   clearly nearer than the next other work and than any of the network's own training pictures
+   (``_learned``): recoloured, captioned crops of flat art that keep too few corners for 3-5.
 Evidence for the same work is combined into one calibrated score (``verdicts``, ``scoring``); a
 candidate that reached `review` is then compared whole with the work (``appearance``), which lifts
 heavily downscaled, blurred or re-encoded whole copies to `match`. Last, a match lying inside a
@@ -42,6 +46,8 @@ import numpy as np
 
 from indexes import (
     alignment,
+    copy_embedding,
+    embedding_index,
     file_lock,
     geometry,
     global_hashes,
@@ -52,6 +58,7 @@ from indexes import (
 )
 from indexes.binary_index import BinaryIndex, VectorBatches
 from indexes.cpu import available_cores, faiss_threads
+from indexes.embedding_index import EmbeddingIndex
 from indexes.fingerprinting import REFERENCE_FEATURES, SILHOUETTE_FEATURES, Fingerprint
 from indexes.global_hashes import PDQ_BYTES
 from indexes.indexed_work import IndexedWork
@@ -89,6 +96,8 @@ _EXCLUSIVE_RUNNER_UP = 0.5
 # Fewer inliers do when the placed edges agree closely (``scoring.FEW_INLIERS_EXCLUSIVE_EDGES``):
 # a recoloured captioned crop of flat clip art keeps 8-14 (BENCHMARKS.md, twenty-second session).
 _FEW_EXCLUSIVE_INLIERS = 8
+# ``_learned``: nearest works by copy descriptor fetched, to find the best one's nearest rival.
+_LEARNED_NEIGHBOURS = 4
 # Features indexed per work by default: a reference fingerprint's whole set, a query's
 # strongest ones. A smaller budget trades recall for memory (40 bytes per feature in FAISS):
 # see ``Engine(features_per_work=...)``.
@@ -166,6 +175,7 @@ class Engine:
         self.loaded_stamp = -1
         self._pdq = BinaryIndex(PDQ_BYTES)
         self._local = BinaryIndex(DESCRIPTOR_BYTES, flat_limit=LOCAL_FLAT_LIMIT)
+        self._embeddings = EmbeddingIndex()
         if self.directory is not None and index_files.exists(self.directory):
             self._load()
             if features_per_work is None and self.stored_features_per_work is not None:
@@ -191,7 +201,8 @@ class Engine:
             views, numbers = _pdq_views(fp)
             self._pdq.add(views, (key << _VIEW_BITS) + numbers)
             self._local.add(local.descriptors, (key << _FEATURE_BITS) + np.arange(len(local), dtype=np.int64))
-            self._works[key] = self._work(fp, local)
+            work = self._works[key] = self._work(fp, local)
+            self._embeddings.add(np.array([key], np.int64), work.embedding[None, :])
             self._own(fp.sha256, key)
 
     def remove(self, key: int) -> bool:
@@ -205,6 +216,7 @@ class Engine:
                 return False
             self._pdq.remove((key << _VIEW_BITS) + np.arange(1 << _VIEW_BITS, dtype=np.int64))
             self._local.remove((key << _FEATURE_BITS) + np.arange(len(work.fixed_points), dtype=np.int64))
+            self._embeddings.remove(key)
             owners = tuple(k for k in self._owners(work.sha256) if k != key)
             if len(owners) > 1:
                 self._by_sha[work.sha256] = owners
@@ -294,6 +306,7 @@ class Engine:
             self._pdq = BinaryIndex.build_from(pdq)
             self._local = BinaryIndex.build_from(loc, flat_limit=LOCAL_FLAT_LIMIT)
             self._works = works
+            self._embeddings = _embedding_index(works)
             self.loaded_older_format = False
             self._by_sha = {}
             for key, work in works.items():
@@ -350,6 +363,9 @@ class Engine:
             matches = self._score(fp, evidence, exact, min_score)
         unmatched = self.exclusive_placements and not any(m.verdict == "match" for m in matches)
         if unmatched and neighbours is not None and self._exclusive(fp, *neighbours, evidence):
+            matches = self._score(fp, evidence, exact, min_score)
+            unmatched = not any(m.verdict == "match" for m in matches)
+        if unmatched and self._learned(fp, evidence):
             matches = self._score(fp, evidence, exact, min_score)
         return matches
 
@@ -522,6 +538,31 @@ class Engine:
         ev.exclusive, ev.exclusive_edges = placement, edges
         return True
 
+    def _learned(self, fp: Fingerprint, evidence: dict[int, Evidence]) -> bool:
+        """When nothing reached `match`: the work whose copy descriptor is nearest the query's, kept
+        when it is clearly nearer than both the next other picture registered and the nearest
+        background picture. A placement against the work alone, when one is found, gives the
+        region. Returns whether a work was kept."""
+        if fp.thumbnail is None or not len(self._embeddings):
+            return False
+        query = copy_embedding.embed(fp.thumbnail)
+        keys, sims = self._embeddings.nearest(query, _LEARNED_NEIGHBOURS)
+        if not len(keys) or sims[0] < scoring.LEARNED_SIMILARITY:
+            return False
+        best = int(keys[0])
+        # A work registered twice is not its own rival (``_same_picture``).
+        others = zip(keys[1:].tolist(), sims[1:].tolist(), strict=True)
+        rivals = [s for k, s in others if not self._same_picture(best, k)]
+        _, unrelated = embedding_index.background().nearest(query, 1)
+        if sims[0] - max(rivals[0] if rivals else 0.0, float(unrelated[0])) < scoring.LEARNED_MARGIN:
+            return False
+        work = self._works.get(best)
+        if work is None:
+            return False
+        ev = evidence.setdefault(best, Evidence())
+        ev.learned, ev.learned_placement = float(sims[0]), _placement_alone(fp, work)
+        return True
+
     def _loose(
         self, local: LocalFeatures, ids: np.ndarray, close: np.ndarray, evidence: dict[int, Evidence]
     ) -> None:
@@ -591,10 +632,33 @@ class Engine:
         self.stored_features_per_work = stored.features_per_work
         self.loaded_older_format = stored.older_format
         self._pdq, self._local, self._works = stored.pdq, stored.local, stored.works
+        self._embeddings = _embedding_index(stored.works)
         for key, work in self._works.items():
             self._own(work.sha256, key)
         if self._works:
             _warm_up_search()
+
+
+def _placement_alone(fp: Fingerprint, work: IndexedWork) -> geometry.Placement | None:
+    """The query placed on ``work`` from their descriptors matched one to one (``work_matching``),
+    or None: where the work lies in the query, when enough of its corners say (fewer inliers than
+    ``_MIN_ALIGNED_INLIERS`` are mostly a chance placement)."""
+    if len(fp.local) < 4 or not len(work.descriptors):
+        return None
+    rows, feats = work_matching.correspondences(fp.local.descriptors, work.descriptors, DESCRIPTOR_DISTANCE)
+    if len(rows) < _MIN_ALIGNED_INLIERS:
+        return None
+    placement = geometry.verify(work.points[feats], fp.local.points[rows], work.working_size)
+    return placement if placement is not None and placement.inliers >= _MIN_ALIGNED_INLIERS else None
+
+
+def _embedding_index(works: dict[int, IndexedWork]) -> EmbeddingIndex:
+    """The works' copy descriptors in a fresh index (those without one are left out)."""
+    index = EmbeddingIndex()
+    if works:
+        keys = np.fromiter(works, dtype=np.int64, count=len(works))
+        index.add(keys, np.stack([works[int(k)].embedding for k in keys]))
+    return index
 
 
 def _warm_up_search() -> None:

@@ -18,7 +18,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from indexes import geometry, global_hashes, local_features, quality
+from indexes import copy_embedding, geometry, global_hashes, local_features, quality
 from indexes.appearance import EMPTY as _NO_APPEARANCE
 from indexes.appearance import signature as appearance_signature
 from indexes.content_box import background_to_white, content_box
@@ -67,9 +67,10 @@ MIRROR_SHARE = 0.4
 # upgrade would compute differently (``rights refingerprint``). 1: before the appearance signature;
 # 2: with it; 3: FAST threshold scaled to the upscale factor; 4: grey and RGB PNGs transparent by a
 # key colour (tRNS) decoded with their transparency, and works of flat bands refused (only those
-# change). Bump it with any change that alters the fingerprint of an image. Stored from 3 on; older
-# ones are told apart by their fields.
-METHOD = 4
+# change); 5: works carry the learned copy descriptor (``indexes.copy_embedding``). Bump it with any
+# change that alters the fingerprint of an image. Stored from 3 on; older ones are told apart by
+# their fields.
+METHOD = 5
 _FIRST_STORED_METHOD = 3
 _MAGIC = b"RFP1"
 _NO_REGIONS = np.zeros((0, global_hashes.PDQ_BYTES), np.uint8)
@@ -93,6 +94,9 @@ class Fingerprint:
     low_information_reason: str | None = None
     # ``indexes.appearance`` signature, (255,) int8; empty in fingerprints made before it existed.
     appearance: np.ndarray = field(default_factory=lambda: _NO_APPEARANCE)
+    # ``indexes.copy_embedding`` descriptor, (128,) int8: registered works only (a query's is made
+    # from its thumbnail when a search needs it); empty in fingerprints made before it existed.
+    embedding: np.ndarray = field(default_factory=lambda: copy_embedding.EMPTY)
     # The 256 px RGB the hashes came from, so a search can re-hash the region where a work
     # was placed (``indexes.alignment``). Fresh fingerprints only: not serialised, not compared.
     thumbnail: np.ndarray | None = field(default=None, repr=False, compare=False)
@@ -164,6 +168,8 @@ class Fingerprint:
         if len(self.appearance):
             # Only when present, so fingerprints made before it keep their bytes and digest.
             header["appearance"] = len(self.appearance)
+        if len(self.embedding):
+            header["embedding"] = len(self.embedding)  # likewise
         if self.method >= _FIRST_STORED_METHOD:
             header["method"] = self.method  # older fingerprints keep their bytes and digest
         if len(self.phash) != global_hashes.PHASH_BYTES:
@@ -182,6 +188,7 @@ class Fingerprint:
             self.mirrored.points,
             self.mirrored.descriptors,
             self.appearance,
+            self.embedding,
         ):
             buf.write(np.ascontiguousarray(arr).tobytes())
         return buf.getvalue()
@@ -210,6 +217,7 @@ class Fingerprint:
         mp = reader.take(np.float32, (h["mirrored"], 2))
         md = reader.take(np.uint8, (h["mirrored"], local_features.DESCRIPTOR_BYTES))
         sig = reader.take(np.int8, (h.get("appearance", 0),))
+        embedding = reader.take(np.int8, (h.get("embedding", 0),))
         if reader.offset != len(data):
             raise ValueError("serialised fingerprint has trailing bytes")
         return cls(
@@ -225,6 +233,7 @@ class Fingerprint:
             edge_density=float(h["edge_density"]),
             low_information_reason=h["low"],
             appearance=sig,
+            embedding=embedding,
             method=int(h.get("method", 2 if len(sig) else 1)),
             panels=tuple((int(x), int(y), int(w), int(w_h)) for x, y, w, w_h in h.get("panels", [])),
         )
@@ -387,6 +396,7 @@ def _fingerprint_decoded(
         edge_density=edges,
         low_information_reason=reason,
         appearance=appearance_signature(small),
+        embedding=copy_embedding.embed(small) if role == "reference" else copy_embedding.EMPTY,
         thumbnail=small,
         panels=tuple(panel_boxes),
         page_item=role == "query" and not whole_page,

@@ -27,15 +27,24 @@ import numpy as np
 from indexes import appearance
 from indexes.binary_index import BinaryIndex
 from indexes.global_hashes import PDQ_BYTES, PHASH_BYTES
-from indexes.indexed_work import SUMMARY_BYTES, IndexedWork, WorkArrays, to_fixed
+from indexes.indexed_work import (
+    EMBEDDING_AT,
+    HAS_PHASH_AT,
+    PHASH_AT,
+    SUMMARY_BYTES,
+    IndexedWork,
+    WorkArrays,
+    to_fixed,
+)
 from indexes.local_features import DESCRIPTOR_BYTES
 
 MANIFEST = "manifest.json"
-FORMAT = 8
+FORMAT = 9
 # 3 stored keypoints as float32; 3 and 4 had no appearance; 3-5 no pHash; 3-6 no per-work
 # descriptors (their works search as before, without pHash corroboration or exclusive
-# placements, until the index is rebuilt); 7 kept them in the works file, read into memory.
-READABLE_FORMATS = (3, 4, 5, 6, 7, 8)
+# placements, until the index is rebuilt); 7 kept them in the works file, read into memory; 3-8
+# have no copy descriptors (neither had the fingerprints then: ``rights refingerprint`` adds them).
+READABLE_FORMATS = (3, 4, 5, 6, 7, 8, 9)
 # The first format that keeps everything a work needs; older ones load as ``older_format``.
 _COMPLETE_FORMAT = 7
 # Files ``write`` puts under a generation id (and a manifest it wrote but never switched to).
@@ -183,7 +192,7 @@ def _write_works(path: Path, by_key: dict[int, IndexedWork]) -> None:
     counts = np.array([len(w.fixed_points) for w in works], dtype=np.int64)
     points = np.concatenate([w.fixed_points for w in works]) if works else np.zeros((0, 2), np.uint16)
     summaries = np.stack([w.summary for w in works]) if works else np.zeros((0, SUMMARY_BYTES), np.int8)
-    phashes = np.ascontiguousarray(summaries[:, appearance.SIGNATURE_BYTES : -1])
+    phashes = np.ascontiguousarray(summaries[:, PHASH_AT:HAS_PHASH_AT])
     with open(path, "wb") as fh:
         np.savez(
             fh,
@@ -198,7 +207,8 @@ def _write_works(path: Path, by_key: dict[int, IndexedWork]) -> None:
             # One row per work; all zeros where a work has no signature.
             appearance=summaries[:, : appearance.SIGNATURE_BYTES],
             phash=phashes.view(">u8").ravel().astype(np.uint64),
-            has_phash=summaries[:, -1].astype(bool),
+            has_phash=summaries[:, HAS_PHASH_AT].astype(bool),
+            embedding=summaries[:, EMBEDDING_AT:],
         )
 
 
@@ -229,10 +239,12 @@ def _read_works(
         if "appearance" in z.files:  # formats 3 and 4: none
             summaries[:, : appearance.SIGNATURE_BYTES] = z["appearance"]
         if "phash" in z.files:  # formats 3-5: none
-            summaries[:, appearance.SIGNATURE_BYTES : -1] = (
+            summaries[:, PHASH_AT:HAS_PHASH_AT] = (
                 z["phash"].astype(">u8").view(np.int8).reshape(len(keys), PHASH_BYTES)
             )
-            summaries[:, -1] = z["has_phash"]
+            summaries[:, HAS_PHASH_AT] = z["has_phash"]
+        if "embedding" in z.files:  # formats 3-8: none
+            summaries[:, EMBEDDING_AT:] = z["embedding"]
         # Formats 3-6 have none, nor an index saved without exclusive placements.
         described = mapped is not None or "descriptors" in z.files
         descriptors = None

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from indexes import appearance
+from indexes import appearance, copy_embedding
 from indexes.fingerprinting import Fingerprint
 from indexes.global_hashes import PHASH_BYTES
 from indexes.local_features import DESCRIPTOR_BYTES, LocalFeatures
@@ -17,8 +17,11 @@ from indexes.local_features import DESCRIPTOR_BYTES, LocalFeatures
 # 1,024 px): half the memory of float32, which was 1 GB of a million-work registry.
 POINT_SCALE = 32
 NO_PHASH = -1
-# The appearance signature, the pHash's 8 bytes and a has-pHash flag, as int8.
-SUMMARY_BYTES = appearance.SIGNATURE_BYTES + PHASH_BYTES + 1
+# The appearance signature, the pHash's 8 bytes, a has-pHash flag and the copy descriptor, as int8.
+PHASH_AT = appearance.SIGNATURE_BYTES
+HAS_PHASH_AT = PHASH_AT + PHASH_BYTES
+EMBEDDING_AT = HAS_PHASH_AT + 1
+SUMMARY_BYTES = EMBEDDING_AT + copy_embedding.DIMENSIONS
 
 
 _NO_DESCRIPTORS = np.zeros((0, DESCRIPTOR_BYTES), np.uint8)
@@ -74,8 +77,10 @@ class IndexedWork:
         if len(fp.appearance) == appearance.SIGNATURE_BYTES:
             summary[0, : appearance.SIGNATURE_BYTES] = fp.appearance
         if len(fp.phash) == PHASH_BYTES:  # a query's fingerprint has none
-            summary[0, appearance.SIGNATURE_BYTES : -1] = fp.phash.view(np.int8)
-            summary[0, -1] = 1
+            summary[0, PHASH_AT:HAS_PHASH_AT] = fp.phash.view(np.int8)
+            summary[0, HAS_PHASH_AT] = 1
+        if len(fp.embedding) == copy_embedding.DIMENSIONS:  # a registered work's
+            summary[0, EMBEDDING_AT:] = fp.embedding
         points, pdq = to_fixed(local.points), fp.pdq[:, 0, :].copy()
         kept = local if descriptors_of is None else descriptors_of
         arrays = WorkArrays(
@@ -120,7 +125,14 @@ class IndexedWork:
     def phash(self) -> int:
         """64-bit pHash of the whole image, NO_PHASH when unknown (an index saved before format 6,
         or a work added from a query fingerprint): it corroborates a drifted PDQ (``scoring``)."""
-        return phash_int(self.summary[appearance.SIGNATURE_BYTES : -1]) if self.summary[-1] else NO_PHASH
+        summary = self.summary
+        return phash_int(summary[PHASH_AT:HAS_PHASH_AT]) if summary[HAS_PHASH_AT] else NO_PHASH
+
+    @property
+    def embedding(self) -> np.ndarray:
+        """The copy descriptor (``DIMENSIONS``,) int8 (``indexes.copy_embedding``); all zeros when
+        unknown (a fingerprint or an index from before it)."""
+        return self.summary[EMBEDDING_AT:]
 
     @property
     def points(self) -> np.ndarray:

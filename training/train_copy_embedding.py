@@ -1,0 +1,187 @@
+"""Train the copy descriptor on CPU, then write what the engine ships (README in this folder).
+
+    python -m training.train_copy_embedding train --minutes 45 --checkpoint stage1.pt
+    python -m training.train_copy_embedding train --minutes 50 --init stage1.pt --checkpoint stage2.pt \\
+        --batch 256 --lr 1e-3 --heavy-share 0.25 --look-alikes
+    python -m training.train_copy_embedding export stage2.pt
+
+Each step embeds a batch of pictures twice, clean (as registered) and as a copy-like view
+(``copy_views``), and asks every copy to be nearest its own picture among the batch's clean ones
+and vice versa (InfoNCE at temperature 0.05). ``--look-alikes`` fills half of each batch with
+groups of pictures the network currently finds alike (refreshed every 150 steps), so that it
+learns to tell apart the clip art of one set, which random batches rarely put side by side.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import math
+import os
+import random
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from training import copy_views
+from training.network import CopyNet, Exported, to_tensor
+
+CORPUS = Path(".cache/bench/norm")
+# Every benchmark seed's works and distractors are left out of training.
+BENCHMARK_MANIFESTS = ".cache/bench/corpus/manifest_v4_s*_r2000_d400.json"
+INDEXES = Path(__file__).resolve().parent.parent / "indexes"
+TEMPERATURE = 0.05
+_REFRESH_STEPS = 150
+_GROUP = 8
+
+
+def training_pictures(corpus: Path, manifests: str) -> list[Path]:
+    """Clip art in ``corpus`` that no benchmark manifest registers or queries."""
+    files = sorted(glob.glob(manifests))
+    if not files:
+        raise SystemExit(f"no benchmark manifests match {manifests}: run the benchmark once first")
+    used = set()
+    for name in files:
+        manifest = json.loads(Path(name).read_text())
+        used |= {Path(x["path"]).name for x in manifest["refs"] + manifest["distractors"]}
+    return [p for p in sorted(corpus.glob("clipart*.png")) if p.name not in used]
+
+
+class _Batches(torch.utils.data.IterableDataset):
+    """(clean views, copy views) of ``size`` pictures, half of them groups of look-alikes once a
+    neighbour table (``neighbours`` file, rewritten by the trainer) exists."""
+
+    def __init__(self, images: list[np.ndarray], size: int, seed: int, heavy: float, neighbours: Path | None):
+        self.images, self.size, self.seed, self.heavy, self.neighbours = images, size, seed, heavy, neighbours
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        rng = random.Random(self.seed)
+        table, stamp = None, 0.0
+        while True:
+            fresh = self.neighbours is not None and self.neighbours.exists()
+            if fresh and self.neighbours.stat().st_mtime != stamp:
+                stamp, table = self.neighbours.stat().st_mtime, np.load(self.neighbours)
+            picked: list[int] = []
+            if table is not None:
+                seen: set[int] = set()
+                while len(picked) < self.size // 2:
+                    anchor = rng.randrange(len(self.images))
+                    for j in [anchor, *table[anchor][: _GROUP - 1].tolist()]:
+                        if j not in seen:
+                            seen.add(j)
+                            picked.append(j)
+                picked += [i for i in rng.sample(range(len(self.images)), self.size) if i not in seen]
+                picked = picked[: self.size]
+            else:
+                picked = rng.sample(range(len(self.images)), self.size)
+            clean = [copy_views.reference_view(self.images[i]) for i in picked]
+            copies = [copy_views.copy_view(self.images[i], rng, self.heavy) for i in picked]
+            yield to_tensor(clean), to_tensor(copies)
+
+
+def _embed_all(net: CopyNet, images: list[np.ndarray]) -> torch.Tensor:
+    net.eval()
+    with torch.no_grad():
+        out = [
+            net(to_tensor([copy_views.reference_view(im) for im in images[i : i + 256]]))
+            for i in range(0, len(images), 256)
+        ]
+    net.train()
+    return torch.cat(out)
+
+
+def train(args: argparse.Namespace) -> None:
+    torch.set_num_threads(2)
+    torch.manual_seed(args.seed)
+    paths = training_pictures(args.corpus, args.manifests)
+    print(f"{len(paths)} training pictures", flush=True)
+    images = [copy_views.load(str(p)) for p in paths]
+    net = CopyNet()
+    if args.init:
+        net.load_state_dict(torch.load(args.init))
+    table = Path(args.checkpoint).with_suffix(".neighbours.npy") if args.look_alikes else None
+    if table is not None:
+        table.unlink(missing_ok=True)
+    batches = _Batches(images, args.batch, args.seed, args.heavy_share, table)
+    loader = torch.utils.data.DataLoader(batches, batch_size=None, num_workers=1, prefetch_factor=4)
+    opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=1e-4)
+    start, total = time.time(), args.minutes * 60
+    step = 0
+    for clean, copies in loader:
+        elapsed = time.time() - start
+        if elapsed > total:
+            break
+        # Linear warm-up over 50 steps, then cosine decay over the time budget.
+        lr = args.lr * min(1.0, (step + 1) / 50) * 0.5 * (1 + math.cos(math.pi * min(1.0, elapsed / total)))
+        for group in opt.param_groups:
+            group["lr"] = lr
+        e = net(torch.cat([clean, copies]))
+        logits = e[len(clean) :] @ e[: len(clean)].T / TEMPERATURE
+        target = torch.arange(len(clean))
+        loss = (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target)) / 2
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if step % 20 == 0:
+            accuracy = (logits.argmax(1) == target).float().mean().item()
+            line = f"step {step} {elapsed:.0f}s lr {lr:.5f} loss {loss.item():.3f} top-1 {accuracy:.3f}"
+            print(line, flush=True)
+        if step % 200 == 0:
+            torch.save(net.state_dict(), args.checkpoint)
+        if table is not None and step % _REFRESH_STEPS == 0:
+            e_all = _embed_all(net, images)
+            sims = e_all @ e_all.T
+            sims.fill_diagonal_(-2)
+            tmp = table.with_suffix(".tmp.npy")
+            np.save(tmp, sims.topk(2 * _GROUP, dim=1).indices.numpy())
+            os.replace(tmp, table)
+        step += 1
+    torch.save(net.state_dict(), args.checkpoint)
+    print(f"saved {args.checkpoint} after {step} steps", flush=True)
+
+
+def export(args: argparse.Namespace) -> None:
+    """The ONNX network and the background descriptors (the training pictures' own), into ``indexes/``."""
+    net = CopyNet()
+    net.load_state_dict(torch.load(args.checkpoint))
+    net.eval()
+    sample = torch.zeros(1, 3, copy_views.SIDE, copy_views.SIDE)
+    onnx = args.out / "copy_embedding.onnx"
+    torch.onnx.export(Exported(net), (sample,), str(onnx), input_names=["image"], output_names=["descriptor"],
+                      dynamo=False, opset_version=13)  # fmt: skip
+    images = [copy_views.load(str(p)) for p in training_pictures(args.corpus, args.manifests)]
+    background = np.clip(np.rint(_embed_all(net, images).numpy() * 127), -127, 127).astype(np.int8)
+    np.save(args.out / "copy_embedding_background.npy", background)
+    print(f"wrote {onnx} and {len(background)} background descriptors", flush=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    formatter = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=formatter)
+    parser.add_argument("--corpus", type=Path, default=CORPUS, help="normalised benchmark pictures")
+    parser.add_argument("--manifests", default=BENCHMARK_MANIFESTS, help="benchmark manifests to leave out")
+    sub = parser.add_subparsers(dest="command", required=True)
+    t = sub.add_parser("train")
+    t.add_argument("--minutes", type=float, required=True)
+    t.add_argument("--checkpoint", required=True)
+    t.add_argument("--init", help="checkpoint to start from")
+    t.add_argument("--batch", type=int, default=192)
+    t.add_argument("--lr", type=float, default=2e-3)
+    t.add_argument("--heavy-share", type=float, default=0.0)
+    t.add_argument("--look-alikes", action="store_true")
+    t.add_argument("--seed", type=int, default=0)
+    e = sub.add_parser("export")
+    e.add_argument("checkpoint")
+    e.add_argument("--out", type=Path, default=INDEXES)
+    args = parser.parse_args(argv)
+    {"train": train, "export": export}[args.command](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
