@@ -542,8 +542,10 @@ class Engine:
         """When nothing reached `match`: the work whose copy descriptor is nearest the query's, kept
         when it is clearly nearer than both the next other picture registered and the nearest
         background picture. A placement against the work alone, when one is found, gives the
-        region. Returns whether a work was kept."""
-        if fp.thumbnail is None or not len(self._embeddings):
+        region. Not for a picture cut from a page (``page_items``, ``salient_region``): a small
+        patch of a photo named a neighbouring tile of the same photo, and the thresholds were
+        chosen on whole queries. Returns whether a work was kept."""
+        if fp.thumbnail is None or fp.page_item or not len(self._embeddings):
             return False
         query = copy_embedding.embed(fp.thumbnail)
         keys, sims = self._embeddings.nearest(query, _LEARNED_NEIGHBOURS)

@@ -132,3 +132,11 @@ def test_works_without_a_descriptor_are_searched_as_before(
     engine.save()
     assert TREE not in _matched(Engine(tmp_path), query)
     assert dataclasses.replace(references[TREE], embedding=copy_embedding.EMPTY, method=4).outdated
+
+
+def test_a_picture_cut_from_a_page_is_not_named_by_the_descriptor(engine: Engine) -> None:
+    """Page items and salient regions are small cut-outs: a patch of a photo tile named a
+    neighbouring tile of the same photo, and the thresholds were chosen on whole queries."""
+    query = _recoloured_captioned_crop(WORKS[TREE], 60)
+    assert TREE in _matched(engine, query)
+    assert TREE not in _matched(engine, dataclasses.replace(query, page_item=True))
