@@ -18,8 +18,9 @@ Search is a cascade, cheapest evidence first:
    placed edges agree (``_exclusive``): copies whose correspondences other works crowded out.
 6. only when still nothing reached `match`: the learned copy descriptor of the whole query
    (``copy_embedding``) against every work's (``embedding_index``); the nearest work, when it is
-   clearly nearer than the next other work and than any of the network's own training pictures
-   (``_learned``): recoloured, captioned crops of flat art that keep too few corners for 3-5.
+   clearly nearer than the next work and than any of the network's own training pictures, and a
+   few ORB inliers place the query on it (``_learned``): recoloured, captioned crops of flat art
+   that keep too few corners for 3-5.
 Evidence for the same work is combined into one calibrated score (``verdicts``, ``scoring``); a
 candidate that reached `review` is then compared whole with the work (``appearance``), which lifts
 heavily downscaled, blurred or re-encoded whole copies to `match`. Last, a match lying inside a
@@ -96,8 +97,6 @@ _EXCLUSIVE_RUNNER_UP = 0.5
 # Fewer inliers do when the placed edges agree closely (``scoring.FEW_INLIERS_EXCLUSIVE_EDGES``):
 # a recoloured captioned crop of flat clip art keeps 8-14 (BENCHMARKS.md, twenty-second session).
 _FEW_EXCLUSIVE_INLIERS = 8
-# ``_learned``: nearest works by copy descriptor fetched, to find the best one's nearest rival.
-_LEARNED_NEIGHBOURS = 4
 # Features indexed per work by default: a reference fingerprint's whole set, a query's
 # strongest ones. A smaller budget trades recall for memory (40 bytes per feature in FAISS):
 # see ``Engine(features_per_work=...)``.
@@ -540,29 +539,32 @@ class Engine:
 
     def _learned(self, fp: Fingerprint, evidence: dict[int, Evidence]) -> bool:
         """When nothing reached `match`: the work whose copy descriptor is nearest the query's, kept
-        when it is clearly nearer than both the next other picture registered and the nearest
-        background picture. A placement against the work alone, when one is found, gives the
-        region. Not for a picture cut from a page (``page_items``, ``salient_region``): a small
-        patch of a photo named a neighbouring tile of the same photo, and the thresholds were
-        chosen on whole queries. Returns whether a work was kept."""
-        if fp.thumbnail is None or fp.page_item or not len(self._embeddings):
+        when it is clearly nearer than both the next work and the nearest background picture, and
+        the query places on that work alone with a few ORB inliers (the descriptor alone named one
+        random line drawing for another: the network finds all thin black lines alike). Not for a
+        picture cut from a page (``page_items``, ``salient_region``): a patch of a photo named a
+        neighbouring tile of the same photo, and the thresholds were chosen on whole queries.
+        Returns whether a work was kept."""
+        if fp.thumbnail is None or fp.page_item or len(fp.local) < 4 or not len(self._embeddings):
             return False
         query = copy_embedding.embed(fp.thumbnail)
-        keys, sims = self._embeddings.nearest(query, _LEARNED_NEIGHBOURS)
+        keys, sims = self._embeddings.nearest(query, 2)
         if not len(keys) or sims[0] < scoring.LEARNED_SIMILARITY:
             return False
-        best = int(keys[0])
-        # A work registered twice is not its own rival (``_same_picture``).
-        others = zip(keys[1:].tolist(), sims[1:].tolist(), strict=True)
-        rivals = [s for k, s in others if not self._same_picture(best, k)]
         _, unrelated = embedding_index.background().nearest(query, 1)
-        if sims[0] - max(rivals[0] if rivals else 0.0, float(unrelated[0])) < scoring.LEARNED_MARGIN:
+        rival = max(float(sims[1]) if len(sims) > 1 else 0.0, float(unrelated[0]))
+        work = self._works.get(int(keys[0]))
+        if sims[0] - rival < scoring.LEARNED_MARGIN or work is None or not len(work.descriptors):
             return False
-        work = self._works.get(best)
-        if work is None:
+        descriptors = fp.local.descriptors
+        rows, feats = work_matching.correspondences(descriptors, work.descriptors, DESCRIPTOR_DISTANCE)
+        if len(rows) < scoring.LEARNED_INLIERS:
             return False
-        ev = evidence.setdefault(best, Evidence())
-        ev.learned, ev.learned_placement = float(sims[0]), _placement_alone(fp, work)
+        placement = geometry.verify(work.points[feats], fp.local.points[rows], work.working_size)
+        if placement is None or placement.inliers < scoring.LEARNED_INLIERS:
+            return False
+        ev = evidence.setdefault(int(keys[0]), Evidence())
+        ev.learned, ev.learned_placement = float(sims[0]), placement
         return True
 
     def _loose(
@@ -639,19 +641,6 @@ class Engine:
             self._own(work.sha256, key)
         if self._works:
             _warm_up_search()
-
-
-def _placement_alone(fp: Fingerprint, work: IndexedWork) -> geometry.Placement | None:
-    """The query placed on ``work`` from their descriptors matched one to one (``work_matching``),
-    or None: where the work lies in the query, when enough of its corners say (fewer inliers than
-    ``_MIN_ALIGNED_INLIERS`` are mostly a chance placement)."""
-    if len(fp.local) < 4 or not len(work.descriptors):
-        return None
-    rows, feats = work_matching.correspondences(fp.local.descriptors, work.descriptors, DESCRIPTOR_DISTANCE)
-    if len(rows) < _MIN_ALIGNED_INLIERS:
-        return None
-    placement = geometry.verify(work.points[feats], fp.local.points[rows], work.working_size)
-    return placement if placement is not None and placement.inliers >= _MIN_ALIGNED_INLIERS else None
 
 
 def _embedding_index(works: dict[int, IndexedWork]) -> EmbeddingIndex:

@@ -48,7 +48,7 @@ class Evidence:
     exclusive: geometry.Placement | None = None
     exclusive_edges: float = 0.0
     # The copy descriptor's cosine to this work when it was clearly the nearest (``Engine._learned``),
-    # and the query's placement against the work alone, if one was found (the region).
+    # and the query's placement against the work alone that confirmed it.
     learned: float = 0.0
     learned_placement: geometry.Placement | None = None
 
@@ -125,13 +125,11 @@ def score_evidence(
                 region, whole = _region(fp, works[key], ev.exclusive, False)
                 if not whole:
                     kind = "partial"
-        if ev.learned:
+        if ev.learned_placement is not None:
             parts.append(scoring.learned_score(ev.learned))
             if ev.placement is None and ev.exclusive is None:
-                region = full  # the descriptor is of the whole query
-                if ev.learned_placement is not None:
-                    region, whole = _region(fp, works[key], ev.learned_placement, False)
-                    kind = "near" if whole else "partial"
+                region, whole = _region(fp, works[key], ev.learned_placement, False)
+                kind = "near" if whole else "partial"
         score = scoring.combine(*parts)
         if score >= scoring.REVIEW_THRESHOLD:
             # Whole-image appearance confirms a candidate but never makes one: among all
