@@ -64,11 +64,3 @@ def embed(rgb: np.ndarray) -> np.ndarray:
     """(``DIMENSIONS``,) int8 descriptor of an RGB image (a 256 px thumbnail in practice)."""
     e = _network()(np.ascontiguousarray(rgb))
     return np.clip(np.rint(e * _SCALE), -_SCALE, _SCALE).astype(np.int8)
-
-
-def similarity(query: np.ndarray, works: np.ndarray) -> np.ndarray:
-    """Cosine similarity of one int8 descriptor with each row of ``works`` (n, ``DIMENSIONS``)."""
-    q = query.astype(np.float32)
-    w = works.astype(np.float32)
-    norms = np.linalg.norm(w, axis=1) * max(float(np.linalg.norm(q)), 1e-12)
-    return (w @ q) / np.maximum(norms, 1e-12)
