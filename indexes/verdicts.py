@@ -129,7 +129,8 @@ def score_evidence(
             parts.append(scoring.learned_score(ev.learned))
             if ev.placement is None and ev.exclusive is None:
                 region, whole = _region(fp, works[key], ev.learned_placement, False)
-                kind = "near" if whole else "partial"
+                if not whole:
+                    kind = "partial"
         score = scoring.combine(*parts)
         if score >= scoring.REVIEW_THRESHOLD:
             # Whole-image appearance confirms a candidate but never makes one: among all
