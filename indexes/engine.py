@@ -643,12 +643,17 @@ class Engine:
             _warm_up_search()
 
 
+_EMBEDDING_SLICE = 1 << 16
+
+
 def _embedding_index(works: dict[int, IndexedWork]) -> EmbeddingIndex:
     """The works' copy descriptors in a fresh index (those without one are left out)."""
     index = EmbeddingIndex()
-    if works:
-        keys = np.fromiter(works, dtype=np.int64, count=len(works))
-        index.add(keys, np.stack([works[int(k)].embedding for k in keys]))
+    keys = np.fromiter(works, dtype=np.int64, count=len(works))
+    # In slices: FAISS takes float32 copies, 0.5 GB for a million works at once.
+    for start in range(0, len(keys), _EMBEDDING_SLICE):
+        part = keys[start : start + _EMBEDDING_SLICE]
+        index.add(part, np.stack([works[int(k)].embedding for k in part]))
     return index
 
 
