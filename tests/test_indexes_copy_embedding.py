@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 from indexes import Engine, Fingerprint, copy_embedding, embedding_index, fingerprint, scoring
+from indexes import engine as engine_module
 from tests import imagegen
 
 WORKS = sorted((Path(__file__).parent.parent / "samples" / "works").glob("*.png"))
@@ -146,6 +147,22 @@ def test_descriptors_survive_save_and_load(engine: Engine, tmp_path: Path) -> No
     assert np.array_equal(loaded._works[TREE].embedding, engine._works[TREE].embedding)
     assert loaded.search(query) == engine.search(query)
     assert TREE in _matched(loaded, query)
+
+
+def test_a_large_registry_loads_every_descriptor_in_slices(
+    engine: Engine, references: list[Fingerprint], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A million works' descriptors are indexed a slice at a time at load (FAISS copies each slice
+    to float32); slices of 4 here, so the works fall across several, the last one short."""
+    monkeypatch.setattr(engine_module, "_EMBEDDING_SLICE", 4)
+    engine.directory = tmp_path
+    engine.save()
+    loaded = Engine(tmp_path)
+    assert len(loaded._embeddings) == len(references) > 4 * 2
+    assert len(references) % 4
+    for key, fp in enumerate(references):
+        keys, cosines = loaded._embeddings.nearest(fp.embedding, 1)
+        assert keys[0] == key and cosines[0] > 0.99
 
 
 def test_works_without_a_descriptor_are_searched_as_before(
