@@ -23,7 +23,9 @@ Search is a cascade, cheapest evidence first:
    that keep too few corners for 3-5.
 Evidence for the same work is combined into one calibrated score (``verdicts``, ``scoring``); a
 candidate that reached `review` is then compared whole with the work (``appearance``), which lifts
-heavily downscaled, blurred or re-encoded whole copies to `match`. Last, a match lying inside a
+heavily downscaled, blurred or re-encoded whole copies to `match`. A weak `match` of a whole copy
+that the copy descriptor, on the query as the evidence placed it, finds unlike the work and nearer
+an unrelated picture stays at `review` (template-sharing art). Last, a match lying inside a
 clearly stronger one (one registered drawing inside another) is demoted to `review`. If nothing
 reached `match` still, each picture standing on the query's page (``page_items``: a product grid,
 a sticker sheet, a listing page) is searched as a query of its own, its works reported in page
@@ -428,7 +430,7 @@ class Engine:
                 if view >= work.whole_views:
                     ev.region = d if ev.region is None else min(ev.region, d)
                 elif ev.near is None or d < ev.near:
-                    ev.near, ev.near_panel = d, panel
+                    ev.near, ev.near_panel, ev.near_turn = d, panel, row % 8
 
     def _partial(
         self,
