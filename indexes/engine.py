@@ -328,18 +328,21 @@ class Engine:
             raise ValueError(f"limit must not be negative, got {limit}")
         _use_faiss_threads(self.threads)
         with self._lock.read():
-            matches = self._search_page(fp, min_score)
+            found_whole, evidence = self._search_page(fp, min_score)
+            matches = verdicts.second_opinion(fp, found_whole, evidence, self._works)
+        held = _matched(found_whole) - _matched(matches)
         # Outside the read lock: each item's search takes it again, and a writer waiting between
         # the two would block both. Items are asked for only when some could be searched: a page
         # matched whole never looks for them (``DeferredItems.found_later``).
         found = any(m.verdict == "match" for m in matches)
         keep = _beside_found(fp, matches) if found else lambda box: True
         if keep is not None and fp.items:
-            matches = self._with_items(fp, matches, limit, min_score, keep)
+            matches = self._with_items(fp, matches, limit, min_score, keep, held)
         return matches[:limit]
 
-    def _search_page(self, fp: Fingerprint, min_score: float) -> list[Match]:
-        """Steps 1-5 of the cascade (module docstring) on the query as a whole; under the read lock."""
+    def _search_page(self, fp: Fingerprint, min_score: float) -> tuple[list[Match], dict[int, Evidence]]:
+        """Steps 1-6 of the cascade (module docstring) on the query as a whole, and the evidence
+        its verdicts came from; under the read lock."""
         evidence: dict[int, Evidence] = {}
         exact = set(self._owners(fp.sha256))
         weak = min_score < scoring.REVIEW_THRESHOLD
@@ -353,7 +356,7 @@ class Engine:
         self._partial(half, fp, evidence, mirrored=False, weak=weak, found=first)
         matches = self._score(fp, evidence, exact, min_score)
         if any(m.verdict == "match" for m in matches):
-            return matches
+            return matches, evidence
         evidence = near
         rest = self._neighbours(fp.local.descriptors[1::2])
         found = (_interleave(first[0], rest[0]), _interleave(first[1], rest[1]))
@@ -368,7 +371,7 @@ class Engine:
             unmatched = not any(m.verdict == "match" for m in matches)
         if unmatched and self._learned(fp, evidence):
             matches = self._score(fp, evidence, exact, min_score)
-        return matches
+        return matches, evidence
 
     def _with_items(
         self,
@@ -377,10 +380,13 @@ class Engine:
         limit: int,
         min_score: float,
         keep: Callable[[tuple[int, int, int, int]], bool],
+        held: set[int],
     ) -> list[Match]:
         """``matches`` and the works found in the items on the query's page (``indexes.page_items``)
         that ``keep`` picks, each searched as a picture of its own and reported as a partial copy
-        in page pixels."""
+        in page pixels. Works in ``held`` (the page as a whole matched them, and the copy
+        descriptor disputed it: ``verdicts.second_opinion``) stay at `review`: an item is mostly
+        the same picture cut tighter."""
         if not isinstance(fp.items, DeferredItems):
             return matches  # a page with no items
         best = {m.key: m for m in matches}
@@ -391,7 +397,10 @@ class Engine:
                 if m.key in best and best[m.key].score >= m.score:
                     continue
                 rx, ry, rw, rh = m.region if m.region is not None else (0, 0, w, h)
-                best[m.key] = Match(m.key, m.score, m.verdict, "partial", (x + rx, y + ry, rw, rh))
+                score, verdict = m.score, m.verdict
+                if m.key in held and verdict == "match":
+                    score, verdict = scoring.cap_below_match(score), "review"
+                best[m.key] = Match(m.key, score, verdict, "partial", (x + rx, y + ry, rw, rh))
         return sorted(best.values(), key=lambda m: (-m.score, m.key))
 
     def search_batch(self, fps: Iterable[Fingerprint], limit: int = 10) -> list[list[Match]]:
@@ -646,6 +655,10 @@ class Engine:
 
 
 _EMBEDDING_SLICE = 1 << 16
+
+
+def _matched(matches: list[Match]) -> set[int]:
+    return {m.key for m in matches if m.verdict == "match"}
 
 
 def _embedding_index(works: dict[int, IndexedWork]) -> EmbeddingIndex:

@@ -154,8 +154,6 @@ def score_evidence(
             by_hash = scoring.tiny_query_score if fp.whole_image_only else scoring.near_score
             whole_image = by_hash(ev.near)
         match = _match(fp, works[key], key, score, kind, region, whole_image=whole_image)
-        if match.verdict == "match" and _descriptor_disputes(fp, works[key], ev, match):
-            match = _match(fp, works[key], key, scoring.cap_below_match(match.score), kind, region)
         if match.score > 0.0 and match.score >= min_score:
             out.append(match)
     out.sort(key=lambda m: (-m.score, m.key))
@@ -184,6 +182,23 @@ def _match(
             score, kind, region = whole_image, "near", (0, 0, fp.size[0], fp.size[1])
     score = scoring.published(score)
     return Match(key, score, scoring.verdict(score) or "", kind, region)
+
+
+def second_opinion(
+    fp: Fingerprint, matches: list[Match], evidence: Mapping[int, Evidence], works: Mapping[int, IndexedWork]
+) -> list[Match]:
+    """``matches`` (best first) with each weak `match` the copy descriptor disputes
+    (``_descriptor_disputes``) held at `review`. Asked once the cascade has ended, so a held
+    match does not send the search on to weaker evidence for other works."""
+    held = [
+        Match(m.key, scoring.cap_below_match(m.score), "review", m.kind, m.region)
+        if m.verdict == "match"
+        and m.key in evidence
+        and _descriptor_disputes(fp, works[m.key], evidence[m.key], m)
+        else m
+        for m in matches
+    ]
+    return sorted(held, key=lambda m: (-m.score, m.key))
 
 
 def _descriptor_disputes(fp: Fingerprint, work: IndexedWork, ev: Evidence, match: Match) -> bool:

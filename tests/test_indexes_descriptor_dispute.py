@@ -42,10 +42,18 @@ def engine() -> Engine:
     return engine
 
 
-def _blurred(name: str) -> Fingerprint:
+def _flat(name: str) -> Image.Image:
     art = imagegen.sample_image(name)
-    flat = Image.alpha_composite(Image.new("RGBA", art.size, (255, 255, 255, 255)), art).convert("RGB")
-    return fingerprint(imagegen.encode(flat.filter(ImageFilter.GaussianBlur(2.5)), "JPEG", quality=90))
+    return Image.alpha_composite(Image.new("RGBA", art.size, (255, 255, 255, 255)), art).convert("RGB")
+
+
+def _blurred(name: str) -> Fingerprint:
+    return fingerprint(imagegen.encode(_flat(name).filter(ImageFilter.GaussianBlur(2.5)), "JPEG", quality=90))
+
+
+def _on_a_listing_page(name: str) -> Fingerprint:
+    page, _box = imagegen.listing_page(_flat(name))
+    return fingerprint(imagegen.encode(page, "JPEG", quality=90))
 
 
 def _matched(engine: Engine, fp: Fingerprint) -> list[int]:
@@ -67,3 +75,18 @@ def test_a_piece_of_the_same_jigsaw_set_is_held_at_review(
 
 def test_a_true_copy_of_a_piece_keeps_its_match(engine: Engine) -> None:
     assert _matched(engine, _blurred("jigsaw_blue_01")) == [PIECE]
+
+
+def test_a_piece_of_the_set_on_a_listing_page_is_held_at_review(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The work sits inside a page: the placed region is described, not the whole page."""
+    page = _on_a_listing_page("jigsaw_blue_03")
+    found = {m.key: m.verdict for m in engine.search(page)}
+    assert "match" not in found.values() and found.get(PIECE) == "review"
+    monkeypatch.setattr(scoring, "DISPUTED_COSINE", -1.0)
+    assert _matched(engine, page) == [PIECE]
+
+
+def test_the_registered_piece_on_a_listing_page_keeps_its_match(engine: Engine) -> None:
+    assert _matched(engine, _on_a_listing_page("jigsaw_blue_01")) == [PIECE]
