@@ -43,44 +43,21 @@ def aligned_pdq(
     query come out white, as a crop's missing area would be. Both warps are kept because
     neither wins everywhere: the homography fixes perspective copies (benchmark recall at
     `match` 0.81 -> 0.85) but a noisy one misaligns screenshots that the affine map gets right."""
-    affine = _affine(placement)
-    maps = [affine] if placement.homography is None else [affine, placement.homography]
-    return np.stack(
-        [
-            global_hashes.pdq(_warped(thumbnail, query_working_size, work_to_query, work_size, mirrored))[0]
-            for work_to_query in maps
-        ]
-    )
-
-
-def placed_view(
-    thumbnail: np.ndarray,
-    query_working_size: tuple[int, int],
-    placement: Placement,
-    work_size: tuple[int, int],
-    *,
-    mirrored: bool = False,
-) -> np.ndarray:
-    """The query region under ``placement`` as RGB pixels in the work's frame (long side
-    ``TARGET_SIDE``), by the affine map; parts of the work outside the query come out white."""
-    return _warped(thumbnail, query_working_size, _affine(placement), work_size, mirrored)
-
-
-def _warped(
-    thumbnail: np.ndarray,
-    query_working_size: tuple[int, int],
-    work_to_query: np.ndarray,
-    work_size: tuple[int, int],
-    mirrored: bool,
-) -> np.ndarray:
     image, to_thumb = _as_placed(thumbnail, query_working_size, mirrored)
     ww, wh = work_size
     per_target = max(ww, wh) / TARGET_SIDE  # work working pixels per target pixel
     size = (max(8, round(ww / per_target)), max(8, round(wh / per_target)))
-    mapping = to_thumb @ work_to_query @ np.diag([per_target, per_target, 1.0])
-    return cv2.warpPerspective(
-        image, mapping, size, flags=cv2.INTER_AREA | cv2.WARP_INVERSE_MAP, borderValue=(255, 255, 255)
-    )
+    work_from_target = np.diag([per_target, per_target, 1.0])
+    affine = _affine(placement)
+    maps = [affine] if placement.homography is None else [affine, placement.homography]
+    hashes = []
+    for work_to_query in maps:
+        mapping = to_thumb @ work_to_query @ work_from_target
+        warped = cv2.warpPerspective(
+            image, mapping, size, flags=cv2.INTER_AREA | cv2.WARP_INVERSE_MAP, borderValue=(255, 255, 255)
+        )
+        hashes.append(global_hashes.pdq(warped)[0])
+    return np.stack(hashes)
 
 
 def aligned_edges(

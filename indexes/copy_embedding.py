@@ -64,10 +64,3 @@ def embed(rgb: np.ndarray) -> np.ndarray:
     """(``DIMENSIONS``,) int8 descriptor of an RGB image (a 256 px thumbnail in practice)."""
     e = _network()(np.ascontiguousarray(rgb))
     return np.clip(np.rint(e * _SCALE), -_SCALE, _SCALE).astype(np.int8)
-
-
-def cosine(a: np.ndarray, b: np.ndarray) -> float:
-    """Cosine of two descriptors (0 when either is empty or all zeros)."""
-    x, y = a.astype(np.float32), b.astype(np.float32)
-    norms = float(np.linalg.norm(x) * np.linalg.norm(y))
-    return float(x @ y) / norms if norms > 0 and len(x) == len(y) else 0.0

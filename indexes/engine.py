@@ -23,9 +23,7 @@ Search is a cascade, cheapest evidence first:
    that keep too few corners for 3-5.
 Evidence for the same work is combined into one calibrated score (``verdicts``, ``scoring``); a
 candidate that reached `review` is then compared whole with the work (``appearance``), which lifts
-heavily downscaled, blurred or re-encoded whole copies to `match`. A weak `match` of a whole copy
-that the copy descriptor, on the query as the evidence placed it, finds unlike the work and nearer
-an unrelated picture stays at `review` (template-sharing art). Last, a match lying inside a
+heavily downscaled, blurred or re-encoded whole copies to `match`. Last, a match lying inside a
 clearly stronger one (one registered drawing inside another) is demoted to `review`. If nothing
 reached `match` still, each picture standing on the query's page (``page_items``: a product grid,
 a sticker sheet, a listing page) is searched as a query of its own, its works reported in page
@@ -328,21 +326,18 @@ class Engine:
             raise ValueError(f"limit must not be negative, got {limit}")
         _use_faiss_threads(self.threads)
         with self._lock.read():
-            found_whole, evidence = self._search_page(fp, min_score)
-            matches = verdicts.second_opinion(fp, found_whole, evidence, self._works)
-        held = _matched(found_whole) - _matched(matches)
+            matches = self._search_page(fp, min_score)
         # Outside the read lock: each item's search takes it again, and a writer waiting between
         # the two would block both. Items are asked for only when some could be searched: a page
         # matched whole never looks for them (``DeferredItems.found_later``).
         found = any(m.verdict == "match" for m in matches)
         keep = _beside_found(fp, matches) if found else lambda box: True
         if keep is not None and fp.items:
-            matches = self._with_items(fp, matches, limit, min_score, keep, held)
+            matches = self._with_items(fp, matches, limit, min_score, keep)
         return matches[:limit]
 
-    def _search_page(self, fp: Fingerprint, min_score: float) -> tuple[list[Match], dict[int, Evidence]]:
-        """Steps 1-6 of the cascade (module docstring) on the query as a whole, and the evidence
-        its verdicts came from; under the read lock."""
+    def _search_page(self, fp: Fingerprint, min_score: float) -> list[Match]:
+        """Steps 1-5 of the cascade (module docstring) on the query as a whole; under the read lock."""
         evidence: dict[int, Evidence] = {}
         exact = set(self._owners(fp.sha256))
         weak = min_score < scoring.REVIEW_THRESHOLD
@@ -356,7 +351,7 @@ class Engine:
         self._partial(half, fp, evidence, mirrored=False, weak=weak, found=first)
         matches = self._score(fp, evidence, exact, min_score)
         if any(m.verdict == "match" for m in matches):
-            return matches, evidence
+            return matches
         evidence = near
         rest = self._neighbours(fp.local.descriptors[1::2])
         found = (_interleave(first[0], rest[0]), _interleave(first[1], rest[1]))
@@ -371,7 +366,7 @@ class Engine:
             unmatched = not any(m.verdict == "match" for m in matches)
         if unmatched and self._learned(fp, evidence):
             matches = self._score(fp, evidence, exact, min_score)
-        return matches, evidence
+        return matches
 
     def _with_items(
         self,
@@ -380,13 +375,10 @@ class Engine:
         limit: int,
         min_score: float,
         keep: Callable[[tuple[int, int, int, int]], bool],
-        held: set[int],
     ) -> list[Match]:
         """``matches`` and the works found in the items on the query's page (``indexes.page_items``)
         that ``keep`` picks, each searched as a picture of its own and reported as a partial copy
-        in page pixels. Works in ``held`` (the page as a whole matched them, and the copy
-        descriptor disputed it: ``verdicts.second_opinion``) stay at `review`: an item is mostly
-        the same picture cut tighter."""
+        in page pixels."""
         if not isinstance(fp.items, DeferredItems):
             return matches  # a page with no items
         best = {m.key: m for m in matches}
@@ -397,10 +389,7 @@ class Engine:
                 if m.key in best and best[m.key].score >= m.score:
                     continue
                 rx, ry, rw, rh = m.region if m.region is not None else (0, 0, w, h)
-                score, verdict = m.score, m.verdict
-                if m.key in held and verdict == "match":
-                    score, verdict = scoring.cap_below_match(score), "review"
-                best[m.key] = Match(m.key, score, verdict, "partial", (x + rx, y + ry, rw, rh))
+                best[m.key] = Match(m.key, m.score, m.verdict, "partial", (x + rx, y + ry, rw, rh))
         return sorted(best.values(), key=lambda m: (-m.score, m.key))
 
     def search_batch(self, fps: Iterable[Fingerprint], limit: int = 10) -> list[list[Match]]:
@@ -439,7 +428,7 @@ class Engine:
                 if view >= work.whole_views:
                     ev.region = d if ev.region is None else min(ev.region, d)
                 elif ev.near is None or d < ev.near:
-                    ev.near, ev.near_panel, ev.near_turn = d, panel, row % 8
+                    ev.near, ev.near_panel = d, panel
 
     def _partial(
         self,
@@ -655,10 +644,6 @@ class Engine:
 
 
 _EMBEDDING_SLICE = 1 << 16
-
-
-def _matched(matches: list[Match]) -> set[int]:
-    return {m.key for m in matches if m.verdict == "match"}
 
 
 def _embedding_index(works: dict[int, IndexedWork]) -> EmbeddingIndex:

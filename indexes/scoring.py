@@ -184,14 +184,6 @@ def exclusive_score(edge_correlation: float) -> float:
 LEARNED_SIMILARITY = 0.5
 LEARNED_MARGIN = 0.17
 LEARNED_INLIERS = 5
-# A `match` of a whole copy scoring under DISPUTED_BELOW stays at `review` when the copy
-# descriptor of the query, seen as the evidence placed it, is under DISPUTED_COSINE from the
-# work's and some background picture is DISPUTED_MARGIN nearer (``verdicts._descriptor_disputes``).
-# Replays of seeds 0, 2 and 3: 1-3 true copies held per seed, 1-2 genuinely different
-# distractors; the unseen edits: 18 (fortieth session).
-DISPUTED_BELOW = 0.90
-DISPUTED_COSINE = 0.60
-DISPUTED_MARGIN = 0.25
 
 
 def learned_score(cosine: float) -> float:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from indexes import alignment, appearance, copy_embedding, embedding_index, geometry, global_hashes, scoring
+from indexes import appearance, geometry, global_hashes, scoring
 from indexes.content_box import background_to_white, content_box
 from indexes.fingerprinting import Fingerprint
 from indexes.global_hashes import PHASH_BYTES
@@ -37,7 +37,6 @@ class Evidence:
 
     near: int | None = None  # best whole-image PDQ distance
     near_panel: tuple[int, int, int, int] | None = None  # the query panel it was found in, if one
-    near_turn: int = 0  # which of the query's 8 dihedral PDQ variants it was (``pdq.dihedral_rgb``)
     region: int | None = None  # best sub-region PDQ distance (the query is a crop)
     placement: geometry.Placement | None = None
     mirrored: bool = False
@@ -182,75 +181,6 @@ def _match(
             score, kind, region = whole_image, "near", (0, 0, fp.size[0], fp.size[1])
     score = scoring.published(score)
     return Match(key, score, scoring.verdict(score) or "", kind, region)
-
-
-def second_opinion(
-    fp: Fingerprint, matches: list[Match], evidence: Mapping[int, Evidence], works: Mapping[int, IndexedWork]
-) -> list[Match]:
-    """``matches`` (best first) with each weak `match` the copy descriptor disputes
-    (``_descriptor_disputes``) held at `review`. Asked once the cascade has ended, so a held
-    match does not send the search on to weaker evidence for other works."""
-    held = [
-        Match(m.key, scoring.cap_below_match(m.score), "review", m.kind, m.region)
-        if m.verdict == "match"
-        and m.key in evidence
-        and _descriptor_disputes(fp, works[m.key], evidence[m.key], m)
-        else m
-        for m in matches
-    ]
-    return sorted(held, key=lambda m: (-m.score, m.key))
-
-
-def _descriptor_disputes(fp: Fingerprint, work: IndexedWork, ev: Evidence, match: Match) -> bool:
-    """Whether a weak `match` that shows the whole work is one the copy descriptor finds unlike
-    it, the query seen as the evidence placed it on the work, and nearer some unrelated picture.
-    ORB placements backed by edges and whole-image hashes find art sharing a template alike (two
-    road signs, two jigsaw pieces of one set); the descriptor, trained to tell such pictures
-    apart, does not (BENCHMARKS.md, fortieth session). A crop is left alone: the rest of the
-    work would be blank, which the descriptor does not ignore."""
-    if match.kind == "exact" or match.score >= scoring.DISPUTED_BELOW:
-        return False
-    if fp.thumbnail is None or not work.embedding.any():
-        return False
-    view = _whole_work_in_query(fp, fp.thumbnail, work, ev)
-    if view is None:
-        return False
-    query = copy_embedding.embed(view)
-    cosine = copy_embedding.cosine(query, work.embedding)
-    if cosine >= scoring.DISPUTED_COSINE:
-        return False
-    # Only when some unrelated picture is clearly nearer: the network also loses its way on
-    # edits it was not trained with (stripes, emoji), and then nothing is near (unseen edits).
-    _keys, unrelated = embedding_index.background().nearest(query, 1)
-    return bool(len(unrelated)) and float(unrelated[0]) - cosine >= scoring.DISPUTED_MARGIN
-
-
-def _whole_work_in_query(
-    fp: Fingerprint, thumbnail: np.ndarray, work: IndexedWork, ev: Evidence
-) -> np.ndarray | None:
-    """The query's ``thumbnail`` in the work's frame: warped by the placement that found the work,
-    else turned as its whole-image hash found it; None when neither did, or when the placement
-    leaves part of the work outside the query."""
-    placements = ((ev.placement, ev.mirrored), (ev.exclusive, False), (ev.learned_placement, False))
-    for placement, mirrored in placements:
-        if placement is None:
-            continue
-        _box, visible = geometry.project_box(placement.matrix, work.working_size, fp.working_size)
-        if visible < _WHOLE_SHARE:
-            return None
-        return alignment.placed_view(
-            thumbnail, fp.working_size, placement, work.working_size, mirrored=mirrored
-        )
-    if ev.near is None or ev.near_panel is not None:
-        return None
-    mirrored, quarter_turns = _TURNS[ev.near_turn]
-    return np.rot90(thumbnail[:, ::-1] if mirrored else thumbnail, quarter_turns)
-
-
-# How each of PDQ's 8 dihedral variants (``pdq.dihedral_rgb``'s order) is made from an image:
-# (mirrored left to right first, then numpy's quarter turns). A variant that found the work is
-# the query so turned.
-_TURNS = ((False, 0), (False, 1), (False, 2), (False, 3), (True, 2), (True, 0), (True, 1), (True, 3))
 
 
 def _region(

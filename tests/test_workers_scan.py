@@ -393,7 +393,9 @@ def test_kill_9_then_resume_gives_identical_findings(world: World, tmp_path: Pat
 
 def test_ctrl_c_leaves_the_scan_resumable_and_says_so(world: World, tmp_path: Path) -> None:
     """Ctrl-C listed the scan as failed ("KeyboardInterrupt: ") and said only "interrupted"."""
-    feed, ref_out, out, _, proc = _scan_beside_a_reference(world, tmp_path, "interrupted", repeat=4)
+    # Eight copies of the listings: with four (100 lines, 25 distinct pictures, repeats analysed
+    # once), a full-suite run once finished the other 90 between the 10th and the signal (exit 0).
+    feed, ref_out, out, _, proc = _scan_beside_a_reference(world, tmp_path, "interrupted", repeat=8)
     try:
         _wait_for_progress(world.data, feed, at_least=10, proc=proc)
         os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C sends: the whole group
