@@ -353,12 +353,18 @@ def test_a_sent_index_is_written_once_per_version_and_day_old_copies_go(
 
 
 def _scan_beside_a_reference(
-    world: World, tmp_path: Path, name: str, *, repeat: int
+    world: World, tmp_path: Path, name: str, *, repeat: int, distinct_tail: int = 0
 ) -> tuple[Path, Path, Path, int, subprocess.Popen[str]]:
     """A reference run's findings, then the same listings' scan started in its own process group
     (a signal to the group reaches the pool workers too): (feed, reference findings, findings,
-    listings, process)."""
+    listings, process). ``distinct_tail`` more listings of unrelated art, each its own picture,
+    end the feed: repeats are analysed once, so without them the scan's last ~90% is a burst."""
     many = listings(world, repeat=repeat)
+    for seed in range(2000, 2000 + distinct_tail):
+        image = world.feed_dir / f"tail{seed}.png"
+        if not image.exists():
+            image.write_bytes(encode(artwork(seed)))
+        many.append({"listing_id": f"tail{seed}", "platform": "kiosk", "image": image.name})
     reference_feed = write_feed(world.feed_dir / f"{name}-ref.jsonl", many)
     feed = write_feed(world.feed_dir / f"{name}.jsonl", many)
     ref_out, out = tmp_path / "ref.jsonl", tmp_path / "resumed.jsonl"
@@ -393,16 +399,19 @@ def test_kill_9_then_resume_gives_identical_findings(world: World, tmp_path: Pat
 
 def test_ctrl_c_leaves_the_scan_resumable_and_says_so(world: World, tmp_path: Path) -> None:
     """Ctrl-C listed the scan as failed ("KeyboardInterrupt: ") and said only "interrupted"."""
-    # Eight copies of the listings: with four (100 lines, 25 distinct pictures, repeats analysed
-    # once), a full-suite run once finished the other 90 between the 10th and the signal (exit 0).
-    feed, ref_out, out, _, proc = _scan_beside_a_reference(world, tmp_path, "interrupted", repeat=8)
+    # With only repeats after the 25 distinct pictures, full-suite runs twice finished the scan
+    # between its 10th finding and the signal (exit 0): 60 distinct pictures now end the feed.
+    feed, ref_out, out, n, proc = _scan_beside_a_reference(
+        world, tmp_path, "interrupted", repeat=4, distinct_tail=60
+    )
     try:
-        _wait_for_progress(world.data, feed, at_least=10, proc=proc)
+        done = _wait_for_progress(world.data, feed, at_least=10, proc=proc)
         os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C sends: the whole group
         _, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
+    assert done < n, "the scan had finished before the signal"
     assert proc.returncode == 1
     assert "rights: error: interrupted; the same command resumes the scan" in err.splitlines()
     with sqlite3.connect(world.data / "rights.sqlite3") as conn:
