@@ -2,7 +2,8 @@
 
 The int8 descriptors are stored as they are (``QT_8bit_direct_signed``: 128 bytes a work, no
 training), so FAISS's inner products are the exact integer dot products. Flat: a search scans every
-work, ~1.2 ms per 100k works on one core, and runs only for queries nothing else matched."""
+work (0.69 ms at 100k works and 6.1 ms at a million on one core, ``benchmarks.scale``), and runs only
+for queries nothing else matched."""
 
 from __future__ import annotations
 
