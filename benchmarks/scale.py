@@ -47,6 +47,7 @@ from tqdm import tqdm
 from benchmarks.corpus import Work, build_corpus
 from benchmarks.queries import build_queries
 from indexes import Engine, Fingerprint, copy_embedding, fingerprint
+from indexes import engine as engine_module
 from indexes.local_features import LocalFeatures
 
 _FLIP = {"pool": 0.05, "copies": 0.35}
@@ -96,6 +97,10 @@ class _Nudges:
         moved *= 127.0 / np.linalg.norm(moved)
         return np.clip(np.rint(moved), -127, 127).astype(np.int8)
 
+    def views(self, views: np.ndarray) -> np.ndarray:
+        """Each crop descriptor of a work moved as ``__call__`` moves one."""
+        return np.stack([self(v) for v in views]) if len(views) else views
+
 
 def _filler(
     sources: list[Fingerprint], count: int, first_key: int, share: float, features: int | None = None
@@ -124,6 +129,7 @@ def _filler(
                 edge_density=base.edge_density,
                 appearance=base.appearance,
                 embedding=nudge(base.embedding),
+                views=nudge.views(base.views),
             ),
         )
 
@@ -248,10 +254,11 @@ def serve(index_dir: Path, probe_file: Path, threads: int, exclusive: bool = Tru
         engine._local.search(fp.local.descriptors, 3)
         orb_ms.append((time.perf_counter() - t) * 1000)
         scanned.append(engine._local.probed_codes(fp.local.descriptors))
-        if fp.thumbnail is not None:  # the copy descriptor's flat scan over every work
+        if fp.thumbnail is not None:  # the copy descriptor's flat scan, then the crops compared
             query = copy_embedding.embed(fp.thumbnail)
             t = time.perf_counter()
-            engine._embeddings.nearest(query, 2)
+            keys, sims = engine._embeddings.nearest(query, engine_module._VIEW_CANDIDATES)
+            engine._nearest_by_views(query, keys, sims, 0.0)
             learned_ms.append((time.perf_counter() - t) * 1000)
     return {
         "load_s": round(load_s, 1),
@@ -273,7 +280,7 @@ def table(rows: list[dict]) -> str:
         "| works | features per work | descriptors | index | build s | search p50 ms | search p99 ms "
         "| recall@match | index MiB (loaded) | serving peak RSS MiB | build peak RSS MiB | load s "
         "| PDQ stage p50 ms | ORB FAISS p50 ms | codes in probed lists per descriptor "
-        "| copy descriptors | their scan p50 ms |"
+        "| copy descriptors | their scan and crops p50 ms |"
     )
     lines = [head, "|" + "---|" * 17]
     for r in rows:

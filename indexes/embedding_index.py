@@ -13,12 +13,14 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from indexes.copy_embedding import DIMENSIONS
+from indexes.copy_embedding import DIMENSIONS, VIEWS
 
 # Descriptors of the network's training pictures (none a benchmark work), shipped with it: a
 # query's similarity to them is what an unrelated picture reaches, whatever the registry's size.
 # With only a handful of works registered, "clearly nearer than the next work" alone meant little.
 BACKGROUND = Path(__file__).with_name("copy_embedding_background.npy")
+# The same pictures' crop descriptors (``copy_embedding.embed_views``; ``training.background_views``).
+BACKGROUND_VIEWS = Path(__file__).with_name("copy_embedding_background_views.npy")
 
 # A quantised unit vector's squared norm, to turn dot products into cosines (within ~1 %).
 _UNIT = 127.0 * 127.0
@@ -71,3 +73,25 @@ def background() -> EmbeddingIndex:
     index = EmbeddingIndex()
     index.add(np.arange(len(embeddings), dtype=np.int64), embeddings)
     return index
+
+
+def cosines(query: np.ndarray, descriptors: np.ndarray) -> np.ndarray:
+    """Cosines of the int8 ``query`` with each int8 row of ``descriptors`` (..., ``DIMENSIONS``),
+    scaled as ``EmbeddingIndex.nearest`` scales them."""
+    q = query.astype(np.float32)
+    norm = max(float(np.linalg.norm(q)), 1e-6)
+    return np.asarray(descriptors, np.float32) @ q / (norm * np.sqrt(_UNIT))
+
+
+@functools.cache
+def _background_views() -> np.ndarray:
+    views = np.load(BACKGROUND_VIEWS)
+    if views.ndim != 3 or views.shape[1:] != (VIEWS, DIMENSIONS) or views.dtype != np.int8:
+        shape = f"{views.dtype} {views.shape}"
+        raise ValueError(f"{BACKGROUND_VIEWS.name} holds {shape}, not int8 (n, {VIEWS}, {DIMENSIONS})")
+    return views.reshape(-1, DIMENSIONS)
+
+
+def background_view_similarity(query: np.ndarray) -> float:
+    """The highest cosine of ``query`` with a crop of a background picture."""
+    return float(cosines(query, _background_views()).max())

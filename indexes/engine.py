@@ -73,6 +73,9 @@ from indexes.verdicts import Evidence, Match
 PDQ_CANDIDATE_DISTANCE = 63
 # ORB Hamming distance for a putative correspondence (of 256 bits).
 DESCRIPTOR_DISTANCE = 64
+# Works, nearest by their whole views, whose crop descriptors ``Engine._learned`` compares: the
+# nearest by any view was among the first three in replays, the next among the first 170.
+_VIEW_CANDIDATES = 64
 RATIO = 0.85
 # Neighbours fetched per query descriptor, works verified per query, votes needed to verify.
 _NEIGHBOURS = 3
@@ -541,31 +544,61 @@ class Engine:
         """When nothing reached `match`: the work whose copy descriptor is nearest the query's, kept
         when it is clearly nearer than both the next work and the nearest background picture, and
         the query places on that work alone with a few ORB inliers (the descriptor alone named one
-        random line drawing for another: the network finds all thin black lines alike). Not for a
-        picture cut from a page (``page_items``, ``salient_region``): a patch of a photo named a
-        neighbouring tile of the same photo, and the thresholds were chosen on whole queries.
-        Returns whether a work was kept."""
+        random line drawing for another: the network finds all thin black lines alike). The
+        nearest is taken twice: by the works' whole views, then by the nearest of each
+        work's whole view and crops (``copy_embedding.embed_views``), among the works nearest by
+        the whole view; a cropped copy is nearer the crop it shows. Not for a picture cut from a
+        page (``page_items``, ``salient_region``): a patch of a photo named a neighbouring tile of
+        the same photo, and the thresholds were chosen on whole queries. Returns whether a work
+        was kept."""
         if fp.thumbnail is None or fp.page_item or len(fp.local) < 4 or not len(self._embeddings):
             return False
         query = copy_embedding.embed(fp.thumbnail)
-        keys, sims = self._embeddings.nearest(query, 2)
-        if not len(keys) or sims[0] < scoring.LEARNED_SIMILARITY:
+        keys, sims = self._embeddings.nearest(query, _VIEW_CANDIDATES)
+        if not len(keys):
             return False
         _, unrelated = embedding_index.background().nearest(query, 1)
-        rival = max(float(sims[1]) if len(sims) > 1 else 0.0, float(unrelated[0]))
-        work = self._works.get(int(keys[0]))
-        if sims[0] - rival < scoring.LEARNED_MARGIN or work is None or not len(work.descriptors):
-            return False
-        descriptors = fp.local.descriptors
-        rows, feats = work_matching.correspondences(descriptors, work.descriptors, DESCRIPTOR_DISTANCE)
-        if len(rows) < scoring.LEARNED_INLIERS:
-            return False
-        placement = geometry.verify(work.points[feats], fp.local.points[rows], work.working_size)
-        if placement is None or placement.inliers < scoring.LEARNED_INLIERS:
-            return False
-        ev = evidence.setdefault(int(keys[0]), Evidence())
-        ev.learned, ev.learned_placement = float(sims[0]), placement
-        return True
+        candidates = []
+        whole = _clearly_nearest(keys, sims, float(unrelated[0]), scoring.LEARNED_MARGIN)
+        if whole is not None:
+            candidates.append(whole)
+        viewed = self._nearest_by_views(query, keys, sims, float(unrelated[0]))
+        if viewed is not None and (whole is None or viewed[0] != whole[0]):
+            candidates.append(viewed)
+        for key, similarity in candidates:
+            work = self._works.get(key)
+            if work is None or not len(work.descriptors):
+                continue
+            descriptors = fp.local.descriptors
+            rows, feats = work_matching.correspondences(descriptors, work.descriptors, DESCRIPTOR_DISTANCE)
+            if len(rows) < scoring.LEARNED_INLIERS:
+                continue
+            placement = geometry.verify(work.points[feats], fp.local.points[rows], work.working_size)
+            if placement is None or placement.inliers < scoring.LEARNED_INLIERS:
+                continue
+            ev = evidence.setdefault(key, Evidence())
+            ev.learned, ev.learned_placement = similarity, placement
+            return True
+        return False
+
+    def _nearest_by_views(
+        self, query: np.ndarray, keys: np.ndarray, sims: np.ndarray, unrelated: float
+    ) -> tuple[int, float] | None:
+        """``_clearly_nearest`` over ``keys`` with each work's nearest view, whole or cropped,
+        against the background pictures' crops too; None when no work has crop descriptors."""
+        best = sims.astype(np.float32)
+        seen = False
+        for i, key in enumerate(keys.tolist()):
+            work = self._works.get(key)
+            views = copy_embedding.NO_VIEWS if work is None else work.views
+            if len(views):
+                seen = True
+                best[i] = max(best[i], float(embedding_index.cosines(query, views).max()))
+        if not seen:
+            return None
+        order = np.argsort(-best, kind="stable")
+        rival = max(unrelated, embedding_index.background_view_similarity(query))
+        return _clearly_nearest(keys[order], best[order], rival, scoring.LEARNED_VIEW_MARGIN)
 
     def _loose(
         self, local: LocalFeatures, ids: np.ndarray, close: np.ndarray, evidence: dict[int, Evidence]
@@ -644,6 +677,17 @@ class Engine:
 
 
 _EMBEDDING_SLICE = 1 << 16
+
+
+def _clearly_nearest(
+    keys: np.ndarray, sims: np.ndarray, unrelated: float, margin: float
+) -> tuple[int, float] | None:
+    """The first of ``keys`` (sorted by ``sims``, best first) when its cosine is at least
+    ``LEARNED_SIMILARITY`` and ``margin`` above both the next work's and ``unrelated``."""
+    if not len(keys) or sims[0] < scoring.LEARNED_SIMILARITY:
+        return None
+    rival = max(float(sims[1]) if len(sims) > 1 else 0.0, unrelated)
+    return (int(keys[0]), float(sims[0])) if sims[0] - rival >= margin else None
 
 
 def _embedding_index(works: dict[int, IndexedWork]) -> EmbeddingIndex:

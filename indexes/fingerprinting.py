@@ -67,10 +67,11 @@ MIRROR_SHARE = 0.4
 # upgrade would compute differently (``rights refingerprint``). 1: before the appearance signature;
 # 2: with it; 3: FAST threshold scaled to the upscale factor; 4: grey and RGB PNGs transparent by a
 # key colour (tRNS) decoded with their transparency, and works of flat bands refused (only those
-# change); 5: works carry the learned copy descriptor (``indexes.copy_embedding``). Bump it with any
+# change); 5: works carry the learned copy descriptor (``indexes.copy_embedding``); 6: and the
+# descriptors of five crops of the work (``copy_embedding.embed_views``). Bump it with any
 # change that alters the fingerprint of an image. Stored from 3 on; older ones are told apart by
 # their fields.
-METHOD = 5
+METHOD = 6
 _FIRST_STORED_METHOD = 3
 _MAGIC = b"RFP1"
 _NO_REGIONS = np.zeros((0, global_hashes.PDQ_BYTES), np.uint8)
@@ -97,6 +98,9 @@ class Fingerprint:
     # ``indexes.copy_embedding`` descriptor, (128,) int8: registered works only (a query's is made
     # from its thumbnail when a search needs it); empty in fingerprints made before it existed.
     embedding: np.ndarray = field(default_factory=lambda: copy_embedding.EMPTY)
+    # ``copy_embedding.embed_views``: (``VIEWS``, 128) int8 descriptors of crops of a registered
+    # work; (0, 128) for queries and fingerprints made before them.
+    views: np.ndarray = field(default_factory=lambda: copy_embedding.NO_VIEWS)
     # The 256 px RGB the hashes came from, so a search can re-hash the region where a work
     # was placed (``indexes.alignment``). Fresh fingerprints only: not serialised, not compared.
     thumbnail: np.ndarray | None = field(default=None, repr=False, compare=False)
@@ -170,6 +174,8 @@ class Fingerprint:
             header["appearance"] = len(self.appearance)
         if len(self.embedding):
             header["embedding"] = len(self.embedding)  # likewise
+        if len(self.views):
+            header["views"] = len(self.views)  # likewise
         if self.method >= _FIRST_STORED_METHOD:
             header["method"] = self.method  # older fingerprints keep their bytes and digest
         if len(self.phash) != global_hashes.PHASH_BYTES:
@@ -189,6 +195,7 @@ class Fingerprint:
             self.mirrored.descriptors,
             self.appearance,
             self.embedding,
+            self.views,
         ):
             buf.write(np.ascontiguousarray(arr).tobytes())
         return buf.getvalue()
@@ -218,6 +225,7 @@ class Fingerprint:
         md = reader.take(np.uint8, (h["mirrored"], local_features.DESCRIPTOR_BYTES))
         sig = reader.take(np.int8, (h.get("appearance", 0),))
         embedding = reader.take(np.int8, (h.get("embedding", 0),))
+        views = reader.take(np.int8, (h.get("views", 0), copy_embedding.DIMENSIONS))
         if reader.offset != len(data):
             raise ValueError("serialised fingerprint has trailing bytes")
         return cls(
@@ -234,6 +242,7 @@ class Fingerprint:
             low_information_reason=h["low"],
             appearance=sig,
             embedding=embedding,
+            views=views,
             method=int(h.get("method", 2 if len(sig) else 1)),
             panels=tuple((int(x), int(y), int(w), int(w_h)) for x, y, w, w_h in h.get("panels", [])),
         )
@@ -397,6 +406,7 @@ def _fingerprint_decoded(
         low_information_reason=reason,
         appearance=appearance_signature(small),
         embedding=copy_embedding.embed(small) if role == "reference" else copy_embedding.EMPTY,
+        views=copy_embedding.embed_views(small) if role == "reference" else copy_embedding.NO_VIEWS,
         thumbnail=small,
         panels=tuple(panel_boxes),
         page_item=role == "query" and not whole_page,

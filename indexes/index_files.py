@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from indexes import appearance
+from indexes import appearance, copy_embedding
 from indexes.binary_index import BinaryIndex
 from indexes.global_hashes import PDQ_BYTES, PHASH_BYTES
 from indexes.indexed_work import (
@@ -39,18 +39,19 @@ from indexes.indexed_work import (
 from indexes.local_features import DESCRIPTOR_BYTES
 
 MANIFEST = "manifest.json"
-FORMAT = 9
+FORMAT = 10
 # 3 stored keypoints as float32; 3 and 4 had no appearance; 3-5 no pHash; 3-6 no per-work
 # descriptors (their works search as before, without pHash corroboration or exclusive
 # placements, until the index is rebuilt); 7 kept them in the works file, read into memory; 3-8
-# have no copy descriptors (neither had the fingerprints then: ``rights refingerprint`` adds them).
-READABLE_FORMATS = (3, 4, 5, 6, 7, 8, 9)
+# have no copy descriptors (neither had the fingerprints then: ``rights refingerprint`` adds them);
+# 3-9 no descriptors of the works' crops (likewise).
+READABLE_FORMATS = (3, 4, 5, 6, 7, 8, 9, 10)
 # The first format that keeps everything a work needs; older ones load as ``older_format``.
 _COMPLETE_FORMAT = 7
 # Files ``write`` puts under a generation id (and a manifest it wrote but never switched to).
 _GENERATION_FILE = re.compile(
     r"(?:(?:pdq|local)(?:-delta)?\.[0-9a-f]{12}\.faissb|works\.[0-9a-f]{12}\.npz"
-    r"|descriptors\.[0-9a-f]{12}\.npy"
+    r"|(?:descriptors|views)\.[0-9a-f]{12}\.npy"
     r"|manifest\.[0-9a-f]{12}\.tmp)"
 )
 
@@ -122,6 +123,9 @@ def _write_generation(
     if described:
         names["descriptors"] = f"descriptors.{gen}.npy"
         _write_descriptors(directory / names["descriptors"], works)
+    if any(w.arrays.views is not None for w in works.values()):
+        names["views"] = f"views.{gen}.npy"
+        _write_views(directory / names["views"], works)
     for name in names.values():
         _fsync(directory / name)
     manifest = {
@@ -165,7 +169,8 @@ def read(
         directory / files["local"], DESCRIPTOR_BYTES, delta_path=delta("local"), flat_limit=flat_limit
     )
     mapped = directory / files["descriptors"] if "descriptors" in files else None
-    works, described = _read_works(directory / files["works"], size_of, descriptors, mapped)
+    views = directory / files["views"] if "views" in files else None
+    works, described = _read_works(directory / files["works"], size_of, descriptors, mapped, views)
     if "works" in manifest and manifest["works"] != len(works):
         raise ValueError(f"the manifest counts {manifest['works']} works, the files hold {len(works)}")
     return Stored(
@@ -223,14 +228,29 @@ def _write_descriptors(path: Path, by_key: dict[int, IndexedWork]) -> None:
             fh.write(np.ascontiguousarray(work.descriptors, dtype=np.uint8).data)
 
 
+def _write_views(path: Path, by_key: dict[int, IndexedWork]) -> None:
+    """Every work's crop descriptors in ``_write_works``'s order, zeros for a work without them,
+    written a work at a time like ``_write_descriptors``."""
+    shape = (len(by_key), copy_embedding.VIEWS, copy_embedding.DIMENSIONS)
+    header = {"descr": np.dtype(np.int8).str, "fortran_order": False, "shape": shape}
+    zeros = np.zeros(shape[1:], np.int8)
+    with open(path, "wb") as fh:
+        np.lib.format.write_array_header_1_0(fh, header)
+        for work in by_key.values():
+            views = work.views
+            fh.write(np.ascontiguousarray(views if len(views) else zeros, dtype=np.int8).data)
+
+
 def _read_works(
     path: Path,
     size_of: Callable[[tuple[int, int]], tuple[int, int]],
     keep_descriptors: bool,
     mapped: Path | None,
+    mapped_views: Path | None = None,
 ) -> tuple[dict[int, IndexedWork], bool]:
     """The works, and whether the generation had their descriptors (``mapped``: the file that
-    holds them, from format 8; format 7 kept them in the works file)."""
+    holds them, from format 8; format 7 kept them in the works file; ``mapped_views``: the works'
+    crop descriptors, from format 10)."""
     with np.load(path) as z:
         # Read each array once: indexing the NpzFile re-reads the member every time.
         keys, sha, sizes, low = z["keys"], z["sha256"], z["working_size"], z["low"]
@@ -263,6 +283,7 @@ def _read_works(
         np.concatenate([[0], np.cumsum(views.astype(np.int64))]).astype(np.int64),
         summaries,
         descriptors,
+        None if mapped_views is None else _mapped_views(mapped_views, len(keys)),
     )
     works: dict[int, IndexedWork] = {}
     for i, key in enumerate(keys.tolist()):
@@ -270,6 +291,14 @@ def _read_works(
             str(sha[i]), size_of((int(sizes[i][0]), int(sizes[i][1]))), bool(low[i]), arrays, i
         )
     return works, described
+
+
+def _mapped_views(path: Path, works: int) -> np.ndarray:
+    views = np.load(path, mmap_mode="r").view(np.ndarray)
+    if views.shape != (works, copy_embedding.VIEWS, copy_embedding.DIMENSIONS) or views.dtype != np.int8:
+        found = f"{views.dtype} {views.shape}"
+        raise ValueError(f"{path.name} holds {found}, not one row of crop descriptors a work")
+    return views
 
 
 def _crc32(path: Path) -> int:
@@ -281,7 +310,7 @@ def _crc32(path: Path) -> int:
 
 
 _PARTS = frozenset({"pdq", "local", "works"})
-_OPTIONAL_PARTS = frozenset({"pdq_delta", "local_delta", "descriptors"})
+_OPTIONAL_PARTS = frozenset({"pdq_delta", "local_delta", "descriptors", "views"})
 
 
 def _check_manifest(files: dict[str, str], crc32: dict[str, int] | None) -> None:

@@ -110,6 +110,7 @@ def test_unrelated_line_drawings_are_not_named_for_a_lone_registered_one() -> No
         margin = _cosines(query, work.embedding[None, :])[0] - background[0]
         cleared += margin >= scoring.LEARNED_MARGIN
         assert not _matched(engine, drawing), seed
+        assert not engine.search(drawing) or engine.search(drawing)[0].verdict != "match"
     assert cleared >= 10  # the margin alone would have named these
 
 
@@ -118,7 +119,45 @@ def test_a_work_is_turned_away_when_not_clearly_the_nearest(
 ) -> None:
     query = _recoloured_captioned_crop(WORKS[TREE], 60)
     monkeypatch.setattr(scoring, "LEARNED_MARGIN", 1.0)
+    monkeypatch.setattr(scoring, "LEARNED_VIEW_MARGIN", 1.0)
     assert TREE not in _matched(engine, query)
+
+
+def test_a_crop_is_clearly_nearest_the_work_by_its_crops(
+    engine: Engine, references: list[Fingerprint], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The tree's captioned crop is nearer one of the tree's crops than its whole view, and by
+    more than the margin asked of whole views: named even when whole views could not name it."""
+    query = _recoloured_captioned_crop(WORKS[TREE], 60)
+    assert query.thumbnail is not None
+    e = copy_embedding.embed(query.thumbnail)
+    tree = references[TREE]
+    assert tree.views.shape == (copy_embedding.VIEWS, copy_embedding.DIMENSIONS)
+    assert _cosines(e, tree.views).max() > _cosines(e, tree.embedding[None, :])[0] + 0.03  # 0.956, 0.907
+    monkeypatch.setattr(scoring, "LEARNED_MARGIN", 1.0)
+    assert _matched(engine, query) == [TREE]
+    # Only registered works carry crop descriptors; stored with the fingerprint.
+    assert np.array_equal(Fingerprint.from_bytes(tree.to_bytes()).views, tree.views)
+    assert query.views.shape == (0, copy_embedding.DIMENSIONS)
+    assert Fingerprint.from_bytes(query.to_bytes()).views.shape == (0, copy_embedding.DIMENSIONS)
+
+
+def test_works_without_crop_descriptors_are_named_by_whole_views_only(
+    references: list[Fingerprint], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fingerprints from before the crop descriptors (method 5) index and save without them (no
+    views file); ``rights refingerprint`` adds them."""
+    engine = Engine(tmp_path)
+    for key, fp in enumerate(references):
+        engine.add(key, dataclasses.replace(fp, views=copy_embedding.NO_VIEWS, method=5))
+    query = _recoloured_captioned_crop(WORKS[TREE], 60)
+    assert _matched(engine, query) == [TREE]  # by the whole view
+    monkeypatch.setattr(scoring, "LEARNED_MARGIN", 1.0)
+    assert TREE not in _matched(engine, query)
+    engine.save()
+    assert not list(tmp_path.glob("views.*.npy"))
+    assert TREE not in _matched(Engine(tmp_path), query)
+    assert dataclasses.replace(references[TREE], views=copy_embedding.NO_VIEWS, method=5).outdated
 
 
 def test_with_one_work_registered_the_background_is_the_rival(references: list[Fingerprint]) -> None:
@@ -145,6 +184,9 @@ def test_descriptors_survive_save_and_load(engine: Engine, tmp_path: Path) -> No
     engine.save()
     loaded = Engine(tmp_path)
     assert np.array_equal(loaded._works[TREE].embedding, engine._works[TREE].embedding)
+    for key in range(len(WORKS)):
+        assert np.array_equal(loaded._works[key].views, engine._works[key].views)
+    assert loaded._works[TREE].views.shape == (copy_embedding.VIEWS, copy_embedding.DIMENSIONS)
     assert loaded.search(query) == engine.search(query)
     assert TREE in _matched(loaded, query)
 
@@ -172,7 +214,8 @@ def test_works_without_a_descriptor_are_searched_as_before(
     then has nothing to name, and ``rights refingerprint`` adds them."""
     engine = Engine(tmp_path)
     for key, fp in enumerate(references):
-        engine.add(key, dataclasses.replace(fp, embedding=copy_embedding.EMPTY, method=4))
+        none = {"embedding": copy_embedding.EMPTY, "views": copy_embedding.NO_VIEWS}
+        engine.add(key, dataclasses.replace(fp, **none, method=4))
     assert not engine._works[TREE].embedding.any()
     query = _recoloured_captioned_crop(WORKS[TREE], 60)
     assert TREE not in _matched(engine, query)

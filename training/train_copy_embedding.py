@@ -15,8 +15,6 @@ learns to tell apart the clip art of one set, which random batches rarely put si
 from __future__ import annotations
 
 import argparse
-import glob
-import json
 import math
 import os
 import random
@@ -31,26 +29,12 @@ import torch.nn.functional as F
 
 from training import copy_views
 from training.network import CopyNet, Exported, to_tensor
+from training.pictures import BENCHMARK_MANIFESTS, CORPUS, training_pictures
 
-CORPUS = Path(".cache/bench/norm")
-# Every benchmark seed's works and distractors are left out of training.
-BENCHMARK_MANIFESTS = ".cache/bench/corpus/manifest_v4_s*_r2000_d400.json"
 INDEXES = Path(__file__).resolve().parent.parent / "indexes"
 TEMPERATURE = 0.05
 _REFRESH_STEPS = 150
 _GROUP = 8
-
-
-def training_pictures(corpus: Path, manifests: str) -> list[Path]:
-    """Clip art in ``corpus`` that no benchmark manifest registers or queries."""
-    files = sorted(glob.glob(manifests))
-    if not files:
-        raise SystemExit(f"no benchmark manifests match {manifests}: run the benchmark once first")
-    used = set()
-    for name in files:
-        manifest = json.loads(Path(name).read_text())
-        used |= {Path(x["path"]).name for x in manifest["refs"] + manifest["distractors"]}
-    return [p for p in sorted(corpus.glob("clipart*.png")) if p.name not in used]
 
 
 class _Batches(torch.utils.data.IterableDataset):
