@@ -20,7 +20,7 @@ Search is a cascade, cheapest evidence first:
    (``copy_embedding``) against every work's (``embedding_index``); the nearest work, when it is
    clearly nearer than the next work and than any of the network's own training pictures, and a
    few ORB inliers place the query on it (``_learned``): recoloured, captioned crops of flat art
-   that keep too few corners for 3-5.
+   that keep too few corners for 3-5. Then the same with each work's crops described too.
 Evidence for the same work is combined into one calibrated score (``verdicts``, ``scoring``); a
 candidate that reached `review` is then compared whole with the work (``appearance``), which lifts
 heavily downscaled, blurred or re-encoded whole copies to `match`. Last, a match lying inside a
