@@ -85,11 +85,12 @@ def cosines(query: np.ndarray, descriptors: np.ndarray) -> np.ndarray:
 
 @functools.cache
 def _background_views() -> np.ndarray:
+    """As float32 (3 MB), converted once rather than at every search."""
     views = np.load(BACKGROUND_VIEWS)
     if views.ndim != 3 or views.shape[1:] != (VIEWS, DIMENSIONS) or views.dtype != np.int8:
         shape = f"{views.dtype} {views.shape}"
         raise ValueError(f"{BACKGROUND_VIEWS.name} holds {shape}, not int8 (n, {VIEWS}, {DIMENSIONS})")
-    return views.reshape(-1, DIMENSIONS)
+    return views.reshape(-1, DIMENSIONS).astype(np.float32)
 
 
 def background_view_similarity(query: np.ndarray) -> float:

@@ -587,15 +587,17 @@ class Engine:
         """``_clearly_nearest`` over ``keys`` with each work's nearest view, whole or cropped,
         against the background pictures' crops too; None when no work has crop descriptors."""
         best = sims.astype(np.float32)
-        seen = False
+        rows, stacked = [], []
         for i, key in enumerate(keys.tolist()):
             work = self._works.get(key)
             views = copy_embedding.NO_VIEWS if work is None else work.views
             if len(views):
-                seen = True
-                best[i] = max(best[i], float(embedding_index.cosines(query, views).max()))
-        if not seen:
+                rows.append(i)
+                stacked.append(views)
+        if not rows:
             return None
+        nearest_view = embedding_index.cosines(query, np.stack(stacked)).max(axis=1)
+        best[rows] = np.maximum(best[rows], nearest_view)
         order = np.argsort(-best, kind="stable")
         rival = max(unrelated, embedding_index.background_view_similarity(query))
         return _clearly_nearest(keys[order], best[order], rival, scoring.LEARNED_VIEW_MARGIN)

@@ -386,6 +386,12 @@ def _fingerprint_decoded(
             gray, budget, mirror_budget=round(budget * MIRROR_SHARE), upscale=upscale
         )
     edges = quality.edge_density(cv2.cvtColor(edge_source, cv2.COLOR_RGB2GRAY))
+    # Registered works only: a query's is made from its thumbnail when a search needs it.
+    described = (
+        copy_embedding.embed_work(small)
+        if role == "reference"
+        else (copy_embedding.EMPTY, copy_embedding.NO_VIEWS)
+    )
     # Registration only: a work refused for it gets a reason instead of a receipt that protects
     # nothing; a query keeps whatever its hashes can still find.
     unusable = (lambda: global_hashes.whole_hash_unusable(small, pdq[0])) if role == "reference" else None
@@ -405,8 +411,8 @@ def _fingerprint_decoded(
         edge_density=edges,
         low_information_reason=reason,
         appearance=appearance_signature(small),
-        embedding=copy_embedding.embed(small) if role == "reference" else copy_embedding.EMPTY,
-        views=copy_embedding.embed_views(small) if role == "reference" else copy_embedding.NO_VIEWS,
+        embedding=described[0],
+        views=described[1],
         thumbnail=small,
         panels=tuple(panel_boxes),
         page_item=role == "query" and not whole_page,
