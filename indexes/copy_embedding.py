@@ -43,11 +43,14 @@ _FACTOR = 4 / 255
 
 
 class _Network:
-    """One loaded network; a cv2.dnn.Net holds its input between calls, so one caller at a time."""
+    """Loaded networks lent one caller at a time (a cv2.dnn.Net holds its input between calls),
+    another loaded when every one is busy: one shared under a lock made concurrent registrations
+    in a server's threads queue for it (six pictures a work)."""
 
     def __init__(self, path: Path) -> None:
-        self.net = cv2.dnn.readNetFromONNX(str(path))
+        self.path = path
         self.lock = threading.Lock()
+        self.idle = [cv2.dnn.readNetFromONNX(str(path))]
 
     def __call__(self, rgbs: list[np.ndarray]) -> np.ndarray:
         """(len(rgbs), ``DIMENSIONS``) unit descriptors, in one forward pass."""
@@ -57,8 +60,15 @@ class _Network:
         ]
         blob = cv2.dnn.blobFromImages(small, _FACTOR, mean=(_MEAN, _MEAN, _MEAN))
         with self.lock:
-            self.net.setInput(blob)
-            out = self.net.forward()
+            net = self.idle.pop() if self.idle else None
+        if net is None:
+            net = cv2.dnn.readNetFromONNX(str(self.path))
+        try:
+            net.setInput(blob)
+            out = net.forward()
+        finally:
+            with self.lock:
+                self.idle.append(net)
         e = np.asarray(out, np.float32).reshape(len(rgbs), -1)
         if e.shape[1] != DIMENSIONS:
             raise ValueError(f"{MODEL.name} gives {e.shape[1]}-d descriptors, not {DIMENSIONS}-d")
