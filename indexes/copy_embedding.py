@@ -43,14 +43,11 @@ _FACTOR = 4 / 255
 
 
 class _Network:
-    """Loaded networks lent one caller at a time (a cv2.dnn.Net holds its input between calls),
-    another loaded when every one is busy: one shared under a lock made concurrent registrations
-    in a server's threads queue for it (six pictures a work)."""
+    """One loaded network; a cv2.dnn.Net holds its input between calls, so one caller at a time."""
 
     def __init__(self, path: Path) -> None:
-        self.path = path
+        self.net = cv2.dnn.readNetFromONNX(str(path))
         self.lock = threading.Lock()
-        self.idle = [cv2.dnn.readNetFromONNX(str(path))]
 
     def __call__(self, rgbs: list[np.ndarray]) -> np.ndarray:
         """(len(rgbs), ``DIMENSIONS``) unit descriptors, in one forward pass."""
@@ -60,15 +57,8 @@ class _Network:
         ]
         blob = cv2.dnn.blobFromImages(small, _FACTOR, mean=(_MEAN, _MEAN, _MEAN))
         with self.lock:
-            net = self.idle.pop() if self.idle else None
-        if net is None:
-            net = cv2.dnn.readNetFromONNX(str(self.path))
-        try:
-            net.setInput(blob)
-            out = net.forward()
-        finally:
-            with self.lock:
-                self.idle.append(net)
+            self.net.setInput(blob)
+            out = self.net.forward()
         e = np.asarray(out, np.float32).reshape(len(rgbs), -1)
         if e.shape[1] != DIMENSIONS:
             raise ValueError(f"{MODEL.name} gives {e.shape[1]}-d descriptors, not {DIMENSIONS}-d")
