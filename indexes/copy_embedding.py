@@ -76,21 +76,17 @@ def embed(rgb: np.ndarray) -> np.ndarray:
 
 
 def crops(rgb: np.ndarray) -> list[np.ndarray]:
-    """The ``VIEWS`` crops of ``rgb`` that ``embed_views`` describes: four corners, then the centre."""
+    """The ``VIEWS`` crops of ``rgb`` that ``embed_work`` describes: four corners, then the centre."""
     h, w = rgb.shape[:2]
     ch, cw = max(8, round(h * CROP_SIDE)), max(8, round(w * CROP_SIDE))
     corners = ((0, 0), (0, w - cw), (h - ch, 0), (h - ch, w - cw), ((h - ch) // 2, (w - cw) // 2))
     return [rgb[max(0, y) : max(0, y) + ch, max(0, x) : max(0, x) + cw] for y, x in corners]
 
 
-def embed_views(rgb: np.ndarray) -> np.ndarray:
-    """(``VIEWS``, ``DIMENSIONS``) int8 descriptors of ``crops(rgb)``, in one forward pass."""
-    return _quantised(_network()(crops(rgb)))
-
-
 def embed_work(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """A registered work's ``embed(rgb)`` and ``embed_views(rgb)`` in one forward pass of six
-    pictures (the same descriptors; a pass of one then one of five cost more than this)."""
+    """A registered work's ``embed(rgb)`` and the (``VIEWS``, ``DIMENSIONS``) int8 descriptors of
+    ``crops(rgb)``, in one forward pass of six pictures (the same descriptors as one at a time; a
+    pass of one then one of five cost more than this)."""
     e = _quantised(_network()([rgb, *crops(rgb)]))
     return e[0], e[1:]
 

@@ -19,7 +19,7 @@ from indexes.copy_embedding import DIMENSIONS, VIEWS
 # query's similarity to them is what an unrelated picture reaches, whatever the registry's size.
 # With only a handful of works registered, "clearly nearer than the next work" alone meant little.
 BACKGROUND = Path(__file__).with_name("copy_embedding_background.npy")
-# The same pictures' crop descriptors (``copy_embedding.embed_views``; ``training.background_views``).
+# The same pictures' crop descriptors (``copy_embedding.embed_work``; ``training.background_views``).
 BACKGROUND_VIEWS = Path(__file__).with_name("copy_embedding_background_views.npy")
 
 # A quantised unit vector's squared norm, to turn dot products into cosines (within ~1 %).

@@ -546,7 +546,7 @@ class Engine:
         the query places on that work alone with a few ORB inliers (the descriptor alone named one
         random line drawing for another: the network finds all thin black lines alike). The
         nearest is taken twice: by the works' whole views, then by the nearest of each
-        work's whole view and crops (``copy_embedding.embed_views``), among the works nearest by
+        work's whole view and crops (``copy_embedding.embed_work``), among the works nearest by
         the whole view; a cropped copy is nearer the crop it shows. Not for a picture cut from a
         page (``page_items``, ``salient_region``): a patch of a photo named a neighbouring tile of
         the same photo, and the thresholds were chosen on whole queries. Returns whether a work

@@ -68,7 +68,7 @@ MIRROR_SHARE = 0.4
 # 2: with it; 3: FAST threshold scaled to the upscale factor; 4: grey and RGB PNGs transparent by a
 # key colour (tRNS) decoded with their transparency, and works of flat bands refused (only those
 # change); 5: works carry the learned copy descriptor (``indexes.copy_embedding``); 6: and the
-# descriptors of five crops of the work (``copy_embedding.embed_views``). Bump it with any
+# descriptors of five crops of the work (``copy_embedding.embed_work``). Bump it with any
 # change that alters the fingerprint of an image. Stored from 3 on; older ones are told apart by
 # their fields.
 METHOD = 6
@@ -98,7 +98,7 @@ class Fingerprint:
     # ``indexes.copy_embedding`` descriptor, (128,) int8: registered works only (a query's is made
     # from its thumbnail when a search needs it); empty in fingerprints made before it existed.
     embedding: np.ndarray = field(default_factory=lambda: copy_embedding.EMPTY)
-    # ``copy_embedding.embed_views``: (``VIEWS``, 128) int8 descriptors of crops of a registered
+    # ``copy_embedding.embed_work``: (``VIEWS``, 128) int8 descriptors of crops of a registered
     # work; (0, 128) for queries and fingerprints made before them.
     views: np.ndarray = field(default_factory=lambda: copy_embedding.NO_VIEWS)
     # The 256 px RGB the hashes came from, so a search can re-hash the region where a work

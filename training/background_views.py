@@ -1,5 +1,5 @@
 """Write ``indexes/copy_embedding_background_views.npy``: the crop descriptors
-(``copy_embedding.embed_views``) of the training pictures, computed as the engine computes a
+(``copy_embedding.embed_work``) of the training pictures, computed as the engine computes a
 registered work's (from its fingerprint's thumbnail). No PyTorch needed.
 
     python -m training.background_views [--corpus DIR] [--manifests GLOB]
