@@ -4,13 +4,15 @@
 from __future__ import annotations
 
 import dataclasses
+import json
+import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from indexes import Engine, Fingerprint, copy_embedding, embedding_index, fingerprint, scoring
+from indexes import Engine, Fingerprint, copy_embedding, embedding_index, fingerprint, index_files, scoring
 from indexes import engine as engine_module
 from tests import imagegen
 
@@ -230,3 +232,17 @@ def test_a_picture_cut_from_a_page_is_not_named_by_the_descriptor(engine: Engine
     query = _recoloured_captioned_crop(WORKS[TREE], 60)
     assert TREE in _matched(engine, query)
     assert TREE not in _matched(engine, dataclasses.replace(query, page_item=True))
+
+
+def test_a_views_file_of_the_wrong_shape_is_refused_at_load(engine: Engine, tmp_path: Path) -> None:
+    """A crop-descriptor file whose rows do not match the works (a file from another generation,
+    checksums rewritten to match) fails the load with a message naming it, not a wrong search."""
+    engine.directory = tmp_path
+    engine.save()
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    name = manifest["files"]["views"]
+    np.save(tmp_path / name, np.zeros((3, copy_embedding.VIEWS, copy_embedding.DIMENSIONS), np.int8))
+    manifest["crc32"][name] = zlib.crc32((tmp_path / name).read_bytes())
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ValueError, match="not one row of crop descriptors a work"):
+        index_files.read(tmp_path, flat_limit=1000, default_features_per_work=384, size_of=lambda s: s)

@@ -368,7 +368,7 @@ def test_appearance_signature_round_trips_and_old_fingerprints_keep_their_bytes(
     assert old.digest() != fp.digest()
 
 
-@pytest.mark.parametrize("field", ["appearance", "phash"])
+@pytest.mark.parametrize("field", ["appearance", "phash", "embedding", "views"])
 @pytest.mark.parametrize("count", [-1, 10**9])
 def test_from_bytes_rejects_impossible_counts(fps: dict[str, Fingerprint], count: int, field: str) -> None:
     """A damaged header must not make the reader take "the rest" or run past the end."""
