@@ -22,6 +22,7 @@ from indexes import copy_embedding, geometry, global_hashes, local_features, qua
 from indexes.appearance import EMPTY as _NO_APPEARANCE
 from indexes.appearance import signature as appearance_signature
 from indexes.content_box import background_to_white, content_box
+from indexes.cpu import one_blas_thread
 from indexes.decode import DecodedImage, decode_image, read_image_file, recomposite
 from indexes.local_features import LocalFeatures
 from indexes.page_items import DeferredItems, page_items
@@ -283,10 +284,12 @@ class _Reader:
 
 
 def one_image_thread() -> None:
-    """Pin OpenCV to one thread in this process. Where parallelism comes from concurrent
-    requests or worker processes, OpenCV also splitting each resize and blur across every core
-    oversubscribes them: two fingerprinting processes went from 35.6-37.1 to 39.3-39.9 images/s."""
+    """Pin OpenCV and numpy's BLAS to one thread in this process. Where parallelism comes from
+    concurrent requests or worker processes, OpenCV also splitting each resize and blur across every
+    core oversubscribes them: two fingerprinting processes went from 35.6-37.1 to 39.3-39.9 images/s
+    (BLAS: ``cpu.one_blas_thread``)."""
     cv2.setNumThreads(1)
+    one_blas_thread()
 
 
 def fingerprint(source: bytes | str | Path, *, role: str = "query") -> Fingerprint:
