@@ -9,6 +9,11 @@ bytes once) do the full work for every line. A last row scans the pictures' own 
 line after line, to show what that reuse saves; it is not the throughput figure. Each run is a
 fresh scan (a new feed path). Peak memory is the largest resident set seen (sampled every 0.2 s)
 of the parent and of the biggest worker process. Prints a Markdown table.
+
+The machine's speed varies from hour to hour (the same code measured 108 and 66 listings/s two
+weeks apart), so the table ends with the baselines the guide compares against, on the same files
+in the same run: a pHash-only and a PDQ-with-8-turns-only lookup (decode, hash, compare with the
+works' hashes) in one process, the engine's throughput given as a ratio to each.
 """
 
 from __future__ import annotations
@@ -27,12 +32,14 @@ from pathlib import Path
 import psutil
 from PIL import Image, ImageDraw, ImageOps
 
+from benchmarks.methods import PDQDihedral, PHash
 from rights.config import Settings
 from rights.registry import Registry
 from workers.local_pool import LocalPool
 from workers.scan import make_context, run_scan
 
 DISTINCT_IMAGES = 200
+BASELINE_LISTINGS = 1000  # enough for a stable rate; pHash alone would take ~70 s over 10,000
 REPEATED = f"{DISTINCT_IMAGES} files repeated"
 
 
@@ -61,6 +68,11 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings(data=root / "data")
         images = _corpus(root / "feed", settings, args.works)
         unique = _unique_files(root / "feed", images, args.listings)
+        works = sorted((root / "feed").glob("w*.png"))
+        baselines = [
+            _baseline(method, works, [root / "feed" / n for n in unique[:BASELINE_LISTINGS]])
+            for method in (PHash(), PDQDihedral())
+        ]
         rows = []
         with Registry.open(settings) as registry:
             ctx = make_context(registry)
@@ -76,6 +88,8 @@ def main(argv: list[str] | None = None) -> int:
                     _measure(name, factory, feed, registry, root / f"{len(rows)}.jsonl", args.listings)
                 )
     print(_table(rows, args.works))
+    print()
+    print(_baseline_table(baselines, rows))
     return 0
 
 
@@ -93,6 +107,15 @@ def _measure(
     finally:
         sampler.stop()
     return Row(name, n, seconds, sampler.parent_mb, sampler.worker_mb)
+
+
+def _baseline(method: PHash, works: list[Path], listings: list[Path]) -> tuple[str, float]:
+    """``method``'s listings/s over ``listings`` in this process: decode, hash and compare."""
+    method.build(list(enumerate(works)))
+    started = time.perf_counter()
+    for path in listings:
+        method.query(path)
+    return method.name, len(listings) / (time.perf_counter() - started)
 
 
 class _PeakRss(threading.Thread):
@@ -150,7 +173,9 @@ def _corpus(folder: Path, settings: Settings, works: int) -> list[str]:
     with Registry.open(settings) as registry:
         arts = [_artwork(seed) for seed in range(works)]
         for seed, art in enumerate(arts):
-            registry.register("bench", _png(art), title=f"work {seed}")
+            png = _png(art)
+            registry.register("bench", png, title=f"work {seed}")
+            (folder / f"w{seed}.png").write_bytes(png)  # for the baselines' reference hashes
         for k in range(DISTINCT_IMAGES):
             if k % 2:  # half copies of registered works, half unrelated art
                 img = arts[rng.randrange(works)]
@@ -233,6 +258,20 @@ def _table(rows: list[Row], works: int) -> str:
         ]
         cells += [f"{r.parent_mb:.0f}", f"{r.worker_mb:.0f}"]
         lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _baseline_table(baselines: list[tuple[str, float]], rows: list[Row]) -> str:
+    engine = {r.runner: r.rate for r in rows}
+    one, two = engine["local pool, 1 worker"], engine["local pool, 2 workers"]
+    lines = [
+        f"Baselines on the first {BASELINE_LISTINGS} of the same files, one process, no worker start-up",
+        "",
+        "| baseline | listings/s | local pool, 1 worker vs it | local pool, 2 workers vs it |",
+        "|---|---:|---:|---:|",
+    ]
+    for name, rate in baselines:
+        lines.append(f"| {name} alone | {rate:.1f} | {one / rate:.2f}x | {two / rate:.2f}x |")
     return "\n".join(lines)
 
 
