@@ -20,7 +20,8 @@ Search is a cascade, cheapest evidence first:
    (``copy_embedding``) against every work's (``embedding_index``); the nearest work, when it is
    clearly nearer than the next work and than any of the network's own training pictures, and a
    few ORB inliers place the query on it (``_learned``): recoloured, captioned crops of flat art
-   that keep too few corners for 3-5. Then the same with each work's crops described too.
+   that keep too few corners for 3-5. Then the same with each work's crops described too; there,
+   works as near as the nearest are told apart by how well the query places on each.
 Evidence for the same work is combined into one calibrated score (``verdicts``, ``scoring``); a
 candidate that reached `review` is then compared whole with the work (``appearance``), which lifts
 heavily downscaled, blurred or re-encoded whole copies to `match`. Last, a match lying inside a
@@ -38,6 +39,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import math
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -76,6 +78,8 @@ DESCRIPTOR_DISTANCE = 64
 # Works, nearest by their whole views, whose crop descriptors ``Engine._learned`` compares: the
 # nearest by any view was among the first three in replays, the next among the first 170.
 _VIEW_CANDIDATES = 64
+# Works within the margin of the descriptor's nearest that the query is placed on to tell them apart.
+_CONTESTED_RIVALS = 4
 RATIO = 0.85
 # Neighbours fetched per query descriptor, works verified per query, votes needed to verify.
 _NEIGHBOURS = 3
@@ -550,7 +554,9 @@ class Engine:
         the whole view; a cropped copy is nearer the crop it shows. Not for a picture cut from a
         page (``page_items``, ``salient_region``): a patch of a photo named a neighbouring tile of
         the same photo, and the thresholds were chosen on whole queries. Returns whether a work
-        was kept."""
+        was kept. When only other works are as near by the second measure (not the background
+        pictures), the query must place on the nearest with more inliers and on none of those
+        works nearly as well (``scoring.LEARNED_CONTESTED_INLIERS``)."""
         if fp.thumbnail is None or fp.page_item or len(fp.local) < 4 or not len(self._embeddings):
             return False
         # A registration's fingerprint already holds it (~2 ms a registration saved).
@@ -559,34 +565,48 @@ class Engine:
         if not len(keys):
             return False
         _, unrelated = embedding_index.background().nearest(query, 1)
-        candidates = []
+        candidates: list[tuple[int, float, tuple[int, ...]]] = []
         whole = _clearly_nearest(keys, sims, float(unrelated[0]), scoring.LEARNED_MARGIN)
         if whole is not None:
-            candidates.append(whole)
+            candidates.append((*whole, ()))
         viewed = self._nearest_by_views(query, keys, sims, float(unrelated[0]))
         if viewed is not None and (whole is None or viewed[0] != whole[0]):
             candidates.append(viewed)
-        for key, similarity in candidates:
-            work = self._works.get(key)
-            if work is None or not len(work.descriptors):
+        for key, similarity, rivals in candidates:
+            needed = scoring.LEARNED_CONTESTED_INLIERS if rivals else scoring.LEARNED_INLIERS
+            placement = self._placed(fp, key, needed)
+            if placement is None:
                 continue
-            descriptors = fp.local.descriptors
-            rows, feats = work_matching.correspondences(descriptors, work.descriptors, DESCRIPTOR_DISTANCE)
-            if len(rows) < scoring.LEARNED_INLIERS:
-                continue
-            placement = geometry.verify(work.points[feats], fp.local.points[rows], work.working_size)
-            if placement is None or placement.inliers < scoring.LEARNED_INLIERS:
+            # A rival placing nearly as well shares the drawing: the descriptor's order decides
+            # nothing then (``_same_picture`` and the ORB steps deal with shared drawings).
+            bar = scoring.LEARNED_RIVAL_SHARE * placement.inliers
+            if any(self._placed(fp, rival, max(scoring.LEARNED_INLIERS, math.ceil(bar))) for rival in rivals):
                 continue
             ev = evidence.setdefault(key, Evidence())
             ev.learned, ev.learned_placement = similarity, placement
             return True
         return False
 
+    def _placed(self, fp: Fingerprint, key: int, inliers: int) -> geometry.Placement | None:
+        """The query placed on work ``key`` alone, when it places with at least ``inliers``."""
+        work = self._works.get(key)
+        if work is None or not len(work.descriptors):
+            return None
+        descriptors = fp.local.descriptors
+        rows, feats = work_matching.correspondences(descriptors, work.descriptors, DESCRIPTOR_DISTANCE)
+        if len(rows) < inliers:
+            return None
+        placement = geometry.verify(work.points[feats], fp.local.points[rows], work.working_size)
+        return placement if placement is not None and placement.inliers >= inliers else None
+
     def _nearest_by_views(
         self, query: np.ndarray, keys: np.ndarray, sims: np.ndarray, unrelated: float
-    ) -> tuple[int, float] | None:
+    ) -> tuple[int, float, tuple[int, ...]] | None:
         """``_clearly_nearest`` over ``keys`` with each work's nearest view, whole or cropped,
-        against the background pictures' crops too; None when no work has crop descriptors."""
+        against the background pictures' crops too, and the rivals to place the query on: none
+        when it is clearly nearest, else the works (at most ``_CONTESTED_RIVALS``) within the margin
+        when only works are (the background pictures are not). None when no work has crop
+        descriptors, or when nothing qualifies."""
         best = sims.astype(np.float32)
         rows, stacked = [], []
         for i, key in enumerate(keys.tolist()):
@@ -600,8 +620,16 @@ class Engine:
         nearest_view = embedding_index.cosines(query, np.stack(stacked)).max(axis=1)
         best[rows] = np.maximum(best[rows], nearest_view)
         order = np.argsort(-best, kind="stable")
-        rival = max(unrelated, embedding_index.background_view_similarity(query))
-        return _clearly_nearest(keys[order], best[order], rival, scoring.LEARNED_VIEW_MARGIN)
+        keys, best = keys[order], best[order]
+        background = max(unrelated, embedding_index.background_view_similarity(query))
+        margin = scoring.LEARNED_VIEW_MARGIN
+        clear = _clearly_nearest(keys, best, background, margin)
+        if clear is not None:
+            return (*clear, ())
+        if best[0] < scoring.LEARNED_SIMILARITY or best[0] - background < margin:
+            return None
+        near = keys[1 : 1 + _CONTESTED_RIVALS][best[1 : 1 + _CONTESTED_RIVALS] > best[0] - margin]
+        return int(keys[0]), float(best[0]), tuple(near.tolist())
 
     def _loose(
         self, local: LocalFeatures, ids: np.ndarray, close: np.ndarray, evidence: dict[int, Evidence]

@@ -189,6 +189,15 @@ LEARNED_INLIERS = 5
 # (BENCHMARKS.md, forty-first session) before the whole-view rule's: a margin of 0.14 with 5
 # inliers added true `match`es and no false one.
 LEARNED_VIEW_MARGIN = 0.14
+# When only other works are that near (the background pictures are not), the works within the
+# margin are told apart by placing the query on each (``Engine._learned``): the nearest must place
+# with this many inliers and every rival with under ``LEARNED_RIVAL_SHARE`` of them. Replays of
+# seeds 0, 2 and 3 and the unseen edits (BENCHMARKS.md, forty-third session): the unregistered
+# pictures these named placed with 7-10 inliers (a different envelope drawing: 10), true copies
+# up to 116; a true copy's look-alike rivals place with 0-4 inliers, or nearly as many as it when
+# the two share the drawing.
+LEARNED_CONTESTED_INLIERS = 11
+LEARNED_RIVAL_SHARE = 0.5
 
 
 def learned_score(cosine: float) -> float:

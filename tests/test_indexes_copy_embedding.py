@@ -173,6 +173,51 @@ def test_with_one_work_registered_the_background_is_the_rival(references: list[F
     assert len(embedding_index.background()) > 1000
 
 
+def _contested_margin(references: list[Fingerprint], query: Fingerprint) -> float:
+    """A crop-view margin that the next work fails and the background pictures pass, for
+    ``query`` against ``references`` (each work's nearest view, whole or cropped)."""
+    assert query.thumbnail is not None
+    e = copy_embedding.embed(query.thumbnail)
+    near = sorted(
+        max(_cosines(e, fp.embedding[None, :])[0], _cosines(e, fp.views).max()) for fp in references
+    )
+    _, unrelated = embedding_index.background().nearest(e, 1)
+    background = max(float(unrelated[0]), embedding_index.background_view_similarity(e))
+    over_next, over_background = near[-1] - near[-2], near[-1] - background
+    assert over_background > over_next + 0.005, (over_next, over_background)  # 0.263, 0.276
+    return (over_next + over_background) / 2
+
+
+def test_works_as_near_as_the_nearest_are_told_apart_by_placement(
+    engine: Engine, references: list[Fingerprint], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The seascape's captioned crop with the margin set between the next work's (the peach) and
+    the background pictures': the seascape is named only because the query places on it with the
+    inliers a contested work needs and not on the peach."""
+    query = _recoloured_captioned_crop(WORKS[SEASCAPE], 140)
+    monkeypatch.setattr(scoring, "LEARNED_MARGIN", 1.0)  # whole views name nothing
+    monkeypatch.setattr(scoring, "LEARNED_VIEW_MARGIN", _contested_margin(references, query))
+    monkeypatch.setattr(scoring, "LEARNED_CONTESTED_INLIERS", scoring.LEARNED_INLIERS)
+    assert _matched(engine, query) == [SEASCAPE]
+    monkeypatch.setattr(scoring, "LEARNED_CONTESTED_INLIERS", 1000)
+    assert SEASCAPE not in _matched(engine, query)
+
+
+def test_a_work_registered_twice_is_not_named_by_the_descriptor_over_its_twin(
+    references: list[Fingerprint], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The twin is as near and places as well: the descriptor's order between the two means
+    nothing, so neither is named by it (the rival's share is what refuses it)."""
+    engine = Engine()
+    for key, fp in enumerate(references):
+        engine.add(key, fp)
+    engine.add(100, references[SEASCAPE])
+    query = _recoloured_captioned_crop(WORKS[SEASCAPE], 140)
+    assert not {SEASCAPE, 100} & set(_matched(engine, query))
+    monkeypatch.setattr(scoring, "LEARNED_RIVAL_SHARE", 2.0)  # no rival places twice as well
+    assert {SEASCAPE, 100} & set(_matched(engine, query))
+
+
 def test_a_removed_work_is_not_found_by_the_descriptor(engine: Engine) -> None:
     query = _recoloured_captioned_crop(WORKS[TREE], 60)
     assert engine.remove(TREE)
