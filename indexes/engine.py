@@ -555,8 +555,8 @@ class Engine:
         page (``page_items``, ``salient_region``): a patch of a photo named a neighbouring tile of
         the same photo, and the thresholds were chosen on whole queries. Returns whether a work
         was kept. When only other works are as near by the second measure (not the background
-        pictures), the query must place on the nearest with more inliers and on none of those
-        works nearly as well (``scoring.LEARNED_CONTESTED_INLIERS``)."""
+        pictures), the query must be a crop of the nearest, placing on it with more inliers and
+        on none of those works nearly as well (``scoring.LEARNED_CONTESTED_INLIERS``)."""
         if fp.thumbnail is None or fp.page_item or len(fp.local) < 4 or not len(self._embeddings):
             return False
         # A registration's fingerprint already holds it (~2 ms a registration saved).
@@ -575,7 +575,9 @@ class Engine:
         for key, similarity, rivals in candidates:
             needed = scoring.LEARNED_CONTESTED_INLIERS if rivals else scoring.LEARNED_INLIERS
             placement = self._placed(fp, key, needed)
-            if placement is None:
+            if placement is None or (
+                rivals and self._shown(fp, key, placement) >= scoring.LEARNED_CONTESTED_SHOWN
+            ):
                 continue
             # A rival placing nearly as well shares the drawing: the descriptor's order decides
             # nothing then (``_same_picture`` and the ORB steps deal with shared drawings).
@@ -598,6 +600,10 @@ class Engine:
             return None
         placement = geometry.verify(work.points[feats], fp.local.points[rows], work.working_size)
         return placement if placement is not None and placement.inliers >= inliers else None
+
+    def _shown(self, fp: Fingerprint, key: int, placement: geometry.Placement) -> float:
+        """The share of work ``key``'s outline that ``placement`` puts inside the query."""
+        return geometry.project_box(placement.matrix, self._works[key].working_size, fp.working_size)[1]
 
     def _nearest_by_views(
         self, query: np.ndarray, keys: np.ndarray, sims: np.ndarray, unrelated: float

@@ -198,6 +198,10 @@ LEARNED_VIEW_MARGIN = 0.14
 # the two share the drawing.
 LEARNED_CONTESTED_INLIERS = 11
 LEARNED_RIVAL_SHARE = 0.5
+# ... and only for a crop: a placement showing under this share of the work's outline. The crops'
+# descriptors are what let a crop be named there, and a whole picture placed on a look-alike with
+# 11+ inliers (held-out seed 1: a text-centre toolbar icon on a justified-text one) is not a copy.
+LEARNED_CONTESTED_SHOWN = 0.85
 
 
 def learned_score(cosine: float) -> float:

@@ -192,13 +192,16 @@ def test_works_as_near_as_the_nearest_are_told_apart_by_placement(
     engine: Engine, references: list[Fingerprint], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The seascape's captioned crop with the margin set between the next work's (the peach) and
-    the background pictures': the seascape is named only because the query places on it with the
-    inliers a contested work needs and not on the peach."""
+    the background pictures': the seascape is named only because the query, a crop of it, places
+    on it with the inliers a contested work needs and not on the peach."""
     query = _recoloured_captioned_crop(WORKS[SEASCAPE], 140)
     monkeypatch.setattr(scoring, "LEARNED_MARGIN", 1.0)  # whole views name nothing
     monkeypatch.setattr(scoring, "LEARNED_VIEW_MARGIN", _contested_margin(references, query))
     monkeypatch.setattr(scoring, "LEARNED_CONTESTED_INLIERS", scoring.LEARNED_INLIERS)
     assert _matched(engine, query) == [SEASCAPE]
+    monkeypatch.setattr(scoring, "LEARNED_CONTESTED_SHOWN", 0.0)  # as if it showed the whole work
+    assert SEASCAPE not in _matched(engine, query)
+    monkeypatch.setattr(scoring, "LEARNED_CONTESTED_SHOWN", 0.85)
     monkeypatch.setattr(scoring, "LEARNED_CONTESTED_INLIERS", 1000)
     assert SEASCAPE not in _matched(engine, query)
 
