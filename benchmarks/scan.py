@@ -10,8 +10,8 @@ line after line, to show what that reuse saves; it is not the throughput figure.
 fresh scan (a new feed path). Peak memory is the largest resident set seen (sampled every 0.2 s)
 of the parent and of the biggest worker process. Prints a Markdown table.
 
-The machine's speed varies from hour to hour (the same code measured 108 and 66 listings/s two
-weeks apart), so the table ends with the baselines the guide compares against, on the same files
+The machine's speed varies from hour to hour (the same code measured 108 and 66 listings/s a day
+apart), so the table ends with the baselines the guide compares against, on the same files
 in the same run: a pHash-only and a PDQ-with-8-turns-only lookup (decode, hash, compare with the
 works' hashes) in one process, the engine's throughput given as a ratio to each.
 """
