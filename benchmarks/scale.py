@@ -130,6 +130,8 @@ def _filler(
                 appearance=base.appearance,
                 embedding=nudge(base.embedding),
                 views=nudge.views(base.views),
+                # Its source's: pixels are not nudged, but every work keeps one (the mapped file).
+                lightness=base.lightness,
             ),
         )
 

@@ -21,7 +21,10 @@ Search is a cascade, cheapest evidence first:
    clearly nearer than the next work and than any of the network's own training pictures, and a
    few ORB inliers place the query on it (``_learned``): recoloured, captioned crops of flat art
    that keep too few corners for 3-5. Then the same with each work's crops described too; there,
-   works as near as the nearest are told apart by how well the query places on each.
+   works as near as the nearest are told apart by how well the query places on each. Last, for a
+   query that places on none: its lightness edges searched inside the nearest work's stored
+   lightness map at crop sizes and shifts (``lightness_map``), kept when they fit it closely and
+   clearly better than the next works' (small or flat pictures cut down and saved as JPEGs).
 Evidence for the same work is combined into one calibrated score (``verdicts``, ``scoring``); a
 candidate that reached `review` is then compared whole with the work (``appearance``), which lifts
 heavily downscaled, blurred or re-encoded whole copies to `match`. Last, a match lying inside a
@@ -55,6 +58,7 @@ from indexes import (
     geometry,
     global_hashes,
     index_files,
+    lightness_map,
     scoring,
     verdicts,
     work_matching,
@@ -80,6 +84,8 @@ DESCRIPTOR_DISTANCE = 64
 _VIEW_CANDIDATES = 64
 # Works within the margin of the descriptor's nearest that the query is placed on to tell them apart.
 _CONTESTED_RIVALS = 4
+# Works ranked after the descriptor's nearest whose lightness maps it must beat (``_by_lightness``).
+_LIGHTNESS_RIVALS = 3
 RATIO = 0.85
 # Neighbours fetched per query descriptor, works verified per query, votes needed to verify.
 _NEIGHBOURS = 3
@@ -569,7 +575,8 @@ class Engine:
         whole = _clearly_nearest(keys, sims, float(unrelated[0]), scoring.LEARNED_MARGIN)
         if whole is not None:
             candidates.append((*whole, ()))
-        viewed = self._nearest_by_views(query, keys, sims, float(unrelated[0]))
+        ranked = self._ranked_by_views(query, keys, sims, float(unrelated[0]))
+        viewed = None if ranked is None else _nearest_by_views(*ranked)
         if viewed is not None and (whole is None or viewed[0] != whole[0]):
             candidates.append(viewed)
         for key, similarity, rivals in candidates:
@@ -587,7 +594,39 @@ class Engine:
             ev = evidence.setdefault(key, Evidence())
             ev.learned, ev.learned_placement = similarity, placement
             return True
-        return False
+        return ranked is not None and self._by_lightness(fp, *ranked, evidence)
+
+    def _by_lightness(
+        self,
+        fp: Fingerprint,
+        keys: np.ndarray,
+        best: np.ndarray,
+        background: float,
+        evidence: dict[int, Evidence],
+    ) -> bool:
+        """The descriptor's nearest work (``_ranked_by_views``), when no placement confirmed it: kept
+        when it is clearly nearer than every background picture, the query's lightness edges fit
+        inside its lightness map (``lightness_map.similarity``) at ``scoring.LIGHTNESS_MATCH``, and
+        none of the next works' maps fits within ``scoring.LIGHTNESS_RIVAL_GAP`` of that."""
+        if fp.thumbnail is None or best[0] < scoring.LEARNED_SIMILARITY:
+            return False
+        if best[0] - background < scoring.LIGHTNESS_BACKGROUND_MARGIN:
+            return False
+        key = int(keys[0])
+        work = self._works.get(key)
+        if work is None or not len(work.lightness):
+            return False
+        fit = lightness_map.similarity(fp.thumbnail, work.lightness)
+        if fit < scoring.LIGHTNESS_MATCH:
+            return False
+        for rival in keys[1 : 1 + _LIGHTNESS_RIVALS].tolist():
+            other = self._works.get(rival)
+            if other is not None and lightness_map.similarity(fp.thumbnail, other.lightness) > (
+                fit - scoring.LIGHTNESS_RIVAL_GAP
+            ):
+                return False
+        evidence.setdefault(key, Evidence()).lightness = fit
+        return True
 
     def _placed(self, fp: Fingerprint, key: int, inliers: int) -> geometry.Placement | None:
         """The query placed on work ``key`` alone, when it places with at least ``inliers``."""
@@ -605,14 +644,11 @@ class Engine:
         """The share of work ``key``'s outline that ``placement`` puts inside the query."""
         return geometry.project_box(placement.matrix, self._works[key].working_size, fp.working_size)[1]
 
-    def _nearest_by_views(
+    def _ranked_by_views(
         self, query: np.ndarray, keys: np.ndarray, sims: np.ndarray, unrelated: float
-    ) -> tuple[int, float, tuple[int, ...]] | None:
-        """``_clearly_nearest`` over ``keys`` with each work's nearest view, whole or cropped,
-        against the background pictures' crops too, and the rivals to place the query on: none
-        when it is clearly nearest, else the works (at most ``_CONTESTED_RIVALS``) within the margin
-        when only works are (the background pictures are not). None when no work has crop
-        descriptors, or when nothing qualifies."""
+    ) -> tuple[np.ndarray, np.ndarray, float] | None:
+        """``keys`` ranked by each work's nearest view, whole or cropped, with those cosines, and the
+        nearest background picture's cosine by its views too. None when no work has crop descriptors."""
         best = sims.astype(np.float32)
         rows, stacked = [], []
         for i, key in enumerate(keys.tolist()):
@@ -626,16 +662,7 @@ class Engine:
         nearest_view = embedding_index.cosines(query, np.stack(stacked)).max(axis=1)
         best[rows] = np.maximum(best[rows], nearest_view)
         order = np.argsort(-best, kind="stable")
-        keys, best = keys[order], best[order]
-        background = max(unrelated, embedding_index.background_view_similarity(query))
-        margin = scoring.LEARNED_VIEW_MARGIN
-        clear = _clearly_nearest(keys, best, background, margin)
-        if clear is not None:
-            return (*clear, ())
-        if best[0] < scoring.LEARNED_SIMILARITY or best[0] - background < margin:
-            return None
-        near = keys[1 : 1 + _CONTESTED_RIVALS][best[1 : 1 + _CONTESTED_RIVALS] > best[0] - margin]
-        return int(keys[0]), float(best[0]), tuple(near.tolist())
+        return keys[order], best[order], max(unrelated, embedding_index.background_view_similarity(query))
 
     def _loose(
         self, local: LocalFeatures, ids: np.ndarray, close: np.ndarray, evidence: dict[int, Evidence]
@@ -714,6 +741,23 @@ class Engine:
 
 
 _EMBEDDING_SLICE = 1 << 16
+
+
+def _nearest_by_views(
+    keys: np.ndarray, best: np.ndarray, background: float
+) -> tuple[int, float, tuple[int, ...]] | None:
+    """``_clearly_nearest`` over works ranked by ``Engine._ranked_by_views``, and the rivals to place
+    the query on: none when it is clearly nearest, else the works (at most ``_CONTESTED_RIVALS``)
+    within the margin when only works are (the background pictures are not). None when nothing
+    qualifies."""
+    margin = scoring.LEARNED_VIEW_MARGIN
+    clear = _clearly_nearest(keys, best, background, margin)
+    if clear is not None:
+        return (*clear, ())
+    if best[0] < scoring.LEARNED_SIMILARITY or best[0] - background < margin:
+        return None
+    near = keys[1 : 1 + _CONTESTED_RIVALS][best[1 : 1 + _CONTESTED_RIVALS] > best[0] - margin]
+    return int(keys[0]), float(best[0]), tuple(near.tolist())
 
 
 def _clearly_nearest(

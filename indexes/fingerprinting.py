@@ -18,7 +18,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from indexes import copy_embedding, geometry, global_hashes, local_features, quality
+from indexes import copy_embedding, geometry, global_hashes, lightness_map, local_features, quality
 from indexes.appearance import EMPTY as _NO_APPEARANCE
 from indexes.appearance import signature as appearance_signature
 from indexes.content_box import background_to_white, content_box
@@ -69,10 +69,10 @@ MIRROR_SHARE = 0.4
 # 2: with it; 3: FAST threshold scaled to the upscale factor; 4: grey and RGB PNGs transparent by a
 # key colour (tRNS) decoded with their transparency, and works of flat bands refused (only those
 # change); 5: works carry the learned copy descriptor (``indexes.copy_embedding``); 6: and the
-# descriptors of five crops of the work (``copy_embedding.embed_work``). Bump it with any
-# change that alters the fingerprint of an image. Stored from 3 on; older ones are told apart by
-# their fields.
-METHOD = 6
+# descriptors of five crops of the work (``copy_embedding.embed_work``); 7: and its lightness map
+# (``indexes.lightness_map``). Bump it with any change that alters the fingerprint of an image.
+# Stored from 3 on; older ones are told apart by their fields.
+METHOD = 7
 _FIRST_STORED_METHOD = 3
 _MAGIC = b"RFP1"
 _NO_REGIONS = np.zeros((0, global_hashes.PDQ_BYTES), np.uint8)
@@ -102,6 +102,9 @@ class Fingerprint:
     # ``copy_embedding.embed_work``: (``VIEWS``, 128) int8 descriptors of crops of a registered
     # work; (0, 128) for queries and fingerprints made before them.
     views: np.ndarray = field(default_factory=lambda: copy_embedding.NO_VIEWS)
+    # ``indexes.lightness_map``: (``MAP_BYTES``,) uint8 for registered works; empty for queries
+    # and fingerprints made before it.
+    lightness: np.ndarray = field(default_factory=lambda: lightness_map.EMPTY)
     # The 256 px RGB the hashes came from, so a search can re-hash the region where a work
     # was placed (``indexes.alignment``). Fresh fingerprints only: not serialised, not compared.
     thumbnail: np.ndarray | None = field(default=None, repr=False, compare=False)
@@ -177,6 +180,8 @@ class Fingerprint:
             header["embedding"] = len(self.embedding)  # likewise
         if len(self.views):
             header["views"] = len(self.views)  # likewise
+        if len(self.lightness):
+            header["lightness"] = len(self.lightness)  # likewise
         if self.method >= _FIRST_STORED_METHOD:
             header["method"] = self.method  # older fingerprints keep their bytes and digest
         if len(self.phash) != global_hashes.PHASH_BYTES:
@@ -197,6 +202,7 @@ class Fingerprint:
             self.appearance,
             self.embedding,
             self.views,
+            self.lightness,
         ):
             buf.write(np.ascontiguousarray(arr).tobytes())
         return buf.getvalue()
@@ -227,6 +233,7 @@ class Fingerprint:
         sig = reader.take(np.int8, (h.get("appearance", 0),))
         embedding = reader.take(np.int8, (h.get("embedding", 0),))
         views = reader.take(np.int8, (h.get("views", 0), copy_embedding.DIMENSIONS))
+        lightness = reader.take(np.uint8, (h.get("lightness", 0),))
         if reader.offset != len(data):
             raise ValueError("serialised fingerprint has trailing bytes")
         return cls(
@@ -244,6 +251,7 @@ class Fingerprint:
             appearance=sig,
             embedding=embedding,
             views=views,
+            lightness=lightness,
             method=int(h.get("method", 2 if len(sig) else 1)),
             panels=tuple((int(x), int(y), int(w), int(w_h)) for x, y, w, w_h in h.get("panels", [])),
         )
@@ -416,6 +424,7 @@ def _fingerprint_decoded(
         appearance=appearance_signature(small),
         embedding=described[0],
         views=described[1],
+        lightness=lightness_map.lightness_map(small) if role == "reference" else lightness_map.EMPTY,
         thumbnail=small,
         panels=tuple(panel_boxes),
         page_item=role == "query" and not whole_page,

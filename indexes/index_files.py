@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from indexes import appearance, copy_embedding
+from indexes import appearance, copy_embedding, lightness_map
 from indexes.binary_index import BinaryIndex
 from indexes.global_hashes import PDQ_BYTES, PHASH_BYTES
 from indexes.indexed_work import (
@@ -39,19 +39,19 @@ from indexes.indexed_work import (
 from indexes.local_features import DESCRIPTOR_BYTES
 
 MANIFEST = "manifest.json"
-FORMAT = 10
+FORMAT = 11
 # 3 stored keypoints as float32; 3 and 4 had no appearance; 3-5 no pHash; 3-6 no per-work
 # descriptors (their works search as before, without pHash corroboration or exclusive
 # placements, until the index is rebuilt); 7 kept them in the works file, read into memory; 3-8
 # have no copy descriptors (neither had the fingerprints then: ``rights refingerprint`` adds them);
-# 3-9 no descriptors of the works' crops (likewise).
-READABLE_FORMATS = (3, 4, 5, 6, 7, 8, 9, 10)
+# 3-9 no descriptors of the works' crops (likewise); 3-10 no lightness maps (likewise).
+READABLE_FORMATS = (3, 4, 5, 6, 7, 8, 9, 10, 11)
 # The first format that keeps everything a work needs; older ones load as ``older_format``.
 _COMPLETE_FORMAT = 7
 # Files ``write`` puts under a generation id (and a manifest it wrote but never switched to).
 _GENERATION_FILE = re.compile(
     r"(?:(?:pdq|local)(?:-delta)?\.[0-9a-f]{12}\.faissb|works\.[0-9a-f]{12}\.npz"
-    r"|(?:descriptors|views)\.[0-9a-f]{12}\.npy"
+    r"|(?:descriptors|views|lightness)\.[0-9a-f]{12}\.npy"
     r"|manifest\.[0-9a-f]{12}\.tmp)"
 )
 
@@ -126,6 +126,9 @@ def _write_generation(
     if any(w.arrays.views is not None for w in works.values()):
         names["views"] = f"views.{gen}.npy"
         _write_views(directory / names["views"], works)
+    if any(w.arrays.lightness is not None for w in works.values()):
+        names["lightness"] = f"lightness.{gen}.npy"
+        _write_lightness(directory / names["lightness"], works)
     for name in names.values():
         _fsync(directory / name)
     manifest = {
@@ -170,7 +173,8 @@ def read(
     )
     mapped = directory / files["descriptors"] if "descriptors" in files else None
     views = directory / files["views"] if "views" in files else None
-    works, described = _read_works(directory / files["works"], size_of, descriptors, mapped, views)
+    lightness = directory / files["lightness"] if "lightness" in files else None
+    works, described = _read_works(directory / files["works"], size_of, descriptors, mapped, views, lightness)
     if "works" in manifest and manifest["works"] != len(works):
         raise ValueError(f"the manifest counts {manifest['works']} works, the files hold {len(works)}")
     return Stored(
@@ -247,10 +251,11 @@ def _read_works(
     keep_descriptors: bool,
     mapped: Path | None,
     mapped_views: Path | None = None,
+    mapped_lightness: Path | None = None,
 ) -> tuple[dict[int, IndexedWork], bool]:
     """The works, and whether the generation had their descriptors (``mapped``: the file that
     holds them, from format 8; format 7 kept them in the works file; ``mapped_views``: the works'
-    crop descriptors, from format 10)."""
+    crop descriptors, from format 10; ``mapped_lightness``: their lightness maps, from format 11)."""
     with np.load(path) as z:
         # Read each array once: indexing the NpzFile re-reads the member every time.
         keys, sha, sizes, low = z["keys"], z["sha256"], z["working_size"], z["low"]
@@ -284,6 +289,7 @@ def _read_works(
         summaries,
         descriptors,
         None if mapped_views is None else _mapped_views(mapped_views, len(keys)),
+        None if mapped_lightness is None else _mapped_lightness(mapped_lightness, len(keys)),
     )
     works: dict[int, IndexedWork] = {}
     for i, key in enumerate(keys.tolist()):
@@ -301,6 +307,25 @@ def _mapped_views(path: Path, works: int) -> np.ndarray:
     return views
 
 
+def _write_lightness(path: Path, by_key: dict[int, IndexedWork]) -> None:
+    """Every work's lightness map in ``_write_works``'s order, zeros for a work without one."""
+    shape = (len(by_key), lightness_map.MAP_BYTES)
+    header = {"descr": np.dtype(np.uint8).str, "fortran_order": False, "shape": shape}
+    zeros = np.zeros(shape[1:], np.uint8)
+    with open(path, "wb") as fh:
+        np.lib.format.write_array_header_1_0(fh, header)
+        for work in by_key.values():
+            found = work.lightness
+            fh.write(np.ascontiguousarray(found if len(found) else zeros, dtype=np.uint8).data)
+
+
+def _mapped_lightness(path: Path, works: int) -> np.ndarray:
+    maps = np.load(path, mmap_mode="r").view(np.ndarray)
+    if maps.shape != (works, lightness_map.MAP_BYTES) or maps.dtype != np.uint8:
+        raise ValueError(f"{path.name} holds {maps.dtype} {maps.shape}, not one lightness map a work")
+    return maps
+
+
 def _crc32(path: Path) -> int:
     crc = 0
     with open(path, "rb") as fh:
@@ -310,7 +335,7 @@ def _crc32(path: Path) -> int:
 
 
 _PARTS = frozenset({"pdq", "local", "works"})
-_OPTIONAL_PARTS = frozenset({"pdq_delta", "local_delta", "descriptors", "views"})
+_OPTIONAL_PARTS = frozenset({"pdq_delta", "local_delta", "descriptors", "views", "lightness"})
 
 
 def _check_manifest(files: dict[str, str], crc32: dict[str, int] | None) -> None:

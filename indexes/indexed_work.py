@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from indexes import appearance, copy_embedding
+from indexes import appearance, copy_embedding, lightness_map
 from indexes.fingerprinting import Fingerprint
 from indexes.global_hashes import PHASH_BYTES
 from indexes.local_features import DESCRIPTOR_BYTES, LocalFeatures
@@ -52,6 +52,9 @@ class WorkArrays:
     # work without them; None when no work has them (an index written before format 10). Mapped
     # from disk when loaded, like ``descriptors``: 640 MB at a million works.
     views: np.ndarray | None = None
+    # (n, ``lightness_map.MAP_BYTES``) uint8 lightness maps, all zeros for a work without one; None
+    # when no work has one (an index written before format 11). Mapped from disk like ``views``.
+    lightness: np.ndarray | None = None
 
 
 @dataclass(frozen=True, eq=False, slots=True)
@@ -96,6 +99,7 @@ class IndexedWork:
             summary,
             np.ascontiguousarray(kept.descriptors) if len(kept) else None,
             fp.views[None, :, :].copy() if fp.views.shape == _VIEWS_SHAPE else None,
+            fp.lightness[None, :].copy() if fp.lightness.shape == (lightness_map.MAP_BYTES,) else None,
         )
         return cls(fp.sha256, working_size, fp.low_information, arrays, 0)
 
@@ -148,6 +152,15 @@ class IndexedWork:
         if views is None or not views[self.row].any():
             return copy_embedding.NO_VIEWS
         return views[self.row]
+
+    @property
+    def lightness(self) -> np.ndarray:
+        """(``lightness_map.MAP_BYTES``,) uint8 lightness map; empty when unknown (a fingerprint or an
+        index from before them)."""
+        maps = self.arrays.lightness
+        if maps is None or not maps[self.row].any():
+            return lightness_map.EMPTY
+        return maps[self.row]
 
     @property
     def points(self) -> np.ndarray:

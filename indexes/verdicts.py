@@ -51,6 +51,9 @@ class Evidence:
     # and the query's placement against the work alone that confirmed it.
     learned: float = 0.0
     learned_placement: geometry.Placement | None = None
+    # How closely the query's lightness edges fit inside this work's map, when the descriptor put
+    # it nearest and no placement confirmed it (``Engine._by_lightness``).
+    lightness: float = 0.0
 
 
 def score_evidence(
@@ -131,6 +134,10 @@ def score_evidence(
                 region, whole = _region(fp, works[key], ev.learned_placement, False)
                 if not whole:
                     kind = "partial"
+        if ev.lightness:
+            parts.append(scoring.lightness_score(ev.lightness))
+            if region is None:
+                kind, region = "partial", full  # a crop of the work fills the query
         score = scoring.combine(*parts)
         if score >= scoring.REVIEW_THRESHOLD:
             # Whole-image appearance confirms a candidate but never makes one: among all

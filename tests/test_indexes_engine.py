@@ -331,7 +331,7 @@ def test_save_and_load_give_the_same_results(
     generations = {name.split(".")[1] for name in files if name != "manifest.json"}
     parts = {name.split(".")[0] for name in files if name != "manifest.json"}
     assert "manifest.json" in files and len(generations) == 1, files
-    assert parts == {"pdq", "local", "works", "descriptors", "views"}
+    assert parts == {"pdq", "local", "works", "descriptors", "views", "lightness"}
 
     loaded = Engine(tmp_path / "index")
 
@@ -345,7 +345,7 @@ def test_save_and_load_give_the_same_results(
     other = ("manifest.json", file_lock.LOCK_NAME)
     parts = {p.name.split(".")[0] for p in (tmp_path / "index").iterdir() if p.name not in other}
     delta = {"local-delta"} if flat_limit == 1000 else set()
-    assert parts == {"pdq", "local", "works", "descriptors", "views"} | delta
+    assert parts == {"pdq", "local", "works", "descriptors", "views", "lightness"} | delta
     again = Engine(tmp_path / "index")
     assert _results(again, probes) == _results(loaded, probes)
     assert_found(again.search(probes["crop-12"]), 112)

@@ -1,0 +1,168 @@
+"""Lightness maps (``indexes.lightness_map``) and the search step that uses them
+(``Engine._by_lightness``), on the committed CC0 sample works."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from indexes import Engine, Fingerprint, fingerprint, index_files, lightness_map, scoring
+from tests import imagegen
+
+WORKS = sorted((Path(__file__).parent.parent / "samples" / "works").glob("*.png"))
+TREE = 20  # 21_fall_coloured_tree: its recoloured, captioned centre crop keeps too few corners
+# The tree's crop fits its map at 0.88: detailed 480 px art loses more to a 64 px map than the
+# benchmark's small pictures that the shipped threshold was chosen on, so the engine tests below set
+# the threshold under that, between it and the other works' fits (0.29 at most).
+FIT_BAR = 0.85
+
+
+def _flat(path: Path) -> Image.Image:
+    art = Image.open(path).convert("RGBA")
+    return Image.alpha_composite(Image.new("RGBA", art.size, (255, 255, 255, 255)), art).convert("RGB")
+
+
+def _recoloured_captioned_crop(path: Path, hue: int) -> Fingerprint:
+    copy = imagegen.hue_shift(imagegen.caption_bar(imagegen.crop_fraction(_flat(path), 0.65, "centre")), hue)
+    return fingerprint(imagegen.encode(copy, "JPEG", quality=50))
+
+
+@pytest.fixture(scope="module")
+def references() -> list[Fingerprint]:
+    return [fingerprint(p.read_bytes(), role="reference") for p in WORKS]
+
+
+@pytest.fixture
+def engine(references: list[Fingerprint]) -> Engine:
+    engine = Engine()
+    for key, fp in enumerate(references):
+        engine.add(key, fp)
+    return engine
+
+
+def _matched(engine: Engine, fp: Fingerprint) -> list[int]:
+    return [m.key for m in engine.search(fp) if m.verdict == "match"]
+
+
+@pytest.fixture
+def placements_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No placement can confirm the descriptor's nearest: only the lightness maps can."""
+    monkeypatch.setattr(scoring, "LEARNED_INLIERS", 10_000)
+    monkeypatch.setattr(scoring, "LEARNED_CONTESTED_INLIERS", 10_000)
+    monkeypatch.setattr(scoring, "LIGHTNESS_MATCH", FIT_BAR)
+
+
+def test_a_work_keeps_its_lightness_map_and_a_query_none(references: list[Fingerprint]) -> None:
+    work = references[TREE]
+    assert work.lightness.dtype == np.uint8 and work.lightness.shape == (lightness_map.MAP_BYTES,)
+    assert np.array_equal(Fingerprint.from_bytes(work.to_bytes()).lightness, work.lightness)
+    query = _recoloured_captioned_crop(WORKS[TREE], 60)
+    assert len(query.lightness) == 0 and len(Fingerprint.from_bytes(query.to_bytes()).lightness) == 0
+
+
+def test_a_hue_rotation_leaves_the_lightness_alone() -> None:
+    """(max + min) / 2 of R, G and B: a hue rotation moves the channels but not their extremes, where
+    grey levels (luma) move by up to half their range."""
+    art = _flat(WORKS[TREE])
+    rgb, shifted = np.asarray(art), np.asarray(imagegen.hue_shift(art, 100))
+    same = lightness_map.lightness_map(rgb).astype(int) - lightness_map.lightness_map(shifted).astype(int)
+    assert np.abs(same).max() <= 3
+    luma = np.asarray(art.convert("L"), np.float32) - np.asarray(
+        Image.fromarray(shifted).convert("L"), np.float32
+    )
+    assert np.abs(luma).max() > 40
+
+
+def test_a_recoloured_captioned_crop_fits_its_own_work_best(references: list[Fingerprint]) -> None:
+    query = _recoloured_captioned_crop(WORKS[TREE], 60)
+    assert query.thumbnail is not None
+    fits = [lightness_map.similarity(query.thumbnail, fp.lightness) for fp in references]
+    assert int(np.argmax(fits)) == TREE, fits
+    assert fits[TREE] >= FIT_BAR
+    assert sorted(fits)[-2] < fits[TREE] - scoring.LIGHTNESS_RIVAL_GAP
+
+
+def test_flat_and_missing_maps_fit_nothing(references: list[Fingerprint]) -> None:
+    query = _recoloured_captioned_crop(WORKS[TREE], 60)
+    assert query.thumbnail is not None
+    flat = np.full(lightness_map.MAP_BYTES, 200, np.uint8)
+    assert lightness_map.similarity(query.thumbnail, flat) == 0.0
+    assert lightness_map.similarity(query.thumbnail, lightness_map.EMPTY) == 0.0
+    plain = np.full((120, 90, 3), 128, np.uint8)
+    assert lightness_map.similarity(plain, references[TREE].lightness) == 0.0
+
+
+def test_a_crop_no_placement_confirms_is_named_by_its_lightness(
+    engine: Engine, placements_off: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    query = _recoloured_captioned_crop(WORKS[TREE], 60)
+    found = [m for m in engine.search(query) if m.key == TREE and m.verdict == "match"]
+    assert found and found[0].kind == "partial"
+    monkeypatch.setattr(scoring, "LIGHTNESS_MATCH", 1.01)
+    assert TREE not in _matched(engine, query)
+    monkeypatch.setattr(scoring, "LIGHTNESS_MATCH", FIT_BAR)
+    monkeypatch.setattr(scoring, "LIGHTNESS_BACKGROUND_MARGIN", 1.0)  # the background as near
+    assert TREE not in _matched(engine, query)
+
+
+def test_a_work_registered_twice_is_not_named_by_its_lightness(
+    references: list[Fingerprint], placements_off: None
+) -> None:
+    """The twin's map fits as well: which of the two the descriptor put first means nothing."""
+    engine = Engine()
+    for key, fp in enumerate(references):
+        engine.add(key, fp)
+    engine.add(100, references[TREE])
+    query = _recoloured_captioned_crop(WORKS[TREE], 60)
+    assert not {TREE, 100} & set(_matched(engine, query))
+
+
+def test_a_picture_cut_from_a_page_is_not_named_by_its_lightness(
+    engine: Engine, placements_off: None
+) -> None:
+    query = dataclasses.replace(_recoloured_captioned_crop(WORKS[TREE], 60), page_item=True)
+    assert TREE not in _matched(engine, query)
+
+
+def test_lightness_maps_survive_save_and_load(engine: Engine, tmp_path: Path, placements_off: None) -> None:
+    engine.directory = tmp_path
+    engine.save()
+    assert list(tmp_path.glob("lightness.*.npy"))
+    loaded = Engine(tmp_path)
+    for key in range(len(WORKS)):
+        assert np.array_equal(loaded._works[key].lightness, engine._works[key].lightness)
+    query = _recoloured_captioned_crop(WORKS[TREE], 60)
+    assert TREE in _matched(loaded, query)
+
+
+def test_works_without_a_lightness_map_are_searched_as_before(
+    references: list[Fingerprint], placements_off: None
+) -> None:
+    """Fingerprints made before maps existed (``rights refingerprint`` adds them)."""
+    engine = Engine()
+    for key, fp in enumerate(references):
+        engine.add(key, dataclasses.replace(fp, lightness=lightness_map.EMPTY, method=6))
+    assert dataclasses.replace(references[TREE], lightness=lightness_map.EMPTY, method=6).outdated
+    query = _recoloured_captioned_crop(WORKS[TREE], 60)
+    assert TREE not in _matched(engine, query)
+    assert engine._works[TREE].arrays.lightness is None
+
+
+def test_a_lightness_file_of_the_wrong_shape_is_refused_at_load(engine: Engine, tmp_path: Path) -> None:
+    """A map file whose rows do not match the works (checksums rewritten to match) fails the load
+    with a message naming it, not a wrong search."""
+    engine.directory = tmp_path
+    engine.save()
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    name = manifest["files"]["lightness"]
+    np.save(tmp_path / name, np.zeros((len(WORKS), 7), np.uint8))
+    manifest["crc32"][name] = zlib.crc32((tmp_path / name).read_bytes())
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ValueError, match="not one lightness map a work"):
+        index_files.read(tmp_path, flat_limit=1000, default_features_per_work=384, size_of=lambda s: s)
