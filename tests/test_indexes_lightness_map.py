@@ -98,6 +98,23 @@ def test_flat_and_missing_maps_fit_nothing(references: list[Fingerprint]) -> Non
     assert lightness_map.similarity(plain, references[TREE].lightness) == 0.0
 
 
+def _diagonal(size: int, dark: tuple[int, int, int], light: tuple[int, int, int], offset: int) -> np.ndarray:
+    """A picture of one straight edge: ``light`` below the diagonal shifted by ``offset`` px."""
+    y, x = np.mgrid[0:size, 0:size]
+    return np.where(((x - y) < offset)[..., None], np.array(light, np.uint8), np.array(dark, np.uint8))
+
+
+def test_one_edge_fits_any_edge_like_it_and_names_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A dark photo tile crossed by one diagonal edge, and another tile of another photo with one
+    like it (held-out seed 1 named one for the other): their edges fit closely, so a query this
+    sparse is not compared at all."""
+    work = lightness_map.lightness_map(_diagonal(96, (5, 5, 5), (220, 90, 60), 40))
+    query = _diagonal(96, (20, 20, 20), (170, 170, 170), 25)
+    assert lightness_map.similarity(query, work) == 0.0
+    monkeypatch.setattr(lightness_map, "_MIN_EDGE_SHARE", 0.0)
+    assert lightness_map.similarity(query, work) > scoring.LIGHTNESS_MATCH
+
+
 def test_a_crop_no_placement_confirms_is_named_by_its_lightness(
     engine: Engine, placements_off: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
