@@ -125,10 +125,10 @@ def _write_generation(
         _write_descriptors(directory / names["descriptors"], works)
     if any(w.arrays.views is not None for w in works.values()):
         names["views"] = f"views.{gen}.npy"
-        _write_views(directory / names["views"], works)
+        _write_rows(directory / names["views"], works, _VIEWS_ROWS, lambda w: w.views)
     if any(w.arrays.lightness is not None for w in works.values()):
         names["lightness"] = f"lightness.{gen}.npy"
-        _write_lightness(directory / names["lightness"], works)
+        _write_rows(directory / names["lightness"], works, _LIGHTNESS_ROWS, lambda w: w.lightness)
     for name in names.values():
         _fsync(directory / name)
     manifest = {
@@ -232,17 +232,39 @@ def _write_descriptors(path: Path, by_key: dict[int, IndexedWork]) -> None:
             fh.write(np.ascontiguousarray(work.descriptors, dtype=np.uint8).data)
 
 
-def _write_views(path: Path, by_key: dict[int, IndexedWork]) -> None:
-    """Every work's crop descriptors in ``_write_works``'s order, zeros for a work without them,
-    written a work at a time like ``_write_descriptors``."""
-    shape = (len(by_key), copy_embedding.VIEWS, copy_embedding.DIMENSIONS)
-    header = {"descr": np.dtype(np.int8).str, "fortran_order": False, "shape": shape}
-    zeros = np.zeros(shape[1:], np.int8)
+# Per-work rows kept in a file of their own, mapped when loaded: (row shape, dtype, what a row is).
+_VIEWS_ROWS = (
+    (copy_embedding.VIEWS, copy_embedding.DIMENSIONS),
+    np.dtype(np.int8),
+    "row of crop descriptors",
+)
+_LIGHTNESS_ROWS = ((lightness_map.MAP_BYTES,), np.dtype(np.uint8), "lightness map")
+
+
+def _write_rows(
+    path: Path,
+    by_key: dict[int, IndexedWork],
+    rows: tuple[tuple[int, ...], np.dtype, str],
+    row_of: Callable[[IndexedWork], np.ndarray],
+) -> None:
+    """Every work's row in ``_write_works``'s order, zeros for a work without one, written a work
+    at a time like ``_write_descriptors``."""
+    shape, dtype, _ = rows
+    header = {"descr": dtype.str, "fortran_order": False, "shape": (len(by_key), *shape)}
+    zeros = np.zeros(shape, dtype)
     with open(path, "wb") as fh:
         np.lib.format.write_array_header_1_0(fh, header)
         for work in by_key.values():
-            views = work.views
-            fh.write(np.ascontiguousarray(views if len(views) else zeros, dtype=np.int8).data)
+            row = row_of(work)
+            fh.write(np.ascontiguousarray(row if len(row) else zeros, dtype=dtype).data)
+
+
+def _mapped_rows(path: Path, works: int, rows: tuple[tuple[int, ...], np.dtype, str]) -> np.ndarray:
+    shape, dtype, what = rows
+    mapped = np.load(path, mmap_mode="r").view(np.ndarray)
+    if mapped.shape != (works, *shape) or mapped.dtype != dtype:
+        raise ValueError(f"{path.name} holds {mapped.dtype} {mapped.shape}, not one {what} a work")
+    return mapped
 
 
 def _read_works(
@@ -288,8 +310,8 @@ def _read_works(
         np.concatenate([[0], np.cumsum(views.astype(np.int64))]).astype(np.int64),
         summaries,
         descriptors,
-        None if mapped_views is None else _mapped_views(mapped_views, len(keys)),
-        None if mapped_lightness is None else _mapped_lightness(mapped_lightness, len(keys)),
+        None if mapped_views is None else _mapped_rows(mapped_views, len(keys), _VIEWS_ROWS),
+        None if mapped_lightness is None else _mapped_rows(mapped_lightness, len(keys), _LIGHTNESS_ROWS),
     )
     works: dict[int, IndexedWork] = {}
     for i, key in enumerate(keys.tolist()):
@@ -297,33 +319,6 @@ def _read_works(
             str(sha[i]), size_of((int(sizes[i][0]), int(sizes[i][1]))), bool(low[i]), arrays, i
         )
     return works, described
-
-
-def _mapped_views(path: Path, works: int) -> np.ndarray:
-    views = np.load(path, mmap_mode="r").view(np.ndarray)
-    if views.shape != (works, copy_embedding.VIEWS, copy_embedding.DIMENSIONS) or views.dtype != np.int8:
-        found = f"{views.dtype} {views.shape}"
-        raise ValueError(f"{path.name} holds {found}, not one row of crop descriptors a work")
-    return views
-
-
-def _write_lightness(path: Path, by_key: dict[int, IndexedWork]) -> None:
-    """Every work's lightness map in ``_write_works``'s order, zeros for a work without one."""
-    shape = (len(by_key), lightness_map.MAP_BYTES)
-    header = {"descr": np.dtype(np.uint8).str, "fortran_order": False, "shape": shape}
-    zeros = np.zeros(shape[1:], np.uint8)
-    with open(path, "wb") as fh:
-        np.lib.format.write_array_header_1_0(fh, header)
-        for work in by_key.values():
-            found = work.lightness
-            fh.write(np.ascontiguousarray(found if len(found) else zeros, dtype=np.uint8).data)
-
-
-def _mapped_lightness(path: Path, works: int) -> np.ndarray:
-    maps = np.load(path, mmap_mode="r").view(np.ndarray)
-    if maps.shape != (works, lightness_map.MAP_BYTES) or maps.dtype != np.uint8:
-        raise ValueError(f"{path.name} holds {maps.dtype} {maps.shape}, not one lightness map a work")
-    return maps
 
 
 def _crc32(path: Path) -> int:

@@ -10,39 +10,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from indexes import Engine, Fingerprint, copy_embedding, embedding_index, fingerprint, index_files, scoring
 from indexes import engine as engine_module
-from tests import imagegen
+from tests import imagegen, sample_copies
+from tests.sample_copies import TREE, WORKS
 
-WORKS = sorted((Path(__file__).parent.parent / "samples" / "works").glob("*.png"))
-TREE = 20  # 21_fall_coloured_tree: its recoloured, captioned centre crop keeps too few corners
 SEASCAPE = 24  # 25_paesaggio_marino
 PEACH = 26  # 27_pesca
-
-
-def _flat(path: Path) -> Image.Image:
-    art = Image.open(path).convert("RGBA")
-    return Image.alpha_composite(Image.new("RGBA", art.size, (255, 255, 255, 255)), art).convert("RGB")
-
-
-def _recoloured_captioned_crop(path: Path, hue: int, where: str = "centre") -> Fingerprint:
-    copy = imagegen.hue_shift(imagegen.caption_bar(imagegen.crop_fraction(_flat(path), 0.65, where)), hue)
-    return fingerprint(imagegen.encode(copy, "JPEG", quality=50))
-
-
-@pytest.fixture(scope="module")
-def references() -> list[Fingerprint]:
-    return [fingerprint(p.read_bytes(), role="reference") for p in WORKS]
-
-
-@pytest.fixture
-def engine(references: list[Fingerprint]) -> Engine:
-    engine = Engine()
-    for key, fp in enumerate(references):
-        engine.add(key, fp)
-    return engine
+_flat, _recoloured_captioned_crop = sample_copies.flat, sample_copies.recoloured_captioned_crop
+references, engine = sample_copies.references, sample_copies.engine  # fixtures
 
 
 def _cosines(query: np.ndarray, works: np.ndarray) -> np.ndarray:

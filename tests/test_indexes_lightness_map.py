@@ -12,38 +12,16 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from indexes import Engine, Fingerprint, fingerprint, index_files, lightness_map, scoring
-from tests import imagegen
+from indexes import Engine, Fingerprint, index_files, lightness_map, scoring
+from tests import imagegen, sample_copies
+from tests.sample_copies import TREE, WORKS
 
-WORKS = sorted((Path(__file__).parent.parent / "samples" / "works").glob("*.png"))
-TREE = 20  # 21_fall_coloured_tree: its recoloured, captioned centre crop keeps too few corners
 # The tree's crop fits its map at 0.88: detailed 480 px art loses more to a 64 px map than the
 # benchmark's small pictures that the shipped threshold was chosen on, so the engine tests below set
 # the threshold under that, between it and the other works' fits (0.29 at most).
 FIT_BAR = 0.85
-
-
-def _flat(path: Path) -> Image.Image:
-    art = Image.open(path).convert("RGBA")
-    return Image.alpha_composite(Image.new("RGBA", art.size, (255, 255, 255, 255)), art).convert("RGB")
-
-
-def _recoloured_captioned_crop(path: Path, hue: int) -> Fingerprint:
-    copy = imagegen.hue_shift(imagegen.caption_bar(imagegen.crop_fraction(_flat(path), 0.65, "centre")), hue)
-    return fingerprint(imagegen.encode(copy, "JPEG", quality=50))
-
-
-@pytest.fixture(scope="module")
-def references() -> list[Fingerprint]:
-    return [fingerprint(p.read_bytes(), role="reference") for p in WORKS]
-
-
-@pytest.fixture
-def engine(references: list[Fingerprint]) -> Engine:
-    engine = Engine()
-    for key, fp in enumerate(references):
-        engine.add(key, fp)
-    return engine
+_flat, _recoloured_captioned_crop = sample_copies.flat, sample_copies.recoloured_captioned_crop
+references, engine = sample_copies.references, sample_copies.engine  # fixtures
 
 
 def _matched(engine: Engine, fp: Fingerprint) -> list[int]:
@@ -129,12 +107,9 @@ def test_a_crop_no_placement_confirms_is_named_by_its_lightness(
 
 
 def test_a_work_registered_twice_is_not_named_by_its_lightness(
-    references: list[Fingerprint], placements_off: None
+    engine: Engine, references: list[Fingerprint], placements_off: None
 ) -> None:
     """The twin's map fits as well: which of the two the descriptor put first means nothing."""
-    engine = Engine()
-    for key, fp in enumerate(references):
-        engine.add(key, fp)
     engine.add(100, references[TREE])
     query = _recoloured_captioned_crop(WORKS[TREE], 60)
     assert not {TREE, 100} & set(_matched(engine, query))
