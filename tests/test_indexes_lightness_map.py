@@ -74,6 +74,12 @@ def test_flat_and_missing_maps_fit_nothing(references: list[Fingerprint]) -> Non
     assert lightness_map.similarity(query.thumbnail, lightness_map.EMPTY) == 0.0
     plain = np.full((120, 90, 3), 128, np.uint8)
     assert lightness_map.similarity(plain, references[TREE].lightness) == 0.0
+    # Degenerate thumbnails (a 1 px picture, a strip) are measured without error, and fit poorly.
+    noise = np.random.default_rng(0)
+    for shape in ((1, 1, 3), (2, 300, 3), (300, 2, 3)):
+        picture = noise.integers(0, 256, shape, dtype=np.uint8)
+        assert lightness_map.lightness_map(picture).shape == (lightness_map.MAP_BYTES,)
+        assert 0.0 <= lightness_map.similarity(picture, references[TREE].lightness) < FIT_BAR
 
 
 def _diagonal(size: int, dark: tuple[int, int, int], light: tuple[int, int, int], offset: int) -> np.ndarray:
