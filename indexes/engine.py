@@ -616,14 +616,14 @@ class Engine:
         work = self._works.get(key)
         if work is None or not len(work.lightness):
             return False
-        fit = lightness_map.similarity(fp.thumbnail, work.lightness)
-        if fit < scoring.LIGHTNESS_MATCH:
+        query = lightness_map.prepared(fp.thumbnail)  # once, for the nearest and its rivals
+        fit = 0.0 if query is None else lightness_map.fit(query, work.lightness)
+        if query is None or fit < scoring.LIGHTNESS_MATCH:
             return False
+        bar = fit - scoring.LIGHTNESS_RIVAL_GAP
         for rival in keys[1 : 1 + _LIGHTNESS_RIVALS].tolist():
             other = self._works.get(rival)
-            if other is not None and lightness_map.similarity(fp.thumbnail, other.lightness) > (
-                fit - scoring.LIGHTNESS_RIVAL_GAP
-            ):
+            if other is not None and lightness_map.fit(query, other.lightness) > bar:
                 return False
         evidence.setdefault(key, Evidence()).lightness = fit
         return True

@@ -52,9 +52,22 @@ def lightness_map(rgb: np.ndarray) -> np.ndarray:
 def similarity(query_rgb: np.ndarray, work_map: np.ndarray) -> float:
     """Best normalised correlation (-1..1) of the query's lightness edges, as any searched crop of
     the work, with the work's; 0 when either side is flat, the query's edges are too sparse to
-    tell pictures apart (``_MIN_EDGE_SHARE``), or the map is missing. Two
-    sizes first, then, for a query that fits one at ``_PROMISING``, sizes around the best (most
-    unrelated pictures stop after the first pass, a tenth of the cost of the whole search)."""
+    tell pictures apart (``_MIN_EDGE_SHARE``), or the map is missing."""
+    query = prepared(query_rgb)
+    return 0.0 if query is None else fit(query, work_map)
+
+
+def prepared(query_rgb: np.ndarray) -> np.ndarray | None:
+    """The query's lightness, computed once for ``fit`` against several works; None when its
+    edges are too sparse to tell pictures apart (``_MIN_EDGE_SHARE``)."""
+    query = _lightness(query_rgb)
+    return None if _edge_share(query, SIDE * _SEARCH_SCALE) < _MIN_EDGE_SHARE else query
+
+
+def fit(query: np.ndarray, work_map: np.ndarray) -> float:
+    """``similarity`` of a ``prepared`` query. Two sizes first, then, for a query that fits one at
+    ``_PROMISING``, sizes around the best (most unrelated pictures stop after the first pass, a
+    tenth of the cost of the whole search)."""
     if work_map.shape != (MAP_BYTES,):
         return 0.0
     # Searched at twice the stored size: the map is upsampled, the query's edges keep more detail.
@@ -62,9 +75,6 @@ def similarity(query_rgb: np.ndarray, work_map: np.ndarray) -> float:
     plane = work_map.reshape(SIDE, SIDE).astype(np.float32)
     work = _edges(cv2.resize(plane, (side, side), interpolation=cv2.INTER_LINEAR))
     if float(work.std()) < _MIN_SPREAD:
-        return 0.0
-    query = _lightness(query_rgb)
-    if _edge_share(query, side) < _MIN_EDGE_SHARE:
         return 0.0
     first, (share, cut) = _best_fit(work, query, side, [(s, s) for s in _FIRST_SHARES], _CUTS)
     if first < _PROMISING:
