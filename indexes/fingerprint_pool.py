@@ -8,7 +8,8 @@ whole pipeline; only the image bytes and the finished fingerprint cross the pipe
 
 Workers are spawned, never forked: a forked child of a process that has used FAISS's OpenMP
 threads can hang. A worker that dies (killed, out of memory) breaks the pool for every call in
-flight; each is retried once on a fresh pool.
+flight; each is retried once on a fresh pool (``indexes.process_pools`` notices the deaths the
+pool itself misses).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from types import TracebackType
 
+from indexes import process_pools
 from indexes.errors import ImageError
 from indexes.fingerprinting import Fingerprint, fingerprint, one_image_thread
 from indexes.orphans import exit_with_parent
@@ -76,7 +78,7 @@ class FingerprintPool:
         for _ in range(2):
             executor = self._current()
             try:
-                return executor.submit(self._target, data, role=role).result()
+                return process_pools.result(executor.submit(self._target, data, role=role), executor)
             except BrokenProcessPool:
                 self._replace(executor)
         raise WorkerDiedError(
@@ -128,4 +130,6 @@ class FingerprintPool:
         with self._lock:
             if self._executor is broken:
                 self._executor = None
-        broken.shutdown(wait=False, cancel_futures=True)
+        # Its other calls fail and are retried too; stopped at once, a worker that died half-way
+        # through a result cannot leave the pool's thread waiting (and the server's exit with it).
+        process_pools.stop_now(broken)

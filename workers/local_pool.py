@@ -15,12 +15,10 @@ from concurrent.futures.process import BrokenProcessPool
 from types import TracebackType
 
 from indexes.orphans import exit_with_parent
+from indexes.process_pools import WATCH_S, stop_now, worker_died
 from workers.task import Item, Result, WorkerContext, analyse_chunk, warm_up
 
 __all__ = ["LocalPool"]
-
-# How often a wait looks for a dead worker that the pool itself failed to notice.
-WATCH_S = 2.0
 
 
 def _start_worker(ctx: WorkerContext) -> None:
@@ -75,18 +73,11 @@ class LocalPool:
             done, self._pending = wait(self._pending, timeout=left, return_when=FIRST_COMPLETED)
             if done:
                 return [f.result() for f in done]
-            if self._a_worker_died():
-                # The pool fails its tasks within milliseconds of a worker's death, unless the
-                # worker died half-way through sending a result: its manager thread then waits
-                # for the rest for ever, and so did the scan.
+            if worker_died(self._pool):  # one the pool missed: it died half-way through a result
                 raise BrokenProcessPool("a worker process died (killed for memory?)")
             if deadline is not None and time.monotonic() >= deadline:
                 break
         return []
-
-    def _a_worker_died(self) -> bool:
-        workers = dict(getattr(self._pool, "_processes", None) or {}).values()
-        return any(worker.exitcode is not None for worker in workers)
 
     def close(self, *, cancel: bool = False) -> None:
         """Shut the workers down; with ``cancel``, at once: tasks not started are dropped and
@@ -95,17 +86,4 @@ class LocalPool:
         if not cancel:
             self._pool.shutdown(wait=True)
             return
-        # No public way to stop running tasks before Python 3.14's terminate_workers().
-        workers = list(dict(getattr(self._pool, "_processes", None) or {}).values())
-        results = getattr(self._pool, "_result_queue", None)  # shutdown() forgets it
-        self._pool.shutdown(wait=False, cancel_futures=True)
-        for worker in workers:
-            worker.terminate()
-        for worker in workers:
-            worker.join(timeout=10)
-        if results is not None and all(worker.exitcode is not None for worker in workers):
-            # A worker killed half-way through sending a result left the pool's manager thread
-            # waiting for the rest for ever, and interpreter exit joins that thread: Ctrl-C printed
-            # "interrupted" and the scan never exited (1 in ~60 in a stress loop; CI). With the
-            # workers dead, this process holds the last write end: closing it ends the wait.
-            results._writer.close()
+        stop_now(self._pool)
