@@ -605,26 +605,37 @@ class Engine:
         evidence: dict[int, Evidence],
     ) -> bool:
         """The descriptor's nearest work (``_ranked_by_views``), when no placement confirmed it: kept
-        when it is clearly nearer than every background picture, the query's lightness edges fit
-        inside its lightness map (``lightness_map.similarity``) at ``scoring.LIGHTNESS_MATCH``, and
-        none of the next works' maps fits within ``scoring.LIGHTNESS_RIVAL_GAP`` of that."""
+        when the query's lightness edges fit inside its lightness map (``lightness_map.similarity``)
+        at ``scoring.LIGHTNESS_MATCH``, it is clearly nearer than every background picture, and none
+        of the next works' maps fits within ``scoring.LIGHTNESS_RIVAL_GAP`` of that; or, where the
+        descriptor is sure of it on its own (``scoring.LIGHTNESS_SURE_*``), at a looser fit."""
         if fp.thumbnail is None or best[0] < scoring.LEARNED_SIMILARITY:
             return False
-        if best[0] - background < scoring.LIGHTNESS_BACKGROUND_MARGIN:
+        margin = best[0] - background
+        ahead = best[0] - (best[1] if len(best) > 1 else 0.0)
+        sure = (
+            best[0] >= scoring.LIGHTNESS_SURE_SIMILARITY
+            and ahead >= scoring.LIGHTNESS_SURE_GAP
+            and margin >= scoring.LIGHTNESS_SURE_MARGIN
+        )
+        if margin < scoring.LIGHTNESS_BACKGROUND_MARGIN and not sure:
             return False
         key = int(keys[0])
         work = self._works.get(key)
         if work is None or not len(work.lightness):
             return False
         query = lightness_map.prepared(fp.thumbnail)  # once, for the nearest and its rivals
-        fit = 0.0 if query is None else lightness_map.fit(query, work.lightness)
-        if query is None or fit < scoring.LIGHTNESS_MATCH:
+        if query is None:
             return False
-        bar = fit - scoring.LIGHTNESS_RIVAL_GAP
-        for rival in keys[1 : 1 + _LIGHTNESS_RIVALS].tolist():
-            other = self._works.get(rival)
-            if other is not None and lightness_map.fit(query, other.lightness) > bar:
+        fit = lightness_map.fit(query, work.lightness)
+        if not (sure and fit >= scoring.LIGHTNESS_SURE_FIT):
+            if fit < scoring.LIGHTNESS_MATCH or margin < scoring.LIGHTNESS_BACKGROUND_MARGIN:
                 return False
+            bar = fit - scoring.LIGHTNESS_RIVAL_GAP
+            for rival in keys[1 : 1 + _LIGHTNESS_RIVALS].tolist():
+                other = self._works.get(rival)
+                if other is not None and lightness_map.fit(query, other.lightness) > bar:
+                    return False
         evidence.setdefault(key, Evidence()).lightness = fit
         return True
 

@@ -34,6 +34,7 @@ def placements_off(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(scoring, "LEARNED_INLIERS", 10_000)
     monkeypatch.setattr(scoring, "LEARNED_CONTESTED_INLIERS", 10_000)
     monkeypatch.setattr(scoring, "LIGHTNESS_MATCH", FIT_BAR)
+    monkeypatch.setattr(scoring, "LIGHTNESS_SURE_FIT", 1.01)  # the looser path: its own test
 
 
 def test_a_work_keeps_its_lightness_map_and_a_query_none(references: list[Fingerprint]) -> None:
@@ -112,10 +113,28 @@ def test_a_crop_no_placement_confirms_is_named_by_its_lightness(
     assert TREE not in _matched(engine, query)
 
 
-def test_a_work_registered_twice_is_not_named_by_its_lightness(
-    engine: Engine, references: list[Fingerprint], placements_off: None
+def test_a_descriptor_sure_of_its_nearest_names_it_at_a_looser_fit(
+    engine: Engine, placements_off: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The twin's map fits as well: which of the two the descriptor put first means nothing."""
+    query = _recoloured_captioned_crop(WORKS[TREE], 60)
+    monkeypatch.setattr(scoring, "LIGHTNESS_MATCH", 1.01)  # the strict path closed
+    monkeypatch.setattr(scoring, "LIGHTNESS_SURE_FIT", FIT_BAR)
+    found = [m for m in engine.search(query) if m.key == TREE and m.verdict == "match"]
+    assert found and found[0].kind == "partial"
+    for unsure in ("LIGHTNESS_SURE_SIMILARITY", "LIGHTNESS_SURE_GAP", "LIGHTNESS_SURE_MARGIN"):
+        with monkeypatch.context() as m:
+            m.setattr(scoring, unsure, 1.0)  # the descriptor not that sure
+            assert TREE not in _matched(engine, query), unsure
+    monkeypatch.setattr(scoring, "LIGHTNESS_SURE_FIT", 1.01)
+    assert TREE not in _matched(engine, query)
+
+
+def test_a_work_registered_twice_is_not_named_by_its_lightness(
+    engine: Engine, references: list[Fingerprint], placements_off: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The twin's map fits as well: which of the two the descriptor put first means nothing (nor
+    is the descriptor ever sure of one of two twins)."""
+    monkeypatch.setattr(scoring, "LIGHTNESS_SURE_FIT", FIT_BAR)
     engine.add(100, references[TREE])
     query = _recoloured_captioned_crop(WORKS[TREE], 60)
     assert not {TREE, 100} & set(_matched(engine, query))
