@@ -67,9 +67,16 @@ def test_a_recoloured_captioned_crop_is_found_by_the_descriptor_alone(
     assert key not in _matched(engine, query)
 
 
+def _no_lightness_step(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The step's last resort (``Engine._by_lightness``) off: it finds these copies too."""
+    monkeypatch.setattr(scoring, "LIGHTNESS_MATCH", 2.0)
+    monkeypatch.setattr(scoring, "LIGHTNESS_SURE_FIT", 2.0)
+
+
 def test_the_step_needs_the_query_placed_on_the_work(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
     query = _recoloured_captioned_crop(WORKS[TREE], 60)
     monkeypatch.setattr(scoring, "LEARNED_INLIERS", 1000)
+    _no_lightness_step(monkeypatch)
     assert TREE not in _matched(engine, query)
 
 
@@ -99,6 +106,7 @@ def test_a_work_is_turned_away_when_not_clearly_the_nearest(
     query = _recoloured_captioned_crop(WORKS[TREE], 60)
     monkeypatch.setattr(scoring, "LEARNED_MARGIN", 1.0)
     monkeypatch.setattr(scoring, "LEARNED_VIEW_MARGIN", 1.0)
+    _no_lightness_step(monkeypatch)
     assert TREE not in _matched(engine, query)
 
 
