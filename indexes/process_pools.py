@@ -14,7 +14,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
 from typing import TypeVar
 
-__all__ = ["WATCH_S", "result", "stop_now", "worker_died"]
+__all__ = ["WATCH_S", "check_workers", "result", "stop_now"]
 
 T = TypeVar("T")
 
@@ -22,10 +22,12 @@ T = TypeVar("T")
 WATCH_S = 2.0
 
 
-def worker_died(pool: ProcessPoolExecutor) -> bool:
-    """Whether one of ``pool``'s worker processes has exited: they only do when the pool stops."""
+def check_workers(pool: ProcessPoolExecutor) -> None:
+    """Raise ``BrokenProcessPool`` if one of ``pool``'s worker processes has exited: they only do
+    when the pool stops, so one that did died (and the pool may have missed it)."""
     workers = dict(getattr(pool, "_processes", None) or {}).values()
-    return any(worker.exitcode is not None for worker in workers)
+    if any(worker.exitcode is not None for worker in workers):
+        raise BrokenProcessPool("a worker process died (killed for memory?)")
 
 
 def result(future: Future[T], pool: ProcessPoolExecutor, *, watch_s: float = WATCH_S) -> T:
@@ -35,8 +37,7 @@ def result(future: Future[T], pool: ProcessPoolExecutor, *, watch_s: float = WAT
         try:
             return future.result(timeout=watch_s)
         except FutureTimeout:
-            if worker_died(pool):
-                raise BrokenProcessPool("a worker process died (killed for memory?)") from None
+            check_workers(pool)
 
 
 def stop_now(pool: ProcessPoolExecutor, *, join_s: float = 10.0) -> None:

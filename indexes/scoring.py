@@ -215,8 +215,8 @@ LIGHTNESS_RIVAL_GAP = 0.05
 LIGHTNESS_BACKGROUND_MARGIN = LEARNED_VIEW_MARGIN / 2
 # ... or a looser fit where the descriptor is sure of its nearest work on its own: that near, that
 # far ahead of the next work and of the background pictures. Replays of seeds 0-3 (BENCHMARKS.md,
-# forty-fifth session): 9, 9, 15 and 10 more true `match`es, no false one; the unregistered
-# pictures it named fit at 0.71-0.85 (four across the seeds at a fit of 0.70).
+# forty-fifth session): 9, 9, 15 and 10 more true `match`es, no false one. With a fit of 0.70 it
+# named four unregistered pictures across the seeds, which fit at 0.71-0.85.
 LIGHTNESS_SURE_SIMILARITY = 0.8
 LIGHTNESS_SURE_GAP = 0.05
 LIGHTNESS_SURE_MARGIN = 0.05

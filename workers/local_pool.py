@@ -11,11 +11,10 @@ import multiprocessing
 import os
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
 from types import TracebackType
 
 from indexes.orphans import exit_with_parent
-from indexes.process_pools import WATCH_S, stop_now, worker_died
+from indexes.process_pools import WATCH_S, check_workers, stop_now
 from workers.task import Item, Result, WorkerContext, analyse_chunk, warm_up
 
 __all__ = ["LocalPool"]
@@ -73,8 +72,7 @@ class LocalPool:
             done, self._pending = wait(self._pending, timeout=left, return_when=FIRST_COMPLETED)
             if done:
                 return [f.result() for f in done]
-            if worker_died(self._pool):  # one the pool missed: it died half-way through a result
-                raise BrokenProcessPool("a worker process died (killed for memory?)")
+            check_workers(self._pool)  # one the pool missed: it died half-way through a result
             if deadline is not None and time.monotonic() >= deadline:
                 break
         return []
