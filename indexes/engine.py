@@ -86,6 +86,9 @@ _VIEW_CANDIDATES = 64
 _CONTESTED_RIVALS = 4
 # Works ranked after the descriptor's nearest whose lightness maps it must beat (``_by_lightness``).
 _LIGHTNESS_RIVALS = 3
+# The descriptor's nearest works suggested as weak candidates (``_suggest``): 3 ranked a little
+# better than 1 or 5 in replays (BENCHMARKS.md, forty-sixth session).
+_SUGGESTED = 3
 RATIO = 0.85
 # Neighbours fetched per query descriptor, works verified per query, votes needed to verify.
 _NEIGHBOURS = 3
@@ -377,7 +380,8 @@ class Engine:
         if unmatched and neighbours is not None and self._exclusive(fp, *neighbours, evidence):
             matches = self._score(fp, evidence, exact, min_score)
             unmatched = not any(m.verdict == "match" for m in matches)
-        if unmatched and self._learned(fp, evidence):
+        # Scored again when it named a work, or suggested some as weak candidates.
+        if unmatched and (self._learned(fp, evidence, weak=weak) or weak):
             matches = self._score(fp, evidence, exact, min_score)
         return matches
 
@@ -550,7 +554,7 @@ class Engine:
         ev.exclusive, ev.exclusive_edges = placement, edges
         return True
 
-    def _learned(self, fp: Fingerprint, evidence: dict[int, Evidence]) -> bool:
+    def _learned(self, fp: Fingerprint, evidence: dict[int, Evidence], *, weak: bool = False) -> bool:
         """When nothing reached `match`: the work whose copy descriptor is nearest the query's, kept
         when it is clearly nearer than both the next work and the nearest background picture, and
         the query places on that work alone with a few ORB inliers (the descriptor alone named one
@@ -562,7 +566,8 @@ class Engine:
         the same photo, and the thresholds were chosen on whole queries. Returns whether a work
         was kept. When only other works are as near by the second measure (not the background
         pictures), the query must be a crop of the nearest, placing on it with more inliers and
-        on none of those works nearly as well (``scoring.LEARNED_CONTESTED_INLIERS``)."""
+        on none of those works nearly as well (``scoring.LEARNED_CONTESTED_INLIERS``). ``weak``:
+        its nearest works are also suggested as weak candidates (``_suggest``)."""
         if fp.thumbnail is None or fp.page_item or len(fp.local) < 4 or not len(self._embeddings):
             return False
         # A registration's fingerprint already holds it (~2 ms a registration saved).
@@ -576,6 +581,8 @@ class Engine:
         if whole is not None:
             candidates.append((*whole, ()))
         ranked = self._ranked_by_views(query, keys, sims, float(unrelated[0]))
+        if weak:
+            _suggest(*(ranked if ranked is not None else (keys, sims, float(unrelated[0]))), evidence)
         viewed = None if ranked is None else _nearest_by_views(*ranked)
         if viewed is not None and (whole is None or viewed[0] != whole[0]):
             candidates.append(viewed)
@@ -769,6 +776,16 @@ def _nearest_by_views(
         return None
     near = keys[1 : 1 + _CONTESTED_RIVALS][best[1 : 1 + _CONTESTED_RIVALS] > best[0] - margin]
     return int(keys[0]), float(best[0]), tuple(near.tolist())
+
+
+def _suggest(keys: np.ndarray, best: np.ndarray, background: float, evidence: dict[int, Evidence]) -> None:
+    """The descriptor's nearest works (``keys`` ranked, ``best`` their cosines) as weak candidates: it
+    ranks the true work first for most copies nothing else found (a ranking evaluation's tail)."""
+    for i, key in enumerate(keys[:_SUGGESTED].tolist()):
+        after = float(best[i + 1]) if i + 1 < len(best) else 0.0
+        strength = scoring.suggestion(float(best[i]), float(best[i]) - after, float(best[i]) - background)
+        ev = evidence.setdefault(key, Evidence())
+        ev.suggested = max(ev.suggested, strength)
 
 
 def _clearly_nearest(

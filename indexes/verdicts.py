@@ -54,6 +54,9 @@ class Evidence:
     # How closely the query's lightness edges fit inside this work's map, when the descriptor put
     # it nearest and no placement confirmed it (``Engine._by_lightness``).
     lightness: float = 0.0
+    # The copy descriptor's standing for this work among its nearest when nothing reached `match`
+    # (``scoring.suggestion``; weak candidates only).
+    suggested: float = 0.0
 
 
 def score_evidence(
@@ -152,7 +155,7 @@ def score_evidence(
             if views is None:
                 views = appearance.orientations(fp.appearance)
             likeness = appearance.similarity(views, works[key].appearance)
-            below_review = scoring.weak_score(ev.loose, ev.near, likeness)
+            below_review = scoring.weak_score(ev.loose, ev.near, likeness, ev.suggested)
             if below_review > score:
                 score, kind = below_review, "partial" if ev.loose else "near"
         whole_image = 0.0

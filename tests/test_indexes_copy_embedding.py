@@ -279,3 +279,33 @@ def test_a_views_file_of_the_wrong_shape_is_refused_at_load(engine: Engine, tmp_
     (tmp_path / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(ValueError, match="not one row of crop descriptors a work"):
         index_files.read(tmp_path, flat_limit=1000, default_features_per_work=384, size_of=lambda s: s)
+
+
+def test_the_descriptors_nearest_works_are_weak_candidates_only(
+    engine: Engine, references: list[Fingerprint], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An unregistered picture nothing matches: a ranking evaluation (``search(min_score=0)``) gets
+    the descriptor's three nearest works by views as candidates below `review`, the nearest
+    first; the default search shows none of them."""
+    picture = fingerprint(imagegen.encode(imagegen.artwork(11)))
+    assert picture.thumbnail is not None
+    assert engine.search(picture) == []
+    e = copy_embedding.embed(picture.thumbnail)
+    by_views = [max(_cosines(e, fp.views).max(), _cosines(e, fp.embedding[None, :])[0]) for fp in references]
+    nearest = [int(k) for k in np.argsort(by_views)[::-1][:3]]
+    weak = engine.search(picture, min_score=0.0)
+    assert all(m.verdict == "" and m.score < scoring.REVIEW_THRESHOLD for m in weak)
+    suggested = {m.key: m.score for m in weak}
+    assert set(nearest) <= set(suggested)
+    assert suggested[nearest[0]] == max(suggested[k] for k in nearest)
+    monkeypatch.setattr(engine_module, "_SUGGESTED", 0)
+    assert not set(nearest) <= {m.key for m in engine.search(picture, min_score=0.0)}
+
+
+def test_a_suggestion_rises_with_its_lead_and_stays_within_bounds() -> None:
+    clear = scoring.suggestion(0.8, 0.1, 0.2)
+    crowded = scoring.suggestion(0.8, 0.0, 0.0)
+    behind_background = scoring.suggestion(0.8, 0.0, -0.1)
+    assert clear > crowded > behind_background
+    assert scoring.suggestion(0.99, 0.5, 0.5) == 1.0 and scoring.suggestion(-0.5, 0.0, -0.5) == 0.0
+    assert scoring.weak_score(0, None, 0.0, 1.0) < scoring.REVIEW_THRESHOLD
