@@ -615,7 +615,8 @@ class Engine:
         when the query's lightness edges fit inside its lightness map (``lightness_map.similarity``)
         at ``scoring.LIGHTNESS_MATCH``, it is clearly nearer than every background picture, and none
         of the next works' maps fits within ``scoring.LIGHTNESS_RIVAL_GAP`` of that; or, where the
-        descriptor is sure of it on its own (``scoring.LIGHTNESS_SURE_*``), at a looser fit."""
+        descriptor is sure of it on its own (``scoring.LIGHTNESS_SURE_*``, ``LIGHTNESS_CLEAR_*``), at a
+        looser fit."""
         if fp.thumbnail is None or best[0] < scoring.LEARNED_SIMILARITY:
             return False
         margin = best[0] - background
@@ -625,6 +626,7 @@ class Engine:
             and ahead >= scoring.LIGHTNESS_SURE_GAP
             and margin >= scoring.LIGHTNESS_SURE_MARGIN
         )
+        clear = margin >= scoring.LIGHTNESS_CLEAR_MARGIN and ahead >= scoring.LIGHTNESS_CLEAR_GAP
         if margin < scoring.LIGHTNESS_BACKGROUND_MARGIN and not sure:
             return False
         key = int(keys[0])
@@ -635,7 +637,12 @@ class Engine:
         if query is None:
             return False
         fit = lightness_map.fit(query, work.lightness)
-        if not (sure and fit >= scoring.LIGHTNESS_SURE_FIT):
+        # The fit that needs no rival maps compared: looser the surer the descriptor is.
+        loose_bar = min(
+            scoring.LIGHTNESS_SURE_FIT if sure else math.inf,
+            scoring.LIGHTNESS_CLEAR_FIT if clear else math.inf,
+        )
+        if fit < loose_bar:
             if fit < scoring.LIGHTNESS_MATCH or margin < scoring.LIGHTNESS_BACKGROUND_MARGIN:
                 return False
             bar = fit - scoring.LIGHTNESS_RIVAL_GAP

@@ -71,6 +71,7 @@ def _no_lightness_step(monkeypatch: pytest.MonkeyPatch) -> None:
     """The step's last resort (``Engine._by_lightness``) off: it finds these copies too."""
     monkeypatch.setattr(scoring, "LIGHTNESS_MATCH", 2.0)
     monkeypatch.setattr(scoring, "LIGHTNESS_SURE_FIT", 2.0)
+    monkeypatch.setattr(scoring, "LIGHTNESS_CLEAR_FIT", 2.0)
 
 
 def test_the_step_needs_the_query_placed_on_the_work(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -183,6 +184,7 @@ def test_works_as_near_as_the_nearest_are_told_apart_by_placement(
     monkeypatch.setattr(scoring, "LEARNED_MARGIN", 1.0)  # whole views name nothing
     monkeypatch.setattr(scoring, "LEARNED_VIEW_MARGIN", _contested_margin(references, query))
     monkeypatch.setattr(scoring, "LEARNED_CONTESTED_INLIERS", scoring.LEARNED_INLIERS)
+    _no_lightness_step(monkeypatch)  # far ahead of the background, it would name the seascape too
     assert _matched(engine, query) == [SEASCAPE]
     monkeypatch.setattr(scoring, "LEARNED_CONTESTED_SHOWN", 0.0)  # as if it showed the whole work
     assert SEASCAPE not in _matched(engine, query)

@@ -819,6 +819,7 @@ def test_placed_edges_lift_a_crop_with_few_keypoints_to_match(
     assert found.kind == "partial"
     monkeypatch.setattr(scoring, "PLACED_EDGES_MATCH", 2.0)  # placed edges switched off
     monkeypatch.setattr(scoring, "LIGHTNESS_SURE_FIT", 2.0)  # and the last resort, which finds it too
+    monkeypatch.setattr(scoring, "LIGHTNESS_CLEAR_FIT", 2.0)
     assert [m.verdict for m in engine.search(weak) if m.key == 14] == ["review"]
 
 

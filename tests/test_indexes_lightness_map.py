@@ -34,7 +34,8 @@ def placements_off(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(scoring, "LEARNED_INLIERS", 10_000)
     monkeypatch.setattr(scoring, "LEARNED_CONTESTED_INLIERS", 10_000)
     monkeypatch.setattr(scoring, "LIGHTNESS_MATCH", FIT_BAR)
-    monkeypatch.setattr(scoring, "LIGHTNESS_SURE_FIT", 1.01)  # the looser path: its own test
+    monkeypatch.setattr(scoring, "LIGHTNESS_SURE_FIT", 1.01)  # the looser paths: their own tests
+    monkeypatch.setattr(scoring, "LIGHTNESS_CLEAR_FIT", 1.01)
 
 
 def test_a_work_keeps_its_lightness_map_and_a_query_none(references: list[Fingerprint]) -> None:
@@ -129,12 +130,31 @@ def test_a_descriptor_sure_of_its_nearest_names_it_at_a_looser_fit(
     assert TREE not in _matched(engine, query)
 
 
+def test_a_work_far_ahead_of_the_background_is_named_at_a_looser_fit_still(
+    engine: Engine, placements_off: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    query = _recoloured_captioned_crop(WORKS[TREE], 60)
+    monkeypatch.setattr(scoring, "LIGHTNESS_MATCH", 1.01)  # the strict path closed
+    monkeypatch.setattr(scoring, "LIGHTNESS_SURE_SIMILARITY", 1.0)  # and the sure one
+    assert TREE not in _matched(engine, query)
+    monkeypatch.setattr(scoring, "LIGHTNESS_CLEAR_FIT", FIT_BAR)
+    found = [m for m in engine.search(query) if m.key == TREE and m.verdict == "match"]
+    assert found and found[0].kind == "partial"
+    for unclear in ("LIGHTNESS_CLEAR_MARGIN", "LIGHTNESS_CLEAR_GAP"):
+        with monkeypatch.context() as m:
+            m.setattr(scoring, unclear, 1.0)  # not that far ahead
+            assert TREE not in _matched(engine, query), unclear
+    monkeypatch.setattr(scoring, "LIGHTNESS_CLEAR_FIT", 1.01)
+    assert TREE not in _matched(engine, query)
+
+
 def test_a_work_registered_twice_is_not_named_by_its_lightness(
     engine: Engine, references: list[Fingerprint], placements_off: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The twin's map fits as well: which of the two the descriptor put first means nothing (nor
     is the descriptor ever sure of one of two twins)."""
     monkeypatch.setattr(scoring, "LIGHTNESS_SURE_FIT", FIT_BAR)
+    monkeypatch.setattr(scoring, "LIGHTNESS_CLEAR_FIT", FIT_BAR)
     engine.add(100, references[TREE])
     query = _recoloured_captioned_crop(WORKS[TREE], 60)
     assert not {TREE, 100} & set(_matched(engine, query))
