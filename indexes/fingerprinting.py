@@ -110,7 +110,7 @@ class Fingerprint:
     thumbnail: np.ndarray | None = field(default=None, repr=False, compare=False)
     method: int = METHOD  # the ``METHOD`` revision that computed it
     # Queries only: (x, y, w, h) in original pixels of each image panel (``indexes.panels``) whose
-    # PDQ are the last ``len(panels)`` views of ``pdq``.
+    # PDQ are the last ``len(panels)`` views of ``pdq`` (a panel on a colour twice: whitened too).
     panels: tuple[tuple[int, int, int, int], ...] = ()
     # Queries only: each item laid out on the query's page (``indexes.page_items``), as its box in
     # original pixels and its own fingerprint (computed on first use), searched when the page
@@ -365,15 +365,14 @@ def _fingerprint_decoded(
         for x, y, w, h in panels(small):
             if box is not None and _overlap(box, (x, y, w, h)) > 0.9:
                 continue  # the content box already hashed it
-            views.append(small[y : y + h, x : x + w])
-            panel_boxes.append(
-                (
-                    round(x * to_original),
-                    round(y * to_original),
-                    round(w * to_original),
-                    round(h * to_original),
-                )
-            )
+            in_page = tuple(round(v * to_original) for v in (x, y, w, h))
+            panel = small[y : y + h, x : x + w]
+            # A transparent work shown flattened onto a colour fills its panel with that colour:
+            # hashed on white too, as a whole query is.
+            for view in (panel, background_to_white(panel)):
+                if view is not None:
+                    views.append(view)
+                    panel_boxes.append(in_page)
     dihedral = [global_hashes.pdq_dihedral(v) for v in views]
     pdq = np.stack([hashes for hashes, _ in dihedral])
     pdq_quality = dihedral[0][1]  # of the whole view

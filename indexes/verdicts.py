@@ -237,15 +237,19 @@ def _cut_from_page(fp: Fingerprint, ev: Evidence) -> bool:
 
 
 def _panel_phash(fp: Fingerprint, panel: tuple[int, int, int, int]) -> tuple[int, ...]:
-    """pHash of a query panel (x, y, w, h in original pixels) cut from its thumbnail; empty when
-    there is no thumbnail or the cut is under 8 px. Listing pages whose artwork panel's PDQ
-    drifted: seeds 0, 2 and 3, 10 more true `match`es, none wrong (BENCHMARKS.md)."""
+    """pHashes of a query panel (x, y, w, h in original pixels) cut from its thumbnail, as it is
+    and, on a colour, whitened (as its PDQ views are); empty when there is no thumbnail or the cut
+    is under 8 px. Listing pages whose artwork panel's PDQ drifted: seeds 0, 2 and 3, 10 more true
+    `match`es, none wrong (BENCHMARKS.md)."""
     if fp.thumbnail is None:
         return ()
     f = fp.thumbnail.shape[1] / fp.size[0]
     x, y, w, h = (round(v * f) for v in panel)
     cut = fp.thumbnail[y : y + h, x : x + w]
-    return (phash_int(global_hashes.phash(cut)),) if min(cut.shape[:2]) >= 8 else ()
+    if min(cut.shape[:2]) < 8:
+        return ()
+    views = (cut, background_to_white(cut))
+    return tuple(phash_int(global_hashes.phash(v)) for v in views if v is not None)
 
 
 def _explain_away(matches: list[Match], same_picture: Callable[[int, int], bool]) -> list[Match]:

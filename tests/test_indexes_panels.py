@@ -5,9 +5,10 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
-from PIL import Image, ImageFilter
+import pytest
+from PIL import Image, ImageDraw, ImageFilter
 
-from indexes import Engine, fingerprint, global_hashes, local_features
+from indexes import Engine, fingerprint, fingerprinting, global_hashes, local_features
 from indexes.panels import panels
 from tests import imagegen
 
@@ -65,3 +66,35 @@ def test_unrelated_pages_match_nothing_by_their_panels() -> None:
         fp = fingerprint(imagegen.encode(page, "JPEG"))
         assert fp.panels
         assert all(m.verdict != "match" for m in engine.search(fp))
+
+
+def test_a_transparent_work_flattened_onto_a_colour_is_found_by_its_whitened_panel(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A transparent work is registered flattened onto white; a listing page showing it flattened
+    onto a colour fills its panel with that colour. The panel is also hashed with that colour made
+    white, which names the work where the panel as it is does not."""
+    # A few shapes on a transparent canvas: the background colour is most of the panel.
+    art = Image.new("RGBA", (320, 320), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(art)
+    draw.ellipse((40, 40, 120, 120), fill=(230, 160, 20, 255), outline=(0, 0, 0, 255), width=4)
+    draw.rectangle((180, 60, 270, 110), fill=(30, 120, 200, 255))
+    draw.polygon([(60, 280), (150, 170), (220, 290)], fill=(40, 170, 60, 255), outline=(0, 0, 0, 255))
+    draw.line((200, 160, 300, 260), fill=(0, 0, 0, 255), width=8)
+    engine = Engine()
+    engine.add(1, fingerprint(imagegen.encode(art), role="reference"))
+    for seed in (901, 902):
+        engine.add(seed, fingerprint(imagegen.encode(imagegen.artwork(seed)), role="reference"))
+    page, box = imagegen.listing_page(imagegen.on_background(art, (200, 40, 40)), seed=6)
+
+    def found_by_panels() -> list[int]:
+        fp = fingerprint(imagegen.encode(page, "JPEG", quality=85))
+        assert fp.panels and _iou(fp.panels[0], box) > 0.85
+        # Neither local features nor the page's items (cut out tight, a whole query's whitened
+        # view finds it): only the panel's views can name it.
+        bare = dataclasses.replace(fp, local=local_features.NONE, mirrored=local_features.NONE, items=())
+        return [m.key for m in engine.search(bare) if m.verdict == "match"]
+
+    assert found_by_panels() == [1]
+    monkeypatch.setattr(fingerprinting, "background_to_white", lambda rgb: None)
+    assert found_by_panels() == []
