@@ -64,12 +64,19 @@ class EmbeddingIndex:
 
 
 @functools.cache
-def background() -> EmbeddingIndex:
-    """The shipped background descriptors (``BACKGROUND``), indexed once per process."""
+def _background_embeddings() -> np.ndarray:
+    """The shipped background descriptors (``BACKGROUND``), read and checked once per process."""
     embeddings = np.load(BACKGROUND)
     if embeddings.ndim != 2 or embeddings.shape[1] != DIMENSIONS or embeddings.dtype != np.int8:
         shape = f"{embeddings.dtype} {embeddings.shape}"
         raise ValueError(f"{BACKGROUND.name} holds {shape}, not int8 (n, {DIMENSIONS})")
+    return embeddings
+
+
+@functools.cache
+def background() -> EmbeddingIndex:
+    """The shipped background descriptors, indexed once per process."""
+    embeddings = _background_embeddings()
     index = EmbeddingIndex()
     index.add(np.arange(len(embeddings), dtype=np.int64), embeddings)
     return index
@@ -96,3 +103,31 @@ def _background_views() -> np.ndarray:
 def background_view_similarity(query: np.ndarray) -> float:
     """The highest cosine of ``query`` with a crop of a background picture."""
     return float(cosines(query, _background_views()).max())
+
+
+@functools.cache
+def _background_wholes() -> np.ndarray:
+    """The background pictures' whole descriptors as float32, converted once."""
+    return _background_embeddings().astype(np.float32)
+
+
+def background_twins(work: np.ndarray, twin: float) -> np.ndarray:
+    """Which background pictures are twins of a work: their whole descriptor at ``twin`` or more
+    from one of ``work``'s descriptors (rows: its whole view and its crops). The background pictures
+    are clip art, so a registered work may be one of them, or one of them recoloured."""
+    wholes = _background_wholes()
+    twins = np.zeros(len(wholes), bool)
+    for row in np.asarray(work).reshape(-1, DIMENSIONS):
+        if row.any():
+            twins |= cosines(row, wholes) >= twin
+    return twins
+
+
+def background_similarity_apart_from(query: np.ndarray, twins: np.ndarray) -> float:
+    """The highest cosine of ``query`` with a background picture, whole or cropped, leaving out the
+    pictures ``twins`` marks (``background_twins``): a work that is one of them would otherwise never
+    stand clear of the background, however close its copy."""
+    wholes = _background_wholes()
+    crops = cosines(query, _background_views()).reshape(len(wholes), VIEWS)  # rows in picture order
+    nearest = np.maximum(cosines(query, wholes), crops.max(axis=1))[~twins]
+    return float(nearest.max()) if len(nearest) else 0.0

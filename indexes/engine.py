@@ -601,11 +601,12 @@ class Engine:
             ev = evidence.setdefault(key, Evidence())
             ev.learned, ev.learned_placement = similarity, placement
             return True
-        return ranked is not None and self._by_lightness(fp, *ranked, evidence)
+        return ranked is not None and self._by_lightness(fp, query, *ranked, evidence)
 
     def _by_lightness(
         self,
         fp: Fingerprint,
+        query_descriptor: np.ndarray,
         keys: np.ndarray,
         best: np.ndarray,
         background: float,
@@ -616,9 +617,21 @@ class Engine:
         at ``scoring.LIGHTNESS_MATCH``, it is clearly nearer than every background picture, and none
         of the next works' maps fits within ``scoring.LIGHTNESS_RIVAL_GAP`` of that; or, where the
         descriptor is sure of it on its own (``scoring.LIGHTNESS_SURE_*``, ``LIGHTNESS_CLEAR_*``), at a
-        looser fit."""
+        looser fit. Background pictures that are twins of the work (``scoring.BACKGROUND_TWIN``) are
+        left out of its margin over them."""
         if fp.thumbnail is None or best[0] < scoring.LEARNED_SIMILARITY:
             return False
+        key = int(keys[0])
+        work = self._works.get(key)
+        if work is None or not len(work.lightness):
+            return False
+        twins = embedding_index.background_twins(
+            np.vstack([work.embedding, work.views]), scoring.BACKGROUND_TWIN
+        )
+        if twins.any():
+            background = min(
+                background, embedding_index.background_similarity_apart_from(query_descriptor, twins)
+            )
         margin = best[0] - background
         ahead = best[0] - (best[1] if len(best) > 1 else 0.0)
         sure = (
@@ -628,10 +641,6 @@ class Engine:
         )
         clear = margin >= scoring.LIGHTNESS_CLEAR_MARGIN and ahead >= scoring.LIGHTNESS_CLEAR_GAP
         if margin < scoring.LIGHTNESS_BACKGROUND_MARGIN and not sure:
-            return False
-        key = int(keys[0])
-        work = self._works.get(key)
-        if work is None or not len(work.lightness):
             return False
         query = lightness_map.prepared(fp.thumbnail)  # once, for the nearest and its rivals
         if query is None:
