@@ -115,37 +115,30 @@ def test_a_crop_no_placement_confirms_is_named_by_its_lightness(
     assert TREE not in _matched(engine, query)
 
 
+@pytest.mark.parametrize(
+    ("bar", "gates"),
+    [
+        # The descriptor sure of its nearest: near, ahead of the next work and of the background.
+        ("LIGHTNESS_SURE_FIT", ("LIGHTNESS_SURE_SIMILARITY", "LIGHTNESS_SURE_GAP", "LIGHTNESS_SURE_MARGIN")),
+        # The work far ahead of the background pictures (and a little of the next work).
+        ("LIGHTNESS_CLEAR_FIT", ("LIGHTNESS_CLEAR_MARGIN", "LIGHTNESS_CLEAR_GAP")),
+    ],
+)
 def test_a_descriptor_sure_of_its_nearest_names_it_at_a_looser_fit(
-    engine: Engine, placements_off: None, monkeypatch: pytest.MonkeyPatch
+    engine: Engine, placements_off: None, monkeypatch: pytest.MonkeyPatch, bar: str, gates: tuple[str, ...]
 ) -> None:
+    """Each looser path alone (``placements_off`` closes both): named at its fit, refused when
+    any of its gates or the fit is out of reach."""
     query = _recoloured_captioned_crop(WORKS[TREE], 60)
     monkeypatch.setattr(scoring, "LIGHTNESS_MATCH", 1.01)  # the strict path closed
-    monkeypatch.setattr(scoring, "LIGHTNESS_SURE_FIT", FIT_BAR)
+    monkeypatch.setattr(scoring, bar, FIT_BAR)
     found = [m for m in engine.search(query) if m.key == TREE and m.verdict == "match"]
     assert found and found[0].kind == "partial"
-    for unsure in ("LIGHTNESS_SURE_SIMILARITY", "LIGHTNESS_SURE_GAP", "LIGHTNESS_SURE_MARGIN"):
+    for gate in gates:
         with monkeypatch.context() as m:
-            m.setattr(scoring, unsure, 1.0)  # the descriptor not that sure
-            assert TREE not in _matched(engine, query), unsure
-    monkeypatch.setattr(scoring, "LIGHTNESS_SURE_FIT", 1.01)
-    assert TREE not in _matched(engine, query)
-
-
-def test_a_work_far_ahead_of_the_background_is_named_at_a_looser_fit_still(
-    engine: Engine, placements_off: None, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    query = _recoloured_captioned_crop(WORKS[TREE], 60)
-    monkeypatch.setattr(scoring, "LIGHTNESS_MATCH", 1.01)  # the strict path closed
-    monkeypatch.setattr(scoring, "LIGHTNESS_SURE_SIMILARITY", 1.0)  # and the sure one
-    assert TREE not in _matched(engine, query)
-    monkeypatch.setattr(scoring, "LIGHTNESS_CLEAR_FIT", FIT_BAR)
-    found = [m for m in engine.search(query) if m.key == TREE and m.verdict == "match"]
-    assert found and found[0].kind == "partial"
-    for unclear in ("LIGHTNESS_CLEAR_MARGIN", "LIGHTNESS_CLEAR_GAP"):
-        with monkeypatch.context() as m:
-            m.setattr(scoring, unclear, 1.0)  # not that far ahead
-            assert TREE not in _matched(engine, query), unclear
-    monkeypatch.setattr(scoring, "LIGHTNESS_CLEAR_FIT", 1.01)
+            m.setattr(scoring, gate, 1.0)  # the descriptor not that sure
+            assert TREE not in _matched(engine, query), gate
+    monkeypatch.setattr(scoring, bar, 1.01)
     assert TREE not in _matched(engine, query)
 
 
