@@ -116,11 +116,14 @@ def background_twins(work: np.ndarray, twin: float) -> np.ndarray:
     from one of ``work``'s descriptors (rows: its whole view and its crops). The background pictures
     are clip art, so a registered work may be one of them, or one of them recoloured."""
     wholes = _background_wholes()
-    twins = np.zeros(len(wholes), bool)
-    for row in np.asarray(work).reshape(-1, DIMENSIONS):
-        if row.any():
-            twins |= cosines(row, wholes) >= twin
-    return twins
+    rows = np.asarray(work, np.float32).reshape(-1, DIMENSIONS)
+    norms = np.linalg.norm(rows, axis=1)
+    rows = rows[norms > 0]  # an all-zero row is a descriptor never computed
+    if not len(rows):
+        return np.zeros(len(wholes), bool)
+    # ``cosines`` for every row in one product: the background descriptors scaled as it scales them.
+    near = (rows / norms[norms > 0, None]) @ wholes.T / np.sqrt(_UNIT)
+    return (near >= twin).any(axis=0)
 
 
 def background_similarity_apart_from(query: np.ndarray, twins: np.ndarray) -> float:
