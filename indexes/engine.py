@@ -567,8 +567,12 @@ class Engine:
         was kept. When only other works are as near by the second measure (not the background
         pictures), the query must be a crop of the nearest, placing on it with more inliers and
         on none of those works nearly as well (``scoring.LEARNED_CONTESTED_INLIERS``). ``weak``:
-        its nearest works are also suggested as weak candidates (``_suggest``)."""
-        if fp.thumbnail is None or fp.page_item or len(fp.local) < 4 or not len(self._embeddings):
+        its nearest works are also suggested as weak candidates (``_suggest``), for any query
+        with a thumbnail: one too small for local features too, since ranking needs no placement."""
+        if fp.thumbnail is None or not len(self._embeddings):
+            return False
+        may_name = not fp.page_item and len(fp.local) >= 4
+        if not (may_name or weak):
             return False
         # A registration's fingerprint already holds it (~2 ms a registration saved).
         query = fp.embedding if len(fp.embedding) else copy_embedding.embed(fp.thumbnail)
@@ -576,13 +580,15 @@ class Engine:
         if not len(keys):
             return False
         _, unrelated = embedding_index.background().nearest(query, 1)
+        ranked = self._ranked_by_views(query, keys, sims, float(unrelated[0]))
+        if weak:
+            _suggest(*(ranked if ranked is not None else (keys, sims, float(unrelated[0]))), evidence)
+        if not may_name:
+            return False
         candidates: list[tuple[int, float, tuple[int, ...]]] = []
         whole = _clearly_nearest(keys, sims, float(unrelated[0]), scoring.LEARNED_MARGIN)
         if whole is not None:
             candidates.append((*whole, ()))
-        ranked = self._ranked_by_views(query, keys, sims, float(unrelated[0]))
-        if weak:
-            _suggest(*(ranked if ranked is not None else (keys, sims, float(unrelated[0]))), evidence)
         viewed = None if ranked is None else _nearest_by_views(*ranked)
         if viewed is not None and (whole is None or viewed[0] != whole[0]):
             candidates.append(viewed)

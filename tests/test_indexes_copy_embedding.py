@@ -11,7 +11,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from indexes import Engine, Fingerprint, copy_embedding, embedding_index, fingerprint, index_files, scoring
+from indexes import (
+    Engine,
+    Fingerprint,
+    copy_embedding,
+    embedding_index,
+    fingerprint,
+    index_files,
+    local_features,
+    scoring,
+)
 from indexes import engine as engine_module
 from tests import imagegen, sample_copies
 from tests.sample_copies import TREE, WORKS
@@ -283,14 +292,20 @@ def test_a_views_file_of_the_wrong_shape_is_refused_at_load(engine: Engine, tmp_
         index_files.read(tmp_path, flat_limit=1000, default_features_per_work=384, size_of=lambda s: s)
 
 
+@pytest.mark.parametrize("cut", ["whole", "page item", "no local features"])
 def test_the_descriptors_nearest_works_are_weak_candidates_only(
-    engine: Engine, references: list[Fingerprint], monkeypatch: pytest.MonkeyPatch
+    engine: Engine, references: list[Fingerprint], monkeypatch: pytest.MonkeyPatch, cut: str
 ) -> None:
     """An unregistered picture nothing matches: a ranking evaluation (``search(min_score=0)``) gets
     the descriptor's three nearest works by views as candidates below `review`, the nearest
-    first; the default search shows none of them."""
+    first; the default search shows none of them. So do a picture cut from a page and one too
+    small for local features, which the descriptor never names a work for."""
     picture = fingerprint(imagegen.encode(imagegen.artwork(11)))
     assert picture.thumbnail is not None
+    if cut == "page item":
+        picture = dataclasses.replace(picture, page_item=True)
+    elif cut == "no local features":
+        picture = dataclasses.replace(picture, local=local_features.NONE, mirrored=local_features.NONE)
     assert engine.search(picture) == []
     e = copy_embedding.embed(picture.thumbnail)
     by_views = [max(_cosines(e, fp.views).max(), _cosines(e, fp.embedding[None, :])[0]) for fp in references]
