@@ -220,9 +220,11 @@ def build_corpus(n_refs: int, n_distractors: int, seed: int) -> Corpus:
     manifest = sources.cache_root() / "corpus" / name
     if manifest.exists():
         data = json.loads(manifest.read_text())
+        # Paths are found again from the names: a manifest written through another checkout's
+        # link to the cache, or before the cache moved, holds paths that no longer exist.
         return Corpus(
-            refs=[Work(**w) for w in data["refs"]],
-            distractors=[Work(**w) for w in data["distractors"]],
+            refs=[Work(**{**w, "path": str(norm_path(w["name"]))}) for w in data["refs"]],
+            distractors=[Work(**{**w, "path": str(norm_path(w["name"]))}) for w in data["distractors"]],
         )
     rng = random.Random(seed)
     photo_items, clip_items = _candidates(rng)

@@ -83,7 +83,9 @@ def build_queries(
     root = sources.cache_root() / "queries" / tag
     manifest = root / "queries.json"
     if manifest.exists():
-        return [Query(**q) for q in json.loads(manifest.read_text())]
+        # Each file is found again under this cache folder (see ``corpus.build_corpus``).
+        return [Query(**{**q, "path": str(root / Path(q["path"]).parent.name / Path(q["path"]).name)})
+                for q in json.loads(manifest.read_text())]  # fmt: skip
 
     queries: list[Query] = []
     jobs: list[tuple[str, str, str, int, str, str]] = []

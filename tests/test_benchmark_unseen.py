@@ -57,3 +57,37 @@ def test_query_builder_renders_the_unseen_set_with_its_own_cache(
     assert [q.truth for q in queries if q.truth is None] == [None]
     manifest = next((tmp_path / "cache").rglob("queries.json"))
     assert len(json.loads(manifest.read_text())) == len(queries)
+
+
+def test_cached_corpus_and_queries_are_found_again_after_the_cache_moves(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Manifests written through one path to the cache (another checkout's link to it) keep
+    loading from another: the files are found again under the cache in use."""
+    from benchmarks.corpus import build_corpus, norm_path
+
+    old = tmp_path / "old"
+    monkeypatch.setenv("RIGHTS_BENCH_CACHE", str(old))
+    names = ["clipart/w0", "clipart/w1", "clipart/d"]
+    for name in names:
+        norm_path(name).parent.mkdir(parents=True, exist_ok=True)
+        _work().save(norm_path(name))
+    works = [
+        {"key": i, "name": n, "corpus": "clipart", "path": str(norm_path(n)), "transparent": True}
+        for i, n in enumerate(names)
+    ]
+    manifest = {"seed": 0, "refs": works[:2], "distractors": [{**works[2], "key": -1}]}
+    (old / "corpus").mkdir()
+    (old / "corpus" / "manifest_v4_s0_r2_d1.json").write_text(json.dumps(manifest))
+    build_queries(build_corpus(2, 1, 0), 1, 0, UNSEEN_SET)
+
+    moved = old.rename(tmp_path / "moved")
+    monkeypatch.setenv("RIGHTS_BENCH_CACHE", str(moved))
+    corpus = build_corpus(2, 1, 0)
+    assert [w.name for w in corpus.refs] == names[:2]
+    assert all(
+        Path(w.path).is_relative_to(moved) and Path(w.path).exists() for w in corpus.refs + corpus.distractors
+    )
+    queries = build_queries(corpus, 1, 0, UNSEEN_SET)
+    assert len(queries) == 16 + 1
+    assert all(Path(q.path).is_relative_to(moved) and Path(q.path).exists() for q in queries)
