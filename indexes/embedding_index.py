@@ -126,11 +126,14 @@ def background_twins(work: np.ndarray, twin: float) -> np.ndarray:
     return (near >= twin).any(axis=0)
 
 
-def background_similarity_apart_from(query: np.ndarray, twins: np.ndarray) -> float:
-    """The highest cosine of ``query`` with a background picture, whole or cropped, leaving out the
-    pictures ``twins`` marks (``background_twins``): a work that is one of them would otherwise never
-    stand clear of the background, however close its copy."""
+def background_similarity_apart_from(query: np.ndarray, twins: np.ndarray, *, crops: bool = True) -> float:
+    """The highest cosine of ``query`` with a background picture, whole or (``crops``) cropped,
+    leaving out the pictures ``twins`` marks (``background_twins``): a work that is one of them would
+    otherwise never stand clear of the background, however close its copy."""
     wholes = _background_wholes()
-    crops = cosines(query, _background_views()).reshape(len(wholes), VIEWS)  # rows in picture order
-    nearest = np.maximum(cosines(query, wholes), crops.max(axis=1))[~twins]
+    nearest = cosines(query, wholes)
+    if crops:
+        by_crop = cosines(query, _background_views()).reshape(len(wholes), VIEWS)  # rows in picture order
+        nearest = np.maximum(nearest, by_crop.max(axis=1))
+    nearest = nearest[~twins]
     return float(nearest.max()) if len(nearest) else 0.0

@@ -3,12 +3,14 @@ learned descriptor's and the lightness maps' tests search for."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
-from indexes import Engine, Fingerprint, fingerprint
+from indexes import Engine, Fingerprint, embedding_index, fingerprint
 from tests import imagegen
 
 WORKS = sorted((Path(__file__).parent.parent / "samples" / "works").glob("*.png"))
@@ -38,3 +40,31 @@ def engine(references: list[Fingerprint]) -> Engine:
     for key, fp in enumerate(references):
         engine.add(key, fp)
     return engine
+
+
+@pytest.fixture
+def tree_in_the_background(
+    references: list[Fingerprint], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[None]:
+    """The shipped background pictures with the tree among them, as if it were a training picture."""
+    tree = references[TREE]
+    wholes = np.vstack([np.load(embedding_index.BACKGROUND), tree.embedding[None, :]])
+    views = np.concatenate([np.load(embedding_index.BACKGROUND_VIEWS), tree.views[None, :, :]])
+    np.save(tmp_path / "background.npy", wholes)
+    np.save(tmp_path / "views.npy", views)
+    monkeypatch.setattr(embedding_index, "BACKGROUND", tmp_path / "background.npy")
+    monkeypatch.setattr(embedding_index, "BACKGROUND_VIEWS", tmp_path / "views.npy")
+    _clear_background_caches()
+    yield
+    monkeypatch.undo()
+    _clear_background_caches()
+
+
+def _clear_background_caches() -> None:
+    for cached in (
+        embedding_index._background_embeddings,
+        embedding_index.background,
+        embedding_index._background_wholes,
+        embedding_index._background_views,
+    ):
+        cached.cache_clear()

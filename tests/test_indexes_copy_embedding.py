@@ -29,6 +29,7 @@ SEASCAPE = 24  # 25_paesaggio_marino
 PEACH = 26  # 27_pesca
 _flat, _recoloured_captioned_crop = sample_copies.flat, sample_copies.recoloured_captioned_crop
 references, engine = sample_copies.references, sample_copies.engine  # fixtures
+tree_in_the_background = sample_copies.tree_in_the_background  # fixture
 
 
 def _cosines(query: np.ndarray, works: np.ndarray) -> np.ndarray:
@@ -87,6 +88,18 @@ def test_the_step_needs_the_query_placed_on_the_work(engine: Engine, monkeypatch
     query = _recoloured_captioned_crop(WORKS[TREE], 60)
     monkeypatch.setattr(scoring, "LEARNED_INLIERS", 1000)
     _no_lightness_step(monkeypatch)
+    assert TREE not in _matched(engine, query)
+
+
+def test_a_work_that_is_a_background_picture_is_named_by_its_placement(
+    engine: Engine, tree_in_the_background: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The tree's copy is as near the tree among the background pictures as the registered tree:
+    the step holds the tree to the other background pictures, or it never stands clear of them."""
+    _no_lightness_step(monkeypatch)
+    query = _recoloured_captioned_crop(WORKS[TREE], 60)
+    assert TREE in _matched(engine, query)
+    monkeypatch.setattr(scoring, "BACKGROUND_TWIN", 1.01)  # no picture is a twin
     assert TREE not in _matched(engine, query)
 
 

@@ -6,14 +6,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import zlib
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from indexes import Engine, Fingerprint, embedding_index, index_files, lightness_map, scoring
+from indexes import Engine, Fingerprint, index_files, lightness_map, scoring
 from tests import imagegen, sample_copies
 from tests.sample_copies import TREE, WORKS
 
@@ -23,6 +22,7 @@ from tests.sample_copies import TREE, WORKS
 FIT_BAR = 0.85
 _flat, _recoloured_captioned_crop = sample_copies.flat, sample_copies.recoloured_captioned_crop
 references, engine = sample_copies.references, sample_copies.engine  # fixtures
+tree_in_the_background = sample_copies.tree_in_the_background  # fixture
 
 
 def _matched(engine: Engine, fp: Fingerprint) -> list[int]:
@@ -197,34 +197,6 @@ def test_a_lightness_file_of_the_wrong_shape_is_refused_at_load(engine: Engine, 
     (tmp_path / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(ValueError, match="not one lightness map a work"):
         index_files.read(tmp_path, flat_limit=1000, default_features_per_work=384, size_of=lambda s: s)
-
-
-@pytest.fixture
-def tree_in_the_background(
-    references: list[Fingerprint], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[None]:
-    """The shipped background pictures with the tree among them, as if it were a training picture."""
-    tree = references[TREE]
-    wholes = np.vstack([np.load(embedding_index.BACKGROUND), tree.embedding[None, :]])
-    views = np.concatenate([np.load(embedding_index.BACKGROUND_VIEWS), tree.views[None, :, :]])
-    np.save(tmp_path / "background.npy", wholes)
-    np.save(tmp_path / "views.npy", views)
-    monkeypatch.setattr(embedding_index, "BACKGROUND", tmp_path / "background.npy")
-    monkeypatch.setattr(embedding_index, "BACKGROUND_VIEWS", tmp_path / "views.npy")
-    _clear_background_caches()
-    yield
-    monkeypatch.undo()
-    _clear_background_caches()
-
-
-def _clear_background_caches() -> None:
-    for cached in (
-        embedding_index._background_embeddings,
-        embedding_index.background,
-        embedding_index._background_wholes,
-        embedding_index._background_views,
-    ):
-        cached.cache_clear()
 
 
 def test_a_work_that_is_a_background_picture_is_measured_against_the_others(
