@@ -613,15 +613,12 @@ class Engine:
             ev = evidence.setdefault(key, Evidence())
             ev.learned, ev.learned_placement = similarity, placement
             return True
-        if ranked is None:
-            return False
-        top, top_sims, background = ranked
-        background = self._background_apart_from_twins(int(top[0]), query, background, crops=True)
-        return self._by_lightness(fp, top, top_sims, background, evidence)
+        return ranked is not None and self._by_lightness(fp, query, *ranked, evidence)
 
     def _by_lightness(
         self,
         fp: Fingerprint,
+        query_descriptor: np.ndarray,
         keys: np.ndarray,
         best: np.ndarray,
         background: float,
@@ -632,13 +629,15 @@ class Engine:
         at ``scoring.LIGHTNESS_MATCH``, it is clearly nearer than every background picture, and none
         of the next works' maps fits within ``scoring.LIGHTNESS_RIVAL_GAP`` of that; or, where the
         descriptor is sure of it on its own (``scoring.LIGHTNESS_SURE_*``, ``LIGHTNESS_CLEAR_*``), at a
-        looser fit. ``background`` already leaves out the work's twins (``_background_apart_from_twins``)."""
+        looser fit. The work's twins among the background pictures are left out of its margin over
+        them (``_background_apart_from_twins``)."""
         if fp.thumbnail is None or best[0] < scoring.LEARNED_SIMILARITY:
             return False
         key = int(keys[0])
         work = self._works.get(key)
         if work is None or not len(work.lightness):
             return False
+        background = self._background_apart_from_twins(key, query_descriptor, background, crops=True)
         margin = best[0] - background
         ahead = best[0] - (best[1] if len(best) > 1 else 0.0)
         sure = (
