@@ -589,9 +589,11 @@ class Engine:
         # Not the nearest by views: in replays that found no copy more, and named one document
         # icon of a set for another (seed 4) whose twin is a background picture.
         candidates: list[tuple[int, float, tuple[int, ...]]] = []
-        unrelated_whole = self._background_apart_from_twins(
-            int(keys[0]), query, float(unrelated[0]), crops=False
-        )
+        unrelated_whole = float(unrelated[0])
+        if sims[0] >= scoring.LEARNED_SIMILARITY:  # else ``_clearly_nearest`` refuses it anyway
+            unrelated_whole = self._background_apart_from_twins(
+                int(keys[0]), query, unrelated_whole, crops=False
+            )
         whole = _clearly_nearest(keys, sims, unrelated_whole, scoring.LEARNED_MARGIN)
         if whole is not None:
             candidates.append((*whole, ()))
