@@ -158,19 +158,56 @@ def perspective(img: np.ndarray, rng: random.Random) -> np.ndarray:
     return cv2.warpPerspective(img, m, (w, h), borderMode=cv2.BORDER_CONSTANT, borderValue=_colour(rng))
 
 
+def pixelate(img: np.ndarray, rng: random.Random) -> np.ndarray:
+    """Blocks: a small copy blown up with nearest-neighbour (a low-resolution preview, a mosaic)."""
+    h, w = img.shape[:2]
+    f = rng.randint(12, 48) / max(h, w)  # blocks along the long side
+    small = cv2.resize(img, (max(2, round(w * f)), max(2, round(h * f))), interpolation=cv2.INTER_AREA)
+    return cv2.resize(small, (w, h), interpolation=cv2.INTER_NEAREST)
+
+
+def stripes(img: np.ndarray, rng: random.Random) -> np.ndarray:
+    """Parallel bands of colour at any angle, blended in (a 'do not copy' overlay)."""
+    h, w = img.shape[:2]
+    layer = img.copy()
+    step = max(6, min(h, w) // rng.randint(4, 14))
+    width = max(2, int(step * rng.uniform(0.2, 0.5)))
+    angle = rng.uniform(0, np.pi)
+    dx, dy = np.cos(angle), np.sin(angle)
+    reach = int(np.hypot(h, w))
+    colours = [_colour(rng) for _ in range(rng.randint(1, 4))]
+    for i, off in enumerate(range(-reach, reach, step)):
+        cx, cy = w / 2 - dy * off, h / 2 + dx * off
+        p0 = (int(cx - dx * reach), int(cy - dy * reach))
+        p1 = (int(cx + dx * reach), int(cy + dy * reach))
+        cv2.line(layer, p0, p1, colours[i % len(colours)], width)
+    a = rng.uniform(0.3, 0.6)
+    return cv2.addWeighted(img, 1 - a, layer, a, 0)
+
+
 def jpeg(img: np.ndarray, rng: random.Random) -> np.ndarray:
     _, buf = cv2.imencode(".jpg", img[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, rng.randint(25, 90)])
     return cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1]
 
 
-def copy_view(rgba: np.ndarray, rng: random.Random, heavy_share: float = 0.0) -> np.ndarray:
+def copy_view(
+    rgba: np.ndarray, rng: random.Random, heavy_share: float = 0.0, blocks_share: float = 0.0
+) -> np.ndarray:
     """A copy as found in the wild: each edit applied by chance, several at once. ``heavy_share``
-    of the views are a crop, a caption and a recolour together (the engine's hardest case)."""
+    of the views are a crop, a caption and a recolour together (the engine's hardest case);
+    ``blocks_share`` of the others get stripes or pixelation (the forty-eighth session's fine-tune)."""
+    return marked_copy_view(rgba, rng, heavy_share, blocks_share)[0]
+
+
+def marked_copy_view(
+    rgba: np.ndarray, rng: random.Random, heavy_share: float = 0.0, blocks_share: float = 0.0
+) -> tuple[np.ndarray, bool]:
+    """``copy_view`` and whether it got stripes or pixelation (which a fine-tune learns anew)."""
     if rng.random() < heavy_share:
         img = caption(crop(flatten(rgba, _background(rng)), rng, smallest=0.5), rng)
         if rng.random() < 0.3:
             img = stickers(img, rng)
-        return to_input(jpeg(recolour(img, rng), rng))
+        return to_input(jpeg(recolour(img, rng), rng)), False
     img = flatten(rgba, _background(rng))
     if rng.random() < 0.7:
         img = crop(img, rng)
@@ -183,6 +220,9 @@ def copy_view(rgba: np.ndarray, rng: random.Random, heavy_share: float = 0.0) ->
         img = recolour(img, rng)
     elif rng.random() < 0.15:
         img = np.repeat(cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)[..., None], 3, axis=2)
+    blocks = rng.random() < blocks_share
+    if blocks:
+        img = stripes(img, rng) if rng.random() < 0.5 else pixelate(img, rng)
     if rng.random() < 0.15:
         img = cv2.GaussianBlur(img, (0, 0), rng.uniform(0.5, 1.5))
     if rng.random() < 0.2:
@@ -194,4 +234,4 @@ def copy_view(rgba: np.ndarray, rng: random.Random, heavy_share: float = 0.0) ->
     if rng.random() < 0.1:
         noise = np.random.default_rng(rng.randrange(1 << 30)).normal(0, 8, img.shape)
         img = np.clip(img + noise, 0, 255).astype(np.uint8)
-    return to_input(img)
+    return to_input(img), blocks

@@ -22,3 +22,18 @@ def training_pictures(corpus: Path, manifests: str) -> list[Path]:
         manifest = json.loads(Path(name).read_text())
         used |= {Path(x["path"]).name for x in manifest["refs"] + manifest["distractors"]}
     return [p for p in sorted(corpus.glob("clipart*.png")) if p.name not in used]
+
+
+# The pictures whose descriptors the engine ships as its background, row by row: the thirty-ninth
+# session's 1,229 training pictures, found again in today's corpus by their descriptors. 148 rows
+# name a file another row names too (their own files left the corpus; these have their pixels).
+BACKGROUND_LIST = Path(__file__).with_name("background_pictures.txt")
+
+
+def background_pictures(corpus: Path) -> list[Path]:
+    """The shipped background's pictures in ``corpus``, row by row."""
+    names = BACKGROUND_LIST.read_text().split()
+    missing = [n for n in names if not (corpus / n).exists()]
+    if missing:
+        raise SystemExit(f"{len(missing)} background pictures missing from {corpus} (first: {missing[0]})")
+    return [corpus / n for n in names]
