@@ -192,17 +192,11 @@ def jpeg(img: np.ndarray, rng: random.Random) -> np.ndarray:
 
 def copy_view(
     rgba: np.ndarray, rng: random.Random, heavy_share: float = 0.0, blocks_share: float = 0.0
-) -> np.ndarray:
+) -> tuple[np.ndarray, bool]:
     """A copy as found in the wild: each edit applied by chance, several at once. ``heavy_share``
     of the views are a crop, a caption and a recolour together (the engine's hardest case);
-    ``blocks_share`` of the others get stripes or pixelation (the forty-eighth session's fine-tune)."""
-    return marked_copy_view(rgba, rng, heavy_share, blocks_share)[0]
-
-
-def marked_copy_view(
-    rgba: np.ndarray, rng: random.Random, heavy_share: float = 0.0, blocks_share: float = 0.0
-) -> tuple[np.ndarray, bool]:
-    """``copy_view`` and whether it got stripes or pixelation (which a fine-tune learns anew)."""
+    ``blocks_share`` of the others get stripes or pixelation. Also says whether this one did (a
+    fine-tune learns those anew and anchors the rest, ``train_copy_embedding``)."""
     if rng.random() < heavy_share:
         img = caption(crop(flatten(rgba, _background(rng)), rng, smallest=0.5), rng)
         if rng.random() < 0.3:
@@ -220,7 +214,7 @@ def marked_copy_view(
         img = recolour(img, rng)
     elif rng.random() < 0.15:
         img = np.repeat(cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)[..., None], 3, axis=2)
-    blocks = rng.random() < blocks_share
+    blocks = blocks_share > 0 and rng.random() < blocks_share  # no draw: older runs' views stay
     if blocks:
         img = stripes(img, rng) if rng.random() < 0.5 else pixelate(img, rng)
     if rng.random() < 0.15:

@@ -25,8 +25,8 @@ def training_pictures(corpus: Path, manifests: str) -> list[Path]:
 
 
 # The pictures whose descriptors the engine ships as its background, row by row: the thirty-ninth
-# session's 1,229 training pictures, found again in today's corpus by their descriptors. 148 rows
-# name a file another row names too (their own files left the corpus; these have their pixels).
+# session's 1,229 training pictures, found again in today's corpus by their descriptors: each row
+# names the file whose descriptor is within one quantum of it (148 name a file another row names).
 BACKGROUND_LIST = Path(__file__).with_name("background_pictures.txt")
 
 

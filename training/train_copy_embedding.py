@@ -70,9 +70,7 @@ class _Batches(torch.utils.data.IterableDataset):
             else:
                 picked = rng.sample(range(len(self.images)), self.size)
             clean = [copy_views.reference_view(self.images[i]) for i in picked]
-            marked = [
-                copy_views.marked_copy_view(self.images[i], rng, self.heavy, self.blocks) for i in picked
-            ]
+            marked = [copy_views.copy_view(self.images[i], rng, self.heavy, self.blocks) for i in picked]
             blocks = torch.tensor([b for _, b in marked])
             yield to_tensor(clean), to_tensor([v for v, _ in marked]), blocks
 
