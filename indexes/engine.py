@@ -61,6 +61,7 @@ from indexes import (
     lightness_map,
     scoring,
     verdicts,
+    weak_ranking,
     work_matching,
 )
 from indexes.binary_index import BinaryIndex, VectorBatches
@@ -824,9 +825,12 @@ def _suggest(keys: np.ndarray, best: np.ndarray, background: float, evidence: di
     ranks the true work first for most copies nothing else found (a ranking evaluation's tail)."""
     for i, key in enumerate(keys[:_SUGGESTED].tolist()):
         after = float(best[i + 1]) if i + 1 < len(best) else 0.0
-        strength = scoring.suggestion(float(best[i]), float(best[i]) - after, float(best[i]) - background)
+        lead_next, lead_background = float(best[i]) - after, float(best[i]) - background
+        strength = scoring.suggestion(float(best[i]), lead_next, lead_background)
         ev = evidence.setdefault(key, Evidence())
-        ev.suggested = max(ev.suggested, strength)
+        if strength >= ev.suggested:
+            ev.suggested = strength
+            ev.suggestion = weak_ranking.Suggestion(float(best[i]), lead_next, lead_background, i)
 
 
 def _clearly_nearest(

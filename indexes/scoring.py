@@ -305,6 +305,12 @@ def suggestion(cosine: float, lead_over_next: float, lead_over_background: float
     return min(max(score, 0.0), 1.0)
 
 
+def below_review(chance: float) -> float:
+    """Published score of a weak candidate ``weak_ranking`` gives this chance (0-1) of being the
+    query's true work: below `review`, and above 0 so that it is still submitted."""
+    return max(_STEP, published(min(max(chance, 0.0), 1.0) * (REVIEW_THRESHOLD - _STEP)))
+
+
 def combine(*scores: float) -> float:
     """Evidence for the same work: the strongest piece, raised by the others at half weight.
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from indexes import appearance, geometry, global_hashes, scoring
+from indexes import appearance, geometry, global_hashes, scoring, weak_ranking
 from indexes.content_box import background_to_white, content_box
 from indexes.fingerprinting import Fingerprint
 from indexes.global_hashes import PHASH_BYTES
@@ -55,8 +55,9 @@ class Evidence:
     # it nearest and no placement confirmed it (``Engine._by_lightness``).
     lightness: float = 0.0
     # The copy descriptor's standing for this work among its nearest when nothing reached `match`
-    # (``scoring.suggestion``; weak candidates only).
+    # (``scoring.suggestion``), and where it stood (weak candidates only).
     suggested: float = 0.0
+    suggestion: weak_ranking.Suggestion | None = None
 
 
 def score_evidence(
@@ -69,8 +70,10 @@ def score_evidence(
 ) -> list[Match]:
     """Each work's evidence combined into one calibrated score and verdict (``scoring``), best
     first, with matches explained by a stronger one around them demoted (``_explain_away``).
-    ``exact``: works whose bytes the query is."""
+    ``exact``: works whose bytes the query is. Candidates below `review` (only when ``min_score``
+    asks for them) are ranked by ``weak_ranking``."""
     out: list[Match] = []
+    weak: list[tuple[Match, weak_ranking.WeakCandidate]] = []
     full = (0, 0, fp.size[0], fp.size[1])
     views: np.ndarray | None = None  # the query's appearance, computed once if needed
     query_phashes: tuple[int, ...] | None = None  # likewise its pHashes (queries do not store one)
@@ -142,6 +145,7 @@ def score_evidence(
             if region is None:
                 kind, region = "partial", full  # a crop of the work fills the query
         score = scoring.combine(*parts)
+        raw_likeness = 0.0
         if score >= scoring.REVIEW_THRESHOLD:
             # Whole-image appearance confirms a candidate but never makes one: among all
             # works, look-alike clip art correlates too often (65 of 4,400 benchmark queries).
@@ -154,8 +158,8 @@ def score_evidence(
         if score < scoring.REVIEW_THRESHOLD and min_score < scoring.REVIEW_THRESHOLD:
             if views is None:
                 views = appearance.orientations(fp.appearance)
-            likeness = appearance.similarity(views, works[key].appearance)
-            below_review = scoring.weak_score(ev.loose, ev.near, likeness, ev.suggested)
+            raw_likeness = appearance.similarity(views, works[key].appearance)
+            below_review = scoring.weak_score(ev.loose, ev.near, raw_likeness, ev.suggested)
             if below_review > score:
                 score, kind = below_review, "partial" if ev.loose else "near"
         whole_image = 0.0
@@ -163,10 +167,40 @@ def score_evidence(
             by_hash = scoring.tiny_query_score if fp.whole_image_only else scoring.near_score
             whole_image = by_hash(ev.near)
         match = _match(fp, works[key], key, score, kind, region, whole_image=whole_image)
-        if match.score > 0.0 and match.score >= min_score:
+        if match.score <= 0.0:
+            continue
+        if match.score < scoring.REVIEW_THRESHOLD and min_score < scoring.REVIEW_THRESHOLD:
+            candidate = weak_ranking.WeakCandidate(
+                key, match.score, ev.suggestion, ev.loose, ev.near, ev.region, raw_likeness
+            )
+            weak.append((match, candidate))
+        elif match.score >= min_score:
             out.append(match)
+    out.extend(m for m in _ranked_weak(fp, weak, out) if m.score >= min_score)
     out.sort(key=lambda m: (-m.score, m.key))
     return _explain_away(out, same_picture)
+
+
+def _ranked_weak(
+    fp: Fingerprint, weak: list[tuple[Match, weak_ranking.WeakCandidate]], shown: list[Match]
+) -> list[Match]:
+    """The candidates below `review`, scored again by ``weak_ranking`` in the light of what the query
+    showed (``shown``: its `match` and `review` candidates)."""
+    if not weak:
+        return []
+    best = max((m.score for m in shown), default=0.0)
+    rows = weak_ranking.features(
+        [c for _, c in weak],
+        best,
+        len(fp.local),
+        match=scoring.MATCH_THRESHOLD,
+        review=scoring.REVIEW_THRESHOLD,
+    )
+    chances = weak_ranking.probabilities(rows)
+    return [
+        Match(m.key, scoring.below_review(float(p)), "", m.kind, m.region)
+        for (m, _), p in zip(weak, chances.tolist(), strict=True)
+    ]
 
 
 def _match(
