@@ -28,7 +28,8 @@ Search is a cascade, cheapest evidence first:
 Evidence for the same work is combined into one calibrated score (``verdicts``, ``scoring``); a
 candidate that reached `review` is then compared whole with the work (``appearance``), which lifts
 heavily downscaled, blurred or re-encoded whole copies to `match`. Last, a match lying inside a
-clearly stronger one (one registered drawing inside another) is demoted to `review`. If nothing
+clearly stronger one (one registered drawing inside another) is demoted to `review`; candidates
+below `review`, asked for by a ranking evaluation, are ordered by ``weak_ranking``. If nothing
 reached `match` still, each picture standing on the query's page (``page_items``: a product grid,
 a sticker sheet, a listing page) is searched as a query of its own, its works reported in page
 pixels; if the `match`es cover little of the page (a collage), its other pictures of about their

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import sys
 from dataclasses import asdict
 from multiprocessing import get_context
@@ -86,7 +87,11 @@ def _engine_for(seed: int, refs: list) -> Path:
     return directory
 
 
-def replay(seed: int, unseen: bool, workers: int) -> list[dict]:
+def replay(seed: int, unseen: bool, workers: int, saved: Path | None = None) -> list[dict]:
+    """Seed ``seed``'s queries replayed; read from, or else written to, ``saved`` (a folder) if given."""
+    path = None if saved is None else saved / f"seed{seed}{'-unseen' if unseen else ''}.json"
+    if path is not None and path.exists():
+        return json.loads(path.read_text())
     corpus = build_corpus(2000, 400, seed)
     if unseen:
         from benchmarks.unseen import UNSEEN_SET
@@ -98,7 +103,11 @@ def replay(seed: int, unseen: bool, workers: int) -> list[dict]:
     jobs = [(directory, q.path, asdict(q)) for q in queries]
     print(f"[weak-ranking] replaying seed {seed}: {len(jobs)} queries", file=sys.stderr, flush=True)
     with get_context("spawn").Pool(workers) as pool:
-        return list(pool.imap(_replay_one, jobs, chunksize=16))
+        replayed = list(pool.imap(_replay_one, jobs, chunksize=16))
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(replayed))
+    return replayed
 
 
 def micro_ap(replayed: list[dict], weak_score) -> float:  # type: ignore[no-untyped-def]
@@ -150,8 +159,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--unseen", action="store_true", help="benchmarks.unseen's edits, not the issue's")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--replays", type=Path, help="keeps each seed's replay, reused if there (clear it after a change)"
+    )
     args = parser.parse_args(argv)
-    replayed = {seed: replay(seed, args.unseen, args.workers) for seed in args.seeds}
+    replayed = {seed: replay(seed, args.unseen, args.workers, args.replays) for seed in args.seeds}
     column = weak_ranking.FEATURES.index("weak_score")
     shipped_weak = lambda rows: rows[:, column]  # noqa: E731
     weights, bias = weak_ranking.WEIGHTS, weak_ranking.BIAS
