@@ -19,10 +19,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import shutil
 import sys
+from collections.abc import Callable
 from dataclasses import asdict
 from multiprocessing import get_context
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -39,8 +42,10 @@ _engine = None
 _recorded: list[tuple[list[int], np.ndarray]] = []
 
 
-def _record(original):  # type: ignore[no-untyped-def]
-    def features(candidates, *args, **kwargs):  # type: ignore[no-untyped-def]
+def _record(original: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:
+    """``weak_ranking.features``, also keeping each call's candidates and rows in ``_recorded``."""
+
+    def features(candidates: list[weak_ranking.WeakCandidate], *args: Any, **kwargs: Any) -> np.ndarray:
         rows = original(candidates, *args, **kwargs)
         _recorded.append(([c.key for c in candidates], rows))
         return rows
@@ -78,12 +83,14 @@ def _engine_for(seed: int, refs: list) -> Path:
     directory = sources.cache_root() / "engines" / f"seed{seed}"
     if not directory.exists():
         print(f"[weak-ranking] indexing seed {seed}'s {len(refs)} works", file=sys.stderr, flush=True)
-        engine = Engine(directory.with_suffix(".tmp"))
+        partial = directory.with_suffix(".tmp")
+        shutil.rmtree(partial, ignore_errors=True)  # an interrupted build's
+        engine = Engine(partial)
         for work in refs:
             with contextlib.suppress(ImageError):  # as the benchmark skips them
                 engine.add(work.key, fingerprint(Path(work.path).read_bytes(), role="reference"))
         engine.save()
-        directory.with_suffix(".tmp").rename(directory)
+        partial.rename(directory)
     return directory
 
 
@@ -110,7 +117,7 @@ def replay(seed: int, unseen: bool, workers: int, saved: Path | None = None) -> 
     return replayed
 
 
-def micro_ap(replayed: list[dict], weak_score) -> float:  # type: ignore[no-untyped-def]
+def micro_ap(replayed: list[dict], weak_score: Callable[[np.ndarray], np.ndarray]) -> float:
     """The benchmark's micro-AP with each query's candidates below `review` scored by
     ``weak_score(rows)``, and its list cut to ``LIMIT``."""
     truth = {q["qid"]: q["truth"] for q in replayed}
@@ -143,7 +150,12 @@ def fit(rows: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, float]:
     return weights, float(w[-1] - (weights * mean).sum())
 
 
-def _by_model(weights: np.ndarray, bias: float):  # type: ignore[no-untyped-def]
+def _by_weak_score(rows: np.ndarray) -> np.ndarray:
+    """The order before the model: ``scoring.weak_score``."""
+    return rows[:, weak_ranking.FEATURES.index("weak_score")]
+
+
+def _by_model(weights: np.ndarray, bias: float) -> Callable[[np.ndarray], np.ndarray]:
     def score(rows: np.ndarray) -> np.ndarray:
         chances = 1.0 / (1.0 + np.exp(-(rows @ weights + bias)))
         return np.array([scoring.below_review(float(p)) for p in chances])
@@ -164,8 +176,6 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     replayed = {seed: replay(seed, args.unseen, args.workers, args.replays) for seed in args.seeds}
-    column = weak_ranking.FEATURES.index("weak_score")
-    shipped_weak = lambda rows: rows[:, column]  # noqa: E731
     weights, bias = weak_ranking.WEIGHTS, weak_ranking.BIAS
     if args.command == "fit":
         rows = [(row, key == q["truth"]) for r in replayed.values() for q in r for key, row in q["weak"]]
@@ -178,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"])\nBIAS = {bias:.4f}")
     print("| seed | µAP, weak score | µAP, model |\n|---|---|---|")
     for seed, r in replayed.items():
-        print(f"| {seed} | {micro_ap(r, shipped_weak):.4f} | {micro_ap(r, _by_model(weights, bias)):.4f} |")
+        print(f"| {seed} | {micro_ap(r, _by_weak_score):.4f} | {micro_ap(r, _by_model(weights, bias)):.4f} |")
     return 0
 
 
