@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from tqdm import tqdm
 
 from benchmarks import metrics, sources
 from benchmarks.corpus import build_corpus
@@ -82,11 +83,10 @@ def _engine_for(seed: int, refs: list) -> Path:
 
     directory = sources.cache_root() / "engines" / f"seed{seed}"
     if not directory.exists():
-        print(f"[weak-ranking] indexing seed {seed}'s {len(refs)} works", file=sys.stderr, flush=True)
         partial = directory.with_suffix(".tmp")
         shutil.rmtree(partial, ignore_errors=True)  # an interrupted build's
         engine = Engine(partial)
-        for work in refs:
+        for work in tqdm(refs, desc=f"indexing seed {seed}", file=sys.stderr, leave=False):
             with contextlib.suppress(ImageError):  # as the benchmark skips them
                 engine.add(work.key, fingerprint(Path(work.path).read_bytes(), role="reference"))
         engine.save()
@@ -108,9 +108,9 @@ def replay(seed: int, unseen: bool, workers: int, saved: Path | None = None) -> 
         queries = build_queries(corpus, 200, seed)
     directory = str(_engine_for(seed, corpus.refs))
     jobs = [(directory, q.path, asdict(q)) for q in queries]
-    print(f"[weak-ranking] replaying seed {seed}: {len(jobs)} queries", file=sys.stderr, flush=True)
     with get_context("spawn").Pool(workers) as pool:
-        replayed = list(pool.imap(_replay_one, jobs, chunksize=16))
+        searched = pool.imap(_replay_one, jobs, chunksize=16)
+        replayed = list(tqdm(searched, total=len(jobs), desc=f"seed {seed}", file=sys.stderr, leave=False))
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(replayed))
