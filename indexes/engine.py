@@ -830,7 +830,6 @@ def _suggest(keys: np.ndarray, best: np.ndarray, background: float, evidence: di
         strength = scoring.suggestion(float(best[i]), lead_next, lead_background)
         ev = evidence.setdefault(key, Evidence())
         if strength >= ev.suggested:
-            ev.suggested = strength
             ev.suggestion = weak_ranking.Suggestion(float(best[i]), lead_next, lead_background, i)
 
 

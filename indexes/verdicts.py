@@ -54,10 +54,15 @@ class Evidence:
     # How closely the query's lightness edges fit inside this work's map, when the descriptor put
     # it nearest and no placement confirmed it (``Engine._by_lightness``).
     lightness: float = 0.0
-    # The copy descriptor's standing for this work among its nearest when nothing reached `match`
-    # (``scoring.suggestion``), and where it stood (weak candidates only).
-    suggested: float = 0.0
+    # Where the copy descriptor put this work among its nearest when nothing reached `match`
+    # (weak candidates only).
     suggestion: weak_ranking.Suggestion | None = None
+
+    @property
+    def suggested(self) -> float:
+        """How strongly the descriptor suggests this work (``scoring.suggestion``); 0 if it did not."""
+        s = self.suggestion
+        return 0.0 if s is None else scoring.suggestion(s.cosine, s.lead_over_next, s.lead_over_background)
 
 
 def score_evidence(
