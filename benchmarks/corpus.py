@@ -203,6 +203,22 @@ def _take(
     return kept
 
 
+def keep_distinct(refs: list[Work], items: list[tuple[str, str]]) -> list[tuple[str, dict]]:
+    """The ``(name, image path)`` items, in their order, that pass the filters above against
+    ``refs`` and each other: no near-duplicate, no sibling, not blank or tiny. Each kept one is
+    normalised into the cache (``norm_path``) like a corpus image; returns (name, hashes)."""
+    hc_path = _hash_cache_path()
+    cache: dict = json.loads(hc_path.read_text()) if hc_path.exists() else {}
+    dedup = _Dedup()
+    for w in refs:
+        rec = cache.get(w.name) or _describe((w.name, w.path))
+        if rec is not None:
+            dedup.try_keep(rec)
+    with mp.get_context("spawn").Pool(2) as pool:
+        recs = pool.map(_describe, items, chunksize=4)
+    return [(name, rec) for (name, _), rec in zip(items, recs, strict=True) if rec and dedup.try_keep(rec)]
+
+
 def split_counts(n_refs: int, n_distractors: int) -> dict[str, tuple[int, int]]:
     """(refs, distractors) per corpus: 15 % of refs and 20 % of distractors are photos."""
     photo_refs = max(1, round(0.15 * n_refs))

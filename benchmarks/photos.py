@@ -18,7 +18,6 @@ the issue's 20. Prints the Markdown report and writes ``benchmarks/results/photo
 from __future__ import annotations
 
 import argparse
-import multiprocessing as mp
 import sys
 import time
 from pathlib import Path
@@ -28,7 +27,7 @@ from PIL import Image
 from benchmarks import report, sources
 from benchmarks.corpus import Corpus, Work, build_corpus
 from benchmarks.detection import evaluate
-from benchmarks.queries import ISSUE_TRANSFORMS, Query, TransformSet, render
+from benchmarks.queries import ISSUE_TRANSFORMS, Query, TransformSet, every_transform
 from benchmarks.transforms import FAMILIES
 from benchmarks.unseen import UNSEEN_SET
 
@@ -96,21 +95,9 @@ def build(seed: int, tset: TransformSet = ISSUE_TRANSFORMS) -> tuple[Corpus, lis
     clip_art = [w for w in build_corpus(2000, 400, seed).refs if w.corpus == "clipart"]
     corpus = Corpus(refs=clip_art + photo_works, distractors=photo_distractors)
 
-    queries: list[Query] = []
-    jobs = []
     # The issue's set keeps its old cache folder.
     folder = f"s{seed}" if tset is ISSUE_TRANSFORMS else f"s{seed}_{tset.module.rsplit('.', 1)[-1]}"
-    for work in photo_works + photo_distractors:
-        for t in tset.transforms:
-            suffix = ".jpg" if t.family in tset.jpeg_families or t.name == "jpeg" else ".png"
-            kind = "ref" if work.key >= 0 else "dis"
-            out = root / folder / t.name / f"{kind}_{Path(work.path).stem}{suffix}"
-            out.parent.mkdir(parents=True, exist_ok=True)
-            truth = work.key if work.key >= 0 else None
-            queries.append(Query(len(queries), str(out), t.name, t.family, "photo", truth))
-            jobs.append((work.path, work.name, t.name, seed, str(out), tset.module))
-    with mp.get_context("spawn").Pool(2) as pool:
-        pool.map(render, jobs, chunksize=8)
+    queries = every_transform(photo_works + photo_distractors, tset, seed, root / folder)
     return corpus, queries
 
 

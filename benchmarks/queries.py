@@ -112,5 +112,27 @@ def build_queries(
     return queries
 
 
+def every_transform(works: list[Work], tset: TransformSet, seed: int, folder: Path) -> list[Query]:
+    """Every work and every distractor (key -1) of ``works`` rendered (or reused) under each
+    transform of ``tset``, as ``folder/<transform>/{ref,dis}_<file stem>``; the queries carry
+    each work's corpus."""
+    queries: list[Query] = []
+    jobs: list[tuple[str, str, str, int, str, str]] = []
+    for work in works:
+        for t in tset.transforms:
+            suffix = ".jpg" if t.family in tset.jpeg_families or t.name == "jpeg" else ".png"
+            kind = "ref" if work.key >= 0 else "dis"
+            out = folder / t.name / f"{kind}_{Path(work.path).stem}{suffix}"
+            out.parent.mkdir(parents=True, exist_ok=True)
+            truth = work.key if work.key >= 0 else None
+            queries.append(Query(len(queries), str(out), t.name, t.family, work.corpus, truth))
+            jobs.append((work.path, work.name, t.name, seed, str(out), tset.module))
+    with mp.get_context("spawn").Pool(2) as pool:
+        for _ in tqdm(pool.imap_unordered(render, jobs, chunksize=8), total=len(jobs), desc="queries",
+                      file=sys.stderr, leave=False):  # fmt: skip
+            pass
+    return queries
+
+
 def hash_name(name: str) -> int:
     return int.from_bytes(hashlib.sha256(name.encode()).digest()[:6], "big")

@@ -3,8 +3,10 @@
 Only package registries are reachable, so both corpora come from packages:
 openclipart-png (Debian, CC0/PD clip art), and photographs from the
 scikit-image wheel (PyPI, CC0/PD sample photos) plus xplanet-images
-(Debian, NASA imagery, not copyrighted). Packages are unpacked, never
-installed, so no root is needed.
+(Debian, NASA imagery, not copyrighted). ``benchmarks.icons`` adds the Tango
+icon theme (Debian ``tango-icon-theme``, public domain), drawn from its SVGs
+by resvg (the ``resvg-py`` wheel). Packages are unpacked, never installed, so
+no root is needed.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -106,3 +109,34 @@ def photo_files() -> dict[Path, str]:
     files = {sk_dir / n: f"scikit-image: {lic}" for n, lic in SKIMAGE_PHOTOS.items()}
     files.update({xp_dir / n: f"xplanet-images: {lic}" for n, lic in XPLANET_PHOTOS.items()})
     return files
+
+
+def tango_svgs() -> list[Path]:
+    """The Tango icon theme's scalable icons (public domain), one path per drawing: the theme's
+    many symlinked names for one file are left out. Fetches the Debian package if needed."""
+    root = cache_root() / "sources" / "tango"
+    scalable = root / "usr/share/icons/Tango/scalable"
+    if not scalable.is_dir():
+        _deb_extract("tango-icon-theme", root)
+    return sorted(p for p in scalable.rglob("*.svg") if p.is_file() and not p.is_symlink())
+
+
+def svg_to_png() -> Callable[..., bytes]:
+    """resvg's ``svg_to_bytes`` (from the ``resvg-py`` wheel, unpacked into the cache, not
+    installed: only the icon benchmark needs it)."""
+    folder = cache_root() / "sources" / "resvg"
+    if not (folder / "resvg_py").is_dir():
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory() as tmp:
+            _log("downloading the resvg-py wheel (an SVG renderer)")
+            subprocess.run(
+                [sys.executable, "-m", "pip", "download", "resvg-py==0.5.0", "--no-deps", "-q", "-d", tmp],
+                check=True,
+            )
+            with zipfile.ZipFile(next(Path(tmp).glob("resvg_py-*.whl"))) as zf:
+                zf.extractall(folder)
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
+    import resvg_py  # type: ignore[import-not-found]
+
+    return resvg_py.svg_to_bytes  # type: ignore[no-any-return]
