@@ -49,8 +49,13 @@ def icon_files() -> list[tuple[str, str]]:
         png = folder / f"{svg.parent.name}_{svg.stem}.png"
         if not png.exists():
             render = render or sources.svg_to_png()
+            try:
+                drawn = bytes(render(svg_path=str(svg), width=SIDE, height=SIDE))
+            except ValueError as exc:  # resvg's error for a file it cannot draw
+                print(f"[icons] skipped {svg.name}: {exc}", file=sys.stderr)
+                continue
             tmp = png.with_suffix(".tmp")
-            tmp.write_bytes(bytes(render(svg_path=str(svg), width=SIDE, height=SIDE)))
+            tmp.write_bytes(drawn)
             tmp.replace(png)
         out.append((name, str(png)))
     return out

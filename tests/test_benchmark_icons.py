@@ -1,6 +1,7 @@
 """The icon benchmark keeps only icons distinct from the registered works and from each other,
 and renders every kept icon under every transform."""
 
+import io
 import random
 from pathlib import Path
 
@@ -61,3 +62,32 @@ def test_every_icon_is_rendered_under_every_transform(cache: Path) -> None:
     assert {q.transform for q in queries} == {t.name for t in ISSUE_TRANSFORMS.transforms}
     assert all(Path(q.path).is_file() and Path(q.path).stat().st_size > 0 for q in queries)
     assert all(Path(q.path).name.startswith("dis_") == (q.truth is None) for q in queries)
+
+
+def test_an_icon_the_renderer_cannot_draw_is_skipped_and_named(
+    cache: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from benchmarks import icons, sources
+
+    folder = cache / "svg" / "actions"
+    folder.mkdir(parents=True)
+    good, bad = folder / "good.svg", folder / "broken.svg"
+    good.write_text("<svg/>")
+    bad.write_text("<svg")
+
+    def draw(svg_path: str, width: int, height: int) -> bytes:
+        # Stands in for resvg (a wheel the benchmark downloads): the same call and the same
+        # ValueError for a file it cannot parse.
+        if svg_path.endswith("broken.svg"):
+            raise ValueError("SVG data parsing failed")
+        buf = io.BytesIO()
+        _drawing(7, size=width).save(buf, format="PNG")
+        return buf.getvalue()
+
+    monkeypatch.setattr(sources, "tango_svgs", lambda: [bad, good])
+    monkeypatch.setattr(sources, "svg_to_png", lambda: draw)
+    files = icons.icon_files()
+    assert [name for name, _ in files] == ["icon/actions/good"]
+    with Image.open(files[0][1]) as drawn:
+        assert drawn.size == (icons.SIDE, icons.SIDE)
+    assert "skipped broken.svg: SVG data parsing failed" in capsys.readouterr().err
