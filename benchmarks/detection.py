@@ -12,7 +12,7 @@ from tqdm import tqdm
 from benchmarks import metrics, report, throughput, verified
 from benchmarks.corpus import Corpus, build_corpus
 from benchmarks.methods import EngineMethod, Method, PDQDihedral, PHash, engine_available
-from benchmarks.queries import Query, build_queries
+from benchmarks.queries import ISSUE_TRANSFORMS, Query, TransformSet, build_queries
 from benchmarks.transforms import FAMILIES, TRANSFORMS
 
 RESULTS = Path(__file__).resolve().parent / "results" / "detection.json"
@@ -167,6 +167,17 @@ def evaluate(
             "false_matches": verified.false_matches(raw["preds"], queries, sources, ref_names, verdicts),
         }  # fmt: skip
         results["methods"][method.name] = entry
+    return results
+
+
+def evaluate_set(
+    corpus: Corpus, queries: list[Query], tset: TransformSet, config: dict, started: float
+) -> dict:
+    """``evaluate`` over ``tset``'s transforms, by the issue's four families (or the set's own), with
+    the wall time since ``started`` (a ``time.perf_counter()``) as ``wall_s``."""
+    families = FAMILIES if tset is ISSUE_TRANSFORMS else sorted({t.family for t in tset.transforms})
+    results = evaluate(corpus, queries, [t.name for t in tset.transforms], families, config)
+    results["wall_s"] = time.perf_counter() - started
     return results
 
 

@@ -17,7 +17,6 @@ benchmark's. Prints the Markdown report and writes ``benchmarks/results/icons.js
 
 from __future__ import annotations
 
-import argparse
 import random
 import sys
 import time
@@ -25,9 +24,8 @@ from pathlib import Path
 
 from benchmarks import report, sources
 from benchmarks.corpus import Corpus, Work, build_corpus, keep_distinct, norm_path
-from benchmarks.detection import evaluate
+from benchmarks.detection import evaluate_set
 from benchmarks.queries import ISSUE_TRANSFORMS, Query, TransformSet, every_transform
-from benchmarks.transforms import FAMILIES
 from benchmarks.unseen import UNSEEN_SET
 
 RESULTS = Path(__file__).resolve().parent / "results" / "icons.json"
@@ -91,24 +89,14 @@ def run(seed: int, unseen: bool = False) -> dict:
     corpus, queries = build(seed, tset)
     registered = sum(w.key >= FIRST_KEY for w in corpus.refs)
     config = {"seed": seed, "per_transform": registered, "photos": "photo tiles", "icons": registered}
-    families = sorted({t.family for t in tset.transforms}) if unseen else FAMILIES
-    results = evaluate(corpus, queries, [t.name for t in tset.transforms], families, config)
-    results["wall_s"] = time.perf_counter() - t_start
-    return results
+    return evaluate_set(corpus, queries, tset, config, t_start)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.icons", description=__doc__.split("\n")[0])
-    parser.add_argument("--seed", type=int, default=0, help="the detection corpus registered beside")
-    parser.add_argument("--unseen", action="store_true", help="the 16 edits of benchmarks.unseen")
-    parser.add_argument(
-        "--out", type=Path, help="JSON results (default: results/icons.json; icons-unseen.json if --unseen)"
-    )
-    args = parser.parse_args(argv)
-    results = run(args.seed, args.unseen)
-    title = "Tango icons" + (", unseen edits" if args.unseen else "")
-    report.save_and_print(results, args.out or (UNSEEN_RESULTS if args.unseen else RESULTS), title=title)
-    return 0
+    return report.transform_set_main(
+        argv, name="icons", doc=__doc__, run=run, results=RESULTS, unseen_results=UNSEEN_RESULTS,
+        title="Tango icons",
+    )  # fmt: skip
 
 
 if __name__ == "__main__":

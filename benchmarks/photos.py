@@ -17,7 +17,6 @@ the issue's 20. Prints the Markdown report and writes ``benchmarks/results/photo
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path
@@ -26,9 +25,8 @@ from PIL import Image
 
 from benchmarks import report, sources
 from benchmarks.corpus import Corpus, Work, build_corpus
-from benchmarks.detection import evaluate
+from benchmarks.detection import evaluate_set
 from benchmarks.queries import ISSUE_TRANSFORMS, Query, TransformSet, every_transform
-from benchmarks.transforms import FAMILIES
 from benchmarks.unseen import UNSEEN_SET
 
 RESULTS = Path(__file__).resolve().parent / "results" / "photos.json"
@@ -114,26 +112,14 @@ def run(seed: int, unseen: bool = False) -> dict:
     )
     # Read by ``report.markdown``: every photograph is queried, and they are not tiles.
     config = {"seed": seed, "per_transform": photos, "photos": "full-size photographs"}
-    families = sorted({t.family for t in tset.transforms}) if unseen else FAMILIES
-    results = evaluate(corpus, queries, [t.name for t in tset.transforms], families, config)
-    results["wall_s"] = time.perf_counter() - t_start
-    return results
+    return evaluate_set(corpus, queries, tset, config, t_start)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.photos", description=__doc__.split("\n")[0])
-    parser.add_argument(
-        "--seed", type=int, default=0, help="the detection corpus whose clip art is registered"
-    )
-    parser.add_argument("--unseen", action="store_true", help="the 16 edits of benchmarks.unseen")
-    parser.add_argument(
-        "--out", type=Path, help="JSON results (default: results/photos.json; photos-unseen.json if --unseen)"
-    )
-    args = parser.parse_args(argv)
-    results = run(args.seed, args.unseen)
-    title = "Full-size photographs" + (", unseen edits" if args.unseen else "")
-    report.save_and_print(results, args.out or (UNSEEN_RESULTS if args.unseen else RESULTS), title=title)
-    return 0
+    return report.transform_set_main(
+        argv, name="photos", doc=__doc__, run=run, results=RESULTS, unseen_results=UNSEEN_RESULTS,
+        title="Full-size photographs",
+    )  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -91,9 +91,8 @@ def build_queries(
     jobs: list[tuple[str, str, str, int, str, str]] = []
 
     def add(work: Work, t: transforms.Transform, truth: int | None) -> None:
-        # must agree with the transform returning a JPEG quality (see transforms.py)
-        suffix = ".jpg" if t.family in tset.jpeg_families or t.name == "jpeg" else ".png"
-        out = root / t.name / f"{'ref' if truth is not None else 'dis'}_{hash_name(work.name)}{suffix}"
+        kind = "ref" if truth is not None else "dis"
+        out = root / t.name / f"{kind}_{hash_name(work.name)}{_suffix(t, tset)}"
         queries.append(Query(len(queries), str(out), t.name, t.family, work.corpus, truth))
         jobs.append((work.path, work.name, t.name, seed, str(out), tset.module))
 
@@ -104,10 +103,7 @@ def build_queries(
     for w in corpus.distractors:
         add(w, random.Random(f"{seed}:{w.name}:distractor").choice(tset.distractor_transforms), None)
 
-    with mp.get_context("spawn").Pool(2) as pool:
-        for _ in tqdm(pool.imap_unordered(render, jobs, chunksize=8), total=len(jobs), desc="queries",
-                      file=sys.stderr, leave=False):  # fmt: skip
-            pass
+    _render_all(jobs)
     manifest.write_text(json.dumps([asdict(q) for q in queries]))
     return queries
 
@@ -120,18 +116,26 @@ def every_transform(works: list[Work], tset: TransformSet, seed: int, folder: Pa
     jobs: list[tuple[str, str, str, int, str, str]] = []
     for work in works:
         for t in tset.transforms:
-            suffix = ".jpg" if t.family in tset.jpeg_families or t.name == "jpeg" else ".png"
             kind = "ref" if work.key >= 0 else "dis"
-            out = folder / t.name / f"{kind}_{Path(work.path).stem}{suffix}"
+            out = folder / t.name / f"{kind}_{Path(work.path).stem}{_suffix(t, tset)}"
             out.parent.mkdir(parents=True, exist_ok=True)
             truth = work.key if work.key >= 0 else None
             queries.append(Query(len(queries), str(out), t.name, t.family, work.corpus, truth))
             jobs.append((work.path, work.name, t.name, seed, str(out), tset.module))
+    _render_all(jobs)
+    return queries
+
+
+def _suffix(t: transforms.Transform, tset: TransformSet) -> str:
+    # must agree with the transform returning a JPEG quality (see transforms.py)
+    return ".jpg" if t.family in tset.jpeg_families or t.name == "jpeg" else ".png"
+
+
+def _render_all(jobs: list[tuple[str, str, str, int, str, str]]) -> None:
     with mp.get_context("spawn").Pool(2) as pool:
         for _ in tqdm(pool.imap_unordered(render, jobs, chunksize=8), total=len(jobs), desc="queries",
                       file=sys.stderr, leave=False):  # fmt: skip
             pass
-    return queries
 
 
 def hash_name(name: str) -> int:

@@ -101,6 +101,32 @@ def seeded_main(
     return 0
 
 
+def transform_set_main(
+    argv: list[str] | None,
+    *,
+    name: str,
+    doc: str,
+    run: Callable[[int, bool], dict],
+    results: Path,
+    unseen_results: Path,
+    title: str,
+) -> int:
+    """The command line of a corpus measured beside a seed's works under the issue's transforms
+    or, with ``--unseen``, the unseen edits (``--seed``, ``--unseen``, ``--out``): run it, write its
+    results as JSON and print their Markdown."""
+    parser = argparse.ArgumentParser(prog=f"python -m benchmarks.{name}", description=doc.split("\n")[0])
+    parser.add_argument("--seed", type=int, default=0, help="the detection corpus registered too")
+    parser.add_argument("--unseen", action="store_true", help="the 16 edits of benchmarks.unseen")
+    parser.add_argument(
+        "--out", type=Path, help=f"JSON results (default {results.name}; {unseen_results.name} with --unseen)"
+    )
+    args = parser.parse_args(argv)
+    res = run(args.seed, args.unseen)
+    out = args.out or (unseen_results if args.unseen else results)
+    save_and_print(res, out, title=title + (", unseen edits" if args.unseen else ""))
+    return 0
+
+
 def save_and_print(res: dict, out: Path, title: str = "Detection benchmark") -> None:
     """Write the results as JSON to ``out`` and print their Markdown report."""
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -11,12 +11,14 @@ no root is needed.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -66,6 +68,18 @@ def _deb_extract(package: str, dest: Path) -> None:
         subprocess.run(["dpkg", "-x", str(debs[0]), str(dest)], check=True)
 
 
+@contextlib.contextmanager
+def _wheel(requirement: str, why: str) -> Iterator[zipfile.ZipFile]:
+    """A wheel from PyPI (``pip download --no-deps``), open while the block runs; nothing is installed."""
+    with tempfile.TemporaryDirectory() as tmp:
+        _log(f"downloading the {requirement} wheel ({why})")
+        subprocess.run(
+            [sys.executable, "-m", "pip", "download", requirement, "--no-deps", "-q", "-d", tmp], check=True
+        )
+        with zipfile.ZipFile(next(Path(tmp).glob("*.whl"))) as zf:
+            yield zf
+
+
 def _find_existing(rel: str) -> Path | None:
     """A previously unpacked copy in the cache root (either layout)."""
     root = cache_root()
@@ -92,16 +106,9 @@ def photo_files() -> dict[Path, str]:
     sk_dir = root / "skimage"
     if not all((sk_dir / name).exists() for name in SKIMAGE_PHOTOS):
         sk_dir.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory() as tmp:
-            _log("downloading the scikit-image wheel (sample photos only)")
-            subprocess.run(
-                [sys.executable, "-m", "pip", "download", "scikit-image", "--no-deps", "-q", "-d", tmp],
-                check=True,
-            )
-            wheel = next(Path(tmp).glob("scikit_image-*.whl"))
-            with zipfile.ZipFile(wheel) as zf:
-                for name in SKIMAGE_PHOTOS:
-                    (sk_dir / name).write_bytes(zf.read(f"skimage/data/{name}"))
+        with _wheel("scikit-image", "sample photos only") as zf:
+            for name in SKIMAGE_PHOTOS:
+                (sk_dir / name).write_bytes(zf.read(f"skimage/data/{name}"))
     xp_root = root / "xplanet"
     xp_dir = xp_root / "usr/share/xplanet/images"
     if not all((xp_dir / name).exists() for name in XPLANET_PHOTOS):
@@ -126,15 +133,12 @@ def svg_to_png() -> Callable[..., bytes]:
     installed: only the icon benchmark needs it)."""
     folder = cache_root() / "sources" / "resvg"
     if not (folder / "resvg_py").is_dir():
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory() as tmp:
-            _log("downloading the resvg-py wheel (an SVG renderer)")
-            subprocess.run(
-                [sys.executable, "-m", "pip", "download", "resvg-py==0.5.0", "--no-deps", "-q", "-d", tmp],
-                check=True,
-            )
-            with zipfile.ZipFile(next(Path(tmp).glob("resvg_py-*.whl"))) as zf:
-                zf.extractall(folder)
+        partial = folder.with_name("resvg.partial")  # an interrupted unpacking never looks complete
+        shutil.rmtree(partial, ignore_errors=True)
+        with _wheel("resvg-py==0.5.0", "an SVG renderer") as zf:
+            zf.extractall(partial)
+        shutil.rmtree(folder, ignore_errors=True)
+        partial.rename(folder)
     if str(folder) not in sys.path:
         sys.path.insert(0, str(folder))
     import resvg_py  # type: ignore[import-not-found]
