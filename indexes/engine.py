@@ -27,7 +27,10 @@ Search is a cascade, cheapest evidence first:
    clearly better than the next works' (small or flat pictures cut down and saved as JPEGs).
 Evidence for the same work is combined into one calibrated score (``verdicts``, ``scoring``); a
 candidate that reached `review` is then compared whole with the work (``appearance``), which lifts
-heavily downscaled, blurred or re-encoded whole copies to `match`. Last, a match lying inside a
+heavily downscaled, blurred or re-encoded whole copies to `match`. A whole work placed on the whole
+query with nothing else behind it and a score under ``scoring.PLACED_ALONE_CHECKED_BELOW`` stays a
+`match` only when the copy descriptor finds the query like the work too: icons of one set share a
+page or a casing and place on each other that way. Last, a match lying inside a
 clearly stronger one (one registered drawing inside another) is demoted to `review`; candidates
 below `review`, asked for by a ranking evaluation, are ordered by ``weak_ranking``. If nothing
 reached `match` still, each picture standing on the query's page (``page_items``: a product grid,

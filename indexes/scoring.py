@@ -305,6 +305,24 @@ def suggestion(cosine: float, lead_over_next: float, lead_over_background: float
     return min(max(score, 0.0), 1.0)
 
 
+# A whole work placed on the whole query with nothing else behind it (no PDQ, no region hash, no
+# lightness fit, no descriptor-named placement) scores below this from 18-39 inliers or an
+# exclusive placement; there it is a `match` only when the copy descriptor finds the whole query
+# like the work too. Icons of one set share a page, a casing or a frame and place on each other
+# that way. On recorded evidence (BENCHMARKS.md, fiftieth session) 40 of the 49 such genuinely
+# different `match`es on the Tango icons had a cosine under 0.5 and none of their true ones did;
+# benchmark runs: Tango icons' distractors at `match` 4.4 / 4.2 -> 2.9 / 3.1 %, openclipart seeds
+# 0-3 0.75 / 1.0 / 0.5 / 1.0 -> 0.5 / 0.75 / 0.5 / 0.5 %, one true `match` lost (a caption).
+PLACED_ALONE_CHECKED_BELOW = 0.9
+PLACED_ALONE_COSINE = 0.5
+
+
+def unconfirmed(score: float) -> float:
+    """The score of a `match` the copy descriptor does not confirm (``PLACED_ALONE_*``): `review`,
+    in the same order."""
+    return score - (PLACED_ALONE_CHECKED_BELOW - MATCH_THRESHOLD)
+
+
 def below_review(chance: float) -> float:
     """Published score of a weak candidate ``weak_ranking`` gives this chance (0-1) of being the
     query's true work: below `review`, and above 0 so that it is still submitted."""

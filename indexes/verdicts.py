@@ -9,7 +9,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from indexes import appearance, geometry, global_hashes, scoring, weak_ranking
+from indexes import (
+    appearance,
+    copy_embedding,
+    embedding_index,
+    geometry,
+    global_hashes,
+    scoring,
+    weak_ranking,
+)
 from indexes.content_box import background_to_white, content_box
 from indexes.fingerprinting import Fingerprint
 from indexes.global_hashes import PHASH_BYTES
@@ -83,6 +91,7 @@ def score_evidence(
     views: np.ndarray | None = None  # the query's appearance, computed once if needed
     query_phashes: tuple[int, ...] | None = None  # likewise its pHashes (queries do not store one)
     panel_phashes: dict[tuple[int, int, int, int], tuple[int, ...]] = {}
+    descriptor: np.ndarray | None = None  # the query's copy descriptor, made once if needed
 
     def phash_bits(key: int, ev: Evidence) -> int | None:
         """pHash distance to the work when it could corroborate the whole-image PDQ, else None:
@@ -111,6 +120,7 @@ def score_evidence(
         if key in exact or key not in works:
             continue
         parts, kind, region = [], "near", None
+        placed_whole = False
         if ev.near is not None or ev.aligned is not None:
             # The whole query, or the placed region, looks like the work: one piece of
             # evidence (the two hashes agree on whole copies, so they must not add up).
@@ -131,12 +141,14 @@ def score_evidence(
             parts.append(scoring.local_score(ev.placement.inliers, ev.placement.span))
             parts.append(scoring.placed_edges_score(ev.edges))
             region, whole = _region(fp, works[key], ev.placement, ev.mirrored)
+            placed_whole = whole
             if not whole:
                 kind = "partial"
         if ev.exclusive is not None:
             parts.append(scoring.exclusive_score(ev.exclusive_edges))
             if ev.placement is None:
                 region, whole = _region(fp, works[key], ev.exclusive, False)
+                placed_whole = whole
                 if not whole:
                     kind = "partial"
         if ev.learned_placement is not None:
@@ -167,6 +179,18 @@ def score_evidence(
             below_review = scoring.weak_score(ev.loose, ev.near, raw_likeness, ev.suggested)
             if below_review > score:
                 score, kind = below_review, "partial" if ev.loose else "near"
+        if (
+            placed_whole
+            and _placed_alone(ev)
+            and scoring.MATCH_THRESHOLD <= score < scoring.PLACED_ALONE_CHECKED_BELOW
+            and fp.thumbnail is not None
+            and works[key].embedding.any()
+        ):
+            if descriptor is None:
+                descriptor = fp.embedding if len(fp.embedding) else copy_embedding.embed(fp.thumbnail)
+            cosine = float(embedding_index.cosines(descriptor, works[key].embedding))
+            if cosine < scoring.PLACED_ALONE_COSINE:
+                score = scoring.unconfirmed(score)
         whole_image = 0.0
         if ev.near is not None and ev.near_panel is None:
             by_hash = scoring.tiny_query_score if fp.whole_image_only else scoring.near_score
@@ -184,6 +208,18 @@ def score_evidence(
     out.extend(m for m in _ranked_weak(fp, weak, out) if m.score >= min_score)
     out.sort(key=lambda m: (-m.score, m.key))
     return _explain_away(out, same_picture)
+
+
+def _placed_alone(ev: Evidence) -> bool:
+    """Whether a placement (or an exclusive one) is all the evidence for the work: no PDQ of the
+    whole query or of a region, no lightness fit, no placement the copy descriptor named."""
+    return (
+        (ev.placement is not None or ev.exclusive is not None)
+        and ev.near is None
+        and ev.region is None
+        and ev.learned_placement is None
+        and not ev.lightness
+    )
 
 
 def _ranked_weak(
