@@ -580,7 +580,7 @@ class Engine:
         if not (may_name or weak):
             return False
         # A registration's fingerprint already holds it (~2 ms a registration saved).
-        query = fp.embedding if len(fp.embedding) else copy_embedding.embed(fp.thumbnail)
+        query = fp.copy_descriptor()
         keys, sims = self._embeddings.nearest(query, _VIEW_CANDIDATES)
         if not len(keys):
             return False

@@ -120,6 +120,7 @@ class Fingerprint:
     page_item: bool = field(default=False, compare=False)
     # Not an init field, so `dataclasses.replace` starts a changed copy with an empty cache.
     _digest: list[str] = field(default_factory=list, init=False, repr=False, compare=False)
+    _descriptor: list[np.ndarray] = field(default_factory=list, init=False, repr=False, compare=False)
 
     @property
     def low_information(self) -> bool:
@@ -145,6 +146,16 @@ class Fingerprint:
     def scale(self) -> float:
         """Original pixels per working pixel."""
         return self.size[0] / max(1, self.working_size[0])
+
+    def copy_descriptor(self) -> np.ndarray:
+        """The ``copy_embedding`` descriptor: a registered work's own, or a query's, made from its
+        thumbnail once however many search steps ask (needs ``thumbnail``)."""
+        if len(self.embedding):
+            return self.embedding
+        if not self._descriptor:
+            assert self.thumbnail is not None, "a query's descriptor needs its thumbnail"
+            self._descriptor.append(copy_embedding.embed(self.thumbnail))
+        return self._descriptor[0]
 
     def digest(self) -> str:
         """SHA-256 of the serialised fingerprint (goes into the transparency log)."""

@@ -9,15 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from indexes import (
-    appearance,
-    copy_embedding,
-    embedding_index,
-    geometry,
-    global_hashes,
-    scoring,
-    weak_ranking,
-)
+from indexes import appearance, embedding_index, geometry, global_hashes, scoring, weak_ranking
 from indexes.content_box import background_to_white, content_box
 from indexes.fingerprinting import Fingerprint
 from indexes.global_hashes import PHASH_BYTES
@@ -91,7 +83,6 @@ def score_evidence(
     views: np.ndarray | None = None  # the query's appearance, computed once if needed
     query_phashes: tuple[int, ...] | None = None  # likewise its pHashes (queries do not store one)
     panel_phashes: dict[tuple[int, int, int, int], tuple[int, ...]] = {}
-    descriptor: np.ndarray | None = None  # the query's copy descriptor, made once if needed
 
     def phash_bits(key: int, ev: Evidence) -> int | None:
         """pHash distance to the work when it could corroborate the whole-image PDQ, else None:
@@ -186,9 +177,7 @@ def score_evidence(
             and fp.thumbnail is not None
             and works[key].embedding.any()
         ):
-            if descriptor is None:
-                descriptor = fp.embedding if len(fp.embedding) else copy_embedding.embed(fp.thumbnail)
-            cosine = float(embedding_index.cosines(descriptor, works[key].embedding))
+            cosine = float(embedding_index.cosines(fp.copy_descriptor(), works[key].embedding))
             if cosine < scoring.PLACED_ALONE_COSINE:
                 score = scoring.unconfirmed(score)
         whole_image = 0.0
